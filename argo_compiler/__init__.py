@@ -1,0 +1,1 @@
+"""Compile lakeplan plans to Argo Workflows, CronWorkflows and WorkflowTemplates (built on hera)."""

@@ -1,0 +1,60 @@
+"""lakeplan's core: declare assets, version them, plan only what is stale, materialize it.
+
+Import from here (``from assets_core import asset``); the modules behind it are private.
+"""
+
+from .context import add_metadata
+from .definitions import AssetDef, AssetInput, Definitions, Resources, SourceAsset, asset, source_asset
+from .errors import (
+    ConfigError,
+    DefinitionError,
+    ExitCode,
+    GraphError,
+    LakeplanError,
+    SelectionError,
+    StepFailed,
+    StoreError,
+    UserCodeError,
+)
+from .graph import AssetGraph
+from .planner import AssetStatus, CauseKind, CurrentState, Plan, StaleCause, assess, plan
+from .records import Head, Materialization, MaterializationKind, RunRecord, RunStatus
+from .schedules import Schedule, schedule
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AssetDef",
+    "AssetGraph",
+    "AssetInput",
+    "AssetStatus",
+    "CauseKind",
+    "ConfigError",
+    "CurrentState",
+    "DefinitionError",
+    "Definitions",
+    "ExitCode",
+    "GraphError",
+    "Head",
+    "LakeplanError",
+    "Materialization",
+    "MaterializationKind",
+    "Plan",
+    "Resources",
+    "RunRecord",
+    "RunStatus",
+    "Schedule",
+    "SelectionError",
+    "SourceAsset",
+    "StaleCause",
+    "StepFailed",
+    "StoreError",
+    "UserCodeError",
+    "__version__",
+    "add_metadata",
+    "assess",
+    "asset",
+    "plan",
+    "schedule",
+    "source_asset",
+]

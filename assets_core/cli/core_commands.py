@@ -1,0 +1,151 @@
+"""``lakeplan plan`` and ``lakeplan materialize``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ..hashing import short
+from .output import dump_json, table
+
+SELECT_HELP = (
+    "which assets: NAME, +NAME (and all upstream), NAME+ (and all downstream), group:GROUP, '*'; "
+    "separate several with commas"
+)
+
+
+def add_target(parser: argparse.ArgumentParser) -> None:
+    """The -m option every command that loads definitions shares."""
+    parser.add_argument(
+        "-m", "--module", dest="target", metavar="TARGET",
+        help="module name (examples.quickstart.pipeline) or .py file holding the assets; "
+        "default: [tool.lakeplan] module",
+    )  # fmt: skip
+
+
+def add_select(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-s", "--select", metavar="EXPR", help=SELECT_HELP)
+
+
+def _command(subparsers: Any, name: str, summary: str, epilog: str) -> argparse.ArgumentParser:
+    return subparsers.add_parser(  # type: ignore[no-any-return]
+        name, help=summary, description=summary, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+
+
+def register(subparsers: Any) -> None:
+    plan = _command(subparsers, "plan", "show which assets are stale and why", PLAN_EPILOG)
+    add_target(plan)
+    add_select(plan)
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON (schema lakeplan.plan/v1)")
+    plan.add_argument("--stale", action="store_true", help="list only stale assets")
+    plan.set_defaults(handler=cmd_plan)
+
+    mat = _command(subparsers, "materialize", "build the stale assets, in dependency order", MATERIALIZE_EPILOG)
+    add_target(mat)
+    add_select(mat)
+    mat.add_argument("--force", action="store_true", help="rebuild the selected assets even if fresh")
+    mat.add_argument("-w", "--workers", type=int, metavar="N", help="run up to N assets at once in worker processes")
+    mat.add_argument("--json", action="store_true", help="print the run summary as JSON (schema lakeplan.run/v1)")
+    mat.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    mat.set_defaults(handler=cmd_materialize)
+
+
+PLAN_EPILOG = """\
+causes:
+  MISSING   never built, or its stored output is gone
+  CODE      the asset's code version changed (old -> new)
+  DATA      an input's data version differs from the one it was built from
+  UPSTREAM  an upstream asset is itself stale
+
+examples:
+  lakeplan plan -m examples.quickstart.pipeline
+  lakeplan plan -m pipeline.py --select +model --json
+"""
+
+MATERIALIZE_EPILOG = """\
+Only stale assets run. When a rebuilt asset's data comes out unchanged, assets that were stale only
+because of it are skipped (early cutoff); when an asset's code and inputs match an earlier
+materialization whose output still exists, that output is reused instead of recomputed.
+Exit code 1 when any asset failed (its downstream is skipped; independent branches finish).
+
+examples:
+  lakeplan materialize -m examples.quickstart.pipeline
+  lakeplan materialize -m examples.quickstart.pipeline --select daily_revenue+ --workers 2
+  lakeplan materialize --select group:features --force
+"""
+
+
+def _workspace(args: argparse.Namespace) -> Any:
+    from ..workspace import Workspace
+
+    return Workspace.load(args.target)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    ws = _workspace(args)
+    result = ws.plan(args.select)
+    statuses = [s for s in result.statuses if s.stale or not args.stale]
+    if args.json:
+        data = result.to_json()
+        data["assets"] = [s.to_json() for s in statuses]
+        dump_json(data)
+        return 0
+    rows = []
+    for status in statuses:
+        causes = [f"{c.kind.value}: {c.message}" for c in status.causes] or [""]
+        rows.append([status.key, status.label, short(status.code_version), causes[0]])
+        rows += [["", "", "", cause] for cause in causes[1:]]
+    table(["ASSET", "STATUS", "CODE", "WHY"], rows)
+    counts = result.counts()
+    print(f"\n{counts['assets']} assets: {counts['stale']} stale, {counts['fresh']} fresh")
+    return 0
+
+
+def cmd_materialize(args: argparse.Namespace) -> int:
+    from ..executor import run
+    from ..step import Outcome, StepResult
+
+    ws = _workspace(args)
+    plan = ws.plan(args.select)
+    keys = [s.key for s in plan.statuses if s.stale or args.force]
+    workers = args.workers or ws.settings.workers
+    quiet = args.quiet or args.json
+
+    def progress(result: StepResult, done: int, total: int) -> None:
+        if quiet:
+            return
+        detail = f"  {result.message}" if result.message else ""
+        width = len(str(total))
+        print(f"[{done:>{width}}/{total}] {result.outcome.value:<9} {result.key} ({result.seconds:.2f}s){detail}",
+              file=sys.stderr)  # fmt: skip
+
+    if not quiet:
+        print(f"{len(keys)} of {len(plan.statuses)} selected assets to materialize", file=sys.stderr)
+    summary = run(ws, keys, selection=args.select or "*", force=args.force, workers=workers, on_result=progress)
+    counts = summary.counts()
+    if args.json:
+        dump_json({
+            "schema": "lakeplan.run/v1",
+            "run_id": summary.run_id,
+            "seconds": round(summary.seconds, 3),
+            "counts": counts,
+            "results": [
+                {"key": r.key, "outcome": r.outcome.value, "seconds": round(r.seconds, 3),
+                 "data_version": r.data_version, "message": r.message}  # fmt: skip
+                for r in summary.results
+            ],
+        })  # fmt: skip
+    else:
+        fresh = len(plan.statuses) - len(keys) + counts[Outcome.FRESH.value]
+        print(
+            f"run {summary.run_id}: built {counts['built']}, restored {counts['restored']}, skipped fresh {fresh}, "
+            f"failed {counts['failed']}, skipped after failure {counts['skipped']}"
+            + (f", lost to a concurrent run {counts['conflict']}" if counts["conflict"] else "")
+            + f" in {summary.seconds:.2f}s"
+        )
+        for r in summary.results:
+            if r.outcome is Outcome.FAILED:
+                print(f"  failed {r.key}: {r.message}", file=sys.stderr)
+    return 1 if summary.failed else 0

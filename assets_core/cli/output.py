@@ -1,0 +1,27 @@
+"""Rendering for the terminal: aligned tables, progress lines and JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO | None = None) -> None:
+    """Print rows under headers with columns aligned; the last column is never padded."""
+    out = out or sys.stdout
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        padded = [c.ljust(w) for c, w in zip(cells[:-1], widths[:-1], strict=True)] + [cells[-1]]
+        return "  ".join(padded).rstrip()
+
+    print(line(headers), file=out)
+    for row in rows:
+        print(line(row), file=out)
+
+
+def dump_json(data: Any, out: TextIO | None = None) -> None:
+    """Stable JSON: sorted keys, two-space indent."""
+    print(json.dumps(data, indent=2, sort_keys=True, default=str), file=out or sys.stdout)

@@ -1,0 +1,271 @@
+"""Automatic code versions: a hash of the function's normalized syntax tree and of every function,
+class and constant of the user's own code that it reaches, transitively.
+
+Comments, docstrings, decorators and formatting do not change a version; editing a helper the asset
+calls does, and editing an unrelated function does not. Each reachable object is hashed on its own
+(its "component"), and the asset's version hashes the sorted set of components, so the result does not
+depend on traversal order or caching, and a later diff can name the function that changed.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import sys
+import types
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .definitions import AssetDef
+from .hashing import structured_hash
+
+_PRIMITIVES = (int, float, complex, str, bytes, bool, type(None))
+_SCHEME = "lakeplan-code-v1"
+_MISSING = object()
+
+
+@dataclass(frozen=True, slots=True)
+class CodeVersion:
+    """An asset's code version and the per-object hashes it was made from (empty when explicit)."""
+
+    version: str
+    components: dict[str, str]
+
+
+def _is_primitive(value: object) -> bool:
+    if isinstance(value, _PRIMITIVES):
+        return True
+    if isinstance(value, (tuple, frozenset)) and len(value) <= 1000:
+        return all(_is_primitive(v) for v in value)
+    return False
+
+
+def _strip(tree: ast.AST) -> None:
+    """Remove docstrings and decorators in place: they document or register code, they do not run it."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            node.decorator_list = []
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                if isinstance(body[0].value.value, str):
+                    node.body = body[1:] or [ast.Pass()]
+
+
+class _ParsedFile:
+    """One source file parsed once: functions by first line, classes by qualified name."""
+
+    def __init__(self, source: str, filename: str) -> None:
+        tree = ast.parse(source, filename)
+        self.functions: dict[int, ast.AST] = {}
+        self.classes: dict[str, ast.ClassDef] = {}
+        first_lines: dict[int, int] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+                first_lines[id(node)] = first
+                if not isinstance(node, ast.ClassDef):
+                    self.functions[first] = node
+        self._index_classes(tree, "")
+        _strip(tree)
+
+    def _index_classes(self, node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef):
+                name = prefix + child.name
+                self.classes[name] = child
+                self._index_classes(child, name + ".")
+            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self._index_classes(child, prefix + child.name + ".<locals>.")
+            else:
+                self._index_classes(child, prefix)
+
+
+def _code_fingerprint(code: types.CodeType) -> Iterator[str]:
+    """Fallback for code without readable source (exec, REPL): bytecode, names and constants."""
+    yield code.co_code.hex()
+    yield repr(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _code_fingerprint(const)
+        else:
+            yield repr(const)
+
+
+def _referenced_names(node: ast.AST) -> list[tuple[str, ...]]:
+    """Dotted names read by the code, e.g. ('helpers', 'clean') for ``helpers.clean(x)``."""
+    chains: list[tuple[str, ...]] = []
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Attribute):
+            parts: list[str] = []
+            cur: ast.AST = sub
+            while isinstance(cur, ast.Attribute):
+                parts.append(cur.attr)
+                cur = cur.value
+            if isinstance(cur, ast.Name):
+                chains.append((cur.id, *reversed(parts)))
+        elif isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
+            chains.append((sub.id,))
+    return chains
+
+
+class CodeVersioner:
+    """Computes automatic code versions, parsing each source file once.
+
+    ``is_user_file`` decides which files are the user's own code (followed transitively); everything
+    else (the standard library, installed packages, lakeplan itself) is treated as a fixed dependency.
+    """
+
+    def __init__(self, is_user_file: Callable[[str], bool]) -> None:
+        self._is_user_file = is_user_file
+        self._files: dict[str, _ParsedFile | None] = {}
+        self._own: dict[int, tuple[str, str, list[object]]] = {}
+
+    def version(self, asset: AssetDef) -> CodeVersion:
+        """The asset's code version: explicit if declared, otherwise the hash of its reachable code."""
+        if asset.code_version is not None:
+            return CodeVersion(asset.code_version, {})
+        components: dict[str, str] = {}
+        root_name, root_hash, _ = self._component(asset.fn)
+        stack: list[object] = [asset.fn]
+        seen: set[int] = set()
+        while stack:
+            obj = stack.pop()
+            if id(obj) in seen:
+                continue
+            seen.add(id(obj))
+            name, digest, refs = self._component(obj)
+            components[name] = digest
+            stack.extend(refs)
+        parts = [_SCHEME, root_name, root_hash]
+        for name in sorted(components):
+            parts += (name, components[name])
+        return CodeVersion(structured_hash(parts), components)
+
+    def _parsed(self, filename: str) -> _ParsedFile | None:
+        if filename not in self._files:
+            try:
+                source = Path(filename).read_text(encoding="utf-8")
+                self._files[filename] = _ParsedFile(source, filename)
+            except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+                self._files[filename] = None
+        return self._files[filename]
+
+    def _component(self, obj: object) -> tuple[str, str, list[object]]:
+        """(qualified name, hash of the object's own code, user objects it references)."""
+        if isinstance(obj, _Constant):  # made afresh per lookup, so never cached by id
+            return obj.name, structured_hash(["const", repr(obj.value)]), []
+        cached = self._own.get(id(obj))
+        if cached is not None:
+            return cached
+        if isinstance(obj, type):
+            result = self._class_component(obj)
+        else:
+            result = self._function_component(obj)  # type: ignore[arg-type]
+        self._own[id(obj)] = result
+        return result
+
+    def _function_component(self, fn: types.FunctionType) -> tuple[str, str, list[object]]:
+        code = fn.__code__
+        name = f"{fn.__module__}.{fn.__qualname__}"
+        parsed = self._parsed(code.co_filename)
+        node = parsed.functions.get(code.co_firstlineno) if parsed else None
+        if node is not None:
+            digest = structured_hash(["def", ast.dump(node, annotate_fields=False)])
+            chains = _referenced_names(node)
+        else:
+            digest = structured_hash(["bytecode", *_code_fingerprint(code)])
+            chains = [(n,) for n in code.co_names]
+        namespace = dict(fn.__globals__)
+        if fn.__closure__:
+            for var, cell in zip(code.co_freevars, fn.__closure__, strict=True):
+                try:
+                    namespace[var] = cell.cell_contents
+                except ValueError:  # an empty cell: the variable is not bound yet
+                    continue
+        return name, digest, self._resolve(chains, namespace, fn.__module__)
+
+    def _class_component(self, cls: type) -> tuple[str, str, list[object]]:
+        name = f"{cls.__module__}.{cls.__qualname__}"
+        module = sys.modules.get(cls.__module__)
+        filename = getattr(module, "__file__", None)
+        parsed = self._parsed(filename) if filename else None
+        node = parsed.classes.get(cls.__qualname__) if parsed else None
+        if node is None:
+            return name, structured_hash(["class", name]), []
+        digest = structured_hash(["class", ast.dump(node, annotate_fields=False)])
+        namespace = dict(vars(module)) if module else {}
+        return name, digest, self._resolve(_referenced_names(node), namespace, cls.__module__)
+
+    def _resolve(self, chains: list[tuple[str, ...]], namespace: dict[str, Any], module: str) -> list[object]:
+        """The user-code objects (functions, classes, primitive constants) the names point at."""
+        found: dict[int, object] = {}
+        for chain in chains:
+            if chain[0] not in namespace:
+                continue  # a local variable, a parameter, or a builtin
+            value = namespace[chain[0]]
+            if value is getattr(builtins, chain[0], _MISSING):
+                continue
+            owner, name = module, chain[0]
+            for attr in chain[1:]:
+                if not isinstance(value, types.ModuleType):
+                    break
+                owner, name = value.__name__, attr
+                value = getattr(value, attr, _MISSING)
+            user = self._user_object(value)
+            if user is not None:
+                found[id(user)] = user
+            elif _is_primitive(value) and self._is_user_module(owner):
+                const = _Constant(f"{owner}.{name}", value)
+                found[id(const)] = const
+        return list(found.values())
+
+    def _is_user_module(self, module: str) -> bool:
+        filename = getattr(sys.modules.get(module), "__file__", None)
+        return bool(filename) and self._is_user_file(filename)
+
+    def _user_object(self, value: object) -> object | None:
+        """The function or class behind ``value`` when it is the user's own code, else None."""
+        if isinstance(value, AssetDef):
+            value = value.fn
+        if isinstance(value, (types.FunctionType, type)):
+            filename = (
+                value.__code__.co_filename
+                if isinstance(value, types.FunctionType)
+                else getattr(sys.modules.get(value.__module__), "__file__", None)
+            )
+            if filename and self._is_user_file(filename):
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Constant:
+    """A module-level primitive (number, string, tuple of them) read by user code."""
+
+    name: str
+    value: object
+
+
+def user_file_predicate(project_root: Path) -> Callable[[str], bool]:
+    """Files under the project root that are neither installed packages nor lakeplan itself."""
+    root = str(project_root.resolve()) + "/"
+    own = str(Path(__file__).resolve().parent.parent) + "/"
+    excluded = ("/site-packages/", "/dist-packages/", "/.venv/")
+    own_packages = tuple(own + p + "/" for p in ("assets_core", "io_managers", "argo_compiler"))
+    cache: dict[str, bool] = {}
+
+    def is_user_file(filename: str) -> bool:
+        result = cache.get(filename)
+        if result is None:
+            path = str(Path(filename).resolve())
+            result = (
+                path.startswith(root)
+                and not any(e in path for e in excluded)
+                and not path.startswith(own_packages)
+            )
+            cache[filename] = result
+        return result
+
+    return is_user_file

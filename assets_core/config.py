@@ -1,0 +1,141 @@
+"""Settings from ``[tool.lakeplan]`` in pyproject.toml, overridden by ``LAKEPLAN_*`` environment variables.
+
+Sub-tables (``[tool.lakeplan.argo]``, ``[tool.lakeplan.lakefs]``) are kept as plain dicts for the
+packages that own them to validate.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+STATE_DIR = ".lakeplan"
+_SECTIONS = ("argo", "lakefs")
+_ENV = {
+    "module": "LAKEPLAN_MODULE",
+    "database_url": "LAKEPLAN_DATABASE_URL",
+    "storage_root": "LAKEPLAN_STORAGE_ROOT",
+    "workers": "LAKEPLAN_WORKERS",
+    "retry_backoff_seconds": "LAKEPLAN_RETRY_BACKOFF_SECONDS",
+    "fsync": "LAKEPLAN_FSYNC",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration of one project."""
+
+    project_root: Path
+    module: str | None = None
+    database_url: str | None = None
+    storage_root: Path | None = None
+    workers: int = 1
+    retry_backoff_seconds: float = 1.0
+    fsync: bool = False
+    sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.project_root / STATE_DIR
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The metadata store URL: SQLite under ``.lakeplan/`` unless configured."""
+        return self.database_url or f"sqlite:///{self.state_dir / 'lakeplan.db'}"
+
+    @property
+    def resolved_storage_root(self) -> Path:
+        return self.storage_root or self.state_dir / "storage"
+
+    def section(self, name: str) -> Mapping[str, Any]:
+        return self.sections.get(name, {})
+
+
+def find_project_root(start: Path) -> Path:
+    """The nearest directory at or above ``start`` holding a pyproject.toml, else ``start``."""
+    start = start.resolve()
+    for candidate in (start, *start.parents):
+        if (candidate / "pyproject.toml").is_file():
+            return candidate
+    return start
+
+
+def _read_table(pyproject: Path) -> dict[str, Any]:
+    if not pyproject.is_file():
+        return {}
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{pyproject}: not valid TOML ({exc}); fix the file or remove [tool.lakeplan]") from None
+    table = data.get("tool", {}).get("lakeplan", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{pyproject}: [tool.lakeplan] must be a table")
+    return table
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    try:
+        if name == "workers":
+            if isinstance(value, bool):
+                raise ValueError
+            number = int(value)
+            if number < 1:
+                raise ValueError
+            return number
+        if name == "retry_backoff_seconds":
+            seconds = float(value)
+            if not 0 <= seconds <= 3600:
+                raise ValueError
+            return seconds
+        if name == "fsync":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text not in ("1", "0", "true", "false", "yes", "no"):
+                raise ValueError
+            return text in ("1", "true", "yes")
+    except (TypeError, ValueError):
+        expected = {"workers": "a whole number >= 1", "retry_backoff_seconds": "seconds from 0 to 3600",
+                    "fsync": "true or false"}[name]  # fmt: skip
+        raise ConfigError(f"{source}: {name} must be {expected}, got {value!r}") from None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{source}: {name} must be a non-empty string, got {value!r}")
+    return value
+
+
+def load_settings(start: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Settings for the project containing ``start`` (default: the working directory)."""
+    env = os.environ if env is None else env
+    root_override = env.get("LAKEPLAN_PROJECT_ROOT")
+    root = Path(root_override).resolve() if root_override else find_project_root(start or Path.cwd())
+    pyproject = root / "pyproject.toml"
+    table = _read_table(pyproject)
+    values: dict[str, Any] = {}
+    sections: dict[str, Mapping[str, Any]] = {}
+    for name, value in table.items():
+        if name in _SECTIONS:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{pyproject}: [tool.lakeplan.{name}] must be a table")
+            sections[name] = value
+        elif name in _ENV:
+            values[name] = _coerce(name, value, f"{pyproject} [tool.lakeplan]")
+        else:
+            known = [*_ENV, *_SECTIONS]
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
+            raise ConfigError(f"{pyproject}: unknown key {name!r} in [tool.lakeplan]; {hint}")
+    for name, var in _ENV.items():
+        if env.get(var):
+            values[name] = _coerce(name, env[var], f"environment variable {var}")
+    storage = values.pop("storage_root", None)
+    if storage is not None:
+        storage_path = Path(storage)
+        values["storage_root"] = storage_path if storage_path.is_absolute() else root / storage_path
+    return Settings(project_root=root, sections=sections, **values)

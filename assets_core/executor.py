@@ -1,0 +1,169 @@
+"""Executors: run the planned steps in dependency order, in-process or in worker processes.
+
+Both call ``step.materialize`` for each asset and differ only in where it runs. A failed asset's
+downstream is skipped; independent branches go on.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import multiprocessing
+import platform
+import socket
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from .config import Settings
+from .errors import StoreError
+from .graph import AssetGraph
+from .records import RunRecord, RunStatus, new_run_id
+from .step import Outcome, StepResult, materialize
+from .workspace import Workspace
+
+OnResult = Callable[[StepResult, int, int], None]
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    results: list[StepResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def counts(self) -> dict[str, int]:
+        counts = {o.value: 0 for o in Outcome}
+        for result in self.results:
+            counts[result.outcome.value] += 1
+        return counts
+
+    @property
+    def failed(self) -> bool:
+        return any(r.outcome in (Outcome.FAILED, Outcome.SKIPPED) for r in self.results)
+
+
+def _blocked_by(graph: AssetGraph, keys: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """For each planned key, the planned keys it must wait for (nearest planned ancestors)."""
+    planned = set(keys)
+    waits: dict[str, tuple[str, ...]] = {}
+    for key in keys:
+        found: set[str] = set()
+        stack = list(graph.upstream[key])
+        seen: set[str] = set()
+        while stack:
+            up = stack.pop()
+            if up in seen:
+                continue
+            seen.add(up)
+            if up in planned:
+                found.add(up)
+            else:
+                stack.extend(graph.upstream[up])
+        waits[key] = tuple(sorted(found))
+    return waits
+
+
+def _skip(key: str, failed_upstream: str) -> StepResult:
+    return StepResult(key, Outcome.SKIPPED, message=f"upstream {failed_upstream!r} failed")
+
+
+_BAD = (Outcome.FAILED, Outcome.SKIPPED)
+
+
+def run_in_process(ws: Workspace, keys: Sequence[str], run_id: str, force: bool, on_result: OnResult) -> list[StepResult]:
+    """One asset at a time, in the given (topological) order."""
+    waits = _blocked_by(ws.graph, keys)
+    results: dict[str, StepResult] = {}
+    for key in keys:
+        bad = next((u for u in waits[key] if results[u].outcome in _BAD), None)
+        result = _skip(key, bad) if bad else materialize(ws, key, run_id, force=force)
+        results[key] = result
+        on_result(result, len(results), len(keys))
+    return list(results.values())
+
+
+_worker: Workspace | None = None
+
+
+def _init_worker(target: str, settings: Settings) -> None:
+    global _worker
+    _worker = Workspace.load(target, settings)
+
+
+def _run_in_worker(key: str, run_id: str, force: bool) -> StepResult:
+    if _worker is None:
+        raise RuntimeError("worker not initialised")
+    return materialize(_worker, key, run_id, force=force)
+
+
+def run_in_processes(
+    ws: Workspace, keys: Sequence[str], run_id: str, force: bool, on_result: OnResult, workers: int
+) -> list[StepResult]:
+    """Up to ``workers`` assets at once in fresh (spawned) processes that load the project themselves."""
+    waits = _blocked_by(ws.graph, keys)
+    results: dict[str, StepResult] = {}
+    pending = list(keys)
+    context = multiprocessing.get_context("spawn")
+    with cf.ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                initargs=(ws.target, ws.settings)) as pool:  # fmt: skip
+        running: dict[cf.Future[StepResult], str] = {}
+        while pending or running:
+            for key in list(pending):
+                if len(running) >= workers:
+                    break
+                if not all(u in results for u in waits[key]):
+                    continue
+                pending.remove(key)
+                bad = next((u for u in waits[key] if results[u].outcome in _BAD), None)
+                if bad:
+                    results[key] = _skip(key, bad)
+                    on_result(results[key], len(results), len(keys))
+                    continue
+                running[pool.submit(_run_in_worker, key, run_id, force)] = key
+            if not running:
+                continue
+            done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                key = running.pop(future)
+                results[key] = future.result()
+                on_result(results[key], len(results), len(keys))
+    return [results[k] for k in keys]
+
+
+def environment() -> dict[str, str]:
+    """Where a run happened (extended with packages, git and image in the lineage work)."""
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "host": socket.gethostname(),
+    }
+
+
+def run(
+    ws: Workspace,
+    keys: Sequence[str],
+    *,
+    selection: str = "*",
+    force: bool = False,
+    workers: int = 1,
+    on_result: OnResult | None = None,
+) -> RunSummary:
+    """Materialize ``keys`` (in topological order) as one recorded run."""
+    callback = on_result or (lambda *_: None)
+    summary = RunSummary(new_run_id())
+    started = time.time()
+    ws.store.start_run(RunRecord(summary.run_id, started, RunStatus.RUNNING, selection, environment=environment()))
+    try:
+        if workers > 1 and len(keys) > 1:
+            summary.results = run_in_processes(ws, keys, summary.run_id, force, callback, workers)
+        else:
+            summary.results = run_in_process(ws, keys, summary.run_id, force, callback)
+    except BaseException:
+        summary.seconds = time.time() - started
+        with contextlib.suppress(StoreError):  # the error in flight says more than this one would
+            ws.store.finish_run(summary.run_id, RunStatus.FAILED, summary.counts())
+        raise
+    summary.seconds = time.time() - started
+    ws.store.finish_run(summary.run_id, RunStatus.FAILED if summary.failed else RunStatus.SUCCESS, summary.counts())
+    return summary

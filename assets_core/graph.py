@@ -1,0 +1,124 @@
+"""The asset graph: validated once, then read by the planner, executors, compiler and renderer."""
+
+from __future__ import annotations
+
+import difflib
+import graphlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .definitions import AssetDef, SourceAsset
+from .errors import GraphError
+
+Node = AssetDef | SourceAsset
+
+
+def _origin(node: Node) -> str:
+    if isinstance(node, AssetDef):
+        code = getattr(node.fn, "__code__", None)
+        if code is not None:
+            return f"{Path(code.co_filename).name}:{code.co_firstlineno}"
+    return "source_asset" if isinstance(node, SourceAsset) else "?"
+
+
+@dataclass(frozen=True, slots=True)
+class AssetGraph:
+    """Assets and sources by key, with upstream/downstream edges and a deterministic order.
+
+    ``order`` is topological, layer by layer, keys sorted within a layer, so plans and compiled
+    manifests come out the same on every run.
+    """
+
+    nodes: Mapping[str, Node]
+    upstream: Mapping[str, tuple[str, ...]]
+    downstream: Mapping[str, tuple[str, ...]]
+    order: tuple[str, ...]
+
+    @classmethod
+    def build(cls, items: Iterable[Node]) -> AssetGraph:
+        """Validate and index the declarations; every problem found is raised together."""
+        problems: list[str] = []
+        nodes: dict[str, Node] = {}
+        for item in items:
+            existing = nodes.get(item.key)
+            if existing is not None and existing is not item:
+                problems.append(
+                    f"duplicate asset key {item.key!r} ({_origin(existing)} and {_origin(item)}); "
+                    "rename one with name='...'"
+                )
+                continue
+            nodes[item.key] = item
+        upstream: dict[str, tuple[str, ...]] = {}
+        for key, node in nodes.items():
+            ups = node.upstream_keys if isinstance(node, AssetDef) else ()
+            for up in ups:
+                if up == key:
+                    problems.append(f"asset {key!r} depends on itself; remove {key!r} from its parameters/deps")
+                elif up not in nodes:
+                    close = difflib.get_close_matches(up, nodes.keys(), n=1)
+                    hint = f"did you mean {close[0]!r}?" if close else "declare it with @asset or source_asset()"
+                    problems.append(f"asset {key!r} depends on unknown asset {up!r}; {hint}")
+            upstream[key] = tuple(u for u in ups if u != key and u in nodes)
+        if problems:
+            raise GraphError(problems)
+        order = _layered_order(upstream)
+        downstream: dict[str, list[str]] = {key: [] for key in nodes}
+        for key in order:
+            for up in upstream[key]:
+                downstream[up].append(key)
+        return cls(
+            nodes=nodes,
+            upstream=upstream,
+            downstream={k: tuple(v) for k, v in downstream.items()},
+            order=order,
+        )
+
+    @property
+    def assets(self) -> dict[str, AssetDef]:
+        """The materializable assets (not sources), by key."""
+        return {k: n for k, n in self.nodes.items() if isinstance(n, AssetDef)}
+
+    def asset(self, key: str) -> AssetDef:
+        node = self.nodes[key]
+        if not isinstance(node, AssetDef):
+            raise KeyError(key)
+        return node
+
+    def is_source(self, key: str) -> bool:
+        return isinstance(self.nodes[key], SourceAsset)
+
+    def ancestors(self, keys: Iterable[str]) -> set[str]:
+        """Every key upstream of ``keys`` (not including them)."""
+        return _reach(keys, self.upstream)
+
+    def descendants(self, keys: Iterable[str]) -> set[str]:
+        """Every key downstream of ``keys`` (not including them)."""
+        return _reach(keys, self.downstream)
+
+
+def _reach(start: Iterable[str], edges: Mapping[str, tuple[str, ...]]) -> set[str]:
+    seen: set[str] = set()
+    stack = [n for k in start for n in edges[k]]
+    while stack:
+        key = stack.pop()
+        if key not in seen:
+            seen.add(key)
+            stack.extend(edges[key])
+    return seen
+
+
+def _layered_order(upstream: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """Kahn's algorithm, one sorted layer at a time; a cycle is reported with its members in order."""
+    sorter = graphlib.TopologicalSorter(upstream)
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as exc:
+        cycle = list(exc.args[1])
+        raise GraphError([f"cycle in the asset graph: {' -> '.join(cycle)}; remove one of these dependencies"]) from None
+    order: list[str] = []
+    while sorter.is_active():
+        layer = sorted(sorter.get_ready())
+        order.extend(layer)
+        sorter.done(*layer)
+    return tuple(order)

@@ -1,0 +1,328 @@
+"""The metadata store: runs and materializations on SQLAlchemy 2 (SQLite by default, PostgreSQL by URL).
+
+Materializations are append-only. ``lp_heads`` points each asset at its current one and is only ever
+moved by compare-and-set, so a duplicated or slower step can never overwrite a newer version.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, OperationalError
+
+from .errors import ConfigError, StoreError
+from .records import Head, Materialization, MaterializationKind, RunRecord, RunStatus, recipe_of
+from .schema import SCHEMA_REVISION, heads, materializations, runs
+
+_MIGRATION_LOCK = 7_201_415  # PostgreSQL advisory lock id held while migrating
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def display_url(url: str) -> str:
+    """The URL with any password masked, safe for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable database URL>"
+
+
+def _engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(
+            f"database URL {display_url(url)!r} is not valid; use e.g. postgresql://user@host:5432/db or sqlite:///path.db"
+        ) from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            return _sqlite_engine(parsed)
+        return sa.create_engine(parsed, pool_pre_ping=True, pool_size=2, max_overflow=4)
+    except NoSuchModuleError:
+        raise ConfigError(
+            f"database URL {display_url(url)!r}: unsupported database; use sqlite:/// or postgresql://"
+        ) from None
+
+
+def _sqlite_engine(url: sa.URL) -> Engine:
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"timeout": 60})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let the "begin" hook below issue BEGIN
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Writers take the lock up front, so two processes never deadlock upgrading a read lock.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
+
+    return engine
+
+
+class RecordConflict(Exception):
+    """Another writer moved the asset's head first; nothing was recorded."""
+
+
+def _head(row: Any) -> Head:
+    return Head(row.id, row.data_version, row.code_version, json.loads(row.input_versions), row.location, row.run_id)
+
+
+def _materialization(row: Any) -> Materialization:
+    return Materialization(
+        asset_key=row.asset_key,
+        run_id=row.run_id,
+        kind=MaterializationKind(row.kind),
+        code_version=row.code_version,
+        input_versions=json.loads(row.input_versions),
+        data_version=row.data_version,
+        location=row.location,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        metadata=json.loads(row.metadata),
+        error=row.error,
+        code_components=json.loads(row.code_components),
+        id=row.id,
+    )
+
+
+def _run(row: Any) -> RunRecord:
+    return RunRecord(
+        run_id=row.run_id,
+        started_at=row.started_at,
+        status=RunStatus(row.status),
+        selection=row.selection,
+        finished_at=row.finished_at,
+        counts=json.loads(row.counts),
+        environment=json.loads(row.environment),
+    )
+
+
+_HEAD_COLUMNS = (
+    materializations.c.id,
+    materializations.c.asset_key,
+    materializations.c.data_version,
+    materializations.c.code_version,
+    materializations.c.input_versions,
+    materializations.c.location,
+    materializations.c.run_id,
+)
+
+
+class MetadataStore:
+    """Runs, materializations and heads in one SQL database; safe for several processes at once."""
+
+    def __init__(self, engine: Engine, url: str) -> None:
+        self.engine = engine
+        self.url = url
+
+    @classmethod
+    def open(cls, url: str) -> MetadataStore:
+        """Connect, and create or upgrade the schema if it is behind this version of lakeplan."""
+        store = cls(_engine(url), url)
+        with store._errors("open"):
+            store._migrate()
+        return store
+
+    def describe(self) -> str:
+        return display_url(self.url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def after_fork(self) -> None:
+        """Drop connections inherited from a parent process (call first thing in a worker)."""
+        self.engine.dispose(close=False)
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except IntegrityError:
+            raise  # a lost compare-and-set race, handled by the caller
+        except OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise StoreError(
+                f"cannot {action} metadata store {self.describe()}: {reason}; "
+                "check LAKEPLAN_DATABASE_URL / [tool.lakeplan] database_url and that the server is running"
+            ) from None
+        except DBAPIError as exc:
+            raise StoreError(f"metadata store {self.describe()} failed to {action}: {exc.orig}") from None
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._errors("write to"), self.engine.connect() as conn:
+            conn = conn.execution_options(write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._errors("read from"), self.engine.connect() as conn:
+            yield conn
+
+    def _migrate(self) -> None:
+        with self._read() as conn:
+            if self._revision(conn) == SCHEMA_REVISION:
+                return
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self._write() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK})
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    @staticmethod
+    def _revision(conn: Connection) -> str | None:
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+    # -- reads -----------------------------------------------------------------------------------
+
+    def heads(self, keys: Collection[str] | None = None) -> dict[str, Head]:
+        """Current materialization of each asset (all assets, or those in ``keys``)."""
+        query = sa.select(*_HEAD_COLUMNS).join(heads, heads.c.materialization_id == materializations.c.id)
+        if keys is not None and len(keys) <= 500:
+            query = query.where(heads.c.asset_key.in_(list(keys)))
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        found = {row.asset_key: _head(row) for row in rows}
+        if keys is not None and len(keys) > 500:
+            found = {k: v for k, v in found.items() if k in keys}
+        return found
+
+    def reusable(self, asset_key: str, recipe: str) -> list[Materialization]:
+        """Earlier successful materializations with this exact recipe, newest first (memoized restore)."""
+        query = (
+            sa.select(materializations)
+            .where(materializations.c.asset_key == asset_key, materializations.c.recipe == recipe)
+            .where(materializations.c.kind != MaterializationKind.FAILED.value)
+            .order_by(materializations.c.id.desc())
+            .limit(5)
+        )
+        with self._read() as conn:
+            return [_materialization(r) for r in conn.execute(query)]
+
+    def history(self, asset_key: str, limit: int | None = None) -> list[Materialization]:
+        """Every materialization of an asset, newest first."""
+        query = (
+            sa.select(materializations)
+            .where(materializations.c.asset_key == asset_key)
+            .order_by(materializations.c.id.desc())
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [_materialization(r) for r in conn.execute(query)]
+
+    def run_materializations(self, run_id: str) -> list[Materialization]:
+        query = sa.select(materializations).where(materializations.c.run_id == run_id).order_by(materializations.c.id)
+        with self._read() as conn:
+            return [_materialization(r) for r in conn.execute(query)]
+
+    def runs(self, limit: int | None = None) -> list[RunRecord]:
+        query = sa.select(runs).order_by(runs.c.started_at.desc(), runs.c.run_id.desc()).limit(limit)
+        with self._read() as conn:
+            return [_run(r) for r in conn.execute(query)]
+
+    def run(self, run_id: str) -> RunRecord | None:
+        with self._read() as conn:
+            row = conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).first()
+        return _run(row) if row else None
+
+    # -- writes ----------------------------------------------------------------------------------
+
+    def start_run(self, run: RunRecord) -> None:
+        with self._write() as conn:
+            conn.execute(
+                runs.insert().values(
+                    run_id=run.run_id,
+                    started_at=run.started_at,
+                    status=run.status.value,
+                    selection=run.selection,
+                    counts=_dumps(run.counts),
+                    environment=_dumps(run.environment),
+                )
+            )
+
+    def finish_run(self, run_id: str, status: RunStatus, counts: dict[str, int]) -> None:
+        with self._write() as conn:
+            conn.execute(
+                runs.update()
+                .where(runs.c.run_id == run_id)
+                .values(status=status.value, counts=_dumps(counts), finished_at=time.time())
+            )
+
+    def _insert(self, conn: Connection, mat: Materialization) -> int:
+        result = conn.execute(
+            materializations.insert().values(
+                asset_key=mat.asset_key,
+                run_id=mat.run_id,
+                kind=mat.kind.value,
+                code_version=mat.code_version,
+                recipe=recipe_of(mat.code_version, mat.input_versions),
+                input_versions=_dumps(mat.input_versions),
+                data_version=mat.data_version,
+                location=mat.location,
+                started_at=mat.started_at,
+                finished_at=mat.finished_at,
+                metadata=_dumps(mat.metadata),
+                error=mat.error,
+                code_components=_dumps(mat.code_components),
+            )
+        )
+        pk = result.inserted_primary_key
+        if pk is None:
+            raise StoreError("metadata store returned no id for a new materialization")
+        return int(pk[0])
+
+    def record(self, mat: Materialization, expected_head: int | None) -> int:
+        """Append ``mat`` and make it the asset's head, only if the head is still ``expected_head``.
+
+        Raises RecordConflict (and records nothing) when another writer moved the head first.
+        """
+        try:
+            with self._write() as conn:
+                new_id = self._insert(conn, mat)
+                now = time.time()
+                if expected_head is None:
+                    conn.execute(heads.insert().values(asset_key=mat.asset_key, materialization_id=new_id, updated_at=now))
+                else:
+                    moved = conn.execute(
+                        heads.update()
+                        .where(heads.c.asset_key == mat.asset_key, heads.c.materialization_id == expected_head)
+                        .values(materialization_id=new_id, updated_at=now)
+                    )
+                    if moved.rowcount != 1:
+                        raise RecordConflict(mat.asset_key)
+                return new_id
+        except IntegrityError:
+            raise RecordConflict(mat.asset_key) from None
+
+    def record_failure(self, mat: Materialization) -> int:
+        """Append a failed attempt; the asset's head does not move."""
+        with self._write() as conn:
+            return self._insert(conn, mat)

@@ -1,0 +1,166 @@
+"""The planner: which assets are stale and why. A pure function of the graph, the current versions and
+the recorded provenance; it does no I/O, so the same logic re-checks an asset inside a running step.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .graph import AssetGraph
+from .hashing import short
+from .records import Materialization
+
+
+class CauseKind(str, enum.Enum):
+    MISSING = "MISSING"  # never built, or its stored output is gone
+    CODE = "CODE"  # the code version changed
+    DATA = "DATA"  # an input's data version differs from the one it was built from
+    UPSTREAM = "UPSTREAM"  # an upstream asset is itself stale
+
+
+@dataclass(frozen=True, slots=True)
+class StaleCause:
+    """One reason an asset is stale; ``input`` names the upstream for DATA and UPSTREAM causes."""
+
+    kind: CauseKind
+    message: str
+    input: str | None = None
+    old: str | None = None
+    new: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "message": self.message, "input": self.input, "old": self.old, "new": self.new}
+
+
+@dataclass(frozen=True, slots=True)
+class AssetStatus:
+    """An asset's status: FRESH when ``causes`` is empty, otherwise STALE for those causes."""
+
+    key: str
+    causes: tuple[StaleCause, ...]
+    code_version: str
+    data_version: str | None
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.causes)
+
+    @property
+    def label(self) -> str:
+        return "STALE" if self.causes else "FRESH"
+
+    @property
+    def only_upstream(self) -> bool:
+        """Stale solely because upstreams are stale: the case early cutoff may skip."""
+        return bool(self.causes) and all(c.kind is CauseKind.UPSTREAM for c in self.causes)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "status": self.label,
+            "causes": [c.to_json() for c in self.causes],
+            "code_version": self.code_version,
+            "data_version": self.data_version,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentState:
+    """What is true now, gathered at the edge: code on disk, recorded heads, observed sources."""
+
+    code_versions: Mapping[str, str]
+    heads: Mapping[str, Materialization]
+    source_versions: Mapping[str, str | None]
+    missing_outputs: Collection[str] = frozenset()
+
+    def data_version(self, key: str) -> str | None:
+        """Current data version of an asset (its head) or a source (its observation)."""
+        if key in self.source_versions:
+            return self.source_versions[key]
+        head = self.heads.get(key)
+        return head.data_version if head is not None else None
+
+
+_NO_CAUSES: tuple[StaleCause, ...] = ()
+
+
+def assess(
+    key: str, upstreams: tuple[str, ...], state: CurrentState, stale: Collection[str] = frozenset()
+) -> AssetStatus:
+    """One asset's status against ``state``; ``stale`` holds the upstreams known to be stale."""
+    code_version = state.code_versions[key]
+    head = state.heads.get(key)
+    if head is None:
+        return AssetStatus(key, (StaleCause(CauseKind.MISSING, "never materialized"),), code_version, None)
+    causes: list[StaleCause] = []
+    if key in state.missing_outputs:
+        causes.append(StaleCause(CauseKind.MISSING, f"stored output is gone: {head.location}"))
+    if head.code_version != code_version:
+        causes.append(
+            StaleCause(
+                CauseKind.CODE,
+                f"code version changed: {short(head.code_version)} -> {short(code_version)}",
+                old=head.code_version,
+                new=code_version,
+            )
+        )
+    recorded = head.input_versions
+    for up in upstreams:
+        current = state.data_version(up)
+        was = recorded.get(up)
+        if current != was and (current is not None or up in state.source_versions):
+            what = "source" if up in state.source_versions else "input"
+            message = (
+                f"{what} {up!r} has no data now"
+                if current is None
+                else f"new input {up!r}"
+                if was is None
+                else f"{what} {up!r} changed: {short(was)} -> {short(current)}"
+            )
+            causes.append(StaleCause(CauseKind.DATA, message, input=up, old=was, new=current))
+        if up in stale:
+            causes.append(StaleCause(CauseKind.UPSTREAM, f"upstream {up!r} is stale", input=up))
+    return AssetStatus(key, tuple(causes) if causes else _NO_CAUSES, code_version, head.data_version)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Statuses of the selected assets in deterministic (topological) order."""
+
+    statuses: tuple[AssetStatus, ...]
+
+    @property
+    def stale(self) -> tuple[AssetStatus, ...]:
+        return tuple(s for s in self.statuses if s.causes)
+
+    def counts(self) -> dict[str, int]:
+        stale = sum(1 for s in self.statuses if s.causes)
+        return {"assets": len(self.statuses), "stale": stale, "fresh": len(self.statuses) - stale}
+
+    def to_json(self) -> dict[str, Any]:
+        """Stable machine-readable form (``lakeplan plan --json``)."""
+        return {
+            "schema": "lakeplan.plan/v1",
+            "counts": self.counts(),
+            "assets": [s.to_json() for s in self.statuses],
+        }
+
+
+def plan(graph: AssetGraph, state: CurrentState, selection: Collection[str] | None = None) -> Plan:
+    """Statuses for ``selection`` (default: every asset), judging upstream staleness over the whole graph."""
+    stale: set[str] = set()
+    statuses: list[AssetStatus] = []
+    upstream = graph.upstream
+    code_versions = state.code_versions
+    for key in graph.order:
+        if key not in code_versions:
+            continue  # a source
+        status = assess(key, upstream[key], state, stale)
+        if status.causes:
+            stale.add(key)
+        if selection is None or key in selection:
+            statuses.append(status)
+    return Plan(tuple(statuses))

@@ -1,0 +1,81 @@
+"""Records kept by the metadata store: runs and materializations (the provenance of every output)."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .hashing import mapping_hash, structured_hash
+
+
+class MaterializationKind(str, enum.Enum):
+    """How a materialization came to be: computed, reused from an identical earlier one, rolled back to,
+    or failed (a failure never becomes an asset's current version)."""
+
+    BUILT = "built"
+    RESTORED = "restored"
+    ROLLBACK = "rollback"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Materialization:
+    """One attempt to produce an asset, with everything needed to explain or reproduce it."""
+
+    asset_key: str
+    run_id: str
+    kind: MaterializationKind
+    code_version: str
+    input_versions: dict[str, str]
+    data_version: str | None = None
+    location: str | None = None
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    metadata: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    code_components: dict[str, str] = field(default_factory=dict)
+    id: int | None = None
+
+
+class RunStatus(str, enum.Enum):
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One ``materialize`` (or Argo workflow) run and its outcome counts."""
+
+    run_id: str
+    started_at: float
+    status: RunStatus
+    selection: str
+    finished_at: float | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    environment: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """An asset's current materialization, as the planner and steps need it."""
+
+    id: int
+    data_version: str
+    code_version: str
+    input_versions: dict[str, str]
+    location: str
+    run_id: str
+
+
+def recipe_of(code_version: str, input_versions: dict[str, str]) -> str:
+    """What determines an output: the code version and every input's data version (for memoized restore)."""
+    return structured_hash(["recipe", code_version, mapping_hash("inputs", input_versions)])
+
+
+def new_run_id() -> str:
+    """A run id that sorts by start time and is unique across machines: ``20261121-093000-a1b2c3``."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)

@@ -1,0 +1,53 @@
+"""Tables of the metadata store (SQLAlchemy Core). Changes here need a migration in ``migrations/``."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
+
+SCHEMA_REVISION = "0001"  # the newest migration; the store upgrades when the database is behind it
+
+metadata = MetaData()
+# SQLite only makes INTEGER PRIMARY KEY an auto-increment rowid, PostgreSQL wants BIGINT.
+_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+runs = Table(
+    "lp_runs",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float),
+    Column("status", String(16), nullable=False),
+    Column("selection", Text, nullable=False),
+    Column("counts", Text, nullable=False),
+    Column("environment", Text, nullable=False),
+)
+
+materializations = Table(
+    "lp_materializations",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("asset_key", String(200), nullable=False),
+    Column("run_id", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("code_version", String(128), nullable=False),
+    Column("recipe", String(64), nullable=False),
+    Column("input_versions", Text, nullable=False),
+    Column("data_version", String(128)),
+    Column("location", Text),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=False),
+    Column("metadata", Text, nullable=False),
+    Column("error", Text),
+    Column("code_components", Text, nullable=False),
+    Index("ix_lp_mat_key_id", "asset_key", "id"),
+    Index("ix_lp_mat_key_recipe", "asset_key", "recipe"),
+    Index("ix_lp_mat_run", "run_id"),
+)
+
+heads = Table(
+    "lp_heads",
+    metadata,
+    Column("asset_key", String(200), primary_key=True),
+    Column("materialization_id", _ID, ForeignKey("lp_materializations.id"), nullable=False),
+    Column("updated_at", Float, nullable=False),
+)

@@ -1,0 +1,52 @@
+"""Selection syntax for ``--select``: terms separated by commas or spaces, their union selected.
+
+``name`` the asset; ``+name`` it and everything upstream; ``name+`` it and everything downstream;
+``+name+`` both; ``group:x`` every asset in group x; ``*`` every asset. Sources are never selected.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+from .errors import SelectionError
+from .graph import AssetGraph
+
+_SPLIT = re.compile(r"[,\s]+")
+
+
+def select(graph: AssetGraph, expression: str | None) -> frozenset[str]:
+    """The asset keys an expression selects (all assets for None or empty)."""
+    assets = graph.assets
+    if not expression or not expression.strip():
+        return frozenset(assets)
+    chosen: set[str] = set()
+    for term in filter(None, _SPLIT.split(expression.strip())):
+        chosen |= _term(graph, term)
+    return frozenset(k for k in chosen if k in assets)
+
+
+def _term(graph: AssetGraph, term: str) -> set[str]:
+    if term == "*":
+        return set(graph.nodes)
+    if term.startswith("group:"):
+        group = term[len("group:") :]
+        members = {k for k, n in graph.nodes.items() if n.group == group}
+        if not members:
+            groups = sorted({n.group for n in graph.nodes.values()})
+            close = difflib.get_close_matches(group, groups, n=1)
+            hint = f"did you mean 'group:{close[0]}'?" if close else f"groups are: {', '.join(groups)}"
+            raise SelectionError(f"--select {term!r}: no asset is in group {group!r}; {hint}")
+        return members
+    up, down = term.startswith("+"), term.endswith("+")
+    name = term.strip("+")
+    if name not in graph.nodes:
+        close = difflib.get_close_matches(name, graph.nodes.keys(), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "run 'lakeplan plan' to list the assets"
+        raise SelectionError(f"--select {term!r}: unknown asset {name!r}; {hint}")
+    result = {name}
+    if up:
+        result |= graph.ancestors([name])
+    if down:
+        result |= graph.descendants([name])
+    return result

@@ -1,0 +1,174 @@
+"""Materializing one asset. The one function every executor calls: in-process, worker processes and
+the Argo pod (``lakeplan step``).
+
+It re-checks the asset against the store first (so a retried or duplicated step does nothing twice),
+reuses an identical earlier output when one exists, otherwise runs the user's function, writes the
+value atomically and records provenance with compare-and-set.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .context import collecting
+from .definitions import AssetDef, SourceAsset
+from .errors import LakeplanError, StepFailed, StoreError
+from .metadata_store import RecordConflict
+from .planner import CurrentState, assess
+from .records import Head, Materialization, MaterializationKind, recipe_of
+from .sources import read_source
+from .workspace import Workspace
+
+
+class Outcome(str, enum.Enum):
+    BUILT = "built"  # computed and recorded
+    RESTORED = "restored"  # an identical earlier output was reused
+    FRESH = "fresh"  # nothing to do (early cutoff, or someone else built it)
+    CONFLICT = "conflict"  # another writer recorded a newer version first; ours was discarded
+    FAILED = "failed"  # the user's code raised (after retries)
+    SKIPPED = "skipped"  # an upstream failed, so this was not attempted
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    key: str
+    outcome: Outcome
+    seconds: float = 0.0
+    data_version: str | None = None
+    message: str = ""
+    attempts: int = 0
+
+
+def _error_line(exc: BaseException, fn_file: str) -> str:
+    """``ValueError: bad row (pipeline.py:42)`` pointing at the user's own innermost frame."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == fn_file]
+    where = f" ({Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def _inputs(ws: Workspace, asset: AssetDef, heads: dict[str, Head]) -> dict[str, Any]:
+    """The function's arguments: upstream values read at their recorded versions, sources as observed."""
+    from io_managers import read
+
+    kwargs: dict[str, Any] = {}
+    for item in asset.inputs:
+        node = ws.graph.nodes[item.key]
+        if isinstance(node, SourceAsset):
+            kwargs[item.param] = read_source(node, item.annotation)
+            continue
+        head = heads[item.key]
+        path = ws.objects.fetch(head.location, head.data_version)
+        fmt = {"parquet": "parquet", "json": "json", "pkl": "pickle"}[head.location.rsplit(".", 1)[-1]]
+        producer = node.return_annotation if isinstance(node, AssetDef) else None
+        kwargs[item.param] = read(path, fmt, item.annotation, None if producer is None else _kind(producer))
+    return kwargs
+
+
+def _kind(annotation: object) -> str | None:
+    from io_managers.formats import annotation_kind
+
+    return annotation_kind(annotation)
+
+
+def _call(ws: Workspace, asset: AssetDef, kwargs: dict[str, Any], retries: bool) -> tuple[Any, dict[str, Any], int]:
+    """Run the user's function with its declared retries; returns (value, user metadata, attempts)."""
+    attempts = asset.retries + 1 if retries else 1
+    for attempt in range(1, attempts + 1):
+        try:
+            with collecting() as user_metadata:
+                return asset.fn(**kwargs), user_metadata, attempt
+        except Exception as exc:
+            if attempt == attempts:
+                raise StepFailed(_error_line(exc, asset.fn.__code__.co_filename)) from exc
+            time.sleep(ws.settings.retry_backoff_seconds * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def materialize(ws: Workspace, key: str, run_id: str, *, force: bool = False, retries: bool = True) -> StepResult:
+    """Bring one asset up to date; store failures raise StoreError, user failures return FAILED."""
+    started = time.time()
+    asset = ws.graph.asset(key)
+    upstreams = ws.graph.upstream[key]
+    heads = ws.store.heads([key, *upstreams])
+    sources = ws.observe_sources(upstreams)
+    code = ws.code_version(key)
+    head = heads.get(key)
+    missing = {key} if head is not None and not ws.objects.exists(head.location) else set()
+    state = CurrentState({key: code.version}, heads, sources, missing)
+    if not force and not assess(key, upstreams, state).stale:
+        return StepResult(key, Outcome.FRESH, time.time() - started, head.data_version if head else None, "up to date")
+
+    for up in upstreams:
+        if state.data_version(up) is None:
+            what = "source" if up in sources else "upstream asset"
+            hint = "check its path" if up in sources else f"materialize it first (--select +{key})"
+            return _failed(ws, asset, run_id, started, code.version, {}, f"{what} {up!r} has no data; {hint}")
+    input_versions = {up: v for up in upstreams if (v := state.data_version(up)) is not None}
+    expected = head.id if head is not None else None
+
+    def record(kind: MaterializationKind, data_version: str, location: str, metadata: dict[str, Any]) -> StepResult:
+        mat = Materialization(
+            key, run_id, kind, code.version, input_versions, data_version, location,
+            started, time.time(), metadata, None, code.components,
+        )  # fmt: skip
+        try:
+            ws.store.record(mat, expected)
+        except RecordConflict:
+            return StepResult(key, Outcome.CONFLICT, time.time() - started, data_version,
+                              "another run recorded this asset first; its version was kept")  # fmt: skip
+        outcome = Outcome.BUILT if kind is MaterializationKind.BUILT else Outcome.RESTORED
+        return StepResult(key, outcome, time.time() - started, data_version)
+
+    if not force:
+        for earlier in ws.store.reusable(key, recipe_of(code.version, input_versions)):
+            if earlier.location and earlier.data_version and ws.objects.exists(earlier.location):
+                meta = {**earlier.metadata, "restored_from": earlier.id}
+                return record(MaterializationKind.RESTORED, earlier.data_version, earlier.location, meta)
+
+    try:
+        kwargs = _inputs(ws, asset, heads)
+    except StoreError:
+        raise
+    except Exception as exc:  # a source the user's reader or pandas cannot parse
+        reason = str(exc) if isinstance(exc, LakeplanError) else f"{type(exc).__name__}: {exc}"
+        return _failed(ws, asset, run_id, started, code.version, input_versions, f"cannot read inputs: {reason}")
+    try:
+        value, user_metadata, attempts = _call(ws, asset, kwargs, retries)
+    except StepFailed as exc:
+        return _failed(ws, asset, run_id, started, code.version, input_versions, str(exc))
+    try:
+        stored, metadata = _write(ws, asset, value)
+    except StoreError:
+        raise
+    except Exception as exc:  # e.g. a column pyarrow cannot type, or an unpicklable object
+        reason = str(exc) if isinstance(exc, LakeplanError) else f"{type(exc).__name__}: {exc}"
+        return _failed(ws, asset, run_id, started, code.version, input_versions, f"cannot store the value: {reason}")
+    return record(MaterializationKind.BUILT, stored.data_version, stored.location,
+                  {**metadata, **user_metadata, "attempts": attempts})  # fmt: skip
+
+
+def _write(ws: Workspace, asset: AssetDef, value: object) -> tuple[Any, dict[str, Any]]:
+    from io_managers import choose_format, write
+    from io_managers.formats import EXTENSIONS
+
+    fmt = choose_format(value, asset.io_manager)
+    metadata: dict[str, Any] = {}
+    stored = ws.objects.put(asset.key, EXTENSIONS[fmt], lambda out: metadata.update(write(value, fmt, out)))
+    metadata["bytes"] = stored.size
+    return stored, metadata
+
+
+def _failed(
+    ws: Workspace, asset: AssetDef, run_id: str, started: float, code_version: str,
+    input_versions: dict[str, str], error: str,
+) -> StepResult:  # fmt: skip
+    ws.store.record_failure(
+        Materialization(asset.key, run_id, MaterializationKind.FAILED, code_version, input_versions,
+                        started_at=started, finished_at=time.time(), error=error)  # fmt: skip
+    )
+    return StepResult(asset.key, Outcome.FAILED, time.time() - started, message=error)

@@ -1,0 +1,120 @@
+"""Where stored values live. The embedded default is a content-addressed directory: an object's name is
+its data version (the SHA-256 of its bytes), so identical output is stored once, old versions stay
+readable, and a file is only ever visible under its final name once completely written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from assets_core.errors import StoreError
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    """A completely written object: where it is, its data version and its size in bytes."""
+
+    location: str
+    data_version: str
+    size: int
+
+
+class ObjectStore(Protocol):
+    """The storage interface the executor talks to (local directory here, lakeFS elsewhere)."""
+
+    def put(self, key: str, extension: str, write: Callable[[BinaryIO], None]) -> StoredObject:
+        """Write an object through ``write`` and publish it atomically under its data version."""
+        ...
+
+    def exists(self, location: str) -> bool: ...
+
+    def fetch(self, location: str, data_version: str) -> Path:
+        """A local path to the object, verified to hold ``data_version`` (else StoreError)."""
+        ...
+
+    def describe(self) -> str:
+        """Where the store is, for messages."""
+        ...
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class LocalObjectStore:
+    """Objects under ``root`` as ``<asset key>/<data version>.<ext>``; temp files under ``root/.tmp``."""
+
+    def __init__(self, root: Path, fsync: bool = False) -> None:
+        self.root = root.resolve()
+        self.fsync = fsync
+        self._tmp = self.root / ".tmp"
+
+    def describe(self) -> str:
+        return str(self.root)
+
+    def path(self, location: str) -> Path:
+        """The file for a location, refusing anything that would leave the storage root."""
+        path = (self.root / location).resolve()
+        if not path.is_relative_to(self.root) or path == self.root:
+            raise StoreError(f"refusing stored location {location!r}: it is outside the storage root {self.root}")
+        return path
+
+    def put(self, key: str, extension: str, write: Callable[[BinaryIO], None]) -> StoredObject:
+        try:
+            self._tmp.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix=key.replace("/", "__") + ".")
+        except OSError as exc:
+            raise StoreError(f"cannot write to storage {self.root}: {exc.strerror or exc}; check the path and free space") from None
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                write(handle)
+                handle.flush()
+                if self.fsync:
+                    os.fsync(handle.fileno())
+            size = tmp.stat().st_size
+            version = file_sha256(tmp)
+            location = f"{key}/{version}.{extension}"
+            final = self.path(location)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, final)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise StoreError(f"cannot write {key!r} to storage {self.root}: {exc.strerror or exc}; check free space and permissions") from None
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return StoredObject(location, version, size)
+
+    def exists(self, location: str) -> bool:
+        try:
+            return self.path(location).is_file()
+        except StoreError:
+            return False
+
+    def fetch(self, location: str, data_version: str) -> Path:
+        path = self.path(location)
+        try:
+            actual = file_sha256(path)
+        except FileNotFoundError:
+            raise StoreError(f"stored output {location} is gone from {self.root}; run 'lakeplan materialize' to rebuild it") from None
+        except OSError as exc:
+            raise StoreError(f"cannot read {location} from {self.root}: {exc.strerror or exc}") from None
+        if actual != data_version:
+            raise StoreError(
+                f"stored output {location} is corrupted (content hash {actual[:12]} != recorded {data_version[:12]}); "
+                "rebuild it with 'lakeplan materialize --force --select <asset>'"
+            )
+        return path
