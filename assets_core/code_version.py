@@ -93,6 +93,22 @@ def _code_fingerprint(code: types.CodeType) -> Iterator[str]:
             yield repr(const)
 
 
+def _local_names(node: ast.AST) -> set[str]:
+    """Parameters and assigned names inside a function: they shadow globals of the same name."""
+    names: set[str] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.arg):
+            names.add(sub.arg)
+        elif isinstance(sub, ast.Name) and isinstance(sub.ctx, (ast.Store, ast.Del)):
+            names.add(sub.id)
+        elif isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and sub is not node:
+            names.add(sub.name)
+        elif isinstance(sub, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in sub.names)
+    declared_global = {n for sub in ast.walk(node) if isinstance(sub, ast.Global) for n in sub.names}
+    return names - declared_global
+
+
 def _referenced_names(node: ast.AST) -> list[tuple[str, ...]]:
     """Dotted names read by the code, e.g. ('helpers', 'clean') for ``helpers.clean(x)``."""
     chains: list[tuple[str, ...]] = []
@@ -173,10 +189,11 @@ class CodeVersioner:
         node = parsed.functions.get(code.co_firstlineno) if parsed else None
         if node is not None:
             digest = structured_hash(["def", ast.dump(node, annotate_fields=False)])
-            chains = _referenced_names(node)
+            local = _local_names(node)
+            chains = [c for c in _referenced_names(node) if c[0] not in local]
         else:
             digest = structured_hash(["bytecode", *_code_fingerprint(code)])
-            chains = [(n,) for n in code.co_names]
+            chains = [(n,) for n in code.co_names]  # globals only: locals live in co_varnames
         namespace = dict(fn.__globals__)
         if fn.__closure__:
             for var, cell in zip(code.co_freevars, fn.__closure__, strict=True):
