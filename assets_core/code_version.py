@@ -48,9 +48,13 @@ def _strip(tree: ast.AST) -> None:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             node.decorator_list = []
             body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-                if isinstance(body[0].value.value, str):
-                    node.body = body[1:] or [ast.Pass()]
+            first = body[0] if body else None
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
+                node.body = body[1:] or [ast.Pass()]
 
 
 class _ParsedFile:
@@ -177,8 +181,10 @@ class CodeVersioner:
             return cached
         if isinstance(obj, type):
             result = self._class_component(obj)
+        elif isinstance(obj, types.FunctionType):
+            result = self._function_component(obj)
         else:
-            result = self._function_component(obj)  # type: ignore[arg-type]
+            raise TypeError(f"cannot version {obj!r}")
         self._own[id(obj)] = result
         return result
 
@@ -240,7 +246,7 @@ class CodeVersioner:
 
     def _is_user_module(self, module: str) -> bool:
         filename = getattr(sys.modules.get(module), "__file__", None)
-        return bool(filename) and self._is_user_file(filename)
+        return isinstance(filename, str) and self._is_user_file(filename)
 
     def _user_object(self, value: object) -> object | None:
         """The function or class behind ``value`` when it is the user's own code, else None."""
@@ -278,9 +284,7 @@ def user_file_predicate(project_root: Path) -> Callable[[str], bool]:
         if result is None:
             path = str(Path(filename).resolve())
             result = (
-                path.startswith(root)
-                and not any(e in path for e in excluded)
-                and not path.startswith(own_packages)
+                path.startswith(root) and not any(e in path for e in excluded) and not path.startswith(own_packages)
             )
             cache[filename] = result
         return result

@@ -102,8 +102,11 @@ def _coerce(name: str, value: Any, source: str) -> Any:
                 raise ValueError
             return text in ("1", "true", "yes")
     except (TypeError, ValueError):
-        expected = {"workers": "a whole number >= 1", "retry_backoff_seconds": "seconds from 0 to 3600",
-                    "fsync": "true or false"}[name]  # fmt: skip
+        expected = {
+            "workers": "a whole number >= 1",
+            "retry_backoff_seconds": "seconds from 0 to 3600",
+            "fsync": "true or false",
+        }[name]
         raise ConfigError(f"{source}: {name} must be {expected}, got {value!r}") from None
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{source}: {name} must be a non-empty string, got {value!r}")

@@ -27,7 +27,8 @@ def add_metadata(**values: Any) -> None:
             json.dumps(value, allow_nan=False)
         except (TypeError, ValueError):
             raise DefinitionError(
-                f"add_metadata({name}=...): {type(value).__name__} is not JSON-able; pass numbers, strings, lists or dicts"
+                f"add_metadata({name}=...): {type(value).__name__} is not JSON-able; "
+                "pass numbers, strings, lists or dicts"
             ) from None
         target[name] = value
 

@@ -126,9 +126,7 @@ def _resources(value: object, where: str) -> Resources:
             raise DefinitionError(f"{where}: resources[{name!r}] must be finite")
     if gpu is not None and (isinstance(gpu, bool) or not isinstance(gpu, int) or gpu < 0):
         raise DefinitionError(f"{where}: resources['gpu'] must be a whole number of GPUs, e.g. 1")
-    return Resources(
-        cpu=None if cpu is None else str(cpu), memory=None if memory is None else str(memory), gpu=gpu
-    )
+    return Resources(cpu=None if cpu is None else str(cpu), memory=None if memory is None else str(memory), gpu=gpu)
 
 
 def _signature(fn: Callable[..., Any]) -> inspect.Signature:
@@ -252,10 +250,20 @@ def asset(
     automatic version (a hash of the function's syntax tree and of the user's helpers it calls).
     """
     options = dict(
-        name=name, ins=ins, deps=deps, group=group, description=description, code_version=code_version,
-        io_manager=io_manager, metadata=metadata, resources=resources, retries=retries, image=image,
-        node_selector=node_selector, tolerations=tolerations,
-    )  # fmt: skip
+        name=name,
+        ins=ins,
+        deps=deps,
+        group=group,
+        description=description,
+        code_version=code_version,
+        io_manager=io_manager,
+        metadata=metadata,
+        resources=resources,
+        retries=retries,
+        image=image,
+        node_selector=node_selector,
+        tolerations=tolerations,
+    )
     if fn is not None:
         return _make_asset(fn, options)
     return lambda f: _make_asset(f, options)

@@ -71,7 +71,9 @@ def _skip(key: str, failed_upstream: str) -> StepResult:
 _BAD = (Outcome.FAILED, Outcome.SKIPPED)
 
 
-def run_in_process(ws: Workspace, keys: Sequence[str], run_id: str, force: bool, on_result: OnResult) -> list[StepResult]:
+def run_in_process(
+    ws: Workspace, keys: Sequence[str], run_id: str, force: bool, on_result: OnResult
+) -> list[StepResult]:
     """One asset at a time, in the given (topological) order."""
     waits = _blocked_by(ws.graph, keys)
     results: dict[str, StepResult] = {}
@@ -105,8 +107,9 @@ def run_in_processes(
     results: dict[str, StepResult] = {}
     pending = list(keys)
     context = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                                initargs=(ws.target, ws.settings)) as pool:  # fmt: skip
+    with cf.ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(ws.target, ws.settings)
+    ) as pool:
         running: dict[cf.Future[StepResult], str] = {}
         while pending or running:
             for key in list(pending):

@@ -115,7 +115,9 @@ def _layered_order(upstream: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
         sorter.prepare()
     except graphlib.CycleError as exc:
         cycle = list(exc.args[1])
-        raise GraphError([f"cycle in the asset graph: {' -> '.join(cycle)}; remove one of these dependencies"]) from None
+        raise GraphError(
+            [f"cycle in the asset graph: {' -> '.join(cycle)}; remove one of these dependencies"]
+        ) from None
     order: list[str] = []
     while sorter.is_active():
         layer = sorted(sorter.get_ready())

@@ -28,4 +28,3 @@ def mapping_hash(tag: str, mapping: Mapping[str, str]) -> str:
 def short(version: str | None, length: int = 12) -> str:
     """A version shortened for display (``-`` when absent)."""
     return "-" if not version else version[:length]
-

@@ -36,9 +36,10 @@ def _user_frame(tb: TracebackType | None) -> traceback.FrameSummary | None:
     frames = [
         f
         for f in traceback.extract_tb(tb)
-        if not f.filename.startswith("<frozen") and not f.filename.startswith(_OWN_DIR + "/assets_core")
+        if not f.filename.startswith("<frozen")
+        and not f.filename.startswith(_OWN_DIR + "/assets_core")
         and not f.filename.startswith(_OWN_DIR + "/io_managers")
-    ]  # fmt: skip
+    ]
     return frames[-1] if frames else None
 
 
@@ -101,7 +102,9 @@ def load(target: str, root: Path) -> Loaded:
         items: list[object] = [*bundles[0].assets, *bundles[0].schedules]
         for item in items:
             if not isinstance(item, (AssetDef, SourceAsset, Schedule)):
-                raise DefinitionError(f"{target}: Definitions holds {item!r}, which is not an asset, source or schedule")
+                raise DefinitionError(
+                    f"{target}: Definitions holds {item!r}, which is not an asset, source or schedule"
+                )
     else:
         items = values
     nodes = tuple(dict.fromkeys(v for v in items if isinstance(v, (AssetDef, SourceAsset))))

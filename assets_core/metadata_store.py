@@ -309,7 +309,9 @@ class MetadataStore:
                 new_id = self._insert(conn, mat)
                 now = time.time()
                 if expected_head is None:
-                    conn.execute(heads.insert().values(asset_key=mat.asset_key, materialization_id=new_id, updated_at=now))
+                    conn.execute(
+                        heads.insert().values(asset_key=mat.asset_key, materialization_id=new_id, updated_at=now)
+                    )
                 else:
                     moved = conn.execute(
                         heads.update()

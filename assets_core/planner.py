@@ -11,10 +11,10 @@ from typing import Any
 
 from .graph import AssetGraph
 from .hashing import short
-from .records import Materialization
+from .records import Head
 
 
-class CauseKind(str, enum.Enum):
+class CauseKind(enum.StrEnum):
     MISSING = "MISSING"  # never built, or its stored output is gone
     CODE = "CODE"  # the code version changed
     DATA = "DATA"  # an input's data version differs from the one it was built from
@@ -72,7 +72,7 @@ class CurrentState:
     """What is true now, gathered at the edge: code on disk, recorded heads, observed sources."""
 
     code_versions: Mapping[str, str]
-    heads: Mapping[str, Materialization]
+    heads: Mapping[str, Head]
     source_versions: Mapping[str, str | None]
     missing_outputs: Collection[str] = frozenset()
 

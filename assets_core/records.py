@@ -11,7 +11,7 @@ from typing import Any
 from .hashing import mapping_hash, structured_hash
 
 
-class MaterializationKind(str, enum.Enum):
+class MaterializationKind(enum.StrEnum):
     """How a materialization came to be: computed, reused from an identical earlier one, rolled back to,
     or failed (a failure never becomes an asset's current version)."""
 
@@ -40,7 +40,7 @@ class Materialization:
     id: int | None = None
 
 
-class RunStatus(str, enum.Enum):
+class RunStatus(enum.StrEnum):
     RUNNING = "running"
     SUCCESS = "success"
     FAILED = "failed"

@@ -53,14 +53,17 @@ def schedule(
     validate_key(name, where)
     if not isinstance(cron, str) or not croniter.is_valid(cron):
         raise DefinitionError(
-            f"{where}: invalid cron expression {cron!r}; use five fields 'minute hour day month weekday', e.g. '0 2 * * *'"
+            f"{where}: invalid cron expression {cron!r}; "
+            "use five fields 'minute hour day month weekday', e.g. '0 2 * * *'"
         )
     if len(cron.split()) != 5:
         raise DefinitionError(f"{where}: cron {cron!r} must have exactly five fields (Argo does not take seconds)")
     try:
         zoneinfo.ZoneInfo(timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
-        raise DefinitionError(f"{where}: unknown timezone {timezone!r}; use an IANA name such as 'Europe/Berlin'") from None
+        raise DefinitionError(
+            f"{where}: unknown timezone {timezone!r}; use an IANA name such as 'Europe/Berlin'"
+        ) from None
     if concurrency_policy not in CONCURRENCY_POLICIES:
         raise DefinitionError(f"{where}: concurrency_policy must be one of {', '.join(CONCURRENCY_POLICIES)}")
     for field_name, value in (
@@ -71,6 +74,12 @@ def schedule(
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
             raise DefinitionError(f"{where}: {field_name} must be a whole number >= 0, got {value!r}")
     return Schedule(
-        name, cron, select, timezone, concurrency_policy,
-        starting_deadline_seconds, successful_jobs_history_limit, failed_jobs_history_limit,
-    )  # fmt: skip
+        name,
+        cron,
+        select,
+        timezone,
+        concurrency_policy,
+        starting_deadline_seconds,
+        successful_jobs_history_limit,
+        failed_jobs_history_limit,
+    )

@@ -25,7 +25,7 @@ from .sources import read_source
 from .workspace import Workspace
 
 
-class Outcome(str, enum.Enum):
+class Outcome(enum.StrEnum):
     BUILT = "built"  # computed and recorded
     RESTORED = "restored"  # an identical earlier output was reused
     FRESH = "fresh"  # nothing to do (early cutoff, or someone else built it)
@@ -113,14 +113,29 @@ def materialize(ws: Workspace, key: str, run_id: str, *, force: bool = False, re
 
     def record(kind: MaterializationKind, data_version: str, location: str, metadata: dict[str, Any]) -> StepResult:
         mat = Materialization(
-            key, run_id, kind, code.version, input_versions, data_version, location,
-            started, time.time(), metadata, None, code.components,
-        )  # fmt: skip
+            key,
+            run_id,
+            kind,
+            code.version,
+            input_versions,
+            data_version,
+            location,
+            started,
+            time.time(),
+            metadata,
+            None,
+            code.components,
+        )
         try:
             ws.store.record(mat, expected)
         except RecordConflict:
-            return StepResult(key, Outcome.CONFLICT, time.time() - started, data_version,
-                              "another run recorded this asset first; its version was kept")  # fmt: skip
+            return StepResult(
+                key,
+                Outcome.CONFLICT,
+                time.time() - started,
+                data_version,
+                "another run recorded this asset first; its version was kept",
+            )
         outcome = Outcome.BUILT if kind is MaterializationKind.BUILT else Outcome.RESTORED
         return StepResult(key, outcome, time.time() - started, data_version)
 
@@ -148,8 +163,12 @@ def materialize(ws: Workspace, key: str, run_id: str, *, force: bool = False, re
     except Exception as exc:  # e.g. a column pyarrow cannot type, or an unpicklable object
         reason = str(exc) if isinstance(exc, LakeplanError) else f"{type(exc).__name__}: {exc}"
         return _failed(ws, asset, run_id, started, code.version, input_versions, f"cannot store the value: {reason}")
-    return record(MaterializationKind.BUILT, stored.data_version, stored.location,
-                  {**metadata, **user_metadata, "attempts": attempts})  # fmt: skip
+    return record(
+        MaterializationKind.BUILT,
+        stored.data_version,
+        stored.location,
+        {**metadata, **user_metadata, "attempts": attempts},
+    )
 
 
 def _write(ws: Workspace, asset: AssetDef, value: object) -> tuple[Any, dict[str, Any]]:
@@ -164,11 +183,24 @@ def _write(ws: Workspace, asset: AssetDef, value: object) -> tuple[Any, dict[str
 
 
 def _failed(
-    ws: Workspace, asset: AssetDef, run_id: str, started: float, code_version: str,
-    input_versions: dict[str, str], error: str,
-) -> StepResult:  # fmt: skip
+    ws: Workspace,
+    asset: AssetDef,
+    run_id: str,
+    started: float,
+    code_version: str,
+    input_versions: dict[str, str],
+    error: str,
+) -> StepResult:
     ws.store.record_failure(
-        Materialization(asset.key, run_id, MaterializationKind.FAILED, code_version, input_versions,
-                        started_at=started, finished_at=time.time(), error=error)  # fmt: skip
+        Materialization(
+            asset.key,
+            run_id,
+            MaterializationKind.FAILED,
+            code_version,
+            input_versions,
+            started_at=started,
+            finished_at=time.time(),
+            error=error,
+        )
     )
     return StepResult(asset.key, Outcome.FAILED, time.time() - started, message=error)

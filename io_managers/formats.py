@@ -73,8 +73,8 @@ def _arrow_table(value: object) -> Any:
     if kind == "pandas":
         return pa.Table.from_pandas(value)
     if kind == "polars":
-        frame = value.collect() if type(value).__name__ == "LazyFrame" else value  # type: ignore[attr-defined]
-        return frame.to_arrow()
+        frame: Any = value
+        return (frame.collect() if type(frame).__name__ == "LazyFrame" else frame).to_arrow()
     if kind == "pyarrow":
         return value
     raise DefinitionError(

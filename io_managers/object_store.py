@@ -76,7 +76,9 @@ class LocalObjectStore:
             self._tmp.mkdir(parents=True, exist_ok=True)
             fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix=key.replace("/", "__") + ".")
         except OSError as exc:
-            raise StoreError(f"cannot write to storage {self.root}: {exc.strerror or exc}; check the path and free space") from None
+            raise StoreError(
+                f"cannot write to storage {self.root}: {exc.strerror or exc}; check the path and free space"
+            ) from None
         tmp = Path(tmp_name)
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -92,7 +94,9 @@ class LocalObjectStore:
             os.replace(tmp, final)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            raise StoreError(f"cannot write {key!r} to storage {self.root}: {exc.strerror or exc}; check free space and permissions") from None
+            raise StoreError(
+                f"cannot write {key!r} to storage {self.root}: {exc.strerror or exc}; check free space and permissions"
+            ) from None
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -109,7 +113,9 @@ class LocalObjectStore:
         try:
             actual = file_sha256(path)
         except FileNotFoundError:
-            raise StoreError(f"stored output {location} is gone from {self.root}; run 'lakeplan materialize' to rebuild it") from None
+            raise StoreError(
+                f"stored output {location} is gone from {self.root}; run 'lakeplan materialize' to rebuild it"
+            ) from None
         except OSError as exc:
             raise StoreError(f"cannot read {location} from {self.root}: {exc.strerror or exc}") from None
         if actual != data_version:

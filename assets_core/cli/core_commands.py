@@ -18,10 +18,13 @@ SELECT_HELP = (
 def add_target(parser: argparse.ArgumentParser) -> None:
     """The -m option every command that loads definitions shares."""
     parser.add_argument(
-        "-m", "--module", dest="target", metavar="TARGET",
+        "-m",
+        "--module",
+        dest="target",
+        metavar="TARGET",
         help="module name (examples.quickstart.pipeline) or .py file holding the assets; "
         "default: [tool.lakeplan] module",
-    )  # fmt: skip
+    )
 
 
 def add_select(parser: argparse.ArgumentParser) -> None:
@@ -118,25 +121,34 @@ def cmd_materialize(args: argparse.Namespace) -> int:
             return
         detail = f"  {result.message}" if result.message else ""
         width = len(str(total))
-        print(f"[{done:>{width}}/{total}] {result.outcome.value:<9} {result.key} ({result.seconds:.2f}s){detail}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"[{done:>{width}}/{total}] {result.outcome.value:<9} {result.key} ({result.seconds:.2f}s){detail}",
+            file=sys.stderr,
+        )
 
     if not quiet:
         print(f"{len(keys)} of {len(plan.statuses)} selected assets to materialize", file=sys.stderr)
     summary = run(ws, keys, selection=args.select or "*", force=args.force, workers=workers, on_result=progress)
     counts = summary.counts()
     if args.json:
-        dump_json({
-            "schema": "lakeplan.run/v1",
-            "run_id": summary.run_id,
-            "seconds": round(summary.seconds, 3),
-            "counts": counts,
-            "results": [
-                {"key": r.key, "outcome": r.outcome.value, "seconds": round(r.seconds, 3),
-                 "data_version": r.data_version, "message": r.message}  # fmt: skip
-                for r in summary.results
-            ],
-        })  # fmt: skip
+        dump_json(
+            {
+                "schema": "lakeplan.run/v1",
+                "run_id": summary.run_id,
+                "seconds": round(summary.seconds, 3),
+                "counts": counts,
+                "results": [
+                    {
+                        "key": r.key,
+                        "outcome": r.outcome.value,
+                        "seconds": round(r.seconds, 3),
+                        "data_version": r.data_version,
+                        "message": r.message,
+                    }
+                    for r in summary.results
+                ],
+            }
+        )
     else:
         fresh = len(plan.statuses) - len(keys) + counts[Outcome.FRESH.value]
         print(

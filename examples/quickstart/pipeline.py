@@ -86,7 +86,7 @@ def model_report(churn_model: LogisticModel, customer_features: pd.DataFrame) ->
     y = test["returned"].to_numpy(float)
     p = churn_model.predict_proba(test[FEATURES].to_numpy(float))
     report = {
-        "holdout_customers": int(len(test)),
+        "holdout_customers": len(test),
         "accuracy": round(float(((p > 0.5) == (y == 1)).mean()), 4),
         "auc": round(roc_auc(y, p), 4),
     }
