@@ -101,7 +101,13 @@ def materialize(ws: Workspace, key: str, run_id: str, *, force: bool = False, re
     missing = {key} if head is not None and not ws.objects.exists(head.location) else set()
     state = CurrentState({key: code.version}, heads, sources, missing)
     if not force and not assess(key, upstreams, state).stale:
-        return StepResult(key, Outcome.FRESH, time.time() - started, head.data_version if head else None, "up to date")
+        return StepResult(
+            key,
+            Outcome.FRESH,
+            time.time() - started,
+            head.data_version if head else None,
+            "up to date: code and inputs unchanged",
+        )
 
     for up in upstreams:
         if state.data_version(up) is None:

@@ -150,13 +150,17 @@ def cmd_materialize(args: argparse.Namespace) -> int:
             }
         )
     else:
-        fresh = len(plan.statuses) - len(keys) + counts[Outcome.FRESH.value]
-        print(
-            f"run {summary.run_id}: built {counts['built']}, restored {counts['restored']}, skipped fresh {fresh}, "
-            f"failed {counts['failed']}, skipped after failure {counts['skipped']}"
-            + (f", lost to a concurrent run {counts['conflict']}" if counts["conflict"] else "")
-            + f" in {summary.seconds:.2f}s"
-        )
+        parts = [
+            f"{counts['built']} built",
+            f"{counts['restored']} restored from identical earlier runs",
+            f"{counts['fresh']} unchanged after upstream rebuild",
+            f"{len(plan.statuses) - len(keys)} already fresh",
+            f"{counts['failed']} failed",
+            f"{counts['skipped']} skipped after a failure",
+            f"{counts['conflict']} kept a concurrent run's version",
+        ]
+        shown = [p for p in parts if not p.startswith("0 ") or "built" in p or "failed" in p]
+        print(f"run {summary.run_id}: {', '.join(shown)} in {summary.seconds:.2f}s")
         for r in summary.results:
             if r.outcome is Outcome.FAILED:
                 print(f"  failed {r.key}: {r.message}", file=sys.stderr)
