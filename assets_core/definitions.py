@@ -96,10 +96,8 @@ class Definitions:
 
 
 def _where(fn: Callable[..., Any]) -> str:
-    code = getattr(fn, "__code__", None)
-    if code is None:
-        return getattr(fn, "__qualname__", repr(fn))
-    return f"{Path(code.co_filename).name}:{code.co_firstlineno} {fn.__qualname__}"
+    """How errors name the function; the loader adds the user's file and line in front."""
+    return f"@asset {getattr(fn, '__qualname__', repr(fn))}"
 
 
 def _check_str_mapping(value: object, what: str, where: str) -> Mapping[str, Any]:

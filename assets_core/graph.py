@@ -60,9 +60,11 @@ class AssetGraph:
                     hint = f"did you mean {close[0]!r}?" if close else "declare it with @asset or source_asset()"
                     problems.append(f"asset {key!r} depends on unknown asset {up!r}; {hint}")
             upstream[key] = tuple(u for u in ups if u != key and u in nodes)
+        order, cycle = _layered_order(upstream)
+        if cycle:
+            problems.append(f"cycle in the asset graph: {' -> '.join(cycle)}; remove one of these dependencies")
         if problems:
             raise GraphError(problems)
-        order = _layered_order(upstream)
         downstream: dict[str, list[str]] = {key: [] for key in nodes}
         for key in order:
             for up in upstream[key]:
@@ -108,19 +110,16 @@ def _reach(start: Iterable[str], edges: Mapping[str, tuple[str, ...]]) -> set[st
     return seen
 
 
-def _layered_order(upstream: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
-    """Kahn's algorithm, one sorted layer at a time; a cycle is reported with its members in order."""
+def _layered_order(upstream: Mapping[str, tuple[str, ...]]) -> tuple[tuple[str, ...], list[str]]:
+    """Kahn's algorithm, one sorted layer at a time; or, for a cycle, its members in order."""
     sorter = graphlib.TopologicalSorter(upstream)
     try:
         sorter.prepare()
     except graphlib.CycleError as exc:
-        cycle = list(exc.args[1])
-        raise GraphError(
-            [f"cycle in the asset graph: {' -> '.join(cycle)}; remove one of these dependencies"]
-        ) from None
+        return (), list(exc.args[1])
     order: list[str] = []
     while sorter.is_active():
         layer = sorted(sorter.get_ready())
         order.extend(layer)
         sorter.done(*layer)
-    return tuple(order)
+    return tuple(order), []
