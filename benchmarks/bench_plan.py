@@ -1,0 +1,133 @@
+"""(a) Plan time and peak memory for layered graphs of 1k, 10k and 100k assets.
+
+Three states: nothing built, everything fresh, one root's code changed. Two measurements each: the pure
+planner (``planner.plan`` on a prepared ``CurrentState``) and ``Workspace.plan()`` end to end on SQLite
+(reading heads from the store, checking that stored outputs exist, then planning). The store is
+populated by inserting records directly, not by materializing. Every case runs in a fresh process.
+
+    .venv/bin/python benchmarks/bench_plan.py [--sizes 1000 10000 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import graphs
+import harness
+
+from assets_core import planner
+from assets_core.config import Settings
+from assets_core.graph import AssetGraph
+from assets_core.metadata_store import MetadataStore
+from assets_core.records import recipe_of
+from assets_core.schema import heads, materializations
+from assets_core.workspace import Workspace
+
+STATES = ("nothing_built", "all_fresh", "root_changed")
+MODES = ("planner", "workspace")
+
+
+def populate(project: Path, n: int) -> None:
+    """A project whose store says every asset was built once, with its output file present."""
+    settings = Settings(project_root=project)
+    store = MetadataStore.open(settings.resolved_database_url)
+    fresh = graphs.fresh_heads(n)
+    mats = [
+        {
+            "id": h.id,
+            "asset_key": k,
+            "run_id": h.run_id,
+            "kind": "built",
+            "code_version": h.code_version,
+            "recipe": recipe_of(h.code_version, h.input_versions),
+            "input_versions": json.dumps(h.input_versions, sort_keys=True, separators=(",", ":")),
+            "data_version": h.data_version,
+            "location": h.location,
+            "started_at": 0.0,
+            "finished_at": 0.0,
+            "metadata": "{}",
+            "code_components": "{}",
+        }
+        for k, h in fresh.items()
+    ]
+    with store.engine.begin() as conn:  # one bulk transaction: the benchmark is about reading, not writing
+        conn.execute(materializations.insert(), mats)
+        conn.execute(
+            heads.insert(), [{"asset_key": k, "materialization_id": h.id, "updated_at": 0.0} for k, h in fresh.items()]
+        )
+    store.close()
+    storage = settings.resolved_storage_root
+    for h in fresh.values():
+        path = storage / h.location
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"1")
+
+
+def case(n: int, state_name: str, mode: str, project: Path) -> dict[str, object]:
+    """One measurement, run inside the fresh subprocess."""
+    graph = AssetGraph.build(graphs.asset_defs(n, changed_root=state_name == "root_changed"))
+    repeat = 3 if n >= 100_000 else 10
+    if mode == "planner":
+        state = planner.CurrentState(
+            code_versions={k: a.code_version or "" for k, a in graph.assets.items()},
+            heads={} if state_name == "nothing_built" else graphs.fresh_heads(n),
+            source_versions={},
+        )
+        run = lambda: planner.plan(graph, state)  # noqa: E731
+        first = None
+    else:
+        ws = Workspace(Settings(project_root=project), "generated", graph)
+        ws.code_version(graphs.root(n))  # code versions belong to loading (bench_load), not to planning
+        first = harness.timed(ws.plan, 1)["best_ms"]  # includes opening the store
+        run = ws.plan
+    result = run()
+    figures = harness.timed(run, repeat)
+    return {
+        "assets": n,
+        "state": state_name,
+        "mode": mode,
+        "stale": result.counts()["stale"],
+        **figures,
+        "first_ms": first if first is not None else figures["best_ms"],
+        "peak_mib": harness.peak_mib(run),
+        "maxrss_mib": harness.maxrss_mib(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
+    parser.add_argument("--case", nargs=4, metavar=("N", "STATE", "MODE", "PROJECT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.case:
+        n, state_name, mode, project = args.case
+        harness.emit(case(int(n), state_name, mode, Path(project)))
+        return
+    rows = []
+    workdir = Path(tempfile.mkdtemp(prefix="lakeplan-bench-plan-"))
+    try:
+        for n in args.sizes:
+            empty, built = workdir / f"empty-{n}", workdir / f"built-{n}"
+            empty.mkdir()
+            built.mkdir()
+            populate(built, n)
+            for state_name in STATES:
+                project = empty if state_name == "nothing_built" else built
+                for mode in MODES:
+                    row = harness.run_case(Path(__file__), ["--case", str(n), state_name, mode, str(project)])
+                    rows.append(row)
+                    print(harness.table([row], COLUMNS).splitlines()[-1], file=sys.stderr, flush=True)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(harness.table(rows, COLUMNS))
+
+
+COLUMNS = ("assets", "state", "mode", "stale", "best_ms", "median_ms", "first_ms", "peak_mib", "maxrss_mib")
+
+if __name__ == "__main__":
+    main()
