@@ -54,6 +54,12 @@ def register(subparsers: Any) -> None:
     mat.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     mat.set_defaults(handler=cmd_materialize)
 
+    listing = _command(subparsers, "assets", "list the declared assets and sources", ASSETS_EPILOG)
+    add_target(listing)
+    add_select(listing)
+    listing.add_argument("--json", action="store_true", help="print as JSON (schema lakeplan.assets/v1)")
+    listing.set_defaults(handler=cmd_assets)
+
 
 PLAN_EPILOG = """\
 causes:
@@ -78,6 +84,54 @@ examples:
   lakeplan materialize -m examples.quickstart.pipeline --select daily_revenue+ --workers 2
   lakeplan materialize --select group:features --force
 """
+
+
+ASSETS_EPILOG = """\
+examples:
+  lakeplan assets -m examples.quickstart.pipeline
+  lakeplan assets --select group:model --json
+"""
+
+
+def cmd_assets(args: argparse.Namespace) -> int:
+    from ..definitions import AssetDef
+
+    ws = _workspace(args)
+    chosen = ws.select(args.select) if args.select else set(ws.graph.nodes)
+    rows: list[dict[str, Any]] = []
+    for key in ws.graph.order:
+        if key not in chosen:
+            continue
+        node = ws.graph.nodes[key]
+        is_asset = isinstance(node, AssetDef)
+        rows.append(
+            {
+                "key": key,
+                "kind": "asset" if is_asset else "source",
+                "group": node.group,
+                "upstream": list(ws.graph.upstream[key]),
+                "code_version": ws.code_version(key).version if is_asset else None,
+                "description": (node.description or "").strip().splitlines()[0] if node.description else "",
+            }
+        )
+    if args.json:
+        dump_json({"schema": "lakeplan.assets/v1", "assets": rows})
+        return 0
+    table(
+        ["ASSET", "KIND", "GROUP", "UPSTREAM", "CODE", "DESCRIPTION"],
+        [
+            [
+                r["key"],
+                r["kind"],
+                r["group"],
+                ", ".join(r["upstream"]) or "-",
+                short(r["code_version"]),
+                r["description"],
+            ]
+            for r in rows
+        ],
+    )
+    return 0
 
 
 def _workspace(args: argparse.Namespace) -> Any:
