@@ -116,7 +116,10 @@ def _layered_order(upstream: Mapping[str, tuple[str, ...]]) -> tuple[tuple[str, 
     try:
         sorter.prepare()
     except graphlib.CycleError as exc:
-        return (), list(exc.args[1])
+        members = list(exc.args[1])[:-1]  # graphlib repeats the first member at the end
+        start = members.index(min(members))  # start at the smallest key, so the message is deterministic
+        members = members[start:] + members[:start]
+        return (), [*members, members[0]]
     order: list[str] = []
     while sorter.is_active():
         layer = sorted(sorter.get_ready())
