@@ -34,12 +34,35 @@ class CodeVersion:
     components: dict[str, str]
 
 
-def _is_primitive(value: object) -> bool:
+_MAX_CONSTANT_ITEMS = 1000
+
+
+def _constant_text(value: object, budget: list[int] | None = None) -> str | None:
+    """Canonical text of a constant (primitives, and lists/tuples/sets/dicts of them), else None.
+
+    Sets and dicts are rendered sorted, so the text does not depend on hash randomization or insertion
+    order and is the same in every process; too large a container is not a constant.
+    """
+    budget = [_MAX_CONSTANT_ITEMS] if budget is None else budget
+    budget[0] -= 1
+    if budget[0] < 0:
+        return None
     if isinstance(value, _PRIMITIVES):
-        return True
-    if isinstance(value, (tuple, frozenset)) and len(value) <= 1000:
-        return all(_is_primitive(v) for v in value)
-    return False
+        return repr(value)
+    if isinstance(value, dict):
+        pairs = [(_constant_text(k, budget), _constant_text(v, budget)) for k, v in value.items()]
+        if any(k is None or v is None for k, v in pairs):
+            return None
+        return "dict{" + ",".join(sorted(f"{k}:{v}" for k, v in pairs)) + "}"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [_constant_text(v, budget) for v in value]
+        if any(i is None for i in items):
+            return None
+        texts = [i for i in items if i is not None]
+        if isinstance(value, (set, frozenset)):
+            texts.sort()
+        return f"{type(value).__name__}[{','.join(texts)}]"
+    return None
 
 
 def _strip(tree: ast.AST) -> None:
@@ -175,7 +198,7 @@ class CodeVersioner:
     def _component(self, obj: object) -> tuple[str, str, list[object]]:
         """(qualified name, hash of the object's own code, user objects it references)."""
         if isinstance(obj, _Constant):  # made afresh per lookup, so never cached by id
-            return obj.name, structured_hash(["const", repr(obj.value)]), []
+            return obj.name, structured_hash(["const", obj.text]), []
         cached = self._own.get(id(obj))
         if cached is not None:
             return cached
@@ -239,8 +262,8 @@ class CodeVersioner:
             user = self._user_object(value)
             if user is not None:
                 found[id(user)] = user
-            elif _is_primitive(value) and self._is_user_module(owner):
-                const = _Constant(f"{owner}.{name}", value)
+            elif (text := _constant_text(value)) is not None and self._is_user_module(owner):
+                const = _Constant(f"{owner}.{name}", text)
                 found[id(const)] = const
         return list(found.values())
 
@@ -265,10 +288,10 @@ class CodeVersioner:
 
 @dataclass(frozen=True, slots=True)
 class _Constant:
-    """A module-level primitive (number, string, tuple of them) read by user code."""
+    """A module-level constant read by user code, as its canonical text (see ``_constant_text``)."""
 
     name: str
-    value: object
+    text: str
 
 
 def user_file_predicate(project_root: Path) -> Callable[[str], bool]:

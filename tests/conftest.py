@@ -7,7 +7,9 @@ skipped with the reason when no server answers.
 from __future__ import annotations
 
 import functools
+import importlib
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -83,6 +85,10 @@ class Project:
         path = self.root / self.package / f"{name}.py"
         path.write_text(textwrap.dedent(source))
         sys.modules.pop(f"{self.package}.{name}", None)
+        # Bytecode is validated by whole-second mtime and size: a same-size rewrite within a second would
+        # otherwise run the old code (here and in the next subprocess).
+        shutil.rmtree(path.parent / "__pycache__", ignore_errors=True)
+        importlib.invalidate_caches()
         return path
 
     def write_file(self, relative: str, content: str | bytes) -> Path:
