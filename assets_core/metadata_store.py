@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,9 +18,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, OperationalError
 
+from .claims import Claim
 from .errors import ConfigError, StoreError
 from .records import Head, Materialization, MaterializationKind, RunRecord, RunStatus, recipe_of
-from .schema import SCHEMA_REVISION, heads, materializations, runs
+from .schema import SCHEMA_REVISION, claims, heads, materializations, runs
 
 _MIGRATION_LOCK = 7_201_415  # PostgreSQL advisory lock id held while migrating
 
@@ -328,3 +329,51 @@ class MetadataStore:
         """Append a failed attempt; the asset's head does not move."""
         with self._write() as conn:
             return self._insert(conn, mat)
+
+    # -- claims (assets_core/claims.py) ------------------------------------------------------------
+
+    def claim(self, mine: Claim, supersedes: Callable[[Claim], bool]) -> Claim | None:
+        """Take ``mine``'s asset unless a claim it does not supersede is held; returns that one, else None."""
+        key = mine.asset_key
+        values = {"run_id": mine.run_id, "holder": mine.holder, "claimed_at": mine.claimed_at}
+        try:
+            with self._write() as conn:
+                row = conn.execute(sa.select(claims).where(claims.c.asset_key == key).with_for_update()).first()
+                if row is None:
+                    conn.execute(claims.insert().values(asset_key=key, expires_at=mine.expires_at, **values))
+                    return None
+                current = Claim(key, row.run_id, row.holder, row.claimed_at, row.expires_at)
+                if not supersedes(current):
+                    return current
+                conn.execute(
+                    claims.update().where(claims.c.asset_key == key).values(expires_at=mine.expires_at, **values)
+                )
+                return None
+        except IntegrityError:  # another process inserted the claim between our read and our insert
+            return self.claim(mine, supersedes)
+
+    def renew_claim(self, mine: Claim, expires_at: float) -> bool:
+        """Extend our lease; False when the claim is no longer ours (it expired and was taken over)."""
+        with self._write() as conn:
+            moved = conn.execute(
+                claims.update()
+                .where(claims.c.asset_key == mine.asset_key, claims.c.holder == mine.holder)
+                .where(claims.c.run_id == mine.run_id)
+                .values(expires_at=expires_at)
+            )
+            return bool(moved.rowcount == 1)
+
+    def release_claim(self, mine: Claim) -> None:
+        """Drop our claim (someone else's, if ours was taken over, stays)."""
+        with self._write() as conn:
+            conn.execute(
+                claims.delete()
+                .where(claims.c.asset_key == mine.asset_key, claims.c.holder == mine.holder)
+                .where(claims.c.run_id == mine.run_id)
+            )
+
+    def held_claims(self) -> list[Claim]:
+        """Every claim currently held (for status displays and tests)."""
+        with self._read() as conn:
+            rows = conn.execute(sa.select(claims).order_by(claims.c.asset_key)).all()
+        return [Claim(r.asset_key, r.run_id, r.holder, r.claimed_at, r.expires_at) for r in rows]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
-SCHEMA_REVISION = "0001"  # the newest migration; the store upgrades when the database is behind it
+SCHEMA_REVISION = "0002"  # the newest migration; the store upgrades when the database is behind it
 
 metadata = MetaData()
 # SQLite only makes INTEGER PRIMARY KEY an auto-increment rowid, PostgreSQL wants BIGINT.
@@ -50,4 +50,14 @@ heads = Table(
     Column("asset_key", String(200), primary_key=True),
     Column("materialization_id", _ID, ForeignKey("lp_materializations.id"), nullable=False),
     Column("updated_at", Float, nullable=False),
+)
+
+claims = Table(
+    "lp_claims",
+    metadata,
+    Column("asset_key", String(200), primary_key=True),
+    Column("run_id", String(64), nullable=False),
+    Column("holder", String(300), nullable=False),
+    Column("claimed_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
 )

@@ -8,6 +8,7 @@ value atomically and records provenance with compare-and-set.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import time
 import traceback
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .claims import claimed
 from .context import collecting
 from .definitions import AssetDef, SourceAsset
 from .errors import LakeplanError, StepFailed, StoreError
@@ -90,7 +92,19 @@ def _call(ws: Workspace, asset: AssetDef, kwargs: dict[str, Any], retries: bool)
 
 
 def materialize(ws: Workspace, key: str, run_id: str, *, force: bool = False, retries: bool = True) -> StepResult:
-    """Bring one asset up to date; store failures raise StoreError, user failures return FAILED."""
+    """Bring one asset up to date; store failures raise StoreError, user failures return FAILED.
+
+    Holds the asset's claim throughout, so a concurrent run building the same asset is waited for (and
+    then usually finds it FRESH) instead of building it twice.
+    """
+    with claimed(ws.store, key, run_id) as waited_for:
+        result = _materialize(ws, key, run_id, force=force, retries=retries)
+    if waited_for is None:
+        return result
+    return dataclasses.replace(result, message=f"waited for run {waited_for}; {result.message}".rstrip("; "))
+
+
+def _materialize(ws: Workspace, key: str, run_id: str, *, force: bool, retries: bool) -> StepResult:
     started = time.time()
     asset = ws.graph.asset(key)
     upstreams = ws.graph.upstream[key]
