@@ -55,6 +55,11 @@ def _engine(url: str) -> Engine:
         raise ConfigError(
             f"database URL {display_url(url)!r}: unsupported database; use sqlite:/// or postgresql://"
         ) from None
+    except ImportError as exc:  # a dialect SQLAlchemy knows whose driver is not installed (e.g. mysql://)
+        raise ConfigError(
+            f"database URL {display_url(url)!r}: its driver is not installed ({exc}); "
+            "use sqlite:/// or postgresql://"
+        ) from None
 
 
 def _sqlite_engine(url: sa.URL) -> Engine:
