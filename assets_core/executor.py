@@ -9,14 +9,12 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import multiprocessing
-import platform
-import socket
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .config import Settings
+from .environment import capture
 from .errors import StoreError
 from .graph import AssetGraph
 from .records import RunRecord, RunStatus, new_run_id
@@ -134,15 +132,6 @@ def run_in_processes(
     return [results[k] for k in keys]
 
 
-def environment() -> dict[str, str]:
-    """Where a run happened (extended with packages, git and image in the lineage work)."""
-    return {
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "host": socket.gethostname(),
-    }
-
-
 def run(
     ws: Workspace,
     keys: Sequence[str],
@@ -156,7 +145,8 @@ def run(
     callback = on_result or (lambda *_: None)
     summary = RunSummary(new_run_id())
     started = time.time()
-    ws.store.start_run(RunRecord(summary.run_id, started, RunStatus.RUNNING, selection, environment=environment()))
+    environment = capture(ws.settings, ws.target)
+    ws.store.start_run(RunRecord(summary.run_id, started, RunStatus.RUNNING, selection, environment=environment))
     try:
         if workers > 1 and len(keys) > 1:
             summary.results = run_in_processes(ws, keys, summary.run_id, force, callback, workers)

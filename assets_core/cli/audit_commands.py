@@ -1,0 +1,458 @@
+"""``lakeplan graph``, ``runs``, ``history``, ``lineage``, ``diff`` and ``rollback``: seeing and auditing
+what was built, from what, and what changed."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import LakeplanError
+from ..hashing import short
+from .core_commands import _command, _workspace, add_select, add_target
+from .output import dump_json, table
+
+if TYPE_CHECKING:
+    from ..lineage import LineageNode
+    from ..records import Materialization, RunRecord
+    from ..run_diff import AssetDiff, Change, RunDiff
+    from ..workspace import Workspace
+
+
+class UnknownAsset(LakeplanError):
+    """A command names an asset the loaded definitions do not have."""
+
+
+def register(subparsers: Any) -> None:
+    graph = _command(
+        subparsers, "graph", "draw the asset graph coloured by status (svg, png, pdf, dot, html)", GRAPH_EPILOG
+    )
+    add_target(graph)
+    add_select(graph)
+    graph.add_argument("-o", "--output", metavar="FILE", help="graph.svg|.png|.pdf|.dot (default graph.svg)")
+    graph.add_argument("--html", action="store_true", help="write one self-contained HTML page (default graph.html)")
+    graph.set_defaults(handler=cmd_graph)
+
+    runs = _command(subparsers, "runs", "list recorded runs, newest first", RUNS_EPILOG)
+    add_target(runs)
+    runs.add_argument("-n", "--limit", type=int, default=20, metavar="N", help="show the newest N runs (default 20)")
+    runs.add_argument("--json", action="store_true", help="print as JSON, environments included (lakeplan.runs/v1)")
+    runs.set_defaults(handler=cmd_runs)
+
+    history = _command(subparsers, "history", "list every materialization of an asset, newest first", HISTORY_EPILOG)
+    add_target(history)
+    history.add_argument("asset", metavar="ASSET")
+    history.add_argument("-n", "--limit", type=int, metavar="N", help="show the newest N only")
+    history.add_argument("--json", action="store_true", help="print as JSON (lakeplan.history/v1)")
+    history.set_defaults(handler=cmd_history)
+
+    lineage = _command(
+        subparsers, "lineage", "which input versions built a version, or what was built from it", LINEAGE_EPILOG
+    )
+    add_target(lineage)
+    lineage.add_argument("asset", metavar="ASSET[@VERSION]", help="VERSION: data-version prefix or materialization id")
+    direction = lineage.add_mutually_exclusive_group()
+    direction.add_argument(
+        "--upstream", dest="downstream", action="store_false", help="what it was built from (default)"
+    )
+    direction.add_argument("--downstream", dest="downstream", action="store_true", help="what was built from it")
+    lineage.add_argument("--json", action="store_true", help="print the tree as JSON (lakeplan.lineage/v1)")
+    lineage.set_defaults(handler=cmd_lineage, downstream=False)
+
+    diff = _command(subparsers, "diff", "what changed between two runs, or two versions of one asset", DIFF_EPILOG)
+    add_target(diff)
+    diff.add_argument("a", metavar="RUN_A")
+    diff.add_argument("b", metavar="RUN_B")
+    diff.add_argument("--asset", metavar="ASSET", help="compare this asset only; RUN_A/RUN_B may then be its versions")
+    diff.add_argument("--json", action="store_true", help="print as JSON (lakeplan.diff/v1)")
+    diff.set_defaults(handler=cmd_diff)
+
+    rollback = _command(
+        subparsers, "rollback", "make an earlier stored version of an asset current again", ROLLBACK_EPILOG
+    )
+    add_target(rollback)
+    rollback.add_argument("asset", metavar="ASSET")
+    rollback.add_argument("--to", required=True, metavar="VERSION", help="data-version prefix or materialization id")
+    rollback.set_defaults(handler=cmd_rollback)
+
+
+GRAPH_EPILOG = """\
+Colours: fresh (green), stale (orange; the causes are in the tooltip), missing (grey), failed in its
+latest attempt (red); sources are blue cylinders. Groups are drawn as clusters, left to right.
+Layout uses Graphviz's dot when installed, else the graphviz-pure wheel (svg, png); with neither,
+svg and --html get a simple layered drawing and png/pdf fall back to a .dot file.
+
+examples:
+  lakeplan graph -o graph.svg
+  lakeplan graph --select +model_report -o model.png
+  lakeplan graph --html -o graph.html
+"""
+
+RUNS_EPILOG = """\
+examples:
+  lakeplan runs
+  lakeplan runs --json -n 5
+"""
+
+HISTORY_EPILOG = """\
+'*' marks the current version. Metadata includes rows/columns for tables and what the asset passed
+to add_metadata(...).
+
+examples:
+  lakeplan history model_report
+"""
+
+LINEAGE_EPILOG = """\
+Answers from recorded provenance, not from today's code: each node is the exact data version used.
+
+examples:
+  lakeplan lineage model_report --upstream
+  lakeplan lineage orders@3f2a1b --downstream --json
+"""
+
+DIFF_EPILOG = """\
+RUN_A and RUN_B are run ids or unique prefixes (see 'lakeplan runs'); a run is compared by the
+versions current when it ended. With --asset they may also be that asset's versions.
+
+examples:
+  lakeplan diff 20261121-0930 20261122-0200
+  lakeplan diff 20261121-0930 20261122-0200 --asset churn_model --json
+"""
+
+ROLLBACK_EPILOG = """\
+Recorded as a ROLLBACK event in a run of its own; nothing is deleted. Its dependents then plan as
+stale, so 'lakeplan materialize' rebuilds them from the rolled-back version.
+
+examples:
+  lakeplan rollback churn_model --to 8c41f0
+"""
+
+
+def _check_asset(ws: Workspace, key: str) -> None:
+    if key not in ws.graph.assets:
+        import difflib
+
+        close = difflib.get_close_matches(key, ws.graph.assets, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "run 'lakeplan plan' to list the assets"
+        raise UnknownAsset(f"unknown asset {key!r}; {hint}")
+
+
+def _histories(ws: Workspace, keys: Any, limit: int | None = None) -> dict[str, list[Materialization]]:
+    return {k: ws.store.history(k, limit) for k in keys if k in ws.graph.assets}
+
+
+# -- graph -----------------------------------------------------------------------------------------
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    from ..graph_render import INSTALL_HINT, drawn_keys, find_engine, node_views, svg_for, write_graph
+    from ..html_view import asset_details, render_html
+    from ..records import MaterializationKind
+
+    ws = _workspace(args)
+    out = Path(args.output or ("graph.html" if args.html else "graph.svg"))
+    if args.html and out.suffix.lower() not in (".html", ".htm"):
+        raise LakeplanError(f"--html writes an HTML page; name the output {out.with_suffix('.html').name}")
+    keys = drawn_keys(ws.graph, ws.select(args.select))
+    recent = _histories(ws, keys, limit=5)
+    failed = {k for k, h in recent.items() if h and h[0].kind is MaterializationKind.FAILED}
+    views = node_views(ws.graph, ws.plan(), failed)
+    engine = find_engine()
+    note = None
+    if args.html:
+        svg = svg_for(ws.graph, views, keys, engine)
+        out.write_text(
+            render_html(svg, asset_details(ws.graph, ws.plan(), views, recent, keys), f"lakeplan: {ws.target}")
+        )
+        if engine is None:
+            note = f"no Graphviz layout engine found, drew a simple layered layout; {INSTALL_HINT}"
+        written = out
+    else:
+        rendered = write_graph(ws.graph, views, keys, out, engine)
+        written, note = rendered.path, rendered.note
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"wrote {written} ({len(keys)} nodes)")
+    return 0
+
+
+# -- runs and history ------------------------------------------------------------------------------
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {n}" for name, n in counts.items() if n) or "-"
+
+
+def _run_json(run: RunRecord) -> dict[str, Any]:
+    from ..lineage import iso_time
+
+    return {
+        "run_id": run.run_id,
+        "started_at": iso_time(run.started_at),
+        "finished_at": iso_time(run.finished_at) if run.finished_at else None,
+        "status": run.status.value,
+        "selection": run.selection,
+        "counts": run.counts,
+        "environment": run.environment,
+    }
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from ..lineage import iso_time
+
+    ws = _workspace(args)
+    runs = ws.store.runs(args.limit)
+    if args.json:
+        dump_json({"schema": "lakeplan.runs/v1", "runs": [_run_json(r) for r in runs]})
+        return 0
+    rows = []
+    for run in runs:
+        took = f"{run.finished_at - run.started_at:.1f}s" if run.finished_at else "-"
+        git = run.environment.get("git") or {}
+        commit = (short(git["commit"], 8) + ("+dirty" if git.get("dirty") else "")) if git.get("commit") else "-"
+        rows.append(
+            [run.run_id, iso_time(run.started_at), run.status.value, took, commit, run.selection, _counts(run.counts)]
+        )
+    table(["RUN", "STARTED", "STATUS", "TOOK", "COMMIT", "SELECTION", "COUNTS"], rows)
+    return 0
+
+
+def _metadata_summary(metadata: dict[str, Any]) -> str:
+    from ..run_diff import BOOKKEEPING
+
+    parts = []
+    for name, value in metadata.items():
+        if name in BOOKKEEPING and name != "rolled_back_to":
+            continue
+        shown = f"{len(value)} cols" if name == "columns" and isinstance(value, dict) else value
+        parts.append(f"{name}={shown}")
+    return " ".join(parts)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from ..lineage import iso_time, materialization_json
+
+    ws = _workspace(args)
+    _check_asset(ws, args.asset)
+    history = ws.store.history(args.asset, args.limit)
+    head = ws.store.heads([args.asset]).get(args.asset)
+    head_id = head.id if head else None
+    if args.json:
+        dump_json(
+            {
+                "schema": "lakeplan.history/v1",
+                "asset": args.asset,
+                "head": head_id,
+                "materializations": [materialization_json(m) for m in history],
+            }
+        )
+        return 0
+    rows = [
+        [
+            ("*" if m.id == head_id else " ") + str(m.id),
+            iso_time(m.finished_at),
+            m.kind.value,
+            m.run_id,
+            short(m.code_version, 8),
+            short(m.data_version, 12) if m.data_version else "-",
+            m.error or _metadata_summary(m.metadata),
+        ]
+        for m in history
+    ]
+    table(["ID", "WHEN", "KIND", "RUN", "CODE", "DATA", "METADATA"], rows)
+    return 0
+
+
+# -- lineage ---------------------------------------------------------------------------------------
+
+
+def _lineage_lines(
+    node: LineageNode, is_source: Any, prefix: str = "", last: bool = True, top: bool = True
+) -> list[str]:
+    mat = node.materialization
+    if mat is not None:
+        what = f"{mat.kind.value} #{mat.id} in run {mat.run_id}, code {short(mat.code_version, 8)}"
+    else:
+        what = "source" if is_source(node.key) else "no record of this version"
+    branch = "" if top else ("└── " if last else "├── ")
+    lines = [f"{prefix}{branch}{node.key} {short(node.data_version, 12)} ({what})"]
+    child_prefix = prefix if top else prefix + ("    " if last else "│   ")
+    for i, child in enumerate(node.children):
+        lines += _lineage_lines(child, is_source, child_prefix, i == len(node.children) - 1, False)
+    return lines
+
+
+def cmd_lineage(args: argparse.Namespace) -> int:
+    from ..lineage import downstream_lineage, resolve_version, upstream_lineage
+
+    ws = _workspace(args)
+    key, _, spec = args.asset.partition("@")
+    _check_asset(ws, key)
+    history = ws.store.history(key)
+    if spec:
+        root = resolve_version(key, history, spec)
+    else:
+        head = ws.store.heads([key]).get(key)
+        if head is None:
+            raise UnknownAsset(f"{key!r} was never materialized; run 'lakeplan materialize --select +{key}' first")
+        root = next(m for m in history if m.id == head.id)
+    if args.downstream:
+        histories = _histories(ws, ws.graph.descendants([key]))
+        tree = downstream_lineage(key, root.data_version or "", root, ws.graph.downstream, histories)
+    else:
+        tree = upstream_lineage(root, _histories(ws, ws.graph.ancestors([key])))
+    if args.json:
+        dump_json(
+            {
+                "schema": "lakeplan.lineage/v1",
+                "direction": "downstream" if args.downstream else "upstream",
+                "tree": tree.to_json(),
+            }
+        )
+        return 0
+
+    def is_source(name: str) -> bool:
+        return name in ws.graph.nodes and ws.graph.is_source(name)
+
+    print("\n".join(_lineage_lines(tree, is_source)))
+    return 0
+
+
+# -- diff ------------------------------------------------------------------------------------------
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, str) and len(value) == 64:
+        return value[:12]  # a hash
+    return "-" if value is None else str(value)
+
+
+def _arrow(change: Change) -> str:
+    return f"{_fmt(change[0])} -> {_fmt(change[1])}"
+
+
+def _metric(change: Change) -> str:
+    old, new = change
+    delta = f" ({new - old:+.4g})" if isinstance(old, int | float) and isinstance(new, int | float) else ""
+    return _arrow(change) + delta
+
+
+def _asset_lines(diff: AssetDiff) -> list[str]:
+    if diff.old is None or diff.new is None:
+        return [f"  {diff.key}: " + ("new, no earlier version" if diff.old is None else "no version on the B side")]
+    lines = [f"  {diff.key}  (#{diff.old.id} -> #{diff.new.id})"]
+    if diff.code:
+        changed = ", ".join(f"{name} ({how})" for name, how in diff.functions.items())
+        lines.append(f"    code version   {_arrow(diff.code)}" + (f"  changed: {changed}" if changed else ""))
+    for name, change in diff.inputs.items():
+        lines.append(f"    input {name}  {_arrow(change)}")
+    if diff.data:
+        lines.append(f"    data version   {_arrow(diff.data)}")
+    meta = diff.metadata
+    if meta.rows:
+        lines.append(f"    rows           {_metric(meta.rows)}")
+    for title, cols in (("columns added", meta.columns_added), ("columns removed", meta.columns_removed)):
+        if cols:
+            lines.append(f"    {title:<15}" + ", ".join(f"{c} ({t})" for c, t in cols.items()))
+    for col, change in meta.columns_retyped.items():
+        lines.append(f"    column {col} type  {_arrow(change)}")
+    for name, change in {**meta.metrics, **meta.other}.items():
+        lines.append(f"    {name:<15}{_metric(change)}")
+    return lines
+
+
+def _section(title: str, changes: dict[str, Change]) -> list[str]:
+    return [f"{title}:"] + [f"  {name}  {_arrow(change)}" for name, change in changes.items()] if changes else []
+
+
+def _run_diff_lines(diff: RunDiff, unchanged: list[str]) -> list[str]:
+    lines = [f"diff {diff.run_a.run_id} -> {diff.run_b.run_id}"]
+    lines += _section("packages", diff.packages)
+    lines += _section("git", diff.git)
+    lines += _section("environment", diff.environment)
+    lines += _section("configuration", diff.config)
+    if diff.assets:
+        lines.append("assets:")
+        for asset in diff.assets:
+            lines += _asset_lines(asset)
+    else:
+        lines.append("assets: no changes")
+    if unchanged:
+        lines.append("unchanged: " + ", ".join(unchanged))
+    return lines
+
+
+def _run(runs: list[RunRecord], spec: str) -> RunRecord:
+    from ..lineage import VersionError
+    from ..run_diff import resolve_run
+
+    run = resolve_run(runs, spec)
+    if run is None:
+        raise VersionError(f"no run {spec!r}; run 'lakeplan runs' to list them (or pass --asset to compare versions)")
+    return run
+
+
+def _asset_side(runs: list[RunRecord], spec: str, key: str, history: list[Materialization]) -> Materialization | None:
+    """The asset's version current after run ``spec``, or the version ``spec`` names."""
+    from ..lineage import resolve_version
+    from ..run_diff import last_id, resolve_run, versions_as_of
+
+    run = resolve_run(runs, spec)
+    if run is None:
+        return resolve_version(key, history, spec)
+    histories = {key: history}
+    return versions_as_of(histories, last_id(run, histories)).get(key)
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from ..run_diff import asset_diff_json, diff_assets, diff_runs, last_id, run_diff_json
+
+    ws = _workspace(args)
+    runs = ws.store.runs()
+    if args.asset:
+        _check_asset(ws, args.asset)
+        history = ws.store.history(args.asset)
+        old, new = (_asset_side(runs, spec, args.asset, history) for spec in (args.a, args.b))
+        asset_diff = diff_assets(args.asset, old, new)
+        if args.json:
+            dump_json({"schema": "lakeplan.diff/v1", **asset_diff_json(asset_diff)})
+        else:
+            print("\n".join(_asset_lines(asset_diff) if asset_diff.changed else [f"  {args.asset}: no changes"]))
+        return 0
+    run_a, run_b = _run(runs, args.a), _run(runs, args.b)
+    histories = _histories(ws, ws.graph.assets)
+    result = diff_runs(run_a, run_b, histories, last_id(run_a, histories), last_id(run_b, histories))
+    if args.json:
+        dump_json(run_diff_json(result))
+        return 0
+    changed = {d.key for d in result.assets}
+    print("\n".join(_run_diff_lines(result, [k for k in ws.graph.order if k in histories and k not in changed])))
+    return 0
+
+
+# -- rollback --------------------------------------------------------------------------------------
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from ..rollback import rollback
+
+    ws = _workspace(args)
+    _check_asset(ws, args.asset)
+    result = rollback(ws, args.asset, args.to)
+    target = result.target
+    print(
+        f"rolled back {args.asset} to {short(target.data_version or '', 12)} "
+        f"(#{target.id}, {target.kind.value} in run {target.run_id}); "
+        f"recorded as #{result.recorded.id} in run {result.run_id}"
+    )
+    stale = [s.key for s in ws.plan(f"{args.asset}+").stale if s.key != args.asset]
+    if stale:
+        print(f"now stale: {', '.join(stale)}; run 'lakeplan materialize' to rebuild them from this version")
+    if result.code_differs:
+        print(
+            f"note: {args.asset}'s code has changed since that version, so 'lakeplan materialize' would rebuild it; "
+            "revert the code (or pin code_version) to keep the rollback",
+            file=sys.stderr,
+        )
+    return 0

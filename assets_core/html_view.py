@@ -1,0 +1,184 @@
+"""The HTML view: one self-contained file with the drawn graph inline and, per asset, its status,
+causes, code version, recent materializations and metadata as JSON, shown when its node is clicked.
+Nothing is fetched at view time: no scripts, styles or fonts from the network.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from html import escape
+from typing import Any
+
+from .definitions import AssetDef
+from .graph import AssetGraph
+from .graph_render import COLOURS, NodeView
+from .lineage import materialization_json
+from .planner import Plan
+from .records import Materialization, MaterializationKind
+
+
+def asset_details(
+    graph: AssetGraph,
+    plan: Plan,
+    views: Mapping[str, NodeView],
+    recent: Mapping[str, Sequence[Materialization]],
+    keys: Sequence[str],
+) -> dict[str, dict[str, Any]]:
+    """Per drawn key: what the details panel shows (``recent``: newest-first materializations per asset)."""
+    statuses = {s.key: s for s in plan.statuses}
+    details: dict[str, dict[str, Any]] = {}
+    for key in keys:
+        node, view, status = graph.nodes[key], views[key], statuses.get(key)
+        history = list(recent.get(key, ()))
+        latest = next((m for m in history if m.kind is not MaterializationKind.FAILED), None)
+        details[key] = {
+            "key": key,
+            "group": node.group,
+            "state": view.state.value,
+            "description": node.description
+            or (node.fn.__doc__ if isinstance(node, AssetDef) and node.fn.__doc__ else ""),
+            "causes": list(view.causes),
+            "code_version": status.code_version if status else None,
+            "data_version": status.data_version if status else None,
+            "upstream": list(graph.upstream[key]),
+            "downstream": list(graph.downstream[key]),
+            "metadata": latest.metadata if latest else {},
+            "materializations": [materialization_json(m) for m in history],
+        }
+    return details
+
+
+_PROLOGUE = re.compile(r"^.*?(?=<svg\b)", re.DOTALL)
+
+
+def _inline_svg(svg: str) -> str:
+    """The ``<svg>`` element alone (no XML declaration or DOCTYPE, which are invalid inside HTML)."""
+    return _PROLOGUE.sub("", svg, count=1)
+
+
+def _script_json(data: object) -> str:
+    """JSON safe inside a ``<script>`` element."""
+    return json.dumps(data, sort_keys=True, default=str).replace("</", "<\\/").replace("<!--", "<\\!--")
+
+
+_STYLE = """
+body{margin:0;font:13px/1.4 system-ui,Helvetica,Arial,sans-serif;color:#263238;display:flex;height:100vh}
+#lp-graph{flex:1;overflow:auto;padding:8px}
+#lp-graph g.node{cursor:pointer}
+#lp-graph g.node.lp-selected polygon,#lp-graph g.node.lp-selected path,#lp-graph g.node.lp-selected rect
+{stroke-width:3px}
+#lp-details{width:420px;overflow:auto;border-left:1px solid #cfd8dc;padding:12px 16px;background:#fafafa}
+#lp-details h2{margin:0 0 4px;font-size:17px;word-break:break-all}
+.lp-badge{display:inline-block;padding:1px 8px;border-radius:9px;border:1px solid}
+table{border-collapse:collapse;margin:4px 0 10px;width:100%}
+td,th{border-bottom:1px solid #eceff1;padding:2px 4px;text-align:left;vertical-align:top;word-break:break-all}
+code{font-size:12px}
+h3{font-size:13px;margin:12px 0 2px;color:#455a64}
+button.lp-link{border:0;background:none;color:#1565c0;padding:0;cursor:pointer;font:inherit}
+"""
+
+_SCRIPT = """
+(function () {
+  "use strict";
+  const data = JSON.parse(document.getElementById("lp-data").textContent);
+  const colours = JSON.parse(document.getElementById("lp-colours").textContent);
+  const panel = document.getElementById("lp-details");
+  const nodes = {};
+  function el(tag, text, attrs) {
+    const e = document.createElement(tag);
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    Object.entries(attrs || {}).forEach(([k, v]) => e.setAttribute(k, v));
+    return e;
+  }
+  function short(v) { return v ? String(v).slice(0, 12) : "-"; }
+  function value(v) { return typeof v === "object" && v !== null ? JSON.stringify(v) : String(v); }
+  function table(headers, rows) {
+    const t = el("table");
+    const head = el("tr");
+    headers.forEach((h) => head.appendChild(el("th", h)));
+    t.appendChild(head);
+    rows.forEach((r) => {
+      const tr = el("tr");
+      r.forEach((c) => tr.appendChild(c instanceof Node ? wrap(c) : el("td", c)));
+      t.appendChild(tr);
+    });
+    return t;
+  }
+  function wrap(node) { const td = el("td"); td.appendChild(node); return td; }
+  function links(keys) {
+    const span = el("span");
+    keys.forEach((k, i) => {
+      if (i) span.appendChild(document.createTextNode(", "));
+      const b = el("button", k, { class: "lp-link" });
+      b.addEventListener("click", () => show(k));
+      span.appendChild(b);
+    });
+    if (!keys.length) span.textContent = "-";
+    return span;
+  }
+  function show(key) {
+    const d = data[key];
+    if (!d) return;
+    Object.values(nodes).forEach((g) => g.classList.remove("lp-selected"));
+    if (nodes[key]) nodes[key].classList.add("lp-selected");
+    panel.replaceChildren();
+    panel.dataset.asset = key;
+    panel.appendChild(el("h2", d.key));
+    const [fill, border] = colours[d.state];
+    const badge = el("span", d.state, { class: "lp-badge", id: "lp-state" });
+    badge.style.background = fill;
+    badge.style.borderColor = border;
+    panel.appendChild(badge);
+    panel.appendChild(document.createTextNode("  group " + d.group));
+    if (d.description) panel.appendChild(el("p", d.description));
+    if (d.causes.length) {
+      panel.appendChild(el("h3", "Why stale"));
+      const ul = el("ul");
+      d.causes.forEach((c) => ul.appendChild(el("li", c)));
+      panel.appendChild(ul);
+    }
+    panel.appendChild(table(["", ""], [
+      ["code version", el("code", d.code_version || "-", { id: "lp-code-version" })],
+      ["data version", el("code", d.data_version || "-")],
+      ["upstream", links(d.upstream)],
+      ["downstream", links(d.downstream)],
+    ]));
+    const meta = Object.entries(d.metadata);
+    if (meta.length) {
+      panel.appendChild(el("h3", "Metadata (current version)"));
+      panel.appendChild(table(["name", "value"], meta.map(([k, v]) => [k, value(v)])));
+    }
+    if (d.materializations.length) {
+      panel.appendChild(el("h3", "Recent materializations"));
+      panel.appendChild(table(["when", "kind", "run", "data", "detail"], d.materializations.map((m) => [
+        m.finished_at, m.kind, m.run_id, short(m.data_version),
+        m.error || Object.entries(m.metadata).map(([k, v]) => k + "=" + value(v)).join(" "),
+      ])));
+    }
+  }
+  document.querySelectorAll("#lp-graph g.node").forEach((g) => {
+    const title = g.querySelector("title");
+    if (!title || !(title.textContent in data)) return;
+    nodes[title.textContent] = g;
+    g.addEventListener("click", (event) => { event.preventDefault(); show(title.textContent); });
+  });
+})();
+"""
+
+
+def render_html(svg: str, details: Mapping[str, Mapping[str, Any]], title: str) -> str:
+    """One self-contained page: the SVG inline, the details as JSON, and a small script to show them."""
+    colours = {state.value: list(pair) for state, pair in COLOURS.items()}
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>\n"
+        f'<div id="lp-graph">{_inline_svg(svg)}</div>\n'
+        '<div id="lp-details"><p>Click an asset to see its status, versions, metadata and history.</p></div>\n'
+        f'<script type="application/json" id="lp-data">{_script_json(details)}</script>\n'
+        f'<script type="application/json" id="lp-colours">{_script_json(colours)}</script>\n'
+        f"<script>{_SCRIPT}</script>\n"
+        "</body></html>\n"
+    )

@@ -1,0 +1,72 @@
+"""Rollback: make an earlier stored version of an asset current again.
+
+Recorded as its own ROLLBACK materialization (history is never deleted) in a run of its own, and
+the head moves by the store's compare-and-set, so it cannot overwrite a concurrent build. Only the
+generic ``MetadataStore.record`` and ``ObjectStore.exists`` are used, so a lakeFS-backed store can
+turn the same call into a commit. Dependents then plan stale (their recorded input differs).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+from .environment import capture
+from .errors import LakeplanError, StoreError
+from .lineage import resolve_version
+from .metadata_store import RecordConflict
+from .records import Materialization, MaterializationKind, RunRecord, RunStatus, new_run_id
+from .workspace import Workspace
+
+
+class RollbackError(LakeplanError):
+    """The rollback cannot be done as asked (no such version, already current, or data gone)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackResult:
+    run_id: str
+    target: Materialization  # the earlier version now current again
+    recorded: Materialization  # the ROLLBACK event
+    code_differs: bool  # the asset's code has changed since: its next materialize will rebuild it
+
+
+def rollback(ws: Workspace, key: str, spec: str) -> RollbackResult:
+    """Point ``key``'s head at the version ``spec`` names (data-version prefix or materialization id)."""
+    if key not in ws.graph.assets:
+        raise RollbackError(f"unknown asset {key!r}; run 'lakeplan plan' to list the assets")
+    head = ws.store.heads([key]).get(key)
+    if head is None:
+        raise RollbackError(f"{key!r} was never materialized, so there is nothing to roll back")
+    target = resolve_version(key, ws.store.history(key), spec)
+    if target.data_version == head.data_version:
+        raise RollbackError(f"{key!r} is already at version {head.data_version[:12]}; nothing to roll back")
+    if not target.location or not ws.objects.exists(target.location):
+        raise StoreError(
+            f"the data of {key!r} version {(target.data_version or '')[:12]} is gone from {ws.objects.describe()} "
+            f"({target.location}); it cannot be restored: pick another version from 'lakeplan history {key}'"
+        )
+    run_id = new_run_id()
+    now = time.time()
+    environment = capture(ws.settings, ws.target)
+    ws.store.start_run(RunRecord(run_id, now, RunStatus.RUNNING, f"rollback {key}", environment=environment))
+    event = replace(
+        target,
+        run_id=run_id,
+        kind=MaterializationKind.ROLLBACK,
+        started_at=now,
+        finished_at=time.time(),
+        metadata={**target.metadata, "rolled_back_to": target.id},
+        error=None,
+        id=None,
+    )
+    try:
+        new_id = ws.store.record(event, head.id)
+    except RecordConflict:
+        ws.store.finish_run(run_id, RunStatus.FAILED, {"rollback": 0})
+        raise RollbackError(
+            f"another run changed {key!r} while rolling back; check 'lakeplan history {key}' and retry"
+        ) from None
+    ws.store.finish_run(run_id, RunStatus.SUCCESS, {"rollback": 1})
+    code_differs = target.code_version != ws.code_version(key).version
+    return RollbackResult(run_id, target, replace(event, id=new_id), code_differs)
