@@ -1,1 +1,70 @@
-"""Compile lakeplan plans to Argo Workflows, CronWorkflows and WorkflowTemplates (built on hera)."""
+"""Compile lakeplan plans to Argo Workflows, CronWorkflows and WorkflowTemplates (built on hera).
+
+Import from here. Names load lazily, so ``lakeplan`` commands and the pods' ``lakeplan step`` do not pay
+for importing hera. ``lakeplan compile / schedules / submit`` run on your machine, ``lakeplan step /
+plan-task`` inside the pods.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .checks import problems
+    from .compiler import Manifest, ManifestTooLarge, Target, cron_workflow, split_workflow, workflow
+    from .config import ArgoConfig, SecretRef, argo_config
+    from .names import task_name
+    from .project import Request, manifests
+    from .render import from_yaml, to_model, to_yaml
+    from .submit import Server, SubmitError, submit
+
+_WHERE = {
+    "problems": "checks",
+    "Manifest": "compiler",
+    "ManifestTooLarge": "compiler",
+    "Target": "compiler",
+    "cron_workflow": "compiler",
+    "split_workflow": "compiler",
+    "workflow": "compiler",
+    "ArgoConfig": "config",
+    "SecretRef": "config",
+    "argo_config": "config",
+    "task_name": "names",
+    "Request": "project",
+    "manifests": "project",
+    "from_yaml": "render",
+    "to_model": "render",
+    "to_yaml": "render",
+    "Server": "submit",
+    "SubmitError": "submit",
+    "submit": "submit",
+}
+
+__all__ = [
+    "ArgoConfig",
+    "Manifest",
+    "ManifestTooLarge",
+    "Request",
+    "SecretRef",
+    "Server",
+    "SubmitError",
+    "Target",
+    "argo_config",
+    "cron_workflow",
+    "from_yaml",
+    "manifests",
+    "problems",
+    "split_workflow",
+    "submit",
+    "task_name",
+    "to_model",
+    "to_yaml",
+    "workflow",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'argo_compiler' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)

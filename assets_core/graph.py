@@ -98,6 +98,27 @@ class AssetGraph:
         """Every key downstream of ``keys`` (not including them)."""
         return _reach(keys, self.downstream)
 
+    def nearest_among(self, keys: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """For each of ``keys``, the nearest ancestors that are also in ``keys`` (what it must wait for)."""
+        ordered = list(dict.fromkeys(keys))
+        planned = set(ordered)
+        waits: dict[str, tuple[str, ...]] = {}
+        for key in ordered:
+            found: set[str] = set()
+            stack = list(self.upstream[key])
+            seen: set[str] = set()
+            while stack:
+                up = stack.pop()
+                if up in seen:
+                    continue
+                seen.add(up)
+                if up in planned:
+                    found.add(up)
+                else:
+                    stack.extend(self.upstream[up])
+            waits[key] = tuple(sorted(found))
+        return waits
+
 
 def _reach(start: Iterable[str], edges: Mapping[str, tuple[str, ...]]) -> set[str]:
     seen: set[str] = set()

@@ -1,0 +1,161 @@
+"""Checks the Argo JSON schema cannot express: references resolve, names are valid, no secret values, size.
+
+``problems(manifests)`` returns every problem found (empty when all is well); the compiler runs it on
+its own output and the tests run it on every manifest kind.
+"""
+
+from __future__ import annotations
+
+import graphlib
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from .compiler import Manifest
+from .render import templates_of, to_yaml
+
+SIZE_LIMIT = 1024 * 1024  # Argo/etcd refuse objects near 1 MiB; stay under it
+FIELD_NAME = re.compile(r"[a-zA-Z0-9][-a-zA-Z0-9]*")  # Argo's rule for task and template names
+DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_DEPENDS_TOKEN = re.compile(r"&&|\|\||[()!]|[A-Za-z0-9][-A-Za-z0-9]*(?:\.[A-Za-z]+)?|\S")
+_RESULTS = {"Succeeded", "Failed", "Errored", "Skipped", "Omitted", "Daemoned", "AnySucceeded", "AllFailed"}
+_TASK_REF = re.compile(r"\{\{tasks\.([-A-Za-z0-9]+)\.")
+_CREDENTIAL_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")
+_SECRET_ENV = re.compile(r"(URL|TOKEN|KEY|SECRET|PASSWORD|CREDENTIAL)", re.IGNORECASE)
+
+
+def depends_names(expression: str) -> list[str]:
+    """Task names an Argo ``depends`` expression refers to (``a && (b.Succeeded || b.Skipped)`` -> a, b)."""
+    names = []
+    for token in _DEPENDS_TOKEN.findall(expression):
+        if token in ("&&", "||", "(", ")", "!"):
+            continue
+        name, _, result = token.partition(".")
+        if result and result not in _RESULTS:
+            raise ValueError(f"unknown task result {result!r} in depends {expression!r}")
+        names.append(name)
+    return names
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _containers(manifest: Manifest) -> Iterator[dict[str, Any]]:
+    for template in templates_of(manifest):
+        for kind in ("container", "script"):
+            if kind in template:
+                yield template[kind]
+
+
+def _name_problems(manifest: Manifest, where: str) -> list[str]:
+    meta = manifest.get("metadata", {})
+    name = meta.get("name") or (meta.get("generateName", "").rstrip("-") or None)
+    limit = 52 if manifest.get("kind") == "CronWorkflow" else 63
+    if name is None:
+        return [f"{where}: neither metadata.name nor metadata.generateName"]
+    if not DNS_SUBDOMAIN.fullmatch(name) or len(name) > limit:
+        return [f"{where}: invalid object name {name!r} (lowercase DNS name of at most {limit} characters)"]
+    return []
+
+
+def _dag_problems(manifest: Manifest, where: str, templates_by_manifest: dict[str, set[str]]) -> list[str]:
+    problems: list[str] = []
+    names = {t.get("name") for t in templates_of(manifest)}
+    spec = manifest.get("spec", {})
+    entry = spec.get("workflowSpec", spec).get("entrypoint")
+    if entry is not None and entry not in names:
+        problems.append(f"{where}: entrypoint {entry!r} is not a template")
+    for template in templates_of(manifest):
+        tname = template.get("name", "")
+        if not FIELD_NAME.fullmatch(tname) or len(tname) > 128:
+            problems.append(f"{where}: invalid template name {tname!r}")
+        tasks = template.get("dag", {}).get("tasks", [])
+        task_names = [t["name"] for t in tasks]
+        if len(set(task_names)) != len(task_names):
+            problems.append(f"{where}: template {tname!r} has duplicate task names")
+        known = set(task_names)
+        graph: dict[str, list[str]] = {}
+        for task in tasks:
+            name = task["name"]
+            if not FIELD_NAME.fullmatch(name) or len(name) > 128:
+                problems.append(f"{where}: invalid task name {name!r}")
+            ref = task.get("templateRef")
+            if ref is not None:
+                if ref.get("template") not in templates_by_manifest.get(ref.get("name"), set()):
+                    problems.append(f"{where}: task {name!r} refers to missing {ref.get('name')}/{ref.get('template')}")
+            elif task.get("template") not in names:
+                problems.append(f"{where}: task {name!r} uses missing template {task.get('template')!r}")
+            try:
+                deps = depends_names(task.get("depends", ""))
+            except ValueError as exc:
+                problems.append(f"{where}: task {name!r}: {exc}")
+                deps = []
+            problems += [f"{where}: task {name!r} depends on missing task {d!r}" for d in deps if d not in known]
+            graph[name] = [d for d in deps if d in known]
+            used = _TASK_REF.findall(task.get("when", "") + str(task.get("arguments", "")))
+            problems += [
+                f"{where}: task {name!r} reads outputs of {u!r} without depending on it" for u in used if u not in deps
+            ]
+        try:
+            graphlib.TopologicalSorter(graph).prepare()
+        except graphlib.CycleError as exc:
+            problems.append(f"{where}: template {tname!r} has a dependency cycle: {exc.args[1]}")
+    return problems
+
+
+def _secret_problems(manifest: Manifest, where: str) -> list[str]:
+    problems = [
+        f"{where}: a credential-bearing URL appears in the manifest"
+        for s in _strings(manifest)
+        if _CREDENTIAL_URL.search(s)
+    ]
+    for container in _containers(manifest):
+        for var in container.get("env", []):
+            if _SECRET_ENV.search(var["name"]) and "value" in var:
+                problems.append(f"{where}: env {var['name']} has a literal value; it must come from a secretKeyRef")
+    return problems
+
+
+def _where(manifest: Manifest, index: int) -> str:
+    meta = manifest.get("metadata", {})
+    return f"{manifest.get('kind')} {meta.get('name') or meta.get('generateName') or index}"
+
+
+def structure_problems(manifests: Sequence[Manifest]) -> list[str]:
+    """Names, references, dependency cycles and secrets of manifests compiled together (``templateRef`` may
+    point between them)."""
+    templates_by_manifest = {
+        doc.get("metadata", {}).get("name", ""): {t.get("name", "") for t in templates_of(doc)}
+        for doc in manifests
+        if doc.get("kind") in ("WorkflowTemplate", "ClusterWorkflowTemplate")
+    }
+    found: list[str] = []
+    for index, manifest in enumerate(manifests):
+        where = _where(manifest, index)
+        found += _name_problems(manifest, where)
+        found += _dag_problems(manifest, where, templates_by_manifest)
+        found += _secret_problems(manifest, where)
+    return found
+
+
+def size_problems(manifests: Sequence[Manifest], limit: int = SIZE_LIMIT) -> list[str]:
+    """Manifests whose YAML reaches Argo's object size limit."""
+    found = []
+    for index, manifest in enumerate(manifests):
+        size = len(to_yaml([manifest]).encode())
+        if size >= limit:
+            found.append(f"{_where(manifest, index)} is {size / 1e6:.2f} MB of YAML, over Argo's ~1 MB object limit")
+    return found
+
+
+def problems(manifests: Sequence[Manifest], limit: int = SIZE_LIMIT) -> list[str]:
+    """Every problem found (empty when all is well)."""
+    return structure_problems(manifests) + size_problems(manifests, limit)

@@ -1,0 +1,235 @@
+"""``lakeplan compile | schedules | submit`` (on your machine) and ``lakeplan step | plan-task`` (in the pod).
+
+hera is imported inside the command functions, so other commands and the pods' steps start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Any
+
+from assets_core.cli.core_commands import SELECT_HELP, add_select, add_target
+from assets_core.cli.output import dump_json, table
+from assets_core.errors import ConfigError
+
+
+def _command(subparsers: Any, name: str, summary: str, epilog: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        name, help=summary, description=summary, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_target(parser)
+    return parser
+
+
+def _compile_options(parser: argparse.ArgumentParser) -> None:
+    add_select(parser)
+    parser.add_argument("--all", action="store_true", help="every selected asset, not only the stale ones")
+    parser.add_argument("--template", action="store_true", help="a WorkflowTemplate instead of a Workflow")
+    parser.add_argument("--schedules", action="store_true", help="one CronWorkflow per declared schedule")
+    parser.add_argument(
+        "--split", type=int, metavar="N", help="WorkflowTemplates of at most N tasks each, run by a parent workflow"
+    )
+
+
+def register(subparsers: Any) -> None:
+    compile_ = _command(subparsers, "compile", "write the plan as an Argo Workflow (YAML)", COMPILE_EPILOG)
+    _compile_options(compile_)
+    compile_.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE instead of stdout")
+    compile_.set_defaults(handler=cmd_compile)
+
+    schedules = _command(subparsers, "schedules", "list the schedules and their next fire times", SCHEDULES_EPILOG)
+    schedules.add_argument("-n", "--count", type=int, default=5, metavar="N", help="fire times to show (default 5)")
+    schedules.add_argument("--json", action="store_true", help="print as JSON (schema lakeplan.schedules/v1)")
+    schedules.set_defaults(handler=cmd_schedules)
+
+    submit = _command(subparsers, "submit", "create the compiled manifests on an Argo Server", SUBMIT_EPILOG)
+    submit.add_argument(
+        "--kind",
+        choices=("workflow", "cron", "template"),
+        default="workflow",
+        help="workflow: what is stale now (default); cron: every schedule; template: the whole "
+        "selection as a WorkflowTemplate",
+    )
+    add_select(submit)
+    submit.add_argument("--all", action="store_true", help="with --kind workflow: every selected asset")
+    submit.add_argument("--split", type=int, metavar="N", help="split into WorkflowTemplates of at most N tasks")
+    submit.add_argument("-f", "--file", type=Path, metavar="FILE", help="submit an already compiled YAML file")
+    submit.add_argument(
+        "--host",
+        help="Argo Server URL, e.g. https://argo.example.com:2746 "
+        "(default: [tool.lakeplan.argo] host or LAKEPLAN_ARGO_HOST)",
+    )
+    submit.add_argument("--namespace", help="namespace (default: [tool.lakeplan.argo] namespace)")
+    submit.add_argument("--token", help="bearer token (default: LAKEPLAN_ARGO_TOKEN; never put it in pyproject.toml)")
+    submit.add_argument(
+        "--verify",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="verify the server's TLS certificate (default: [tool.lakeplan.argo] verify, true)",
+    )
+    submit.set_defaults(handler=cmd_submit)
+
+    step = _command(subparsers, "step", "(in the pod) materialize one asset once", STEP_EPILOG)
+    step.add_argument("--asset", required=True, metavar="KEY", help="the asset key")
+    step.add_argument("--run-id", required=True, help="the run this materialization belongs to (the workflow name)")
+    step.set_defaults(handler=cmd_step)
+
+    plan_task = _command(subparsers, "plan-task", "(in the pod) write which assets are stale now", PLAN_TASK_EPILOG)
+    add_select(plan_task)
+    plan_task.add_argument("--output", type=Path, required=True, metavar="FILE", help="where Argo reads the result")
+    plan_task.set_defaults(handler=cmd_plan_task)
+
+
+COMPILE_EPILOG = f"""\
+By default only the assets stale now are compiled, with dependencies between them; every step re-checks
+its asset when it runs, so a workflow compiled earlier never rebuilds something twice. Secrets are
+referenced by name ([tool.lakeplan.argo] database_secret, lakefs_secret, secret_env), never inlined.
+Output is deterministic: the same project and store give byte-identical YAML.
+
+--select: {SELECT_HELP}
+
+examples:
+  lakeplan compile -m examples.quickstart.pipeline -o workflow.yaml
+  lakeplan compile -m examples.quickstart.pipeline --all --template -o template.yaml
+  lakeplan compile -m examples.quickstart.pipeline --schedules -o cron.yaml
+  lakeplan compile -m big_project.assets --all --split 2000 -o parts.yaml
+"""
+
+SCHEDULES_EPILOG = """\
+examples:
+  lakeplan schedules -m examples.quickstart.pipeline
+  lakeplan schedules -m examples.quickstart.pipeline --json -n 10
+"""
+
+SUBMIT_EPILOG = """\
+Settings come from the flags, else LAKEPLAN_ARGO_HOST / _NAMESPACE / _TOKEN / _VERIFY, else
+[tool.lakeplan.argo] host / namespace / verify. Exit code 3 when the server refuses or cannot be reached.
+
+examples:
+  lakeplan submit -m examples.quickstart.pipeline --host https://argo:2746 --namespace ml
+  lakeplan submit -m examples.quickstart.pipeline --kind cron --host https://argo:2746 --namespace ml
+  lakeplan submit -f workflow.yaml --host https://argo:2746 --namespace ml --no-verify
+"""
+
+STEP_EPILOG = """\
+The container command of every compiled asset task. Prints one JSON line. Exit codes: 0 built, restored,
+already fresh, or recorded first by a duplicate pod; 1 the asset's code failed; 2 bad definitions;
+3 the metadata store or storage failed. Argo does the retries (the asset's retries=).
+
+example:
+  lakeplan step -m examples.quickstart.pipeline --asset daily_revenue --run-id my-workflow-abc12
+"""
+
+PLAN_TASK_EPILOG = """\
+The first task of a compiled CronWorkflow: plans at fire time and writes the stale keys to FILE (Argo's
+output parameter); asset tasks not listed are skipped, so fresh assets cost no pod.
+
+example:
+  lakeplan plan-task -m examples.quickstart.pipeline --select daily_revenue+ --output /tmp/stale.txt
+"""
+
+
+def _workspace(args: argparse.Namespace) -> Any:
+    from assets_core.workspace import Workspace
+
+    return Workspace.load(args.target)
+
+
+def _manifests(args: argparse.Namespace, ws: Any) -> list[dict[str, Any]]:
+    from .config import argo_config
+    from .project import Request, manifests
+
+    request = Request(args.select, args.all, args.template, args.schedules, args.split)
+    return manifests(ws, argo_config(ws.settings), request)
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from .render import to_yaml
+
+    ws = _workspace(args)
+    docs = _manifests(args, ws)
+    text = to_yaml(docs)
+    if args.output:
+        args.output.write_text(text)
+        tasks = sum(len(t.get("dag", {}).get("tasks", [])) for d in docs for t in _templates(d))
+        print(
+            f"wrote {args.output} ({len(docs)} manifest(s), {tasks} DAG tasks, {len(text.encode())} bytes)",
+            file=sys.stderr,
+        )
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _templates(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    from .render import templates_of
+
+    return templates_of(doc)
+
+
+def cmd_schedules(args: argparse.Namespace) -> int:
+    ws = _workspace(args)
+    now = dt.datetime.now(dt.UTC)
+    rows = []
+    for s in ws.schedules:
+        times = [t.isoformat() for t in s.next_fire_times(args.count, after=now)]
+        rows.append({"name": s.name, "cron": s.cron, "timezone": s.timezone, "select": s.select, "next": times})
+    if args.json:
+        dump_json({"schema": "lakeplan.schedules/v1", "schedules": rows})
+        return 0
+    if not rows:
+        print(f"{ws.target} declares no schedules")
+        return 0
+    lines = []
+    for row in rows:
+        lines.append([row["name"], row["cron"], row["timezone"], row["select"], row["next"][0] if row["next"] else ""])
+        lines += [["", "", "", "", t] for t in row["next"][1:]]
+    table(["SCHEDULE", "CRON", "TIMEZONE", "SELECT", "NEXT FIRE TIMES"], lines)
+    return 0
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from assets_core.config import load_settings
+
+    from .config import argo_config
+    from .render import from_yaml
+    from .submit import Server, submit
+
+    if args.file:
+        settings = load_settings()
+        docs = from_yaml(args.file.read_text())
+    else:
+        ws = _workspace(args)
+        settings = ws.settings
+        args.template, args.schedules = args.kind == "template", args.kind == "cron"
+        args.all = args.all or args.kind == "template"
+        docs = _manifests(args, ws)
+    config = argo_config(settings)
+    host = args.host or config.host
+    namespace = args.namespace or config.namespace
+    if not host or not namespace:
+        missing = "--host" if not host else "--namespace"
+        raise ConfigError(f"{missing} is required (or set it under [tool.lakeplan.argo] / LAKEPLAN_ARGO_*)")
+    if all(not t.get("dag", {}).get("tasks") for d in docs for t in _templates(d) if "dag" in t):
+        print("nothing is stale; nothing submitted", file=sys.stderr)
+        return 0
+    token = args.token or config.token
+    verify = config.verify if args.verify is None else args.verify
+    for created in submit(docs, Server(host, namespace, token, verify)):
+        print(f"created {created} in {namespace} on {host}")
+    return 0
+
+
+def cmd_step(args: argparse.Namespace) -> int:
+    from .pod import step
+
+    return step(args.target, args.asset, args.run_id)
+
+
+def cmd_plan_task(args: argparse.Namespace) -> int:
+    from .pod import plan_task
+
+    return plan_task(args.target, args.select, args.output)

@@ -1,0 +1,24 @@
+"""What a compiled manifest and the in-pod commands agree on, kept free of hera so pods start fast.
+
+A schedule's plan task writes the stale keys as one space-padded line; each asset task's ``when`` looks
+for `` key `` in it. Keys are '/'-separated identifiers, so they hold no spaces or regex metacharacters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+PLAN_TASK = "plan"
+STALE_PARAMETER = "stale"
+STALE_PATH = "/tmp/lakeplan-stale.txt"
+KEY_PARAMETER = "asset"
+
+
+def stale_tokens(keys: Iterable[str]) -> str:
+    """The plan task's output: `` a b c `` (a single space when nothing is stale)."""
+    return " " + " ".join(keys) + " "
+
+
+def when_stale(key: str) -> str:
+    """The ``when`` condition that runs an asset's task only if the plan task listed it."""
+    return f"'{{{{tasks.{PLAN_TASK}.outputs.parameters.{STALE_PARAMETER}}}}}' =~ ' {key} '"
