@@ -85,16 +85,25 @@ class CurrentState:
 
 
 _NO_CAUSES: tuple[StaleCause, ...] = ()
+# Causes are immutable, so the common ones are made once and shared (a plan of 100k assets makes many).
+_NEVER_MATERIALIZED = (StaleCause(CauseKind.MISSING, "never materialized"),)
+_NONE_STALE: Mapping[str, StaleCause] = {}
+
+
+def upstream_cause(key: str) -> StaleCause:
+    """The UPSTREAM cause that the dependents of stale asset ``key`` cite."""
+    return StaleCause(CauseKind.UPSTREAM, f"upstream {key!r} is stale", input=key)
 
 
 def assess(
-    key: str, upstreams: tuple[str, ...], state: CurrentState, stale: Collection[str] = frozenset()
+    key: str, upstreams: tuple[str, ...], state: CurrentState, stale: Mapping[str, StaleCause] = _NONE_STALE
 ) -> AssetStatus:
-    """One asset's status against ``state``; ``stale`` holds the upstreams known to be stale."""
+    """One asset's status against ``state``; ``stale`` maps the upstreams known to be stale to their
+    ``upstream_cause``."""
     code_version = state.code_versions[key]
     head = state.heads.get(key)
     if head is None:
-        return AssetStatus(key, (StaleCause(CauseKind.MISSING, "never materialized"),), code_version, None)
+        return AssetStatus(key, _NEVER_MATERIALIZED, code_version, None)
     causes: list[StaleCause] = []
     if key in state.missing_outputs:
         causes.append(StaleCause(CauseKind.MISSING, f"stored output is gone: {head.location}"))
@@ -108,8 +117,9 @@ def assess(
             )
         )
     recorded = head.input_versions
+    data_version = state.data_version  # bound once: this loop runs for every edge of the graph
     for up in upstreams:
-        current = state.data_version(up)
+        current = data_version(up)
         was = recorded.get(up)
         if current != was and (current is not None or up in state.source_versions):
             what = "source" if up in state.source_versions else "input"
@@ -121,8 +131,9 @@ def assess(
                 else f"{what} {up!r} changed: {short(was)} -> {short(current)}"
             )
             causes.append(StaleCause(CauseKind.DATA, message, input=up, old=was, new=current))
-        if up in stale:
-            causes.append(StaleCause(CauseKind.UPSTREAM, f"upstream {up!r} is stale", input=up))
+        upstream_stale = stale.get(up)
+        if upstream_stale is not None:
+            causes.append(upstream_stale)
     return AssetStatus(key, tuple(causes) if causes else _NO_CAUSES, code_version, head.data_version)
 
 
@@ -151,7 +162,7 @@ class Plan:
 
 def plan(graph: AssetGraph, state: CurrentState, selection: Collection[str] | None = None) -> Plan:
     """Statuses for ``selection`` (default: every asset), judging upstream staleness over the whole graph."""
-    stale: set[str] = set()
+    stale: dict[str, StaleCause] = {}
     statuses: list[AssetStatus] = []
     upstream = graph.upstream
     code_versions = state.code_versions
@@ -160,7 +171,7 @@ def plan(graph: AssetGraph, state: CurrentState, selection: Collection[str] | No
             continue  # a source
         status = assess(key, upstream[key], state, stale)
         if status.causes:
-            stale.add(key)
+            stale[key] = upstream_cause(key)
         if selection is None or key in selection:
             statuses.append(status)
     return Plan(tuple(statuses))

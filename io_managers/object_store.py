@@ -16,6 +16,7 @@ from typing import BinaryIO, Protocol
 from assets_core.errors import StoreError
 
 _CHUNK = 1 << 20
+_UNSAFE_PARTS = frozenset({"", ".", ".."})
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,16 +61,22 @@ class LocalObjectStore:
         self.root = root.resolve()
         self.fsync = fsync
         self._tmp = self.root / ".tmp"
+        self._prefix = str(self.root) + os.sep
 
     def describe(self) -> str:
         return str(self.root)
 
     def path(self, location: str) -> Path:
         """The file for a location, refusing anything that would leave the storage root."""
-        path = (self.root / location).resolve()
-        if not path.is_relative_to(self.root) or path == self.root:
+        return Path(self._file(location))
+
+    def _file(self, location: str) -> str:
+        # A check of the string, not Path.resolve(): resolve stats every path component, and a plan checks
+        # every recorded output. Locations come from the metadata store; what could leave the root (or name
+        # the root itself) is an empty, '.' or '..' part, or a leading '/'. The root was resolved in __init__.
+        if not _UNSAFE_PARTS.isdisjoint(location.split("/")):
             raise StoreError(f"refusing stored location {location!r}: it is outside the storage root {self.root}")
-        return path
+        return self._prefix + location
 
     def put(self, key: str, extension: str, write: Callable[[BinaryIO], None]) -> StoredObject:
         try:
@@ -104,7 +111,7 @@ class LocalObjectStore:
 
     def exists(self, location: str) -> bool:
         try:
-            return self.path(location).is_file()
+            return os.path.isfile(self._file(location))
         except StoreError:
             return False
 
