@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, replace
 
 from .environment import capture
-from .errors import LakeplanError, StoreError
+from .errors import LakeplanError
 from .lineage import resolve_version
 from .metadata_store import RecordConflict
 from .records import Materialization, MaterializationKind, RunRecord, RunStatus, new_run_id
@@ -42,7 +42,7 @@ def rollback(ws: Workspace, key: str, spec: str) -> RollbackResult:
     if target.data_version == head.data_version:
         raise RollbackError(f"{key!r} is already at version {head.data_version[:12]}; nothing to roll back")
     if not target.location or not ws.objects.exists(target.location):
-        raise StoreError(
+        raise RollbackError(
             f"the data of {key!r} version {(target.data_version or '')[:12]} is gone from {ws.objects.describe()} "
             f"({target.location}); it cannot be restored: pick another version from 'lakeplan history {key}'"
         )
