@@ -16,7 +16,7 @@ KEY_PARAMETER = "asset"
 
 def stale_tokens(keys: Iterable[str]) -> str:
     """The plan task's output: `` a b c `` (a single space when nothing is stale)."""
-    return " " + " ".join(keys) + " "
+    return " " + "".join(f"{key} " for key in keys)
 
 
 def when_stale(key: str) -> str:

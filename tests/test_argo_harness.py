@@ -1,0 +1,198 @@
+"""Proof that compiled manifests run: their own container commands, executed by ``argo_harness`` in the
+manifest's dependency order against a shared PostgreSQL store and a shared storage directory (the PVC).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from argo_harness import Cluster, Harness, dag_tasks
+from conftest import REPO, Project
+
+from argo_compiler import from_yaml
+from assets_core.config import load_settings
+from assets_core.records import MaterializationKind
+from assets_core.workspace import Workspace
+
+QUICKSTART = "examples.quickstart.pipeline"
+QUICKSTART_ASSETS = {"orders", "daily_revenue", "customer_features", "churn_model", "model_report"}
+
+
+def _env(database_url: str, storage: Path) -> dict[str, str]:
+    """The developer's shell when compiling: the shared store, and the image the pods use."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKEPLAN_")}
+    env.update(
+        LAKEPLAN_DATABASE_URL=database_url,
+        LAKEPLAN_STORAGE_ROOT=str(storage),
+        LAKEPLAN_ARGO_IMAGE="registry.example/lakeplan-quickstart:1",
+        LAKEPLAN_RETRY_BACKOFF_SECONDS="0",
+    )
+    return env
+
+
+def _compile(cwd: Path, env: Mapping[str, str], *args: str) -> list[dict[str, Any]]:
+    done = subprocess.run(
+        [sys.executable, "-m", "assets_core", "compile", *args],
+        cwd=cwd,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return from_yaml(done.stdout)
+
+
+def _cluster(workdir: Path, database_url: str, storage: Path) -> Cluster:
+    return Cluster(
+        secrets={"lakeplan-database": {"url": database_url}},
+        volumes={"lakeplan-storage": storage},
+        workdir=workdir,
+        image_env={"LAKEPLAN_RETRY_BACKOFF_SECONDS": "0"},
+    )
+
+
+def _keys(manifest: Mapping[str, Any]) -> set[str]:
+    return {t["arguments"]["parameters"][0]["value"] for t in dag_tasks(manifest) if "arguments" in t}
+
+
+def _outcome(stdout: str) -> str:
+    outcome: str = json.loads(stdout.strip().splitlines()[-1])["outcome"]
+    return outcome
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_quickstart_workflow_materializes_everything_then_compiles_empty_and_cron_runs_only_the_plan(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    storage = tmp_path / "pvc"
+    storage.mkdir()
+    env = _env(postgres_url, storage)
+    [workflow] = _compile(REPO, env, "-m", QUICKSTART)
+    assert _keys(workflow) == QUICKSTART_ASSETS
+
+    harness = Harness(workflow, _cluster(REPO, postgres_url, storage), workflow_name="quickstart-abc12")
+    results = harness.run()
+    assert {r.phase for r in results.values()} == {"Succeeded"}, {n: r.stderr for n, r in results.items()}
+    assert {_outcome(r.stdout) for r in results.values()} == {"built"}
+
+    ws = Workspace.load(QUICKSTART, load_settings(REPO, env))
+    assert ws.plan().counts() == {"assets": 5, "stale": 0, "fresh": 5}
+    recorded = ws.store.run_materializations("quickstart-abc12")
+    assert sorted(m.asset_key for m in recorded) == sorted(QUICKSTART_ASSETS)
+    assert all(m.location and (storage / m.location).is_file() for m in recorded)
+
+    [again] = _compile(REPO, env, "-m", QUICKSTART)
+    assert dag_tasks(again) == []
+
+    [cron] = _compile(REPO, env, "-m", QUICKSTART, "--schedules")
+    fired = Harness(cron, _cluster(REPO, postgres_url, storage), workflow_name="nightly-1700000000").run()
+    assert fired["plan"].phase == "Succeeded"
+    assert fired["plan"].outputs == {"stale": " "}
+    assert {n: r.phase for n, r in fired.items() if n != "plan"} == {"daily-revenue": "Skipped"}
+    assert ws.store.run_materializations("nightly-1700000000") == []
+
+
+PIPELINE = """
+import time
+from pathlib import Path
+
+from assets_core import asset, schedule, source_asset
+
+ROOT = Path(__file__).resolve().parent.parent
+raw = source_asset("raw", path="../raw.json")
+
+
+@asset
+def base(raw: dict) -> dict:
+    return {"text": raw["text"]}
+
+
+@asset(retries=2)
+def slow(base: dict) -> dict:
+    (ROOT / "started").write_text("1")
+    while (ROOT / "hold").exists():
+        time.sleep(0.05)
+    return {"text": base["text"].upper()}
+
+
+@asset
+def report(slow: dict) -> dict:
+    return {"length": len(slow["text"])}
+
+
+every_hour = schedule("hourly", cron="0 * * * *", select="*")
+"""
+
+
+def _setup(project: Project, tmp_path: Path) -> tuple[dict[str, str], Path]:
+    project.write("pipeline", PIPELINE)
+    project.write_file("raw.json", '{"text": "hello"}')
+    storage = tmp_path / "pvc"
+    storage.mkdir()
+    return _env(project.database_url, storage), storage
+
+
+def _built(ws: Workspace, key: str) -> int:
+    return sum(1 for m in ws.store.history(key) if m.kind is MaterializationKind.BUILT)
+
+
+def test_killed_step_rerun_by_argo_records_exactly_one_materialization(project: Project, tmp_path: Path) -> None:
+    env, storage = _setup(project, tmp_path)
+    [workflow] = _compile(project.root, env, "-m", project.module(), "--all")
+    harness = Harness(workflow, _cluster(project.root, project.database_url, storage), workflow_name="wf-kill-1")
+    assert harness.run_task("base").phase == "Succeeded"
+
+    (project.root / "hold").write_text("1")
+    pod = harness.start("slow")
+    deadline = time.monotonic() + 60
+    while not (project.root / "started").exists():
+        assert pod.poll() is None and time.monotonic() < deadline, pod.communicate()
+        time.sleep(0.05)
+    pod.kill()  # SIGKILL while the user's function runs
+    assert pod.wait(timeout=30) == -9
+
+    ws = Workspace.load(project.module(), load_settings(project.root, env))
+    assert _built(ws, "slow") == 0
+
+    (project.root / "hold").unlink()
+    retried = harness.run_task("slow")  # Argo's retry: the same command in a new pod
+    assert (retried.phase, _outcome(retried.stdout)) == ("Succeeded", "built"), retried.stderr
+    duplicate = harness.run_task("slow")  # a duplicated pod of the same task
+    assert (duplicate.phase, _outcome(duplicate.stdout)) == ("Succeeded", "fresh"), duplicate.stderr
+    assert _built(ws, "slow") == 1
+    assert harness.run_task("report").phase == "Succeeded"
+    assert ws.plan().counts()["stale"] == 0
+
+
+def test_cron_fire_runs_only_what_is_stale_including_transitively(project: Project, tmp_path: Path) -> None:
+    env, storage = _setup(project, tmp_path)
+    [cron] = _compile(project.root, env, "-m", project.module(), "--schedules")
+    assert cron["kind"] == "CronWorkflow"
+    cluster = _cluster(project.root, project.database_url, storage)
+
+    first = Harness(cron, cluster, workflow_name="hourly-1").run()
+    assert {n: r.phase for n, r in first.items()} == {n: "Succeeded" for n in ("plan", "base", "slow", "report")}
+
+    quiet = Harness(cron, cluster, workflow_name="hourly-2").run()
+    assert {n: r.phase for n, r in quiet.items()} == {
+        "plan": "Succeeded",
+        "base": "Skipped",
+        "slow": "Skipped",
+        "report": "Skipped",
+    }
+
+    # Only the source changes: base is stale for DATA, slow and report only because base is (UPSTREAM).
+    project.write_file("raw.json", '{"text": "hello again"}')
+    changed = Harness(cron, cluster, workflow_name="hourly-3").run()
+    assert changed["plan"].outputs["stale"].split() == ["base", "slow", "report"]
+    assert {_outcome(changed[n].stdout) for n in ("base", "slow", "report")} == {"built"}
