@@ -31,6 +31,14 @@ def add_select(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-s", "--select", metavar="EXPR", help=SELECT_HELP)
 
 
+def _workers(text: str) -> int:
+    """``--workers`` value: a whole number >= 1 (0 or -1 would otherwise silently mean 'the default')."""
+    number = int(text) if text.strip().lstrip("-").isdigit() else 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return number
+
+
 def _command(subparsers: Any, name: str, summary: str, epilog: str) -> argparse.ArgumentParser:
     return subparsers.add_parser(  # type: ignore[no-any-return]
         name, help=summary, description=summary, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -49,7 +57,9 @@ def register(subparsers: Any) -> None:
     add_target(mat)
     add_select(mat)
     mat.add_argument("--force", action="store_true", help="rebuild the selected assets even if fresh")
-    mat.add_argument("-w", "--workers", type=int, metavar="N", help="run up to N assets at once in worker processes")
+    mat.add_argument(
+        "-w", "--workers", type=_workers, metavar="N", help="run up to N assets at once in worker processes"
+    )
     mat.add_argument("--json", action="store_true", help="print the run summary as JSON (schema lakeplan.run/v1)")
     mat.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     mat.set_defaults(handler=cmd_materialize)
