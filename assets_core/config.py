@@ -83,7 +83,7 @@ def _read_table(pyproject: Path) -> dict[str, Any]:
 def _coerce(name: str, value: Any, source: str) -> Any:
     try:
         if name == "workers":
-            if isinstance(value, bool):
+            if isinstance(value, (bool, float)):  # int(1.5) would silently truncate
                 raise ValueError
             number = int(value)
             if number < 1:
