@@ -29,6 +29,7 @@ class RunSummary:
     run_id: str
     results: list[StepResult] = field(default_factory=list)
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # from the object store, e.g. where a run was published
 
     def counts(self) -> dict[str, int]:
         counts = {o.value: 0 for o in Outcome}
@@ -148,6 +149,7 @@ def run(
     environment = capture(ws.settings, ws.target)
     ws.store.start_run(RunRecord(summary.run_id, started, RunStatus.RUNNING, selection, environment=environment))
     try:
+        ws.objects.begin_run(summary.run_id)  # e.g. lakeFS: the run's own branch
         if workers > 1 and len(keys) > 1:
             summary.results = run_in_processes(ws, keys, summary.run_id, force, callback, workers)
         else:
@@ -158,5 +160,11 @@ def run(
             ws.store.finish_run(summary.run_id, RunStatus.FAILED, summary.counts())
         raise
     summary.seconds = time.time() - started
+    try:
+        note = ws.objects.finish_run(summary.run_id, not summary.failed)  # publishes only a fully successful run
+    except StoreError:
+        ws.store.finish_run(summary.run_id, RunStatus.FAILED, summary.counts())
+        raise
+    summary.notes += [note] if note else []
     ws.store.finish_run(summary.run_id, RunStatus.FAILED if summary.failed else RunStatus.SUCCESS, summary.counts())
     return summary

@@ -14,7 +14,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .claims import claimed
 from .context import collecting
@@ -22,9 +22,11 @@ from .definitions import AssetDef, SourceAsset
 from .errors import LakeplanError, StepFailed, StoreError
 from .metadata_store import RecordConflict
 from .planner import CurrentState, assess
-from .records import Head, Materialization, MaterializationKind, recipe_of
-from .sources import read_source
+from .records import Materialization, MaterializationKind, recipe_of
 from .workspace import Workspace
+
+if TYPE_CHECKING:
+    from io_managers.version_store import Observation
 
 
 class Outcome(enum.StrEnum):
@@ -53,17 +55,17 @@ def _error_line(exc: BaseException, fn_file: str) -> str:
     return f"{type(exc).__name__}: {exc}{where}"
 
 
-def _inputs(ws: Workspace, asset: AssetDef, heads: dict[str, Head]) -> dict[str, Any]:
-    """The function's arguments: upstream values read at their recorded versions, sources as observed."""
+def _inputs(ws: Workspace, asset: AssetDef, seen: Observation) -> dict[str, Any]:
+    """The function's arguments: upstream values read at their recorded versions, sources where observed."""
     from io_managers import read
 
     kwargs: dict[str, Any] = {}
     for item in asset.inputs:
         node = ws.graph.nodes[item.key]
         if isinstance(node, SourceAsset):
-            kwargs[item.param] = read_source(node, item.annotation)
+            kwargs[item.param] = ws.objects.read_source(node, seen.origins.get(item.key), item.annotation)
             continue
-        head = heads[item.key]
+        head = seen.heads[item.key]
         path = ws.objects.fetch(head.location, head.data_version)
         fmt = {"parquet": "parquet", "json": "json", "pkl": "pickle"}[head.location.rsplit(".", 1)[-1]]
         producer = node.return_annotation if isinstance(node, AssetDef) else None
@@ -108,12 +110,11 @@ def _materialize(ws: Workspace, key: str, run_id: str, *, force: bool, retries: 
     started = time.time()
     asset = ws.graph.asset(key)
     upstreams = ws.graph.upstream[key]
-    heads = ws.store.heads([key, *upstreams])
-    sources = ws.observe_sources(upstreams)
+    seen = ws.observe([key, *upstreams], run_id)
+    heads, sources = seen.heads, seen.sources
     code = ws.code_version(key)
     head = heads.get(key)
-    missing = {key} if head is not None and not ws.objects.exists(head.location) else set()
-    state = CurrentState({key: code.version}, heads, sources, missing)
+    state = CurrentState({key: code.version}, heads, sources, seen.missing)
     if not force and not assess(key, upstreams, state).stale:
         return StepResult(
             key,
@@ -148,6 +149,10 @@ def _materialize(ws: Workspace, key: str, run_id: str, *, force: bool, retries: 
             None,
             code.components,
         )
+        inputs_at = {
+            up: seen.origins.get(up) or heads[up].location for up in input_versions if up in heads or up in seen.origins
+        }
+        mat = ws.objects.commit(mat, inputs_at)  # the object store's own commit (lakeFS), before the SQL record
         try:
             ws.store.record(mat, expected)
         except RecordConflict:
@@ -155,11 +160,11 @@ def _materialize(ws: Workspace, key: str, run_id: str, *, force: bool, retries: 
                 key,
                 Outcome.CONFLICT,
                 time.time() - started,
-                data_version,
+                mat.data_version,
                 "another run recorded this asset first; its version was kept",
             )
         outcome = Outcome.BUILT if kind is MaterializationKind.BUILT else Outcome.RESTORED
-        return StepResult(key, outcome, time.time() - started, data_version, attempts=attempts)
+        return StepResult(key, outcome, time.time() - started, mat.data_version, attempts=attempts)
 
     if not force:
         for earlier in ws.store.reusable(key, recipe_of(code.version, input_versions)):
@@ -168,7 +173,7 @@ def _materialize(ws: Workspace, key: str, run_id: str, *, force: bool, retries: 
                 return record(MaterializationKind.RESTORED, earlier.data_version, earlier.location, meta)
 
     try:
-        kwargs = _inputs(ws, asset, heads)
+        kwargs = _inputs(ws, asset, seen)
     except StoreError:
         raise
     except Exception as exc:  # a source the user's reader or pandas cannot parse

@@ -5,8 +5,9 @@ This is the edge where the pure core (graph, planner) meets I/O (metadata store,
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,13 +19,13 @@ from .errors import ConfigError
 from .graph import AssetGraph
 from .loader import load
 from .metadata_store import MetadataStore
-from .planner import CurrentState, Plan, plan
+from .planner import AssetStatus, CauseKind, CurrentState, Plan, plan
 from .schedules import Schedule
 from .selection import select
 from .sources import observe
 
 if TYPE_CHECKING:
-    from io_managers import ObjectStore
+    from io_managers.version_store import Observation, VersionStore
 
 
 @dataclass
@@ -38,7 +39,8 @@ class Workspace:
     _versioner: CodeVersioner = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._versioner = CodeVersioner(user_file_predicate(self.settings.project_root))
+        root = self.settings.project_root
+        self._versioner = CodeVersioner(user_file_predicate(root), self.settings.state_dir / "cache" / "code")
 
     @classmethod
     def load(cls, target: str | None = None, settings: Settings | None = None) -> Workspace:
@@ -57,10 +59,11 @@ class Workspace:
         return MetadataStore.open(self.settings.resolved_database_url)
 
     @functools.cached_property
-    def objects(self) -> ObjectStore:
-        from io_managers import LocalObjectStore
+    def objects(self) -> VersionStore:
+        """The local directory, or lakeFS when configured (imported only then)."""
+        from io_managers.version_store import open_version_store
 
-        return LocalObjectStore(self.settings.resolved_storage_root, fsync=self.settings.fsync)
+        return open_version_store(self.settings)
 
     def code_version(self, key: str) -> CodeVersion:
         return self._code_versions[key]
@@ -80,20 +83,48 @@ class Workspace:
             if isinstance(node, SourceAsset) and (keys is None or key in keys)
         }
 
-    def current_state(self) -> CurrentState:
-        """Code versions, recorded heads, source versions and missing outputs for the whole graph."""
-        heads = self.store.heads()
-        exists = self.objects.exists
+    def observe(self, keys: Collection[str] | None = None, run_id: str | None = None) -> Observation:
+        """What the object store says is current for ``keys`` (default: all), as the run ``run_id`` sees it."""
+        sources = {
+            key: node
+            for key, node in self.graph.nodes.items()
+            if isinstance(node, SourceAsset) and (keys is None or key in keys)
+        }
+        return self.objects.observe(self.store.heads(keys), sources, run_id)
+
+    def current_state(self, keys: Collection[str] | None = None, run_id: str | None = None) -> CurrentState:
+        """Code versions, published heads, source versions and missing outputs (whole graph by default)."""
+        return self._state(self.observe(keys, run_id))
+
+    def _state(self, seen: Observation) -> CurrentState:
         return CurrentState(
             code_versions={k: v.version for k, v in self._code_versions.items()},
-            heads=heads,
-            source_versions=self.observe_sources(),
-            missing_outputs=frozenset(k for k, h in heads.items() if not exists(h.location)),
+            heads=seen.heads,
+            source_versions=seen.sources,
+            missing_outputs=seen.missing,
         )
 
     def plan(self, selection: str | None = None) -> Plan:
-        return plan(self.graph, self.current_state(), self.select(selection))
+        seen = self.observe()
+        return _name_origins(plan(self.graph, self._state(seen), self.select(selection)), seen.origins)
 
     def relative(self, path: Path) -> str:
         root = self.settings.project_root
         return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+def _name_origins(result: Plan, origins: Mapping[str, str]) -> Plan:
+    """Name where the store saw changed data (e.g. a lakeFS path) in the DATA causes that cite it."""
+    if not origins:
+        return result
+
+    def named(status: AssetStatus) -> AssetStatus:
+        causes = tuple(
+            dataclasses.replace(c, message=f"{c.message} (at {origins[c.input]})")
+            if c.kind is CauseKind.DATA and c.input is not None and c.input in origins
+            else c
+            for c in status.causes
+        )
+        return dataclasses.replace(status, causes=causes)
+
+    return Plan(tuple(named(s) if s.causes else s for s in result.statuses))

@@ -228,4 +228,6 @@ def cmd_materialize(args: argparse.Namespace) -> int:
         for r in summary.results:
             if r.outcome is Outcome.FAILED:
                 print(f"  failed {r.key}: {r.message}", file=sys.stderr)
+    for note in summary.notes:
+        print(note, file=sys.stderr)
     return 1 if summary.failed else 0

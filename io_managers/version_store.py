@@ -1,0 +1,103 @@
+"""The version store: where asset values live, what is current, and how a run is published.
+
+Two implementations share this interface: ``LocalVersionStore`` (the embedded default, a
+content-addressed directory) and ``LakeFSStore`` (a lakeFS repository and branch). The planner never sees
+either; it only sees the ``CurrentState`` built from an ``Observation``.
+
+The embedded store's commit log is the metadata store's append-only ``lp_materializations`` table: every
+row already is a commit (asset, code version, input versions, data version, run id, content-addressed
+location that stays readable). A second, file-based log would duplicate that truth and could disagree
+with it, so the local store adds none. With lakeFS the commit log is lakeFS's own history, and the SQL
+store is a cache rebuilt from it by ``lakeplan sync``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from assets_core.config import Settings
+from assets_core.definitions import SourceAsset
+from assets_core.records import Head, Materialization
+from assets_core.sources import observe, read_source
+
+from .object_store import LocalObjectStore, ObjectStore
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a store says is current: heads as published, source versions, missing outputs, and where
+    changed data was seen (``origins``: key -> location, named in the planner's DATA causes)."""
+
+    heads: dict[str, Head]
+    sources: dict[str, str | None]
+    missing: frozenset[str] = frozenset()
+    origins: dict[str, str] = field(default_factory=dict)
+
+
+class VersionStore(ObjectStore, Protocol):
+    """An object store that also knows what is current and publishes runs."""
+
+    def observe(
+        self, heads: Mapping[str, Head], sources: Mapping[str, SourceAsset], run_id: str | None = None
+    ) -> Observation:
+        """Current state of ``heads`` (recorded) and ``sources``, as of the run's view when ``run_id`` is given."""
+        ...
+
+    def read_source(self, source: SourceAsset, origin: str | None, annotation: Any) -> Any:
+        """A source's value, read where ``observe`` saw it (``origin``)."""
+        ...
+
+    def commit(self, mat: Materialization, input_locations: Mapping[str, str]) -> Materialization:
+        """Make ``mat`` the asset's current version in the store; returns it with final location and version."""
+        ...
+
+    def begin_run(self, run_id: str) -> None:
+        """Called once before a run's first step."""
+        ...
+
+    def finish_run(self, run_id: str, success: bool) -> str | None:
+        """Called once after a run's last step; publishes it on success. Returns a note for the user, if any."""
+        ...
+
+
+class LocalVersionStore(LocalObjectStore):
+    """The embedded default: a content-addressed directory; sources are read from local paths."""
+
+    def observe(
+        self, heads: Mapping[str, Head], sources: Mapping[str, SourceAsset], run_id: str | None = None
+    ) -> Observation:
+        return Observation(
+            heads=dict(heads),
+            sources={key: observe(node) for key, node in sources.items()},
+            missing=frozenset(k for k, h in heads.items() if not self.exists(h.location)),
+        )
+
+    def read_source(self, source: SourceAsset, origin: str | None, annotation: Any) -> Any:
+        return read_source(source, annotation)
+
+    def commit(self, mat: Materialization, input_locations: Mapping[str, str]) -> Materialization:
+        return mat  # already content-addressed and final; the metadata store's row is the commit
+
+    def begin_run(self, run_id: str) -> None:
+        return None
+
+    def finish_run(self, run_id: str, success: bool) -> str | None:
+        return None
+
+
+def lakefs_configured(settings: Settings, env: Mapping[str, str] | None = None) -> bool:
+    """True when ``[tool.lakeplan.lakefs]`` or ``LAKEPLAN_LAKEFS_ENDPOINT`` selects the lakeFS store."""
+    env = os.environ if env is None else env
+    return bool(settings.section("lakefs")) or bool(env.get("LAKEPLAN_LAKEFS_ENDPOINT"))
+
+
+def open_version_store(settings: Settings) -> VersionStore:
+    """The configured store: lakeFS when configured, else the local directory under ``storage_root``."""
+    if lakefs_configured(settings):
+        from .lakefs_store import LakeFSStore  # imported only when used: the core never loads lakeFS
+
+        return LakeFSStore.from_settings(settings)
+    return LocalVersionStore(settings.resolved_storage_root, fsync=settings.fsync)

@@ -1,0 +1,492 @@
+"""A small lakeFS-API-compatible server for tests: exactly the endpoints lakeplan uses, in memory.
+
+Every request it receives and every response it sends is validated against lakeFS's own OpenAPI spec
+(``../shared/lakefs/swagger.yml``) with openapi-core; a mismatch is recorded in ``violations`` (and the
+request is answered 400/500), so the fixture cannot drift from the real API. Test fixture, not product.
+
+Model: repositories hold commits (immutable trees of path -> object) and branches (a head commit plus
+staged changes). Merges are three-way with conflicts on paths both sides changed. Faults can be injected
+(``fail``: answer N matching requests with a status; ``reset``: drop the connection) to test retries.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import json
+import logging
+import socket
+import struct
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from openapi_core import OpenAPI
+from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+PREFIX = "/api/v1"
+_META = "x-lakefs-meta-"  # user metadata travels in these request headers
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+
+@dataclass(frozen=True)
+class Obj:
+    data: bytes
+    checksum: str
+    mtime: int
+    content_type: str
+    address: str
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CommitRec:
+    id: str
+    parents: tuple[str, ...]
+    message: str
+    metadata: dict[str, str]
+    created: int
+    seq: int
+    tree: dict[str, Obj]
+
+
+@dataclass
+class Repo:
+    name: str
+    namespace: str
+    default_branch: str
+    created: int
+    commits: dict[str, CommitRec] = field(default_factory=dict)
+    branches: dict[str, str] = field(default_factory=dict)  # branch -> head commit id
+    staged: dict[str, dict[str, Obj | None]] = field(default_factory=dict)  # branch -> path -> obj/tombstone
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class Fault:
+    """Answer the next ``times`` requests matching ``method`` and ``path_part`` with ``status`` (0 = reset)."""
+
+    status: int
+    times: int
+    method: str | None
+    path_part: str | None
+
+    def matches(self, request: Request) -> bool:
+        return (
+            self.times > 0
+            and (self.method is None or request.method == self.method)
+            and (self.path_part is None or self.path_part in request.path)
+        )
+
+
+_RULES = [
+    ("/repositories", "POST", "create_repository"),
+    ("/repositories/<repository>", "GET", "get_repository"),
+    ("/repositories/<repository>/branches", "POST", "create_branch"),
+    ("/repositories/<repository>/branches/<branch>", "GET", "get_branch"),
+    ("/repositories/<repository>/branches/<branch>", "DELETE", "delete_branch"),
+    ("/repositories/<repository>/branches/<branch>/objects", "POST", "upload_object"),
+    ("/repositories/<repository>/branches/<branch>/objects", "DELETE", "delete_object"),
+    ("/repositories/<repository>/branches/<branch>/objects/copy", "POST", "copy_object"),
+    ("/repositories/<repository>/branches/<branch>/commits", "POST", "commit"),
+    ("/repositories/<repository>/refs/<ref>/objects/ls", "GET", "list_objects"),
+    ("/repositories/<repository>/refs/<ref>/objects/stat", "GET", "stat_object"),
+    ("/repositories/<repository>/refs/<ref>/objects", "GET", "get_object"),
+    ("/repositories/<repository>/refs/<ref>/objects", "HEAD", "head_object"),
+    ("/repositories/<repository>/refs/<ref>/commits", "GET", "log_commits"),
+    ("/repositories/<repository>/commits/<commit_id>", "GET", "get_commit"),
+    ("/repositories/<repository>/refs/<source>/merge/<dest>", "POST", "merge"),
+]
+
+
+class FakeLakeFS:
+    """In-memory lakeFS on 127.0.0.1; ``calls`` counts requests by operation, ``violations`` spec mismatches."""
+
+    def __init__(self, spec_path: Path, access_key: str = "AKIAFAKE", secret_key: str = "fake-secret") -> None:
+        self.openapi = OpenAPI.from_file_path(str(spec_path))
+        self.access_key = access_key
+        self.secret_key = secret_key
+        self.repos: dict[str, Repo] = {}
+        self.calls: list[str] = []
+        self.violations: list[str] = []
+        self.faults: list[Fault] = []
+        self._lock = threading.RLock()
+        self._seq = itertools.count()
+        self._urls = Map([Rule(PREFIX + path, endpoint=name, methods=[method]) for path, method, name in _RULES])
+        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
+        self.endpoint = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> FakeLakeFS:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # -- fault injection -----------------------------------------------------------------------------
+
+    def fail(self, status: int, times: int = 1, method: str | None = None, path_part: str | None = None) -> None:
+        """Answer the next ``times`` matching requests with ``status`` (e.g. 503)."""
+        self.faults.append(Fault(status, times, method, path_part))
+
+    def reset(self, times: int = 1, method: str | None = None, path_part: str | None = None) -> None:
+        """Drop the connection (TCP reset) on the next ``times`` matching requests."""
+        self.faults.append(Fault(0, times, method, path_part))
+
+    def count(self, *operations: str) -> int:
+        return sum(1 for c in self.calls if not operations or c in operations)
+
+    # -- WSGI ----------------------------------------------------------------------------------------
+
+    def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        request = Request(environ)
+        fault = next((f for f in self.faults if f.matches(request)), None)
+        if fault is not None:
+            fault.times -= 1
+            if fault.status == 0:
+                sock: socket.socket = environ["werkzeug.socket"]
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.close()
+                return []
+            return _error(fault.status, "injected fault")(environ, start_response)
+        response = self._respond(request)
+        return response(environ, start_response)
+
+    def _respond(self, request: Request) -> Response:
+        request.get_data()  # buffer the body so both validation and the handler can read it
+        try:
+            self.openapi.validate_request(WerkzeugOpenAPIRequest(request))
+        except Exception as exc:
+            self.violations.append(f"request {request.method} {request.full_path}: {_explain(exc)}")
+            return _error(400, f"request does not match the lakeFS API: {exc}")
+        try:
+            endpoint, args = self._urls.bind_to_environ(request.environ).match()
+        except HTTPException:
+            self.violations.append(f"no handler for {request.method} {request.path}")
+            return _error(404, "not implemented by the fake server")
+        self.calls.append(str(endpoint))
+        try:
+            self._authenticate(request)
+            with self._lock:
+                response: Response = getattr(self, f"_{endpoint}")(request, **args)
+        except ApiError as exc:
+            response = _error(exc.status, exc.message)
+        response.freeze()
+        try:
+            self.openapi.validate_response(WerkzeugOpenAPIRequest(request), WerkzeugOpenAPIResponse(response))
+        except Exception as exc:
+            self.violations.append(f"response to {request.method} {request.path}: {_explain(exc)}")
+            return _error(500, f"fake server response does not match the lakeFS API: {exc}")
+        return response
+
+    def _authenticate(self, request: Request) -> None:
+        header = request.headers.get("Authorization", "")
+        expected = "Basic " + base64.b64encode(f"{self.access_key}:{self.secret_key}".encode()).decode()
+        if header != expected:
+            raise ApiError(401, "error authenticating request")
+
+    # -- model helpers -------------------------------------------------------------------------------
+
+    def _repo(self, name: str) -> Repo:
+        if name not in self.repos:
+            raise ApiError(404, f"repository not found: {name}")
+        return self.repos[name]
+
+    def _commit_of(self, repo: Repo, ref: str) -> CommitRec:
+        if ref in repo.branches:
+            return repo.commits[repo.branches[ref]]
+        if ref in repo.commits:
+            return repo.commits[ref]
+        matches = [c for c in repo.commits if len(ref) >= 6 and c.startswith(ref)]
+        if len(matches) == 1:
+            return repo.commits[matches[0]]
+        raise ApiError(404, f"not found: ref {ref}")
+
+    def _tree(self, repo: Repo, ref: str) -> dict[str, Obj]:
+        """A ref's objects; a branch includes its staged (uncommitted) changes."""
+        tree = dict(self._commit_of(repo, ref).tree)
+        for path, obj in repo.staged.get(ref, {}).items():
+            if obj is None:
+                tree.pop(path, None)
+            else:
+                tree[path] = obj
+        return tree
+
+    def _branch(self, repo: Repo, branch: str) -> str:
+        if branch not in repo.branches:
+            raise ApiError(404, f"branch not found: {branch}")
+        return branch
+
+    def _new_commit(
+        self, repo: Repo, parents: tuple[str, ...], tree: dict[str, Obj], message: str, metadata: dict[str, str]
+    ) -> CommitRec:
+        seq = next(self._seq)
+        digest = hashlib.sha256(f"{repo.name}|{parents}|{message}|{metadata}|{seq}|{time.time()}".encode())
+        commit = CommitRec(digest.hexdigest(), parents, message, dict(metadata), int(time.time()), seq, tree)
+        repo.commits[commit.id] = commit
+        return commit
+
+    def _ancestors(self, repo: Repo, commit_id: str) -> list[CommitRec]:
+        """All ancestors including the commit itself, newest first (as lakeFS's log orders them)."""
+        seen: dict[str, CommitRec] = {}
+        stack = [commit_id]
+        while stack:
+            cid = stack.pop()
+            if cid and cid not in seen:
+                seen[cid] = repo.commits[cid]
+                stack.extend(seen[cid].parents)
+        return sorted(seen.values(), key=lambda c: c.seq, reverse=True)
+
+    def _stats(self, path: str, obj: Obj) -> dict[str, Any]:
+        return {
+            "path": path,
+            "path_type": "object",
+            "physical_address": obj.address,
+            "checksum": obj.checksum,
+            "size_bytes": len(obj.data),
+            "mtime": obj.mtime,
+            "metadata": obj.metadata,
+            "content_type": obj.content_type,
+        }
+
+    def _object(self, repo: Repo, ref: str, path: str) -> Obj:
+        obj = self._tree(repo, ref).get(path)
+        if obj is None:
+            raise ApiError(404, f"object not found: {path}")
+        return obj
+
+    def put_object(
+        self, repository: str, branch: str, path: str, data: bytes, metadata: dict[str, str] | None = None
+    ) -> Obj:
+        """Stage an object directly (what an upload does), for tests arranging data."""
+        repo = self._repo(repository)
+        obj = Obj(
+            data,
+            hashlib.md5(data).hexdigest(),  # lakeFS reports the MD5/ETag as checksum
+            int(time.time()),
+            "application/octet-stream",
+            f"{repo.namespace}/data/{uuid.uuid4().hex}",
+            metadata or {},
+        )
+        repo.staged.setdefault(branch, {})[path] = obj
+        return obj
+
+    # -- handlers ------------------------------------------------------------------------------------
+
+    def _create_repository(self, request: Request) -> Response:
+        body = request.get_json()
+        name = body["name"]
+        if name in self.repos:
+            raise ApiError(409, f"repository already exists: {name}")
+        repo = Repo(name, body["storage_namespace"], body.get("default_branch") or "main", int(time.time()))
+        root = self._new_commit(repo, (), {}, "Repository created", {})
+        repo.branches[repo.default_branch] = root.id
+        self.repos[name] = repo
+        return _json(201, _repository(repo))
+
+    def _get_repository(self, request: Request, repository: str) -> Response:
+        return _json(200, _repository(self._repo(repository)))
+
+    def _create_branch(self, request: Request, repository: str) -> Response:
+        repo = self._repo(repository)
+        body = request.get_json()
+        if body["name"] in repo.branches:
+            raise ApiError(409, f"branch already exists: {body['name']}")
+        commit = self._commit_of(repo, body["source"])
+        repo.branches[body["name"]] = commit.id
+        return Response(commit.id, status=201, content_type="text/html")
+
+    def _get_branch(self, request: Request, repository: str, branch: str) -> Response:
+        repo = self._repo(repository)
+        return _json(200, {"id": branch, "commit_id": repo.branches[self._branch(repo, branch)]})
+
+    def _delete_branch(self, request: Request, repository: str, branch: str) -> Response:
+        repo = self._repo(repository)
+        if self._branch(repo, branch) == repo.default_branch:
+            raise ApiError(403, "cannot delete the default branch")
+        del repo.branches[branch]
+        repo.staged.pop(branch, None)
+        return Response(status=204)
+
+    def _upload_object(self, request: Request, repository: str, branch: str) -> Response:
+        repo = self._repo(repository)
+        self._branch(repo, branch)
+        path = request.args["path"]
+        if request.headers.get("If-None-Match") == "*" and path in self._tree(repo, branch):
+            raise ApiError(412, "object exists")
+        meta = {k[len(_META) :].lower(): v for k, v in request.headers.items() if k.lower().startswith(_META)}
+        obj = self.put_object(repository, branch, path, request.get_data(), meta)
+        return _json(201, self._stats(path, obj))
+
+    def _delete_object(self, request: Request, repository: str, branch: str) -> Response:
+        repo = self._repo(repository)
+        path = request.args["path"]
+        self._object(repo, self._branch(repo, branch), path)
+        repo.staged.setdefault(branch, {})[path] = None
+        return Response(status=204)
+
+    def _copy_object(self, request: Request, repository: str, branch: str) -> Response:
+        repo = self._repo(repository)
+        body = request.get_json()
+        source = self._object(repo, body.get("src_ref") or branch, body["src_path"])
+        dest = request.args["dest_path"]
+        repo.staged.setdefault(self._branch(repo, branch), {})[dest] = source
+        return _json(201, self._stats(dest, source))
+
+    def _commit(self, request: Request, repository: str, branch: str) -> Response:
+        repo = self._repo(repository)
+        body = request.get_json()
+        head = repo.commits[repo.branches[self._branch(repo, branch)]]
+        tree = self._tree(repo, branch)
+        if tree == head.tree and not body.get("allow_empty"):
+            raise ApiError(400, "commit: no changes")
+        commit = self._new_commit(repo, (head.id,), tree, body["message"], body.get("metadata") or {})
+        repo.branches[branch] = commit.id
+        repo.staged.pop(branch, None)
+        return _json(201, _commit_json(commit))
+
+    def _list_objects(self, request: Request, repository: str, ref: str) -> Response:
+        repo = self._repo(repository)
+        prefix = request.args.get("prefix", "")
+        after = request.args.get("after", "")
+        amount = min(int(request.args.get("amount", 100)), 1000)
+        paths = sorted(p for p in self._tree(repo, ref) if p.startswith(prefix) and p > after)
+        page, more = paths[:amount], len(paths) > amount
+        tree = self._tree(repo, ref)
+        results = [self._stats(p, tree[p]) for p in page]
+        return _json(
+            200, {"pagination": _pagination(len(page), amount, more, page[-1] if page else ""), "results": results}
+        )
+
+    def _stat_object(self, request: Request, repository: str, ref: str) -> Response:
+        repo = self._repo(repository)
+        path = request.args["path"]
+        return _json(200, self._stats(path, self._object(repo, ref, path)))
+
+    def _get_object(self, request: Request, repository: str, ref: str) -> Response:
+        repo = self._repo(repository)
+        obj = self._object(repo, ref, request.args["path"])
+        data = obj.data
+        if request.range is not None and request.range.ranges:
+            start, stop = request.range.range_for_length(len(data)) or (0, 0)
+            if start >= len(data):
+                raise ApiError(416, "requested range not satisfiable")
+            response = Response(data[start:stop], status=206, content_type="application/octet-stream")
+            response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{len(data)}"
+            return response
+        response = Response(data, status=200, content_type="application/octet-stream")
+        response.headers["ETag"] = f'"{obj.checksum}"'
+        return response
+
+    def _head_object(self, request: Request, repository: str, ref: str) -> Response:
+        repo = self._repo(repository)
+        self._object(repo, ref, request.args["path"])
+        return Response(status=200)
+
+    def _log_commits(self, request: Request, repository: str, ref: str) -> Response:
+        repo = self._repo(repository)
+        after = request.args.get("after", "")
+        amount = min(int(request.args.get("amount", 100)), 1000)
+        commits = self._ancestors(repo, self._commit_of(repo, ref).id)
+        if after:
+            ids = [c.id for c in commits]
+            commits = commits[ids.index(after) + 1 :] if after in ids else []
+        page, more = commits[:amount], len(commits) > amount
+        next_offset = page[-1].id if page else ""
+        return _json(
+            200,
+            {
+                "pagination": _pagination(len(page), amount, more, next_offset),
+                "results": [_commit_json(c) for c in page],
+            },
+        )
+
+    def _get_commit(self, request: Request, repository: str, commit_id: str) -> Response:
+        repo = self._repo(repository)
+        return _json(200, _commit_json(self._commit_of(repo, commit_id)))
+
+    def _merge(self, request: Request, repository: str, source: str, dest: str) -> Response:
+        repo = self._repo(repository)
+        body = request.get_json(silent=True) or {}
+        theirs = self._commit_of(repo, source)
+        ours = repo.commits[repo.branches[self._branch(repo, dest)]]
+        base_ids = {c.id for c in self._ancestors(repo, ours.id)}
+        base = next(c for c in self._ancestors(repo, theirs.id) if c.id in base_ids)
+        changed = {p for p in set(base.tree) | set(theirs.tree) if base.tree.get(p) != theirs.tree.get(p)}
+        if not changed:
+            raise ApiError(400, "no changes")
+        conflicts = sorted(p for p in changed if base.tree.get(p) != ours.tree.get(p) != theirs.tree.get(p))
+        if conflicts:
+            raise ApiError(409, f"conflict found: {', '.join(conflicts[:5])}")
+        tree = dict(ours.tree)
+        for path in changed:
+            if path in theirs.tree:
+                tree[path] = theirs.tree[path]
+            else:
+                tree.pop(path, None)
+        message = body.get("message") or f"Merge '{source}' into '{dest}'"
+        commit = self._new_commit(repo, (ours.id, theirs.id), tree, message, body.get("metadata") or {})
+        repo.branches[dest] = commit.id
+        return _json(200, {"reference": commit.id})
+
+
+def _explain(exc: Exception) -> str:
+    causes = [str(exc)]
+    inner: BaseException | None = exc.__cause__
+    while inner is not None:
+        causes.append(str(inner))
+        inner = inner.__cause__
+    errors = getattr(exc, "schema_errors", None) or getattr(exc.__cause__, "schema_errors", None) or []
+    causes += [str(getattr(e, "message", e)) for e in errors]
+    return "; ".join(causes)
+
+
+def _json(status: int, body: object) -> Response:
+    return Response(json.dumps(body), status=status, content_type="application/json")
+
+
+def _error(status: int, message: str) -> Response:
+    return _json(status, {"message": message})
+
+
+def _pagination(results: int, amount: int, more: bool, next_offset: str) -> dict[str, Any]:
+    return {"has_more": more, "next_offset": next_offset, "results": results, "max_per_page": amount}
+
+
+def _repository(repo: Repo) -> dict[str, Any]:
+    return {
+        "id": repo.name,
+        "creation_date": repo.created,
+        "default_branch": repo.default_branch,
+        "storage_namespace": repo.namespace,
+    }
+
+
+def _commit_json(commit: CommitRec) -> dict[str, Any]:
+    return {
+        "id": commit.id,
+        "parents": list(commit.parents),
+        "committer": "lakeplan-tests",
+        "message": commit.message,
+        "creation_date": commit.created,
+        "meta_range_id": hashlib.sha256(commit.id.encode()).hexdigest()[:32],
+        "metadata": commit.metadata,
+        "generation": commit.seq,
+    }
