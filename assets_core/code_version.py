@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import ast
 import builtins
+import json
+import os
 import sys
+import tempfile
 import types
-from collections.abc import Callable, Iterator
+from collections import ChainMap
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,33 +84,108 @@ def _strip(tree: ast.AST) -> None:
                 node.body = body[1:] or [ast.Pass()]
 
 
+@dataclass(frozen=True, slots=True)
+class _Code:
+    """What versioning needs from one function's or class's syntax tree: the hash of its normalized
+    tree and the dotted names it reads from outside itself."""
+
+    digest: str
+    chains: tuple[tuple[str, ...], ...]
+
+
 class _ParsedFile:
-    """One source file parsed once: functions by first line, classes by qualified name."""
+    """One source file analysed once: functions by first line (decorators included), classes by
+    qualified name. A pure function of the source text, so it can be cached by content (``_FileCache``)."""
 
-    def __init__(self, source: str, filename: str) -> None:
+    def __init__(self, functions: dict[int, _Code], classes: dict[str, _Code]) -> None:
+        self.functions = functions
+        self.classes = classes
+
+    @classmethod
+    def analyse(cls, source: str, filename: str) -> _ParsedFile:
         tree = ast.parse(source, filename)
-        self.functions: dict[int, ast.AST] = {}
-        self.classes: dict[str, ast.ClassDef] = {}
-        first_lines: dict[int, int] = {}
+        functions: dict[int, ast.AST] = {}
         for node in ast.walk(tree):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                first = min([node.lineno] + [d.lineno for d in node.decorator_list])
-                first_lines[id(node)] = first
-                if not isinstance(node, ast.ClassDef):
-                    self.functions[first] = node
-        self._index_classes(tree, "")
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                functions[min([node.lineno] + [d.lineno for d in node.decorator_list])] = node
+        classes: dict[str, ast.ClassDef] = {}
+        _index_classes(tree, "", classes)
         _strip(tree)
+        return cls(
+            {line: _function_code(node) for line, node in functions.items()},
+            {name: _class_code(node) for name, node in classes.items()},
+        )
 
-    def _index_classes(self, node: ast.AST, prefix: str) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.ClassDef):
-                name = prefix + child.name
-                self.classes[name] = child
-                self._index_classes(child, name + ".")
-            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                self._index_classes(child, prefix + child.name + ".<locals>.")
-            else:
-                self._index_classes(child, prefix)
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "functions": [[line, c.digest, c.chains] for line, c in self.functions.items()],
+            "classes": [[name, c.digest, c.chains] for name, c in self.classes.items()],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> _ParsedFile:
+        def code(digest: str, chains: list[list[str]]) -> _Code:
+            return _Code(digest, tuple(tuple(c) for c in chains))
+
+        return cls(
+            {line: code(digest, chains) for line, digest, chains in data["functions"]},
+            {name: code(digest, chains) for name, digest, chains in data["classes"]},
+        )
+
+
+def _index_classes(node: ast.AST, prefix: str, classes: dict[str, ast.ClassDef]) -> None:
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.ClassDef):
+            name = prefix + child.name
+            classes[name] = child
+            _index_classes(child, name + ".", classes)
+        elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            _index_classes(child, prefix + child.name + ".<locals>.", classes)
+        elif isinstance(child, (ast.stmt, ast.ExceptHandler, ast.match_case)):
+            _index_classes(child, prefix, classes)  # expressions hold no class statements
+
+
+def _function_code(node: ast.AST) -> _Code:
+    local = _local_names(node)
+    chains = tuple(c for c in _referenced_names(node) if c[0] not in local)
+    return _Code(structured_hash(["def", ast.dump(node, annotate_fields=False)]), chains)
+
+
+def _class_code(node: ast.ClassDef) -> _Code:
+    return _Code(structured_hash(["class", ast.dump(node, annotate_fields=False)]), tuple(_referenced_names(node)))
+
+
+class _FileCache:
+    """Analysed files on disk under ``directory``, one entry per source path, valid while the source text
+    (and the Python version, which shapes the syntax tree) is unchanged. Reading it replaces parsing and
+    hashing thousands of functions on every load; any problem with it just means analysing again."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @staticmethod
+    def _key(source: str) -> str:
+        return structured_hash([_SCHEME, f"{sys.version_info[0]}.{sys.version_info[1]}", source])
+
+    def _entry(self, filename: str) -> Path:
+        return self.directory / (structured_hash(["file", filename])[:32] + ".json")
+
+    def get(self, filename: str, source: str) -> _ParsedFile | None:
+        try:
+            data = json.loads(self._entry(filename).read_text(encoding="utf-8"))
+            return _ParsedFile.from_json(data) if data.get("key") == self._key(source) else None
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def put(self, filename: str, source: str, parsed: _ParsedFile) -> None:
+        entry = self._entry(filename)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile("w", dir=self.directory, suffix=".tmp", delete=False) as handle:
+                json.dump({"key": self._key(source), **parsed.to_json()}, handle)
+            os.replace(handle.name, entry)
+        except OSError:
+            return  # a read-only project still works, only slower
 
 
 def _code_fingerprint(code: types.CodeType) -> Iterator[str]:
@@ -160,8 +239,9 @@ class CodeVersioner:
     else (the standard library, installed packages, lakeplan itself) is treated as a fixed dependency.
     """
 
-    def __init__(self, is_user_file: Callable[[str], bool]) -> None:
+    def __init__(self, is_user_file: Callable[[str], bool], cache_dir: Path | None = None) -> None:
         self._is_user_file = is_user_file
+        self._cache = _FileCache(cache_dir) if cache_dir is not None else None
         self._files: dict[str, _ParsedFile | None] = {}
         self._own: dict[int, tuple[str, str, list[object]]] = {}
 
@@ -188,12 +268,25 @@ class CodeVersioner:
 
     def _parsed(self, filename: str) -> _ParsedFile | None:
         if filename not in self._files:
-            try:
-                source = Path(filename).read_text(encoding="utf-8")
-                self._files[filename] = _ParsedFile(source, filename)
-            except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
-                self._files[filename] = None
+            self._files[filename] = self._analyse(filename)
         return self._files[filename]
+
+    def _analyse(self, filename: str) -> _ParsedFile | None:
+        """The file's analysis, from the cache while its text is unchanged; None when it cannot be parsed."""
+        try:
+            source = Path(filename).read_text(encoding="utf-8")
+        except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
+            return None
+        cached = self._cache.get(filename, source) if self._cache else None
+        if cached is not None:
+            return cached
+        try:
+            parsed = _ParsedFile.analyse(source, filename)
+        except (SyntaxError, ValueError):
+            return None
+        if self._cache:
+            self._cache.put(filename, source, parsed)
+        return parsed
 
     def _component(self, obj: object) -> tuple[str, str, list[object]]:
         """(qualified name, hash of the object's own code, user objects it references)."""
@@ -215,36 +308,35 @@ class CodeVersioner:
         code = fn.__code__
         name = f"{fn.__module__}.{fn.__qualname__}"
         parsed = self._parsed(code.co_filename)
-        node = parsed.functions.get(code.co_firstlineno) if parsed else None
-        if node is not None:
-            digest = structured_hash(["def", ast.dump(node, annotate_fields=False)])
-            local = _local_names(node)
-            chains = [c for c in _referenced_names(node) if c[0] not in local]
+        found = parsed.functions.get(code.co_firstlineno) if parsed else None
+        if found is not None:
+            digest, chains = found.digest, found.chains
         else:
             digest = structured_hash(["bytecode", *_code_fingerprint(code)])
-            chains = [(n,) for n in code.co_names]  # globals only: locals live in co_varnames
-        namespace = dict(fn.__globals__)
+            chains = tuple((n,) for n in code.co_names)  # globals only: locals live in co_varnames
+        # Closure variables shadow globals. A ChainMap, not a merged copy: the globals of a module with
+        # thousands of assets would be copied once per function.
+        closure: dict[str, Any] = {}
         if fn.__closure__:
             for var, cell in zip(code.co_freevars, fn.__closure__, strict=True):
                 try:
-                    namespace[var] = cell.cell_contents
+                    closure[var] = cell.cell_contents
                 except ValueError:  # an empty cell: the variable is not bound yet
                     continue
-        return name, digest, self._resolve(chains, namespace, fn.__module__)
+        return name, digest, self._resolve(chains, ChainMap(closure, fn.__globals__), fn.__module__)
 
     def _class_component(self, cls: type) -> tuple[str, str, list[object]]:
         name = f"{cls.__module__}.{cls.__qualname__}"
         module = sys.modules.get(cls.__module__)
         filename = getattr(module, "__file__", None)
         parsed = self._parsed(filename) if filename else None
-        node = parsed.classes.get(cls.__qualname__) if parsed else None
-        if node is None:
+        found = parsed.classes.get(cls.__qualname__) if parsed else None
+        if found is None:
             return name, structured_hash(["class", name]), []
-        digest = structured_hash(["class", ast.dump(node, annotate_fields=False)])
-        namespace = dict(vars(module)) if module else {}
-        return name, digest, self._resolve(_referenced_names(node), namespace, cls.__module__)
+        namespace = vars(module) if module else {}
+        return name, found.digest, self._resolve(found.chains, namespace, cls.__module__)
 
-    def _resolve(self, chains: list[tuple[str, ...]], namespace: dict[str, Any], module: str) -> list[object]:
+    def _resolve(self, chains: tuple[tuple[str, ...], ...], namespace: Mapping[str, Any], module: str) -> list[object]:
         """The user-code objects (functions, classes, primitive constants) the names point at."""
         found: dict[int, object] = {}
         for chain in chains:

@@ -135,11 +135,7 @@ def _signature(fn: Callable[..., Any]) -> inspect.Signature:
         return inspect.signature(fn)
 
 
-def _inputs(fn: Callable[..., Any], ins: Mapping[str, str] | None, where: str) -> tuple[AssetInput, ...]:
-    try:
-        signature = _signature(fn)
-    except (TypeError, ValueError) as exc:
-        raise DefinitionError(f"{where}: cannot read the function's parameters ({exc})") from None
+def _inputs(signature: inspect.Signature, ins: Mapping[str, str] | None, where: str) -> tuple[AssetInput, ...]:
     ins = dict(ins or {})
     inputs = []
     for param in signature.parameters.values():
@@ -181,11 +177,15 @@ def _make_asset(fn: Callable[..., Any], options: dict[str, Any]) -> AssetDef:
     tolerations = options["tolerations"] or ()
     if not isinstance(tolerations, (list, tuple)):
         raise DefinitionError(f"{where}: tolerations must be a list of dicts")
-    return_annotation = _signature(fn).return_annotation
+    try:
+        signature = _signature(fn)  # once: inspect.signature is the main cost of declaring an asset
+    except (TypeError, ValueError) as exc:
+        raise DefinitionError(f"{where}: cannot read the function's parameters ({exc})") from None
+    return_annotation = signature.return_annotation
     return AssetDef(
         key=key,
         fn=fn,
-        inputs=_inputs(fn, options["ins"], where),
+        inputs=_inputs(signature, options["ins"], where),
         deps=deps,
         group=group,
         description=options["description"] or inspect.getdoc(fn),
