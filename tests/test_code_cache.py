@@ -1,0 +1,66 @@
+"""The code-analysis cache under .lakeplan/cache/code: it only saves work, it never changes a version."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import Project
+
+PIPELINE = """
+from assets_core import asset
+from .helpers import clean
+
+
+@asset
+def raw():
+    return [1, 2, 3]
+
+
+@asset
+def cleaned(raw):
+    return [clean(x) for x in raw]
+"""
+
+HELPERS = """
+def clean(x):
+    return x * 2
+"""
+
+
+def _versions(project: Project) -> dict[str, str]:
+    ws = project.workspace()
+    return {key: ws.code_version(key).version for key in ws.graph.assets}
+
+
+def _cache_files(project: Project) -> list[Path]:
+    return sorted((project.settings().state_dir / "cache" / "code").glob("*.json"))
+
+
+def test_cached_analysis_gives_the_same_versions(sqlite_project: Project) -> None:
+    sqlite_project.write("helpers", HELPERS)
+    sqlite_project.write("pipeline", PIPELINE)
+    first = _versions(sqlite_project)
+    assert len(_cache_files(sqlite_project)) == 2  # pipeline.py and helpers.py
+    assert _versions(sqlite_project) == first
+
+
+def test_an_edited_helper_is_analysed_again(sqlite_project: Project) -> None:
+    sqlite_project.write("helpers", HELPERS)
+    sqlite_project.write("pipeline", PIPELINE)
+    before = _versions(sqlite_project)
+    sqlite_project.write("helpers", HELPERS.replace("x * 2", "x * 3"))
+    after = _versions(sqlite_project)
+    assert after["raw"] == before["raw"]
+    assert after["cleaned"] != before["cleaned"]
+    sqlite_project.write("helpers", HELPERS)  # back to the first text: back to the first version
+    assert _versions(sqlite_project) == before
+
+
+def test_a_corrupt_cache_entry_is_ignored_and_replaced(sqlite_project: Project) -> None:
+    sqlite_project.write("helpers", HELPERS)
+    sqlite_project.write("pipeline", PIPELINE)
+    before = _versions(sqlite_project)
+    for entry in _cache_files(sqlite_project):
+        entry.write_text('{"key": "x", "functions": [[1, 2]]')
+    assert _versions(sqlite_project) == before
+    assert all(entry.read_text().endswith("}") for entry in _cache_files(sqlite_project))
