@@ -30,7 +30,10 @@ def task_name(key: str) -> str:
     if plain.replace("-", "_") == key:
         return plain
     digest = structured_hash(["argo-task-name", key])[:HASH_LENGTH]
-    return f"{sanitize(key, TASK_NAME_LIMIT - HASH_LENGTH - 2)}--{digest}"
+    base = sanitize(key, TASK_NAME_LIMIT - HASH_LENGTH - 4)
+    if base[0].isdigit():  # Argo evaluates ``depends`` as an expression: names must start like identifiers
+        base = "k-" + base
+    return f"{base}--{digest}"
 
 
 def resource_name(text: str, limit: int = 52) -> str:
