@@ -28,7 +28,6 @@ class RollbackResult:
     run_id: str
     target: Materialization  # the earlier version now current again
     recorded: Materialization  # the ROLLBACK event
-    code_differs: bool  # the asset's code has changed since: its next materialize will rebuild it
 
 
 def rollback(ws: Workspace, key: str, spec: str) -> RollbackResult:
@@ -68,5 +67,4 @@ def rollback(ws: Workspace, key: str, spec: str) -> RollbackResult:
             f"another run changed {key!r} while rolling back; check 'lakeplan history {key}' and retry"
         ) from None
     ws.store.finish_run(run_id, RunStatus.SUCCESS, {"rollback": 1})
-    code_differs = target.code_version != ws.code_version(key).version
-    return RollbackResult(run_id, target, replace(event, id=new_id), code_differs)
+    return RollbackResult(run_id, target, replace(event, id=new_id))

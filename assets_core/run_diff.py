@@ -168,15 +168,15 @@ def diff_runs(
     histories: Mapping[str, Sequence[Materialization]],
     last_a: int,
     last_b: int,
+    order: Sequence[str] = (),
 ) -> RunDiff:
-    """Compare environments and the asset versions current after each run (``last_*`` from ``last_id``)."""
+    """Compare environments and the asset versions current after each run (``last_*`` from ``last_id``);
+    assets come in ``order`` (e.g. the graph's), any others after it, sorted."""
     env_a, env_b = run_a.environment, run_b.environment
     before, after = versions_as_of(histories, last_a), versions_as_of(histories, last_b)
-    assets = tuple(
-        d
-        for key in sorted(set(before) | set(after))
-        if (d := diff_assets(key, before.get(key), after.get(key))).changed
-    )
+    position = {key: i for i, key in enumerate(order)}
+    keys = sorted(set(before) | set(after), key=lambda k: (position.get(k, len(position)), k))
+    assets = tuple(d for key in keys if (d := diff_assets(key, before.get(key), after.get(key))).changed)
     config = changed_keys(
         {**(env_a.get("config") or {}), "selection": run_a.selection},
         {

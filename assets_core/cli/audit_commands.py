@@ -64,7 +64,11 @@ def register(subparsers: Any) -> None:
     add_target(diff)
     diff.add_argument("a", metavar="RUN_A")
     diff.add_argument("b", metavar="RUN_B")
-    diff.add_argument("--asset", metavar="ASSET", help="compare this asset only; RUN_A/RUN_B may then be its versions")
+    diff.add_argument(
+        "--asset",
+        metavar="ASSET",
+        help="compare this asset only; RUN_A/RUN_B may then be its versions (id or data prefix)",
+    )
     diff.add_argument("--json", action="store_true", help="print as JSON (lakeplan.diff/v1)")
     diff.set_defaults(handler=cmd_diff)
 
@@ -394,13 +398,16 @@ def _run(runs: list[RunRecord], spec: str) -> RunRecord:
 
 
 def _asset_side(runs: list[RunRecord], spec: str, key: str, history: list[Materialization]) -> Materialization | None:
-    """The asset's version current after run ``spec``, or the version ``spec`` names."""
-    from ..lineage import resolve_version
+    """The version ``spec`` names (id or data-version prefix), else the one current after run ``spec``."""
+    from ..lineage import VersionError, resolve_version
     from ..run_diff import last_id, resolve_run, versions_as_of
 
-    run = resolve_run(runs, spec)
-    if run is None:
+    try:
         return resolve_version(key, history, spec)
+    except VersionError:
+        run = resolve_run(runs, spec)
+        if run is None:
+            raise
     histories = {key: history}
     return versions_as_of(histories, last_id(run, histories)).get(key)
 
@@ -422,7 +429,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
         return 0
     run_a, run_b = _run(runs, args.a), _run(runs, args.b)
     histories = _histories(ws, ws.graph.assets)
-    result = diff_runs(run_a, run_b, histories, last_id(run_a, histories), last_id(run_b, histories))
+    last_a, last_b = last_id(run_a, histories), last_id(run_b, histories)
+    result = diff_runs(run_a, run_b, histories, last_a, last_b, ws.graph.order)
     if args.json:
         dump_json(run_diff_json(result))
         return 0
@@ -446,13 +454,15 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         f"(#{target.id}, {target.kind.value} in run {target.run_id}); "
         f"recorded as #{result.recorded.id} in run {result.run_id}"
     )
-    stale = [s.key for s in ws.plan(f"{args.asset}+").stale if s.key != args.asset]
+    statuses = {s.key: s for s in ws.plan(f"{args.asset}+").statuses}
+    stale = [k for k, s in statuses.items() if s.stale and k != args.asset]
     if stale:
         print(f"now stale: {', '.join(stale)}; run 'lakeplan materialize' to rebuild them from this version")
-    if result.code_differs:
+    own = [f"{c.kind.value}: {c.message}" for c in statuses[args.asset].causes]
+    if own:
         print(
-            f"note: {args.asset}'s code has changed since that version, so 'lakeplan materialize' would rebuild it; "
-            "revert the code (or pin code_version) to keep the rollback",
+            f"note: {args.asset} itself plans stale ({'; '.join(own)}), so 'lakeplan materialize' would rebuild it; "
+            "revert the code or inputs too to keep this version",
             file=sys.stderr,
         )
     return 0
