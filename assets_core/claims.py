@@ -8,6 +8,7 @@ gone (SIGKILL), is taken over, so a dead run never blocks the others for longer 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import socket
 import threading
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 LEASE_SECONDS = 30.0  # a holder that stops renewing (a lost pod) blocks others at most this long
 _POLL_FIRST, _POLL_MAX = 0.05, 1.0  # waiting backoff: start, cap (seconds)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,8 @@ def claimed(store: MetadataStore, asset_key: str, run_id: str, lease: float = LE
         current = store.claim(mine, functools.partial(_replaces, mine, now))
         if current is None:
             break
+        if waited_for != current.run_id:
+            log.info("waiting for run %s (%s), which is building %s", current.run_id, current.holder, asset_key)
         waited_for = current.run_id
         time.sleep(_backoff(attempt))
         attempt += 1
