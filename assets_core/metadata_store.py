@@ -210,8 +210,8 @@ class MetadataStore:
         if keys is not None and len(keys) <= 500:
             query = query.where(heads.c.asset_key.in_(list(keys)))
         with self._read() as conn:
-            rows = conn.execute(query).tuples().all()
-        # Plain tuples, unpacked in one comprehension: a plan reads every head, so this is its hot loop.
+            rows = conn.execute(query).all()
+        # Rows unpacked like tuples in one comprehension: a plan reads every head, so this is its hot loop.
         found = {
             key: Head(id_, data, code, json.loads(inputs), location, run)
             for id_, key, data, code, inputs, location, run in rows
