@@ -1,13 +1,15 @@
 """Rollback: make an earlier stored version of an asset current again.
 
 Recorded as its own ROLLBACK materialization (history is never deleted) in a run of its own, and
-the head moves by the store's compare-and-set, so it cannot overwrite a concurrent build. Only the
-generic ``MetadataStore.record`` and ``ObjectStore.exists`` are used, so a lakeFS-backed store can
-turn the same call into a commit. Dependents then plan stale (their recorded input differs).
+the head moves by the store's compare-and-set, so it cannot overwrite a concurrent build. It goes
+through the generic version-store calls a restoring step uses (``begin_run``, ``commit``,
+``finish_run``), so with lakeFS the rollback is a commit on the run's branch, published on success.
+Dependents then plan stale (their recorded input differs).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, replace
 
@@ -28,6 +30,7 @@ class RollbackResult:
     run_id: str
     target: Materialization  # the earlier version now current again
     recorded: Materialization  # the ROLLBACK event
+    note: str | None = None  # from the object store, e.g. where it was published
 
 
 def rollback(ws: Workspace, key: str, spec: str) -> RollbackResult:
@@ -59,12 +62,26 @@ def rollback(ws: Workspace, key: str, spec: str) -> RollbackResult:
         error=None,
         id=None,
     )
+    ws.objects.begin_run(run_id)
     try:
+        event = ws.objects.commit(event, {})  # the object store's own commit (lakeFS), as a restore
         new_id = ws.store.record(event, head.id)
     except RecordConflict:
-        ws.store.finish_run(run_id, RunStatus.FAILED, {"rollback": 0})
+        _finish(ws, run_id, False)
         raise RollbackError(
             f"another run changed {key!r} while rolling back; check 'lakeplan history {key}' and retry"
         ) from None
+    except BaseException:
+        _finish(ws, run_id, False)
+        raise
+    note = ws.objects.finish_run(run_id, True)
     ws.store.finish_run(run_id, RunStatus.SUCCESS, {"rollback": 1})
-    return RollbackResult(run_id, target, replace(event, id=new_id))
+    return RollbackResult(run_id, target, replace(event, id=new_id), note)
+
+
+def _finish(ws: Workspace, run_id: str, success: bool) -> None:
+    """Close a failed rollback's run in both stores without hiding the error in flight."""
+    with contextlib.suppress(LakeplanError):
+        ws.objects.finish_run(run_id, success)
+    with contextlib.suppress(LakeplanError):
+        ws.store.finish_run(run_id, RunStatus.FAILED, {"rollback": 0})

@@ -454,6 +454,8 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         f"(#{target.id}, {target.kind.value} in run {target.run_id}); "
         f"recorded as #{result.recorded.id} in run {result.run_id}"
     )
+    if result.note:
+        print(result.note)
     statuses = {s.key: s for s in ws.plan(f"{args.asset}+").statuses}
     stale = [k for k, s in statuses.items() if s.stale and k != args.asset]
     if stale:
