@@ -113,9 +113,9 @@ def _resources(value: object, where: str) -> Resources:
         return Resources()
     if not isinstance(value, Mapping):
         raise DefinitionError(f"{where}: resources must be a dict like {{'cpu': '1', 'memory': '2Gi'}}")
-    unknown = sorted(set(value) - set(RESOURCE_NAMES))
+    unknown = sorted(map(repr, set(value) - set(RESOURCE_NAMES)))
     if unknown:
-        raise DefinitionError(f"{where}: unknown resource {unknown[0]!r}; use {', '.join(RESOURCE_NAMES)}")
+        raise DefinitionError(f"{where}: unknown resource {unknown[0]}; use {', '.join(RESOURCE_NAMES)}")
     cpu, memory, gpu = value.get("cpu"), value.get("memory"), value.get("gpu")
     for name, val in (("cpu", cpu), ("memory", memory)):
         if val is not None and (isinstance(val, bool) or not isinstance(val, (str, int, float))):
@@ -136,6 +136,8 @@ def _signature(fn: Callable[..., Any]) -> inspect.Signature:
 
 
 def _inputs(signature: inspect.Signature, ins: Mapping[str, str] | None, where: str) -> tuple[AssetInput, ...]:
+    if ins is not None and (not isinstance(ins, Mapping) or not all(isinstance(k, str) for k in ins)):
+        raise DefinitionError(f"{where}: ins= must map parameter names to asset keys, e.g. ins={{'df': 'raw/orders'}}")
     ins = dict(ins or {})
     inputs = []
     for param in signature.parameters.values():

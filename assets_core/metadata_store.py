@@ -34,14 +34,14 @@ def display_url(url: str) -> str:
     """The URL with any password masked, safe for messages and logs."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a non-numeric port
         return "<unparseable database URL>"
 
 
 def _engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         raise ConfigError(
             f"database URL {display_url(url)!r} is not valid; use e.g. postgresql://user@host:5432/db or sqlite:///path.db"
         ) from None
