@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from .compiler import Manifest, ManifestTooLarge, Target, cron_workflow, split_workflow, workflow
     from .config import ArgoConfig, SecretRef, argo_config
     from .names import task_name
-    from .project import Request, manifests
+    from .project import Compiled, Request, compile_project
     from .render import from_yaml, to_model, to_yaml
     from .submit import Server, SubmitError, submit
 
@@ -32,7 +32,8 @@ _WHERE = {
     "argo_config": "config",
     "task_name": "names",
     "Request": "project",
-    "manifests": "project",
+    "compile_project": "project",
+    "Compiled": "project",
     "from_yaml": "render",
     "to_model": "render",
     "to_yaml": "render",
@@ -43,6 +44,7 @@ _WHERE = {
 
 __all__ = [
     "ArgoConfig",
+    "Compiled",
     "Manifest",
     "ManifestTooLarge",
     "Request",
@@ -51,9 +53,9 @@ __all__ = [
     "SubmitError",
     "Target",
     "argo_config",
+    "compile_project",
     "cron_workflow",
     "from_yaml",
-    "manifests",
     "problems",
     "split_workflow",
     "submit",

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .compiler import Manifest
-from .render import templates_of, to_yaml
+from .render import document, templates_of
 
 SIZE_LIMIT = 1024 * 1024  # Argo/etcd refuse objects near 1 MiB; stay under it
 FIELD_NAME = re.compile(r"[a-zA-Z0-9][-a-zA-Z0-9]*")  # Argo's rule for task and template names
@@ -146,11 +146,13 @@ def structure_problems(manifests: Sequence[Manifest]) -> list[str]:
     return found
 
 
-def size_problems(manifests: Sequence[Manifest], limit: int = SIZE_LIMIT) -> list[str]:
-    """Manifests whose YAML reaches Argo's object size limit."""
+def size_problems(
+    manifests: Sequence[Manifest], documents: Sequence[str] | None = None, limit: int = SIZE_LIMIT
+) -> list[str]:
+    """Manifests whose YAML (``documents``, rendered here when not given) reaches Argo's object size limit."""
     found = []
     for index, manifest in enumerate(manifests):
-        size = len(to_yaml([manifest]).encode())
+        size = len((documents[index] if documents is not None else document(manifest)).encode())
         if size >= limit:
             found.append(f"{_where(manifest, index)} is {size / 1e6:.2f} MB of YAML, over Argo's ~1 MB object limit")
     return found
@@ -158,4 +160,4 @@ def size_problems(manifests: Sequence[Manifest], limit: int = SIZE_LIMIT) -> lis
 
 def problems(manifests: Sequence[Manifest], limit: int = SIZE_LIMIT) -> list[str]:
     """Every problem found (empty when all is well)."""
-    return structure_problems(manifests) + size_problems(manifests, limit)
+    return structure_problems(manifests) + size_problems(manifests, limit=limit)

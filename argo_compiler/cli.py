@@ -138,20 +138,18 @@ def _workspace(args: argparse.Namespace) -> Any:
     return Workspace.load(args.target)
 
 
-def _manifests(args: argparse.Namespace, ws: Any) -> list[dict[str, Any]]:
+def _compiled(args: argparse.Namespace, ws: Any) -> Any:
     from .config import argo_config
-    from .project import Request, manifests
+    from .project import Request, compile_project
 
     request = Request(args.select, args.all, args.template, args.schedules, args.split)
-    return manifests(ws, argo_config(ws.settings), request)
+    return compile_project(ws, argo_config(ws.settings), request)
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    from .render import to_yaml
-
     ws = _workspace(args)
-    docs = _manifests(args, ws)
-    text = to_yaml(docs)
+    compiled = _compiled(args, ws)
+    docs, text = compiled.manifests, compiled.yaml
     if args.output:
         args.output.write_text(text)
         tasks = sum(len(t.get("dag", {}).get("tasks", [])) for d in docs for t in _templates(d))
@@ -206,7 +204,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         settings = ws.settings
         args.template, args.schedules = args.kind == "template", args.kind == "cron"
         args.all = args.all or args.kind == "template"
-        docs = _manifests(args, ws)
+        docs = _compiled(args, ws).manifests
     config = argo_config(settings)
     host = args.host or config.host
     namespace = args.namespace or config.namespace

@@ -5,6 +5,9 @@ This is the edge that reads the store (to plan); ``compiler`` itself only turns 
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +17,19 @@ from assets_core.workspace import Workspace
 from . import checks, compiler
 from .compiler import Manifest, ManifestTooLarge, Target
 from .config import ArgoConfig
+from .render import document, to_yaml
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """Checked manifests and their YAML documents."""
+
+    manifests: list[Manifest]
+    documents: list[str]
+
+    @property
+    def yaml(self) -> str:
+        return to_yaml(self.manifests, self.documents)
 
 
 @dataclass(frozen=True)
@@ -37,8 +53,26 @@ def target_of(ws: Workspace, config: ArgoConfig) -> Target:
     return Target(ws.graph, module, config)
 
 
-def manifests(ws: Workspace, config: ArgoConfig, request: Request) -> list[Manifest]:
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Hold off the cyclic GC while building: models and YAML nodes are ~50 objects per task, and gen-2
+    passes over them made 10k-task compiles superlinear (1.3 s -> 0.6 s for the models alone)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def compile_project(ws: Workspace, config: ArgoConfig, request: Request) -> Compiled:
     """Compile, then check the result; a manifest over the size limit is refused with the fix."""
+    with _gc_paused():
+        return _compile(ws, config, request)
+
+
+def _compile(ws: Workspace, config: ArgoConfig, request: Request) -> Compiled:
     target = target_of(ws, config)
     selection = request.select or "*"
     if request.schedules:
@@ -51,7 +85,8 @@ def manifests(ws: Workspace, config: ArgoConfig, request: Request) -> list[Manif
             docs = compiler.split_workflow(target, keys, request.split, selection=selection, template=request.template)
         else:
             docs = [compiler.workflow(target, keys, selection=selection, template=request.template)]
-    too_large = checks.size_problems(docs)
+    documents = [document(doc) for doc in docs]
+    too_large = checks.size_problems(docs, documents)
     if too_large:
         hint = "pass --split 2000 to run it as WorkflowTemplates of 2000 tasks each"
         if request.schedules:
@@ -60,4 +95,4 @@ def manifests(ws: Workspace, config: ArgoConfig, request: Request) -> list[Manif
     found = checks.structure_problems(docs)
     if found:
         raise RuntimeError("compiled manifests fail lakeplan's own checks (a lakeplan bug): " + "; ".join(found))
-    return docs
+    return Compiled(docs, documents)

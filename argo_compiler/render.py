@@ -65,16 +65,21 @@ def _compact(manifest: Manifest) -> Manifest:
     return copy
 
 
-def to_yaml(manifests: Sequence[Manifest]) -> str:
-    """One YAML document per manifest, separated by ``---``."""
-    return yaml.dump_all(
-        [_compact(doc) for doc in manifests],
+def document(manifest: Manifest) -> str:
+    """One manifest as a YAML document."""
+    return yaml.dump(
+        _compact(manifest),
         Dumper=_Dumper,
         sort_keys=True,
         default_flow_style=False,
         width=1 << 16,
         allow_unicode=False,
     )
+
+
+def to_yaml(manifests: Sequence[Manifest], documents: Sequence[str] | None = None) -> str:
+    """The manifests as one YAML stream, separated by ``---`` (``documents``: already rendered ones)."""
+    return "---\n".join(documents if documents is not None else [document(doc) for doc in manifests])
 
 
 def from_yaml(text: str) -> list[Manifest]:

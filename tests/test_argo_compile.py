@@ -28,9 +28,9 @@ from argo_compiler import (
     SecretRef,
     Target,
     argo_config,
+    compile_project,
     cron_workflow,
     from_yaml,
-    manifests,
     problems,
     split_workflow,
     task_name,
@@ -289,7 +289,7 @@ def test_container_settings_follow_each_asset(kinds: dict[str, Any]) -> None:
 def test_credentials_are_secret_references_never_values(tmp_path: Path) -> None:
     settings = Settings(project_root=REPO, database_url="postgresql://lakeplan:s3cr3t-pw@db.internal/lake")
     ws = Workspace(settings, "examples.quickstart.pipeline", quickstart().graph, quickstart().schedules)
-    docs = manifests(ws, CONFIG, Request(all=True))
+    docs = compile_project(ws, CONFIG, Request(all=True)).manifests
     text = to_yaml(docs)
     assert "s3cr3t-pw" not in text and "db.internal" not in text
     env = {e["name"]: e for e in docs[0]["spec"]["templates"][1]["container"]["env"]}
@@ -329,8 +329,8 @@ def test_too_large_manifest_is_refused_with_the_fix_and_split_fits() -> None:
     graph = layered_graph(8000, "warehouse/layer_{layer:03d}/table_{index:05d}")
     ws = Workspace(Settings(project_root=REPO), "gen", graph)
     with pytest.raises(ManifestTooLarge, match=r"over Argo's ~1 MB object limit; pass --split 2000"):
-        manifests(ws, CONFIG, Request(all=True))
-    docs = manifests(ws, CONFIG, Request(all=True, split=2000))
+        compile_project(ws, CONFIG, Request(all=True))
+    docs = compile_project(ws, CONFIG, Request(all=True, split=2000)).manifests
     assert len(docs) == 5 and problems(docs) == []
 
 
