@@ -32,10 +32,15 @@ STATES = ("nothing_built", "all_fresh", "root_changed")
 MODES = ("planner", "workspace")
 
 
+def create_store(project: Path) -> MetadataStore:
+    """The project's (empty) metadata store: "nothing built" still has a database."""
+    return MetadataStore.open(Settings(project_root=project).resolved_database_url)
+
+
 def populate(project: Path, n: int) -> None:
     """A project whose store says every asset was built once, with its output file present."""
     settings = Settings(project_root=project)
-    store = MetadataStore.open(settings.resolved_database_url)
+    store = create_store(project)
     fresh = graphs.fresh_heads(n)
     mats = [
         {
@@ -115,6 +120,7 @@ def main() -> None:
             empty, built = workdir / f"empty-{n}", workdir / f"built-{n}"
             empty.mkdir()
             built.mkdir()
+            create_store(empty).close()
             populate(built, n)
             for state_name in STATES:
                 project = empty if state_name == "nothing_built" else built
@@ -127,7 +133,7 @@ def main() -> None:
     print(harness.table(rows, COLUMNS))
 
 
-COLUMNS = ("assets", "state", "mode", "stale", "best_ms", "median_ms", "first_ms", "peak_mib", "maxrss_mib")
+COLUMNS = ("assets", "state", "mode", "stale", "best_ms", "median_ms", "cpu_ms", "first_ms", "peak_mib", "maxrss_mib")
 
 if __name__ == "__main__":
     main()
