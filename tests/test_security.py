@@ -1,0 +1,195 @@
+"""Part 6 of the hardening issue: storage confinement, pickle trust, and secrets that never leak.
+
+Secrets are planted where users put them (the password in the database URL, the lakeFS secret key and
+Argo token in their environment variables, other ``*_SECRET*`` variables); after a full run, a
+failed run and an unreachable-database error, every artefact is searched for them: stdout and stderr,
+every file in the project (``.lakeplan/`` and storage included) and every row of the metadata store.
+"""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from conftest import Project, _make_project
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from assets_core.errors import StoreError
+from assets_core.keys import validate_key
+from assets_core.schema import materializations
+from assets_core.step import materialize
+from io_managers import LocalObjectStore
+
+SECRETS = {
+    "db_password": "PLANTED-db-pass-5e1f",
+    "env": "PLANTED-env-secret-91c2",
+    "aws": "PLANTED-aws-secret-0a77",
+    "lakefs": "PLANTED-lakefs-secret-c3d4",
+    "argo": "PLANTED-argo-token-77b1",
+}
+
+PIPELINE = """
+import os
+
+import pandas as pd
+
+from assets_core import add_metadata, asset
+
+
+class Model:
+    def __init__(self, weight: float) -> None:
+        self.weight = weight
+
+
+@asset
+def table() -> pd.DataFrame:
+    return pd.DataFrame({"x": [1, 2, 3]})
+
+
+@asset
+def model(table: pd.DataFrame) -> Model:
+    add_metadata(rows=len(table))
+    return Model(float(table["x"].mean()))
+
+
+@asset
+def score(model: Model) -> float:
+    return model.weight * 2
+
+
+@asset
+def broken(table: pd.DataFrame) -> int:
+    raise ValueError("this asset always fails")
+"""
+
+
+# -- confinement -------------------------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}(/[A-Za-z_][A-Za-z0-9_]{0,8}){0,4}", fullmatch=True))
+def test_every_valid_key_is_stored_inside_the_root(key: str) -> None:
+    import tempfile
+
+    validate_key(key)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = LocalObjectStore(Path(tmp) / "root")
+        stored = store.put(key, "json", lambda out: out.write(b"1"))
+        path = store.fetch(stored.location, stored.data_version).resolve()
+        assert path.is_relative_to(store.root) and path.parent != store.root
+
+
+@pytest.mark.parametrize(
+    "location", ["../outside.pkl", "/etc/passwd", "a/../../outside.pkl", "a/../../../etc/passwd", "", "."]
+)
+def test_a_stored_location_outside_the_root_is_refused(tmp_path: Path, location: str) -> None:
+    store = LocalObjectStore(tmp_path / "root")
+    assert not store.exists(location)
+    with pytest.raises(StoreError, match="outside the storage root"):
+        store.fetch(location, "0" * 64)
+
+
+def _planted_pickle(marker: Path) -> bytes:
+    class Exploit:
+        def __reduce__(self) -> tuple[object, tuple[str, ...]]:
+            return (exec, (f"open({str(marker)!r}, 'w').write('pwned')",))
+
+    return pickle.dumps(Exploit())
+
+
+def test_pickle_is_loaded_only_from_the_stores_own_verified_files(sqlite_project: Project) -> None:
+    sqlite_project.write("pipeline", PIPELINE)
+    sqlite_project.cli("materialize", "-m", sqlite_project.module(), "--select", "+score")
+    ws = sqlite_project.workspace()
+    head = ws.store.heads(["model"])["model"]
+    assert head.location.endswith(".pkl")
+    marker = sqlite_project.root / "pwned"
+    # 1. The stored file is swapped for a malicious pickle: its hash no longer matches, it is not loaded.
+    path = ws.settings.resolved_storage_root / head.location
+    path.write_bytes(_planted_pickle(marker))
+    with pytest.raises(StoreError, match="corrupted"):
+        materialize(ws, "score", "run-swap", force=True)
+    # 2. The metadata store is edited to point outside the storage root: refused before reading.
+    outside = sqlite_project.root / "outside.pkl"
+    outside.write_bytes(_planted_pickle(marker))
+    with ws.store.engine.begin() as conn:
+        conn.execute(
+            materializations.update().where(materializations.c.id == head.id).values(location="../outside.pkl")
+        )
+    with pytest.raises(StoreError, match="outside the storage root"):
+        materialize(ws, "score", "run-escape", force=True)
+    assert not marker.exists()
+
+
+# -- secrets -----------------------------------------------------------------------------------
+
+
+def _store_dump(url: str) -> str:
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            tables = sa.inspect(conn).get_table_names()
+            rows = [repr(row) for table in tables for row in conn.execute(sa.text(f'SELECT * FROM "{table}"'))]
+    finally:
+        engine.dispose()
+    assert rows, "the store is empty: the run did not record anything"
+    return "\n".join(rows)
+
+
+def _all_files(root: Path) -> str:
+    texts = []
+    for path in root.rglob("*"):
+        if path.is_file() and "__pycache__" not in path.parts and path.name != "pyproject.toml":
+            texts.append(path.read_bytes().decode("latin-1"))
+    return "\n".join(texts)
+
+
+@pytest.mark.postgres
+def test_no_secret_reaches_logs_files_or_the_store(tmp_path: Path, postgres_url: str) -> None:
+    url = sa.make_url(postgres_url).set(drivername="postgresql", password=SECRETS["db_password"])
+    secret_url = url.render_as_string(hide_password=False)
+    project = _make_project(tmp_path, secret_url)
+    project.write("pipeline", PIPELINE)
+    env = {
+        **project.env(),
+        "LAKEPLAN_SECRET_PROBE": SECRETS["env"],
+        "AWS_SECRET_ACCESS_KEY": SECRETS["aws"],
+        "LAKEFS_SECRET_ACCESS_KEY": SECRETS["lakefs"],
+        "LAKEPLAN_ARGO_TOKEN": SECRETS["argo"],
+    }
+
+    def lakeplan(*args: str, extra: dict[str, str] | None = None) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "assets_core", *args],
+            cwd=project.root,
+            env={**env, **(extra or {})},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        return result.stdout + result.stderr
+
+    output = [
+        lakeplan("materialize", "-m", project.module()),  # 'broken' fails: a failed run is recorded too
+        lakeplan("materialize", "-m", project.module(), "--json", "--force", "--select", "+score"),
+        lakeplan("plan", "-m", project.module()),
+        lakeplan("plan", "-m", project.module(), "--json"),
+        lakeplan(
+            "--debug", "plan", "-m", project.module(), extra={"LAKEPLAN_DATABASE_URL": secret_url.replace("5432", "1")}
+        ),
+    ]
+    assert "this asset always fails" in output[0] and "Connection refused" in output[-1]
+    artefacts = {
+        "command output": "\n".join(output),
+        "files under the project (.lakeplan, storage)": _all_files(project.root),
+        "metadata store rows": _store_dump(secret_url),
+    }
+    leaks = [
+        f"{name} in {where}" for where, text in artefacts.items() for name, value in SECRETS.items() if value in text
+    ]
+    assert not leaks, leaks
