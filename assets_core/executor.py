@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from .config import Settings
 from .environment import capture
 from .errors import StoreError
-from .graph import AssetGraph
 from .records import RunRecord, RunStatus, new_run_id
 from .step import Outcome, StepResult, materialize
 from .workspace import Workspace
@@ -42,27 +41,6 @@ class RunSummary:
         return any(r.outcome in (Outcome.FAILED, Outcome.SKIPPED) for r in self.results)
 
 
-def _blocked_by(graph: AssetGraph, keys: Sequence[str]) -> dict[str, tuple[str, ...]]:
-    """For each planned key, the planned keys it must wait for (nearest planned ancestors)."""
-    planned = set(keys)
-    waits: dict[str, tuple[str, ...]] = {}
-    for key in keys:
-        found: set[str] = set()
-        stack = list(graph.upstream[key])
-        seen: set[str] = set()
-        while stack:
-            up = stack.pop()
-            if up in seen:
-                continue
-            seen.add(up)
-            if up in planned:
-                found.add(up)
-            else:
-                stack.extend(graph.upstream[up])
-        waits[key] = tuple(sorted(found))
-    return waits
-
-
 def _skip(key: str, failed_upstream: str) -> StepResult:
     return StepResult(key, Outcome.SKIPPED, message=f"upstream {failed_upstream!r} failed")
 
@@ -74,7 +52,7 @@ def run_in_process(
     ws: Workspace, keys: Sequence[str], run_id: str, force: bool, on_result: OnResult
 ) -> list[StepResult]:
     """One asset at a time, in the given (topological) order."""
-    waits = _blocked_by(ws.graph, keys)
+    waits = ws.graph.nearest_among(keys)
     results: dict[str, StepResult] = {}
     for key in keys:
         bad = next((u for u in waits[key] if results[u].outcome in _BAD), None)
@@ -102,7 +80,7 @@ def run_in_processes(
     ws: Workspace, keys: Sequence[str], run_id: str, force: bool, on_result: OnResult, workers: int
 ) -> list[StepResult]:
     """Up to ``workers`` assets at once in fresh (spawned) processes that load the project themselves."""
-    waits = _blocked_by(ws.graph, keys)
+    waits = ws.graph.nearest_among(keys)
     results: dict[str, StepResult] = {}
     pending = list(keys)
     context = multiprocessing.get_context("spawn")
