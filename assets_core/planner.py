@@ -9,6 +9,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .bulk import collector_paused
 from .graph import AssetGraph
 from .hashing import short
 from .records import Head
@@ -166,12 +167,13 @@ def plan(graph: AssetGraph, state: CurrentState, selection: Collection[str] | No
     statuses: list[AssetStatus] = []
     upstream = graph.upstream
     code_versions = state.code_versions
-    for key in graph.order:
-        if key not in code_versions:
-            continue  # a source
-        status = assess(key, upstream[key], state, stale)
-        if status.causes:
-            stale[key] = upstream_cause(key)
-        if selection is None or key in selection:
-            statuses.append(status)
+    with collector_paused():
+        for key in graph.order:
+            if key not in code_versions:
+                continue  # a source
+            status = assess(key, upstream[key], state, stale)
+            if status.causes:
+                stale[key] = upstream_cause(key)
+            if selection is None or key in selection:
+                statuses.append(status)
     return Plan(tuple(statuses))
