@@ -212,15 +212,14 @@ class LakeFSStore:
 
     def _missing(self) -> str:
         """Which of repository and branch is missing (asked only after a 404)."""
-        from lakefs.exceptions import NotFoundException
-
         repo, branch = self.config.repository, self.config.branch
         try:
             self.client.sdk_client.repositories_api.get_repository(repo)
-        except NotFoundException:
-            return f"lakeFS repository {repo!r} does not exist at {self.config.endpoint}; create it or fix repository"
-        except Exception:  # the 404 already said what matters; this only refines it
-            pass
+        except Exception as exc:  # this only refines the 404 already reported
+            if getattr(exc, "status", None) == 404:
+                return (
+                    f"lakeFS repository {repo!r} does not exist at {self.config.endpoint}; create it or fix repository"
+                )
         return (
             f"lakeFS branch {branch!r} (or an object it needs) is missing in repository {repo!r} at "
             f"{self.config.endpoint}; create the branch or fix [tool.lakeplan.lakefs] branch"
@@ -262,7 +261,7 @@ class LakeFSStore:
         """A path source's location in the repository: its path relative to the project root."""
         if source.path is None or source.version is not None:
             return None
-        path = source.path
+        path = Path(os.path.normpath(source.path))
         return (path.relative_to(self.project_root) if path.is_relative_to(self.project_root) else path).as_posix()
 
     def asset_path(self, key: str, extension: str) -> str:

@@ -98,6 +98,7 @@ _RULES = [
     ("/repositories", "POST", "create_repository"),
     ("/repositories/<repository>", "GET", "get_repository"),
     ("/repositories/<repository>/branches", "POST", "create_branch"),
+    ("/repositories/<repository>/branches", "GET", "list_branches"),
     ("/repositories/<repository>/branches/<branch>", "GET", "get_branch"),
     ("/repositories/<repository>/branches/<branch>", "DELETE", "delete_branch"),
     ("/repositories/<repository>/branches/<branch>/objects", "POST", "upload_object"),
@@ -313,6 +314,11 @@ class FakeLakeFS:
         repo.branches[body["name"]] = commit.id
         return Response(commit.id, status=201, content_type="text/html")
 
+    def _list_branches(self, request: Request, repository: str) -> Response:
+        repo = self._repo(repository)
+        refs = [{"id": name, "commit_id": commit} for name, commit in sorted(repo.branches.items())]
+        return _json(200, {"pagination": _pagination(len(refs), 1000, False, ""), "results": refs})
+
     def _get_branch(self, request: Request, repository: str, branch: str) -> Response:
         repo = self._repo(repository)
         return _json(200, {"id": branch, "commit_id": repo.branches[self._branch(repo, branch)]})
@@ -385,11 +391,13 @@ class FakeLakeFS:
         obj = self._object(repo, ref, request.args["path"])
         data = obj.data
         if request.range is not None and request.range.ranges:
-            start, stop = request.range.range_for_length(len(data)) or (0, 0)
-            if start >= len(data):
+            span = request.range.range_for_length(len(data))
+            if span is None:
                 raise ApiError(416, "requested range not satisfiable")
+            start, stop = span
             response = Response(data[start:stop], status=206, content_type="application/octet-stream")
-            response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{len(data)}"
+            # The spec's pattern for this header is 'bytes=<from>-<to>' (no total), so that is what is sent.
+            response.headers["Content-Range"] = f"bytes={start}-{stop - 1}"
             return response
         response = Response(data, status=200, content_type="application/octet-stream")
         response.headers["ETag"] = f'"{obj.checksum}"'
@@ -433,8 +441,8 @@ class FakeLakeFS:
         if not changed:
             raise ApiError(400, "no changes")
         conflicts = sorted(p for p in changed if base.tree.get(p) != ours.tree.get(p) != theirs.tree.get(p))
-        if conflicts:
-            raise ApiError(409, f"conflict found: {', '.join(conflicts[:5])}")
+        if conflicts:  # the spec's 409 body is a MergeResult (with the Error's message alongside)
+            return _json(409, {"reference": "", "message": f"conflict found: {', '.join(conflicts[:5])}"})
         tree = dict(ours.tree)
         for path in changed:
             if path in theirs.tree:

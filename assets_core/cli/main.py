@@ -11,7 +11,12 @@ from collections.abc import Sequence
 from ..errors import ExitCode, LakeplanError
 
 # Each module has ``register(subparsers)``; heavy imports stay inside the command functions.
-COMMAND_MODULES = ("assets_core.cli.core_commands", "argo_compiler.cli", "assets_core.cli.audit_commands")
+COMMAND_MODULES = (
+    "assets_core.cli.core_commands",
+    "argo_compiler.cli",
+    "assets_core.cli.audit_commands",
+    "io_managers.lakefs_sync",
+)
 
 DESCRIPTION = """\
 lakeplan: versioned data and model pipelines that rebuild only what is stale.
