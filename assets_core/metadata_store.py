@@ -134,6 +134,23 @@ _HEAD_COLUMNS = (
     materializations.c.run_id,
 )
 
+# The statements every step runs, built once with bound parameters: building a SQLAlchemy statement
+# costs about as much CPU as running it on SQLite.
+_HEADS = sa.select(*_HEAD_COLUMNS).join(heads, heads.c.materialization_id == materializations.c.id)
+_HEADS_OF = _HEADS.where(heads.c.asset_key.in_(sa.bindparam("keys", expanding=True)))
+_REUSABLE = (
+    sa.select(materializations)
+    .where(materializations.c.asset_key == sa.bindparam("key"), materializations.c.recipe == sa.bindparam("recipe"))
+    .where(materializations.c.kind != MaterializationKind.FAILED.value)
+    .order_by(materializations.c.id.desc())
+    .limit(5)
+)
+_MOVE_HEAD = (
+    heads.update()
+    .where(heads.c.asset_key == sa.bindparam("b_key"), heads.c.materialization_id == sa.bindparam("b_expected"))
+    .values(materialization_id=sa.bindparam("b_new_id"), updated_at=sa.bindparam("b_now"))
+)
+
 
 class MetadataStore:
     """Runs, materializations and heads in one SQL database; safe for several processes at once."""
@@ -212,11 +229,11 @@ class MetadataStore:
 
     def heads(self, keys: Collection[str] | None = None) -> dict[str, Head]:
         """Current materialization of each asset (all assets, or those in ``keys``)."""
-        query = sa.select(*_HEAD_COLUMNS).join(heads, heads.c.materialization_id == materializations.c.id)
-        if keys is not None and len(keys) <= 500:
-            query = query.where(heads.c.asset_key.in_(list(keys)))
         with self._read() as conn, collector_paused():
-            rows = conn.execute(query).all()
+            if keys is not None and len(keys) <= 500:
+                rows = conn.execute(_HEADS_OF, {"keys": list(keys)}).all()
+            else:
+                rows = conn.execute(_HEADS).all()
             # Rows unpacked like tuples in one comprehension: a plan reads every head, so this is its hot loop.
             found = {
                 key: Head(id_, data, code, _parse_compact(inputs)[0], location, run)
@@ -228,15 +245,8 @@ class MetadataStore:
 
     def reusable(self, asset_key: str, recipe: str) -> list[Materialization]:
         """Earlier successful materializations with this exact recipe, newest first (memoized restore)."""
-        query = (
-            sa.select(materializations)
-            .where(materializations.c.asset_key == asset_key, materializations.c.recipe == recipe)
-            .where(materializations.c.kind != MaterializationKind.FAILED.value)
-            .order_by(materializations.c.id.desc())
-            .limit(5)
-        )
         with self._read() as conn:
-            return [_materialization(r) for r in conn.execute(query)]
+            return [_materialization(r) for r in conn.execute(_REUSABLE, {"key": asset_key, "recipe": recipe})]
 
     def history(self, asset_key: str, limit: int | None = None) -> list[Materialization]:
         """Every materialization of an asset, newest first."""
@@ -289,21 +299,22 @@ class MetadataStore:
 
     def _insert(self, conn: Connection, mat: Materialization) -> int:
         result = conn.execute(
-            materializations.insert().values(
-                asset_key=mat.asset_key,
-                run_id=mat.run_id,
-                kind=mat.kind.value,
-                code_version=mat.code_version,
-                recipe=recipe_of(mat.code_version, mat.input_versions),
-                input_versions=_dumps(mat.input_versions),
-                data_version=mat.data_version,
-                location=mat.location,
-                started_at=mat.started_at,
-                finished_at=mat.finished_at,
-                metadata=_dumps(mat.metadata),
-                error=mat.error,
-                code_components=_dumps(mat.code_components),
-            )
+            materializations.insert(),
+            {
+                "asset_key": mat.asset_key,
+                "run_id": mat.run_id,
+                "kind": mat.kind.value,
+                "code_version": mat.code_version,
+                "recipe": recipe_of(mat.code_version, mat.input_versions),
+                "input_versions": _dumps(mat.input_versions),
+                "data_version": mat.data_version,
+                "location": mat.location,
+                "started_at": mat.started_at,
+                "finished_at": mat.finished_at,
+                "metadata": _dumps(mat.metadata),
+                "error": mat.error,
+                "code_components": _dumps(mat.code_components),
+            },
         )
         pk = result.inserted_primary_key
         if pk is None:
@@ -321,13 +332,12 @@ class MetadataStore:
                 now = time.time()
                 if expected_head is None:
                     conn.execute(
-                        heads.insert().values(asset_key=mat.asset_key, materialization_id=new_id, updated_at=now)
+                        heads.insert(), {"asset_key": mat.asset_key, "materialization_id": new_id, "updated_at": now}
                     )
                 else:
                     moved = conn.execute(
-                        heads.update()
-                        .where(heads.c.asset_key == mat.asset_key, heads.c.materialization_id == expected_head)
-                        .values(materialization_id=new_id, updated_at=now)
+                        _MOVE_HEAD,
+                        {"b_key": mat.asset_key, "b_expected": expected_head, "b_new_id": new_id, "b_now": now},
                     )
                     if moved.rowcount != 1:
                         raise RecordConflict(mat.asset_key)
