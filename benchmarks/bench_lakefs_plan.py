@@ -10,7 +10,6 @@ committed on ``main`` and its provenance recorded), then one plan is timed and i
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 import tempfile
@@ -55,8 +54,7 @@ def main() -> int:
     ws = Workspace.load("bench_graph", load_settings(root, {}))
 
     # Arrange: the source and every asset's object on main in one commit; provenance in the SQL store.
-    server.put_object("bench", "main", "data/raw.csv", b"x\n1\n")
-    versions = {"raw": hashlib.md5(b"x\n1\n").hexdigest()}  # noqa: S324 - lakeFS checksum
+    versions = {"raw": server.put_object("bench", "main", "data/raw.csv", b"x\n1\n").checksum}
     for key in ws.graph.order:
         if key != "raw":
             data = f"{key}".encode()
