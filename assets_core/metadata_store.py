@@ -150,6 +150,14 @@ _MOVE_HEAD = (
     .where(heads.c.asset_key == sa.bindparam("b_key"), heads.c.materialization_id == sa.bindparam("b_expected"))
     .values(materialization_id=sa.bindparam("b_new_id"), updated_at=sa.bindparam("b_now"))
 )
+_CLAIM_OF = sa.select(claims).where(claims.c.asset_key == sa.bindparam("key")).with_for_update()
+_OUR_CLAIM = (
+    claims.c.asset_key == sa.bindparam("b_key"),
+    claims.c.holder == sa.bindparam("b_holder"),
+    claims.c.run_id == sa.bindparam("b_run_id"),
+)
+_RELEASE_CLAIM = claims.delete().where(*_OUR_CLAIM)
+_RENEW_CLAIM = claims.update().where(*_OUR_CLAIM).values(expires_at=sa.bindparam("b_expires_at"))
 
 
 class MetadataStore:
@@ -358,9 +366,9 @@ class MetadataStore:
         values = {"run_id": mine.run_id, "holder": mine.holder, "claimed_at": mine.claimed_at}
         try:
             with self._write() as conn:
-                row = conn.execute(sa.select(claims).where(claims.c.asset_key == key).with_for_update()).first()
+                row = conn.execute(_CLAIM_OF, {"key": key}).first()
                 if row is None:
-                    conn.execute(claims.insert().values(asset_key=key, expires_at=mine.expires_at, **values))
+                    conn.execute(claims.insert(), {"asset_key": key, "expires_at": mine.expires_at, **values})
                     return None
                 current = Claim(key, row.run_id, row.holder, row.claimed_at, row.expires_at)
                 if not supersedes(current):
@@ -375,22 +383,14 @@ class MetadataStore:
     def renew_claim(self, mine: Claim, expires_at: float) -> bool:
         """Extend our lease; False when the claim is no longer ours (it expired and was taken over)."""
         with self._write() as conn:
-            moved = conn.execute(
-                claims.update()
-                .where(claims.c.asset_key == mine.asset_key, claims.c.holder == mine.holder)
-                .where(claims.c.run_id == mine.run_id)
-                .values(expires_at=expires_at)
-            )
+            ours = {"b_key": mine.asset_key, "b_holder": mine.holder, "b_run_id": mine.run_id}
+            moved = conn.execute(_RENEW_CLAIM, {**ours, "b_expires_at": expires_at})
             return bool(moved.rowcount == 1)
 
     def release_claim(self, mine: Claim) -> None:
         """Drop our claim (someone else's, if ours was taken over, stays)."""
         with self._write() as conn:
-            conn.execute(
-                claims.delete()
-                .where(claims.c.asset_key == mine.asset_key, claims.c.holder == mine.holder)
-                .where(claims.c.run_id == mine.run_id)
-            )
+            conn.execute(_RELEASE_CLAIM, {"b_key": mine.asset_key, "b_holder": mine.holder, "b_run_id": mine.run_id})
 
     def held_claims(self) -> list[Claim]:
         """Every claim currently held (for status displays and tests)."""
