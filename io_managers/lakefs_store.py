@@ -145,7 +145,7 @@ class LakeFSStore:
     @classmethod
     def from_settings(cls, settings: Settings, env: Mapping[str, str] | None = None) -> LakeFSStore:
         config = LakeFSConfig.load(settings.section("lakefs"), os.environ if env is None else env)
-        return cls(config, settings.project_root, settings.state_dir / "lakefs-cache")
+        return cls(config, settings.project_root, settings.resolved_storage_root / "lakefs-cache")
 
     def describe(self) -> str:
         return f"lakefs://{self.config.repository}/{self.config.branch} at {self.config.endpoint}"
