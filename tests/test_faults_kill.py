@@ -27,6 +27,7 @@ ASSETS = ("big_a", "big_b", "big_c", "summary")
 PIPELINE = """
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
