@@ -22,8 +22,18 @@ def select(graph: AssetGraph, expression: str | None) -> frozenset[str]:
         return frozenset(assets)
     chosen: set[str] = set()
     for term in filter(None, _SPLIT.split(expression.strip())):
-        chosen |= _term(graph, term)
-    return frozenset(k for k in chosen if k in assets)
+        found = {k for k in _term(graph, term) if k in assets}
+        if not found:  # only sources matched: they are read, never built
+            name = term.strip("+")
+            if term.startswith("group:"):
+                what, fix = f"group {name[len('group:') :]!r} holds only sources", "name one of its dependents"
+            else:
+                what, fix = f"{name!r} is a source", f"select what is built from it with '{name}+'"
+            raise SelectionError(
+                f"--select {term!r} selects no asset: {what}, which lakeplan reads but never builds; {fix}"
+            )
+        chosen |= found
+    return frozenset(chosen)
 
 
 def _term(graph: AssetGraph, term: str) -> set[str]:

@@ -194,7 +194,6 @@ def pipeline() -> AssetGraph:
         ("model lone", {"model", "lone"}),
         (" revenue , group:ml ", {"revenue", "features", "model"}),
         ("raw+", {"orders", "revenue", "features", "model", "report"}),
-        ("raw", set()),  # sources are never selected themselves
     ],
 )
 def test_selection_syntax(pipeline: AssetGraph, expression: str | None, expected: set[str]) -> None:
@@ -217,3 +216,14 @@ def test_unknown_group_suggests_or_lists_groups(pipeline: AssetGraph) -> None:
         select(pipeline, "group:reportin")
     with pytest.raises(SelectionError, match="groups are: clean, misc, ml, reporting, sources"):
         select(pipeline, "group:qqqqq")
+
+
+@pytest.mark.parametrize("expression", ["orders_csv", "+orders_csv", "group:sources"])
+def test_selecting_only_sources_is_an_error_naming_the_fix(expression: str) -> None:
+    from assets_core import source_asset
+
+    source = source_asset("orders_csv", version=lambda: "1", read=lambda: 1)
+    graph = AssetGraph.build([source, node("orders", "orders_csv")])
+    with pytest.raises(SelectionError, match=r"reads but never builds; select what is built from"):
+        select(graph, expression)
+    assert select(graph, "orders_csv+") == {"orders"}
