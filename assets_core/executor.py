@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .config import Settings
-from .environment import capture
 from .errors import StoreError
-from .records import RunRecord, RunStatus, new_run_id
+from .records import RunStatus, new_run_id
+from .run_lifecycle import begin, finish
 from .step import Outcome, StepResult, materialize
 from .workspace import Workspace
 
@@ -124,10 +124,8 @@ def run(
     callback = on_result or (lambda *_: None)
     summary = RunSummary(new_run_id())
     started = time.time()
-    environment = capture(ws.settings, ws.target)
-    ws.store.start_run(RunRecord(summary.run_id, started, RunStatus.RUNNING, selection, environment=environment))
     try:
-        ws.objects.begin_run(summary.run_id)  # e.g. lakeFS: the run's own branch
+        begin(ws, summary.run_id, selection, started)  # e.g. lakeFS: the run's own branch
         if workers > 1 and len(keys) > 1:
             summary.results = run_in_processes(ws, keys, summary.run_id, force, callback, workers)
         else:
@@ -138,11 +136,6 @@ def run(
             ws.store.finish_run(summary.run_id, RunStatus.FAILED, summary.counts())
         raise
     summary.seconds = time.time() - started
-    try:
-        note = ws.objects.finish_run(summary.run_id, not summary.failed)  # publishes only a fully successful run
-    except StoreError:
-        ws.store.finish_run(summary.run_id, RunStatus.FAILED, summary.counts())
-        raise
+    note = finish(ws, summary.run_id, not summary.failed, summary.counts())  # publishes only a fully successful run
     summary.notes += [note] if note else []
-    ws.store.finish_run(summary.run_id, RunStatus.FAILED if summary.failed else RunStatus.SUCCESS, summary.counts())
     return summary

@@ -297,6 +297,15 @@ class MetadataStore:
                 )
             )
 
+    def ensure_run(self, run: RunRecord) -> bool:
+        """Start ``run`` unless its id is already recorded (an Argo workflow's pods race to start it);
+        True when this call recorded it."""
+        try:
+            self.start_run(run)
+        except IntegrityError:
+            return False
+        return True
+
     def finish_run(self, run_id: str, status: RunStatus, counts: dict[str, int]) -> None:
         with self._write() as conn:
             conn.execute(

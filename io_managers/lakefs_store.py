@@ -458,12 +458,25 @@ class LakeFSStore:
         )
 
     def finish_run(self, run_id: str, success: bool) -> str | None:
-        """Merge the run branch into the target when every asset succeeded; otherwise keep it and say so."""
+        """Merge the run branch into the target when every asset succeeded; otherwise keep it and say so.
+
+        Safe to call again (Argo retries exit handlers): a run already merged, or whose branch is gone
+        (published, or never written to), changes nothing.
+        """
         repo, target, name = self._repo(), self.config.branch, self.run_branch(run_id)
-        head = self._call(
-            f"read run branch {name!r}",
-            lambda: self.client.sdk_client.commits_api.get_commit(self.config.repository, name),
-        )
+
+        def run_head() -> Any:
+            try:
+                return self.client.sdk_client.commits_api.get_commit(self.config.repository, name)
+            except Exception as exc:
+                if getattr(exc, "status", None) == 404:
+                    return None
+                raise
+
+        head = self._call(f"read run branch {name!r}", run_head)
+        if head is None:
+            self._head(target)  # a missing repository or target branch is an error, not "nothing to do"
+            return f"nothing to publish for run {run_id}: no lakeFS branch {name!r} (already published, or no writes)"
         if (head.metadata or {}).get(_COMMIT_META + "run_id") != run_id:  # nothing committed in this run
             self._call(f"delete run branch {name!r}", lambda: repo.branch(name).delete())
             return None
@@ -472,7 +485,7 @@ class LakeFSStore:
                 f"lakeFS branch {target!r} is unchanged; the assets this run built are kept on branch {name!r} "
                 f"({lakefs_uri(self.config.repository, name, '')}) for debugging"
             )
-        from lakefs.exceptions import ConflictException
+        from lakefs.exceptions import BadRequestException, ConflictException
 
         conflicts: list[str] = []
 
@@ -483,10 +496,15 @@ class LakeFSStore:
             except ConflictException as exc:
                 conflicts.append(_reason(exc))
                 return None
+            except BadRequestException:  # "no changes": merged by an earlier call that died before deleting
+                if (earlier := merged()) is None:
+                    raise
+                return earlier
 
         def merged() -> str | None:
-            tip = self.client.sdk_client.commits_api.get_commit(self.config.repository, target)
-            return str(tip.id) if head.id in (tip.parents or []) else None
+            """The target's commit that already merged the run's head (recent history, newest first)."""
+            log = self._repo().ref(target).log(max_amount=_PAGE)
+            return next((str(c.id) for c in log if head.id in (c.parents or [])), None)
 
         reference = self._call(f"merge run branch {name!r} into {target!r}", merge, done=merged)
         if reference is None:

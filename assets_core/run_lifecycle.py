@@ -1,0 +1,57 @@
+"""A run's bookkeeping, shared by ``lakeplan materialize`` (the executor) and the Argo pods.
+
+``begin`` records the run and opens it in the object store (lakeFS: the run branch); ``finish`` publishes
+it there only on success (lakeFS: merges the run branch) and records the outcome. In-process, one caller
+does both; on Argo every step pod calls ``begin`` (the first one records the run, the others find it) and
+the workflow's exit handler calls ``finish`` with counts taken from the run's recorded materializations.
+Both are idempotent, so a retried pod or exit handler does no harm.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from .environment import capture
+from .errors import StoreError
+from .records import Materialization, MaterializationKind, RunRecord, RunStatus
+from .workspace import Workspace
+
+
+def start(ws: Workspace, run_id: str, selection: str, started_at: float | None = None) -> bool:
+    """Record ``run_id`` as running unless it already is; True when this call recorded it."""
+    if ws.store.run(run_id) is not None:  # the common case on Argo: skip capturing the environment
+        return False
+    started = time.time() if started_at is None else started_at
+    environment = capture(ws.settings, ws.target)
+    return ws.store.ensure_run(RunRecord(run_id, started, RunStatus.RUNNING, selection, environment=environment))
+
+
+def begin(ws: Workspace, run_id: str, selection: str, started_at: float | None = None) -> None:
+    """Record the run (if not yet) and open it in the object store, before its first step writes."""
+    start(ws, run_id, selection, started_at)
+    ws.objects.begin_run(run_id)
+
+
+def finish(ws: Workspace, run_id: str, success: bool, counts: dict[str, int]) -> str | None:
+    """Publish the run in the object store only if ``success``, then record its outcome.
+
+    Returns the object store's note (e.g. where it was published, or which lakeFS branch keeps a failed
+    run's outputs). A failed publish records the run as failed and raises the StoreError.
+    """
+    try:
+        note = ws.objects.finish_run(run_id, success)
+    except StoreError:
+        ws.store.finish_run(run_id, RunStatus.FAILED, counts)
+        raise
+    ws.store.finish_run(run_id, RunStatus.SUCCESS if success else RunStatus.FAILED, counts)
+    return note
+
+
+def counts_of(materializations: Iterable[Materialization]) -> dict[str, int]:
+    """Assets per outcome of their last attempt in a run (a retried asset counts once, as it ended)."""
+    last = {m.asset_key: m.kind for m in materializations}  # in recording order, so the last one wins
+    counts = dict.fromkeys((MaterializationKind.BUILT, MaterializationKind.RESTORED, MaterializationKind.FAILED), 0)
+    for kind in last.values():
+        counts[kind] = counts.get(kind, 0) + 1
+    return {kind.value: n for kind, n in counts.items()}
