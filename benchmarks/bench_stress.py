@@ -5,7 +5,7 @@ from nothing built, on SQLite and on PostgreSQL (127.0.0.1:5432, a fresh schema)
 second, peak RSS of the largest process, and a check that every asset got exactly one materialization.
 
 soak: 50 consecutive ``lakeplan materialize`` runs of the quickstart in a scratch copy; every 10th run
-edits the orders CSV (a real new version). Prints how the storage and ``.lakeplan/`` grow per run, split
+appends a valid order to the CSV (a real new version). Prints how the storage and ``.lakeplan/`` grow per run, split
 into runs with and without a new version.
 
     .venv/bin/python benchmarks/bench_stress.py                      # both, 10,000 assets, 50 runs
@@ -136,11 +136,9 @@ def soak(workdir: Path, runs: int) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     for i in range(1, runs + 1):
         edited = i > 1 and i % 10 == 1
-        if edited:  # a real new version: one more completed order
-            lines = csv.read_text().splitlines()
-            header, last = lines[0], lines[-1].split(",")
-            last[0] = str(int(last[0]) + 1)
-            csv.write_text("\n".join([header, *lines[1:], ",".join(last)]) + "\n")
+        if edited:  # a real new version: one more valid completed order
+            with csv.open("a") as handle:
+                handle.write(f"{100_000 + i},1,2026-01-15,{10 + i}.00,complete,DE\n")
         before_state, before_storage = _size(state), _size(storage)
         stdout, seconds, _ = lakeplan(project, {}, "materialize", "-m", "quickstart.pipeline", "--json")
         counts = json.loads(stdout)["counts"]

@@ -259,7 +259,7 @@ def test_two_materialize_runs_over_overlapping_selections(project: Project) -> N
         while "built     e" not in (logs / "b.err").read_text():  # b's two workers took 'a' and 'e' together
             assert run_b.poll() is None and time.monotonic() < deadline, (logs / "b.err").read_text()
             time.sleep(0.05)
-        time.sleep(2.0)  # b's other worker, started with the first, is now waiting for run a's claim on 'a'
+        time.sleep(3.0)  # b's other worker, started with the first, is now waiting for run a's claim on 'a'
         (project.root / "release").touch()
         assert run_a.wait(120) == 0 and run_b.wait(120) == 0
     a_text, b_text = (logs / "a.err").read_text(), (logs / "b.err").read_text()

@@ -9,6 +9,7 @@ next run rebuilds exactly the assets the killed run did not record.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -113,7 +114,8 @@ def _killed_in_user_code(project: Project, key: str) -> None:
             assert time.monotonic() < deadline, f"{key}'s code was never reached"
             time.sleep(0.05)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # already gone: the assertion above says why
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         (project.root / "hold" / key).unlink()
     assert marker.read_text() == key
