@@ -1,4 +1,5 @@
-"""Checks the Argo JSON schema cannot express: references resolve, names are valid, no secret values, size.
+"""Checks the Argo JSON schema cannot express: references (tasks, templates, onExit) resolve, names are valid,
+no secret values, size.
 
 ``problems(manifests)`` returns every problem found (empty when all is well); the compiler runs it on
 its own output and the tests run it on every manifest kind.
@@ -73,6 +74,11 @@ def _dag_problems(manifest: Manifest, where: str, templates_by_manifest: dict[st
     entry = spec.get("workflowSpec", spec).get("entrypoint")
     if entry is not None and entry not in names:
         problems.append(f"{where}: entrypoint {entry!r} is not a template")
+    on_exit = spec.get("workflowSpec", spec).get("onExit")
+    if on_exit is not None and on_exit not in names:
+        problems.append(f"{where}: onExit {on_exit!r} is not a template")
+    if on_exit is None and manifest.get("kind") in ("Workflow", "CronWorkflow"):
+        problems.append(f"{where}: no onExit handler, so its run would never be published or recorded")
     for template in templates_of(manifest):
         tname = template.get("name", "")
         if not FIELD_NAME.fullmatch(tname) or len(tname) > 128:

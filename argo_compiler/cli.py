@@ -1,4 +1,4 @@
-"""``lakeplan compile | schedules | submit`` (on your machine) and ``lakeplan step | plan-task`` (in the pod).
+"""``lakeplan compile | schedules | submit`` (on your machine), ``lakeplan step | plan-task | finish-run`` (in the pod).
 
 hera is imported inside the command functions, so other commands and the pods' steps start fast.
 """
@@ -14,6 +14,8 @@ from typing import Any
 from assets_core.cli.core_commands import SELECT_HELP, add_select, add_target
 from assets_core.cli.output import dump_json, table
 from assets_core.errors import ConfigError
+
+from .contract import WORKFLOW_STATUSES
 
 
 def _command(subparsers: Any, name: str, summary: str, epilog: str) -> argparse.ArgumentParser:
@@ -75,12 +77,24 @@ def register(subparsers: Any) -> None:
     step = _command(subparsers, "step", "(in the pod) materialize one asset once", STEP_EPILOG)
     step.add_argument("--asset", required=True, metavar="KEY", help="the asset key")
     step.add_argument("--run-id", required=True, help="the run this materialization belongs to (the workflow name)")
+    step.add_argument("--selection", default="*", help="the run's selection, recorded with the run (default '*')")
     step.set_defaults(handler=cmd_step)
 
     plan_task = _command(subparsers, "plan-task", "(in the pod) write which assets are stale now", PLAN_TASK_EPILOG)
     add_select(plan_task)
     plan_task.add_argument("--output", type=Path, required=True, metavar="FILE", help="where Argo reads the result")
+    plan_task.add_argument("--run-id", help="record the run under this id (the workflow name)")
     plan_task.set_defaults(handler=cmd_plan_task)
+
+    finish_run = _command(
+        subparsers, "finish-run", "(in the pod) publish and record a workflow's run when it ends", FINISH_RUN_EPILOG
+    )
+    finish_run.add_argument("--run-id", required=True, help="the run to finish (the workflow name)")
+    finish_run.add_argument(
+        "--status", required=True, choices=WORKFLOW_STATUSES, help="the workflow's status ({{workflow.status}})"
+    )
+    finish_run.add_argument("--selection", default="*", help="recorded if no step recorded the run (default '*')")
+    finish_run.set_defaults(handler=cmd_finish_run)
 
 
 COMPILE_EPILOG = f"""\
@@ -117,7 +131,8 @@ examples:
 STEP_EPILOG = """\
 The container command of every compiled asset task. Prints one JSON line. Exit codes: 0 built, restored,
 already fresh, or recorded first by a duplicate pod; 1 the asset's code failed; 2 bad definitions;
-3 the metadata store or storage failed. Argo does the retries (the asset's retries=).
+3 the metadata store or storage failed. Argo does the retries (the asset's retries=). The first pod of a
+workflow records its run (under the workflow name); the exit handler finishes it (see finish-run).
 
 example:
   lakeplan step -m examples.quickstart.pipeline --asset daily_revenue --run-id my-workflow-abc12
@@ -125,10 +140,23 @@ example:
 
 PLAN_TASK_EPILOG = """\
 The first task of a compiled CronWorkflow: plans at fire time and writes the stale keys to FILE (Argo's
-output parameter); asset tasks not listed are skipped, so fresh assets cost no pod.
+output parameter); asset tasks not listed are skipped, so fresh assets cost no pod. With --run-id it
+also records the run, so a fire that builds nothing is still listed by 'lakeplan runs'.
 
 example:
-  lakeplan plan-task -m examples.quickstart.pipeline --select daily_revenue+ --output /tmp/stale.txt
+  lakeplan plan-task -m examples.quickstart.pipeline --select daily_revenue+ --output /tmp/stale.txt \
+      --run-id nightly-1700000000
+"""
+
+FINISH_RUN_EPILOG = """\
+The exit handler (onExit) of every compiled workflow; Argo runs it once the DAG is done. With lakeFS it
+merges the run branch into the target branch only when the workflow Succeeded; otherwise the target is
+left untouched and the run branch is kept (and named in the JSON line). Then it records the run's status
+and counts (from the run's materializations). Running it again changes nothing. Exit code 3 when the
+store or lakeFS failed (Argo retries it), e.g. a merge conflict with a concurrent run.
+
+example:
+  lakeplan finish-run -m examples.quickstart.pipeline --run-id my-workflow-abc12 --status Succeeded
 """
 
 
@@ -224,10 +252,16 @@ def cmd_submit(args: argparse.Namespace) -> int:
 def cmd_step(args: argparse.Namespace) -> int:
     from .pod import step
 
-    return step(args.target, args.asset, args.run_id)
+    return step(args.target, args.asset, args.run_id, args.selection)
 
 
 def cmd_plan_task(args: argparse.Namespace) -> int:
     from .pod import plan_task
 
-    return plan_task(args.target, args.select, args.output)
+    return plan_task(args.target, args.select, args.output, args.run_id)
+
+
+def cmd_finish_run(args: argparse.Namespace) -> int:
+    from .pod import finish_run
+
+    return finish_run(args.target, args.run_id, args.status, args.selection)

@@ -2,7 +2,8 @@
 
 Assets that need the same container settings (image, resources, retries, node placement) share one
 container template; tasks differ only in their ``asset`` argument, so a manifest grows by about one line
-per asset. Everything is built from sorted inputs, so the same project gives byte-identical YAML.
+per asset. Every workflow ends with an exit handler (``onExit``) that publishes and records the run.
+Everything is built from sorted inputs, so the same project gives byte-identical YAML.
 """
 
 from __future__ import annotations
@@ -22,7 +23,16 @@ from assets_core.hashing import structured_hash
 from assets_core.schedules import Schedule
 
 from .config import ArgoConfig
-from .contract import KEY_PARAMETER, PLAN_TASK, STALE_PARAMETER, STALE_PATH, when_stale
+from .contract import (
+    EXIT_TEMPLATE,
+    KEY_PARAMETER,
+    PLAN_TASK,
+    RUN_ID,
+    STALE_PARAMETER,
+    STALE_PATH,
+    WORKFLOW_STATUS,
+    when_stale,
+)
 from .names import resource_name, task_name
 
 API_VERSION = "argoproj.io/v1alpha1"
@@ -32,6 +42,7 @@ ANNOTATION = "lakeplan.dev/"
 GPU_RESOURCE = "nvidia.com/gpu"
 # Exit code 2 is a usage/definition error: retrying the same image cannot fix it.
 RETRY_EXPRESSION = "asInt(lastRetry.exitCode) != 2"
+EXIT_RETRIES = 3  # the exit handler is safe to repeat; a store that is briefly down should not strand a run
 
 Manifest = dict[str, Any]
 
@@ -128,35 +139,48 @@ def _container(config: ArgoConfig, image: str, args: list[str], profile: Profile
     )
 
 
-def _step_template(target: Target, profile: Profile, name: str) -> m.Template:
+def _retry(config: ArgoConfig, limit: int) -> m.RetryStrategy | None:
+    """Retry on any exit but a usage error (2), with the configured exponential backoff."""
+    if not limit:
+        return None
+    backoff = config.retry_backoff_seconds
+    return m.RetryStrategy(
+        limit=m.IntOrString(limit),
+        retry_policy="Always",
+        expression=RETRY_EXPRESSION,
+        backoff=m.Backoff(duration=f"{backoff}s", factor=m.IntOrString(2)) if backoff else None,
+    )
+
+
+def _step_template(target: Target, profile: Profile, name: str, selection: str) -> m.Template:
     args = ["step", "-m", target.module, "--asset", f"{{{{inputs.parameters.{KEY_PARAMETER}}}}}"]
-    retry = None
-    if profile.retries:
-        backoff = target.config.retry_backoff_seconds
-        retry = m.RetryStrategy(
-            limit=m.IntOrString(profile.retries),
-            retry_policy="Always",
-            expression=RETRY_EXPRESSION,
-            backoff=m.Backoff(duration=f"{backoff}s", factor=m.IntOrString(2)) if backoff else None,
-        )
+    args += ["--run-id", RUN_ID, "--selection", selection]
     return m.Template(
         name=name,
         inputs=m.Inputs(parameters=[m.Parameter(name=KEY_PARAMETER)]),
-        container=_container(
-            target.config, profile.image or _image(target.config), [*args, "--run-id", "{{workflow.name}}"], profile
-        ),
-        retry_strategy=retry,
+        container=_container(target.config, profile.image or _image(target.config), args, profile),
+        retry_strategy=_retry(target.config, profile.retries),
         node_selector=dict(profile.node_selector) or None,
         tolerations=[m.Toleration.model_validate(dict(t)) for t in profile.tolerations] or None,
     )
 
 
 def _plan_template(target: Target, select: str) -> m.Template:
-    args = ["plan-task", "-m", target.module, "--select", select, "--output", STALE_PATH]
+    args = ["plan-task", "-m", target.module, "--select", select, "--output", STALE_PATH, "--run-id", RUN_ID]
     return m.Template(
         name=PLAN_TASK,
         container=_container(target.config, _image(target.config), args, None),
         outputs=m.Outputs(parameters=[m.Parameter(name=STALE_PARAMETER, value_from=m.ValueFrom(path=STALE_PATH))]),
+    )
+
+
+def _exit_template(target: Target, selection: str) -> m.Template:
+    """The exit handler: after the DAG, publish the run only if the workflow succeeded, and record it."""
+    args = ["finish-run", "-m", target.module, "--run-id", RUN_ID, "--status", WORKFLOW_STATUS]
+    return m.Template(
+        name=EXIT_TEMPLATE,
+        container=_container(target.config, _image(target.config), [*args, "--selection", selection], None),
+        retry_strategy=_retry(target.config, EXIT_RETRIES),
     )
 
 
@@ -178,7 +202,7 @@ def _tasks(target: Target, keys: Sequence[str], templates: Mapping[str, str], sc
     return tasks
 
 
-def _templates_for(target: Target, keys: Sequence[str]) -> tuple[dict[str, str], list[m.Template]]:
+def _templates_for(target: Target, keys: Sequence[str], selection: str) -> tuple[dict[str, str], list[m.Template]]:
     """Each key's template name and the distinct step templates, in a stable order."""
     by_profile: dict[Profile, str] = {}
     chosen: dict[str, str] = {}
@@ -187,21 +211,26 @@ def _templates_for(target: Target, keys: Sequence[str]) -> tuple[dict[str, str],
         if profile not in by_profile:
             by_profile[profile] = profile.template_name
         chosen[key] = by_profile[profile]
-    templates = sorted((_step_template(target, p, n) for p, n in by_profile.items()), key=lambda t: t.name or "")
+    templates = sorted(
+        (_step_template(target, p, n, selection) for p, n in by_profile.items()), key=lambda t: t.name or ""
+    )
     return chosen, templates
 
 
-def _spec(target: Target, dag: list[m.DAGTask], templates: list[m.Template]) -> m.WorkflowSpec:
+def _spec(target: Target, dag: list[m.DAGTask], templates: list[m.Template], run: str | None) -> m.WorkflowSpec:
+    """The workflow spec; ``run`` (the selection) adds the exit handler, which a split's parts leave to the parent."""
     config = target.config
     volumes = None
     if config.storage_pvc:
         source = m.PersistentVolumeClaimVolumeSource(claim_name=config.storage_pvc)
         volumes = [m.Volume(name=STORAGE_VOLUME, persistent_volume_claim=source)]
+    exit_handler = [_exit_template(target, run)] if run is not None else []
     return m.WorkflowSpec(
         entrypoint=ENTRYPOINT,
+        on_exit=EXIT_TEMPLATE if exit_handler else None,
         service_account_name=config.service_account,
         volumes=volumes,
-        templates=[m.Template(name=ENTRYPOINT, dag=m.DAGTemplate(tasks=dag)), *templates],
+        templates=[m.Template(name=ENTRYPOINT, dag=m.DAGTemplate(tasks=dag)), *templates, *exit_handler],
     )
 
 
@@ -226,8 +255,8 @@ def dump(model: m.Workflow | m.WorkflowTemplate | m.CronWorkflow) -> Manifest:
 def workflow(target: Target, keys: Sequence[str], *, selection: str = "*", template: bool = False) -> Manifest:
     """A Workflow (or, with ``template``, a WorkflowTemplate) running ``keys`` in dependency order."""
     keys = _ordered(target.graph, keys)
-    chosen, templates = _templates_for(target, keys)
-    spec = _spec(target, _tasks(target, keys, chosen, scheduled=False), templates)
+    chosen, templates = _templates_for(target, keys, selection)
+    spec = _spec(target, _tasks(target, keys, chosen, scheduled=False), templates, selection)
     if template:
         meta = _metadata(target, name=target.base_name, selection=selection)
         return dump(m.WorkflowTemplate(api_version=API_VERSION, kind="WorkflowTemplate", metadata=meta, spec=spec))
@@ -238,9 +267,9 @@ def workflow(target: Target, keys: Sequence[str], *, selection: str = "*", templ
 def cron_workflow(target: Target, schedule: Schedule, keys: Sequence[str]) -> Manifest:
     """A CronWorkflow whose first task plans at fire time; each asset task runs only if the plan lists it."""
     keys = _ordered(target.graph, keys)
-    chosen, templates = _templates_for(target, keys)
+    chosen, templates = _templates_for(target, keys, schedule.select)
     dag = [m.DAGTask(name=PLAN_TASK, template=PLAN_TASK), *_tasks(target, keys, chosen, scheduled=True)]
-    spec = _spec(target, dag, [_plan_template(target, schedule.select), *templates])
+    spec = _spec(target, dag, [_plan_template(target, schedule.select), *templates], schedule.select)
     name = resource_name(f"{target.base_name}-{schedule.name}")
     cron = m.CronWorkflowSpec(
         schedules=[schedule.cron],
@@ -260,7 +289,8 @@ def split_workflow(
 ) -> list[Manifest]:
     """WorkflowTemplates of at most ``part_size`` tasks each, plus a parent running them via ``templateRef``.
 
-    Parts are consecutive slices of the topological order, so a part only waits for earlier parts.
+    Parts are consecutive slices of the topological order, so a part only waits for earlier parts. Only the
+    parent has the exit handler: Argo runs the top-level workflow's ``onExit``, once, after every part.
     """
     if part_size < 1:
         raise ConfigError(f"--split must be a number of tasks >= 1, got {part_size}")
@@ -273,8 +303,8 @@ def split_workflow(
     parent_tasks = []
     waits = target.graph.nearest_among(keys)
     for index, part in enumerate(parts):
-        chosen, templates = _templates_for(target, part)
-        spec = _spec(target, _tasks(target, part, chosen, scheduled=False), templates)
+        chosen, templates = _templates_for(target, part, selection)
+        spec = _spec(target, _tasks(target, part, chosen, scheduled=False), templates, None)
         meta = _metadata(target, name=names[index], selection=selection)
         manifests.append(
             dump(m.WorkflowTemplate(api_version=API_VERSION, kind="WorkflowTemplate", metadata=meta, spec=spec))
@@ -287,7 +317,7 @@ def split_workflow(
                 depends=" && ".join(f"part-{i + 1:0{width}d}" for i in before) or None,
             )
         )
-    spec = _spec(target, parent_tasks, [])
+    spec = _spec(target, parent_tasks, [], selection)
     kind = "WorkflowTemplate" if template else "Workflow"
     meta = _metadata(target, name=target.base_name if template else None, selection=selection)
     model = m.WorkflowTemplate if template else m.Workflow

@@ -1,7 +1,9 @@
-"""What runs inside an Argo pod: ``lakeplan step`` (one asset) and ``lakeplan plan-task`` (a schedule's plan).
+"""What runs inside an Argo pod: ``lakeplan step`` (one asset), ``lakeplan plan-task`` (a schedule's plan)
+and ``lakeplan finish-run`` (the workflow's exit handler).
 
-Both print one JSON line. The step's exit code tells Argo what failed: 0 done (built, restored, fresh, or
-another pod recorded it first), 1 the user's code failed, 3 the store or storage failed.
+Each prints one JSON line. The step's exit code tells Argo what failed: 0 done (built, restored, fresh, or
+another pod recorded it first), 1 the user's code failed, 3 the store or storage failed. The run id is
+the workflow's name: the first pod to get there records the run, the exit handler publishes and closes it.
 """
 
 from __future__ import annotations
@@ -10,18 +12,20 @@ import json
 from pathlib import Path
 
 from assets_core.errors import ExitCode, SelectionError, StoreError
+from assets_core.run_lifecycle import begin, counts_of, finish, start
 from assets_core.step import Outcome, materialize
 from assets_core.workspace import Workspace
 
-from .contract import stale_tokens
+from .contract import WORKFLOW_SUCCEEDED, stale_tokens
 
 
-def step(target: str | None, key: str, run_id: str) -> int:
+def step(target: str | None, key: str, run_id: str, selection: str = "*") -> int:
     """Materialize one asset once; Argo owns the retries, so the step makes a single attempt."""
     ws = Workspace.load(target)
     if key not in ws.graph.assets:
         raise SelectionError(f"unknown asset {key!r} in {ws.target}; the manifest is older than the code, recompile it")
     try:
+        begin(ws, run_id, selection)
         result = materialize(ws, key, run_id, retries=False)
     except StoreError as exc:
         print(json.dumps({"key": key, "run_id": run_id, "outcome": "error", "message": str(exc)}), flush=True)
@@ -38,12 +42,35 @@ def step(target: str | None, key: str, run_id: str) -> int:
     return int(ExitCode.RUN_FAILED if result.outcome is Outcome.FAILED else ExitCode.OK)
 
 
-def plan_task(target: str | None, select: str | None, output: Path) -> int:
-    """Write the keys stale now (including those stale only because an upstream is) for the tasks' ``when``."""
+def plan_task(target: str | None, select: str | None, output: Path, run_id: str | None = None) -> int:
+    """Write the keys stale now (including those stale only because an upstream is) for the tasks' ``when``;
+    with ``run_id``, also record the run (the plan task is a CronWorkflow's first pod)."""
     ws = Workspace.load(target)
+    if run_id is not None:
+        begin(ws, run_id, select or "*")
     plan = ws.plan(select)
     stale = [s.key for s in plan.stale]
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(stale_tokens(stale))
     print(json.dumps({"stale": stale, "counts": plan.counts()}), flush=True)
+    return int(ExitCode.OK)
+
+
+def finish_run(target: str | None, run_id: str, workflow_status: str, selection: str = "*") -> int:
+    """The exit handler: publish the run only if the workflow succeeded (lakeFS: merge its run branch;
+    otherwise the target stays untouched and the note names the kept branch), then record the outcome
+    with counts from the run's materializations. Safe to repeat."""
+    ws = Workspace.load(target)
+    success = workflow_status == WORKFLOW_SUCCEEDED
+    line: dict[str, object] = {"run_id": run_id, "workflow_status": workflow_status}
+    try:
+        recorded = ws.store.run_materializations(run_id)
+        start(ws, run_id, selection, min((m.started_at for m in recorded), default=None))  # if no pod did
+        counts = counts_of(recorded)
+        note = finish(ws, run_id, success, counts)
+    except StoreError as exc:
+        print(json.dumps({**line, "outcome": "error", "message": str(exc)}), flush=True)
+        return int(ExitCode.INFRASTRUCTURE)
+    outcome = "published" if success else "not published"
+    print(json.dumps({**line, "outcome": outcome, "counts": counts, "note": note}), flush=True)
     return int(ExitCode.OK)

@@ -5,8 +5,11 @@ semantics (a bare name means Succeeded, Skipped or Daemoned), ``when`` evaluated
 ``{{tasks.X.outputs.parameters.Y}}``, each task's container ``command``/``args``/``env`` with
 ``{{inputs.parameters.*}}`` and ``{{workflow.name}}`` filled in, ``secretKeyRef`` read from a fake Secret
 store, the PVC mount path and output-parameter files mapped to local directories. ``lakeplan`` (the
-image's entrypoint) runs as ``python -m assets_core``. Retry strategies are not emulated: a test re-runs a
-task itself to play an Argo retry. Expressions it does not know fail loudly instead of being guessed.
+image's entrypoint) runs as ``python -m assets_core``. A task with a ``templateRef`` runs the referenced
+WorkflowTemplate's DAG inside the same workflow (same name, the parent's volumes). After the DAG, the
+``onExit`` template runs with ``{{workflow.status}}`` (Failed if any task failed, else Succeeded).
+Retry strategies are not emulated: a test re-runs a task (or ``run_exit``) itself to play an Argo retry.
+Expressions it does not know fail loudly instead of being guessed.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,7 @@ from argo_compiler.render import templates_of
 _SUBST = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 _REGEX_MATCH = re.compile(r"^'(.*)' =~ '(.*)'$", re.S)
 _EQUALS = re.compile(r"^(.*?) (==|!=) (.*)$", re.S)
+FAILED_PHASES = ("Failed", "Error")
 _DEPENDS_TOKEN = re.compile(r"&&|\|\||[()!]|[A-Za-z0-9][-A-Za-z0-9]*(?:\.[A-Za-z]+)?")
 
 
@@ -51,6 +55,7 @@ class TaskRun:
     stdout: str = ""
     stderr: str = ""
     outputs: dict[str, str] = field(default_factory=dict)
+    children: dict[str, TaskRun] = field(default_factory=dict)  # a templateRef task's own DAG tasks
 
 
 def workflow_spec(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -58,9 +63,10 @@ def workflow_spec(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
     return spec.get("workflowSpec", spec)
 
 
-def dag_tasks(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
+def dag_tasks(manifest: Mapping[str, Any], template: str | None = None) -> list[dict[str, Any]]:
+    """The DAG tasks of ``template`` (default: the entrypoint)."""
     spec = workflow_spec(manifest)
-    entry = next(t for t in spec["templates"] if t["name"] == spec["entrypoint"])
+    entry = next(t for t in spec["templates"] if t["name"] == (template or spec["entrypoint"]))
     tasks: list[dict[str, Any]] = entry["dag"]["tasks"]
     return tasks
 
@@ -102,16 +108,26 @@ def when_true(expression: str) -> bool:
 
 
 class Harness:
-    """Runs one manifest's tasks against a ``Cluster``."""
+    """Runs one manifest's tasks against a ``Cluster``; ``library`` holds the WorkflowTemplates that
+    ``templateRef`` tasks point to (a split's parts)."""
 
-    def __init__(self, manifest: Mapping[str, Any], cluster: Cluster, workflow_name: str = "wf-local-1") -> None:
+    def __init__(
+        self,
+        manifest: Mapping[str, Any],
+        cluster: Cluster,
+        workflow_name: str = "wf-local-1",
+        library: Sequence[Mapping[str, Any]] = (),
+        entry: str | None = None,
+    ) -> None:
         self.manifest = manifest
         self.cluster = cluster
         self.workflow_name = workflow_name
+        self.library = {doc["metadata"]["name"]: doc for doc in library}
         self.templates = {t["name"]: t for t in templates_of(dict(manifest))}
         self.spec = workflow_spec(manifest)
-        self.tasks = {t["name"]: t for t in dag_tasks(manifest)}
+        self.tasks = {t["name"]: t for t in dag_tasks(manifest, entry)}
         self.results: dict[str, TaskRun] = {}
+        self.exit: TaskRun | None = None  # the onExit handler's run, once the DAG is done
         self._scratch = Path(tempfile.mkdtemp(prefix="argo-pod-"))
 
     def order(self) -> list[str]:
@@ -133,11 +149,15 @@ class Harness:
     def command(self, name: str) -> tuple[list[str], dict[str, str], dict[str, str]]:
         """The task's process: argv, environment, and its output parameters' local files."""
         task = self.tasks[name]
-        template = self.templates[task["template"]]
-        container = template["container"]
         values = {"workflow.name": self.workflow_name}
         for param in task.get("arguments", {}).get("parameters", []):
             values[f"inputs.parameters.{param['name']}"] = param["value"]
+        return self._process(self.templates[task["template"]], values, name)
+
+    def _process(
+        self, template: Mapping[str, Any], values: Mapping[str, str], name: str
+    ) -> tuple[list[str], dict[str, str], dict[str, str]]:
+        container = template["container"]
         pod_dir = self._scratch / f"{name}-{len(self.results)}"
         pod_dir.mkdir(parents=True, exist_ok=True)
         paths = self._paths(template, pod_dir)
@@ -175,18 +195,46 @@ class Harness:
             argv, cwd=self.cluster.workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
 
-    def run_task(self, name: str) -> TaskRun:
-        """Run a task's container to completion (also what an Argo retry of the task does)."""
-        argv, env, outputs = self.command(name)
+    def _execute(self, name: str, process: tuple[list[str], dict[str, str], dict[str, str]]) -> TaskRun:
+        argv, env, outputs = process
         done = subprocess.run(argv, cwd=self.cluster.workdir, env=env, capture_output=True, text=True, timeout=300)
         values = {k: Path(p).read_text() for k, p in outputs.items() if done.returncode == 0}
         phase = "Succeeded" if done.returncode == 0 else "Failed"
-        result = TaskRun(name, phase, done.returncode, done.stdout, done.stderr, values)
+        return TaskRun(name, phase, done.returncode, done.stdout, done.stderr, values)
+
+    def run_task(self, name: str) -> TaskRun:
+        """Run a task's container to completion (also what an Argo retry of the task does)."""
+        ref = self.tasks[name].get("templateRef")
+        result = self._run_ref(name, ref) if ref else self._execute(name, self.command(name))
         self.results[name] = result
         return result
 
-    def run(self, before: Callable[[str], None] | None = None) -> dict[str, TaskRun]:
-        """Run the whole DAG once, honouring ``depends`` and ``when``; returns every task's outcome."""
+    def _run_ref(self, name: str, ref: Mapping[str, str]) -> TaskRun:
+        """A WorkflowTemplate's DAG run inside this workflow: same name, this workflow's volumes, no onExit."""
+        if ref["name"] not in self.library:
+            raise NotImplementedError(f"templateRef to {ref['name']!r}, which is not in the harness library")
+        part = Harness(self.library[ref["name"]], self.cluster, self.workflow_name, entry=ref["template"])
+        part.spec = {**part.spec, "volumes": self.spec.get("volumes", [])}
+        children = part.run(exit_handler=False)
+        failed = any(r.phase in FAILED_PHASES for r in children.values())
+        return TaskRun(name, "Failed" if failed else "Succeeded", children=children)
+
+    def status(self) -> str:
+        """``{{workflow.status}}`` as Argo gives it to the exit handler."""
+        return "Failed" if any(r.phase in FAILED_PHASES for r in self.results.values()) else "Succeeded"
+
+    def run_exit(self, status: str | None = None) -> TaskRun | None:
+        """Run the ``onExit`` template (again, to play Argo retrying it); None when there is none."""
+        handler = self.spec.get("onExit")
+        if handler is None:
+            return None
+        values = {"workflow.name": self.workflow_name, "workflow.status": status or self.status()}
+        self.exit = self._execute(handler, self._process(self.templates[handler], values, handler))
+        return self.exit
+
+    def run(self, before: Callable[[str], None] | None = None, exit_handler: bool = True) -> dict[str, TaskRun]:
+        """Run the whole DAG once, honouring ``depends`` and ``when``, then the exit handler (see ``exit``);
+        returns every DAG task's outcome."""
         for name in self.order():
             task = self.tasks[name]
             phases = {k: r.phase for k, r in self.results.items()}
@@ -205,4 +253,6 @@ class Harness:
             if before is not None:
                 before(name)
             self.run_task(name)
+        if exit_handler:
+            self.run_exit()
         return self.results

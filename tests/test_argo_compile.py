@@ -190,6 +190,8 @@ def _entry_tasks(doc: dict[str, Any]) -> list[dict[str, Any]]:
         (lambda d: _entry_tasks(d)[0].update(depends=_entry_tasks(d)[1]["name"]), "dependency cycle"),
         (lambda d: _entry_tasks(d)[1].update(name="Bad_Name"), "invalid task name"),
         (lambda d: d["metadata"].update(generateName="Bad Name-"), "invalid object name"),
+        (lambda d: d["spec"].update(onExit="nope"), "onExit 'nope' is not a template"),
+        (lambda d: d["spec"].pop("onExit"), "no onExit handler"),
         (
             lambda d: d["spec"]["templates"][1]["container"]["env"].append(
                 {"name": "LAKEPLAN_DATABASE_URL", "value": "postgresql://u:hunter2@db/x"}
@@ -283,7 +285,8 @@ def test_container_settings_follow_each_asset(kinds: dict[str, Any]) -> None:
     plain = by_key[ODD_KEYS[2]]  # index 2: nothing declared
     assert plain["name"] == "step" and "retryStrategy" not in plain and "resources" not in plain["container"]
     assert plain["container"]["image"] == CONFIG.image
-    assert len(templates) == 1 + len({t["template"] for t in _entry_tasks(doc)})  # shared, not one per task
+    # main, the exit handler, and the step templates: shared, not one per task
+    assert len(templates) == 2 + len({t["template"] for t in _entry_tasks(doc)})
 
 
 def test_credentials_are_secret_references_never_values(tmp_path: Path) -> None:
@@ -314,6 +317,25 @@ def test_cron_workflow_carries_the_schedule(kinds: dict[str, Any]) -> None:
     for task in _entry_tasks(every)[1:]:
         assert task["when"].endswith(f"=~ ' {task['arguments']['parameters'][0]['value']} '")
         assert task["depends"].split(" && ")[0] == "plan"
+
+
+def test_every_run_ends_with_the_exit_handler_and_split_parts_leave_it_to_the_parent(kinds: dict[str, Any]) -> None:
+    for name, docs in kinds.items():
+        for doc in docs:
+            spec = doc["spec"].get("workflowSpec", doc["spec"])
+            if name.endswith("-split") and doc is not docs[-1]:
+                assert "onExit" not in spec, name  # a part runs inside the parent, which finishes the run
+                continue
+            handler = next(t for t in spec["templates"] if t["name"] == spec["onExit"])
+            args = handler["container"]["args"]
+            assert args[0] == "finish-run" and args[args.index("--run-id") + 1] == "{{workflow.name}}", name
+            assert args[args.index("--status") + 1] == "{{workflow.status}}", name
+            assert handler["retryStrategy"]["limit"] == 3, name
+    [cron] = kinds["quickstart-cron"]
+    steps = [t for t in cron["spec"]["workflowSpec"]["templates"] if "container" in t]
+    assert all(
+        t["container"]["args"][t["container"]["args"].index("--run-id") + 1] == "{{workflow.name}}" for t in steps
+    )
 
 
 def test_split_parts_respect_the_size_and_the_order(kinds: dict[str, Any]) -> None:
