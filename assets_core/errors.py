@@ -60,6 +60,10 @@ class StoreError(LakeplanError):
     exit_code = ExitCode.INFRASTRUCTURE
 
 
+class CorruptedOutput(StoreError):
+    """A stored output's bytes no longer hash to its recorded data version; it was moved aside."""
+
+
 class StepFailed(LakeplanError):
     """An asset's own code raised (after its retries)."""
 

@@ -83,14 +83,17 @@ class Workspace:
             if isinstance(node, SourceAsset) and (keys is None or key in keys)
         }
 
-    def observe(self, keys: Collection[str] | None = None, run_id: str | None = None) -> Observation:
-        """What the object store says is current for ``keys`` (default: all), as the run ``run_id`` sees it."""
+    def observe(
+        self, keys: Collection[str] | None = None, run_id: str | None = None, verify: bool = False
+    ) -> Observation:
+        """What the object store says is current for ``keys`` (default: all), as the run ``run_id`` sees it;
+        ``verify`` re-hashes every stored output so a corrupted one counts as missing."""
         sources = {
             key: node
             for key, node in self.graph.nodes.items()
             if isinstance(node, SourceAsset) and (keys is None or key in keys)
         }
-        return self.objects.observe(self.store.heads(keys), sources, run_id)
+        return self.objects.observe(self.store.heads(keys), sources, run_id, verify)
 
     def current_state(self, keys: Collection[str] | None = None, run_id: str | None = None) -> CurrentState:
         """Code versions, published heads, source versions and missing outputs (whole graph by default)."""
@@ -104,8 +107,8 @@ class Workspace:
             missing_outputs=seen.missing,
         )
 
-    def plan(self, selection: str | None = None) -> Plan:
-        seen = self.observe()
+    def plan(self, selection: str | None = None, verify: bool = False) -> Plan:
+        seen = self.observe(verify=verify)
         return _name_origins(plan(self.graph, self._state(seen), self.select(selection)), seen.origins)
 
     def relative(self, path: Path) -> str:

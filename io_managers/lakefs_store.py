@@ -268,7 +268,11 @@ class LakeFSStore:
         return f"{self.config.assets_prefix}/{key}.{extension}"
 
     def observe(
-        self, heads: Mapping[str, Head], sources: Mapping[str, SourceAsset], run_id: str | None = None
+        self,
+        heads: Mapping[str, Head],
+        sources: Mapping[str, SourceAsset],
+        run_id: str | None = None,
+        verify: bool = False,  # lakeFS's checksums already are the data versions compared below
     ) -> Observation:
         """One branch read and a paged listing cover every asset and source, however many there are."""
         repository = self.config.repository

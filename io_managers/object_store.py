@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from assets_core.errors import StoreError
+from assets_core.errors import CorruptedOutput, StoreError
 
 _CHUNK = 1 << 20
 _UNSAFE_PARTS = frozenset({"", ".", ".."})
+_STALE_TEMP_SECONDS = 24 * 3600  # a temp file this old has no live writer, whichever host wrote it
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,8 @@ class LocalObjectStore:
         self.root = root.resolve()
         self.fsync = fsync
         self._tmp = self.root / ".tmp"
+        self._quarantine = self.root / ".quarantine"
+        self._host = socket.gethostname().replace(".", "_")
         self._prefix = str(self.root) + os.sep
 
     def describe(self) -> str:
@@ -81,7 +86,9 @@ class LocalObjectStore:
     def put(self, key: str, extension: str, write: Callable[[BinaryIO], None]) -> StoredObject:
         try:
             self._tmp.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix=key.replace("/", "__") + ".")
+            # host and pid in the name let a later run tell a dead writer's leftovers from a live write
+            prefix = f"{self._host}.{os.getpid()}.{key.replace('/', '__')}."
+            fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix=prefix)
         except OSError as exc:
             raise StoreError(
                 f"cannot write to storage {self.root}: {exc.strerror or exc}; check the path and free space"
@@ -117,6 +124,8 @@ class LocalObjectStore:
 
     def fetch(self, location: str, data_version: str) -> Path:
         path = self.path(location)
+        if not os.path.realpath(path).startswith(self._prefix):  # a symlink planted inside the root
+            raise StoreError(f"refusing stored location {location!r}: it links outside the storage root {self.root}")
         try:
             actual = file_sha256(path)
         except FileNotFoundError:
@@ -126,8 +135,57 @@ class LocalObjectStore:
         except OSError as exc:
             raise StoreError(f"cannot read {location} from {self.root}: {exc.strerror or exc}") from None
         if actual != data_version:
-            raise StoreError(
+            moved = self._set_aside(path, location)
+            raise CorruptedOutput(
                 f"stored output {location} is corrupted (content hash {actual[:12]} != recorded {data_version[:12]}); "
-                "rebuild it with 'lakeplan materialize --force --select <asset>'"
+                f"moved it to {moved} and it now plans as MISSING: run 'lakeplan materialize' to rebuild it"
             )
         return path
+
+    def verify(self, location: str, data_version: str) -> bool:
+        """True when the output exists and hashes to ``data_version``; a corrupted one is moved aside."""
+        try:
+            self.fetch(location, data_version)
+        except StoreError:  # gone, unreadable, or corrupted (and now moved aside)
+            return False
+        return True
+
+    def _set_aside(self, path: Path, location: str) -> Path:
+        """Move a corrupted output into ``.quarantine/`` (kept for inspection, never read again)."""
+        target = self._quarantine / f"{location.replace('/', '__')}.{time.time_ns()}"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+        except OSError as exc:
+            raise StoreError(f"stored output {location} is corrupted and cannot be moved aside: {exc}") from None
+        return target
+
+    def clear_stale_temp(self) -> int:
+        """Remove temp files whose writer is gone: a dead process on this host, or any file older than a day."""
+        removed = 0
+        now = time.time()
+        try:
+            entries = list(os.scandir(self._tmp))
+        except FileNotFoundError:
+            return 0
+        for entry in entries:
+            host, _, rest = entry.name.partition(".")
+            pid = rest.partition(".")[0]
+            try:
+                dead = host == self._host and pid.isdigit() and not _alive(int(pid))
+                if dead or now - entry.stat().st_mtime > _STALE_TEMP_SECONDS:
+                    os.unlink(entry.path)
+                    removed += 1
+            except FileNotFoundError:
+                continue  # its writer published or removed it meanwhile
+        return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0 only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    return True

@@ -41,9 +41,16 @@ class VersionStore(ObjectStore, Protocol):
     """An object store that also knows what is current and publishes runs."""
 
     def observe(
-        self, heads: Mapping[str, Head], sources: Mapping[str, SourceAsset], run_id: str | None = None
+        self,
+        heads: Mapping[str, Head],
+        sources: Mapping[str, SourceAsset],
+        run_id: str | None = None,
+        verify: bool = False,
     ) -> Observation:
-        """Current state of ``heads`` (recorded) and ``sources``, as of the run's view when ``run_id`` is given."""
+        """Current state of ``heads`` (recorded) and ``sources``, as of the run's view when ``run_id`` is given.
+
+        ``verify`` re-checks every output's content against its data version (a corrupted one is missing).
+        """
         ...
 
     def read_source(self, source: SourceAsset, origin: str | None, annotation: Any) -> Any:
@@ -67,12 +74,19 @@ class LocalVersionStore(LocalObjectStore):
     """The embedded default: a content-addressed directory; sources are read from local paths."""
 
     def observe(
-        self, heads: Mapping[str, Head], sources: Mapping[str, SourceAsset], run_id: str | None = None
+        self,
+        heads: Mapping[str, Head],
+        sources: Mapping[str, SourceAsset],
+        run_id: str | None = None,
+        verify: bool = False,
     ) -> Observation:
+        def present(head: Head) -> bool:
+            return self.verify(head.location, head.data_version) if verify else self.exists(head.location)
+
         return Observation(
             heads=dict(heads),
             sources={key: observe(node) for key, node in sources.items()},
-            missing=frozenset(k for k, h in heads.items() if not self.exists(h.location)),
+            missing=frozenset(k for k, h in heads.items() if not present(h)),
         )
 
     def read_source(self, source: SourceAsset, origin: str | None, annotation: Any) -> Any:
@@ -82,7 +96,7 @@ class LocalVersionStore(LocalObjectStore):
         return mat  # already content-addressed and final; the metadata store's row is the commit
 
     def begin_run(self, run_id: str) -> None:
-        return None
+        self.clear_stale_temp()
 
     def finish_run(self, run_id: str, success: bool) -> str | None:
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ import pytest
 from conftest import Project
 
 from assets_core import DefinitionError, StoreError
+from assets_core.errors import CorruptedOutput
 from assets_core.executor import run
 from assets_core.step import Outcome
 from io_managers import LocalObjectStore, choose_format, read, read_source_file, write
@@ -301,10 +303,10 @@ def test_fetch_detects_corruption_and_missing_files(tmp_path: Path) -> None:
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
-    with pytest.raises(StoreError, match="is corrupted"):
+    with pytest.raises(CorruptedOutput, match=r"is corrupted.*moved it to"):
         store.fetch(stored.location, stored.data_version)
-    path.unlink()
-    assert not store.exists(stored.location)
+    assert not store.exists(stored.location), "a corrupted output is moved aside, so it plans as MISSING"
+    assert [p.read_bytes() for p in (store.root / ".quarantine").iterdir()] == [bytes(data)]
     with pytest.raises(StoreError, match="is gone"):
         store.fetch(stored.location, stored.data_version)
 
@@ -367,3 +369,27 @@ def test_assets_read_each_others_tables_as_their_annotation_asks(sqlite_project:
     assert read(path, "json", None, None) == {"y": [2, 4, 6], "rows": 3}
     path = ws.objects.fetch(heads["unannotated"].location, heads["unannotated"].data_version)
     assert read(path, "json", None, None) == "polars"  # unannotated input: the type its producer declared
+
+
+def test_a_symlink_inside_the_root_pointing_outside_is_refused(tmp_path: Path) -> None:
+    store = LocalObjectStore(tmp_path / "s")
+    stored, _ = put(store, "t", FRAME)
+    outside = tmp_path / "outside.parquet"
+    outside.write_bytes((store.root / stored.location).read_bytes())
+    (store.root / stored.location).unlink()
+    (store.root / stored.location).symlink_to(outside)
+    with pytest.raises(StoreError, match="links outside the storage root"):
+        store.fetch(stored.location, stored.data_version)
+
+
+def test_temp_files_of_dead_writers_are_cleared_and_live_ones_kept(tmp_path: Path) -> None:
+    store = LocalObjectStore(tmp_path / "s")
+    put(store, "t", FRAME)  # creates .tmp
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    host = socket.gethostname().replace(".", "_")
+    leftover = store.root / ".tmp" / f"{host}.{dead.stdout.strip()}.t.abc123"
+    live = store.root / ".tmp" / f"{host}.{os.getpid()}.t.def456"
+    leftover.write_bytes(b"half")
+    live.write_bytes(b"in progress")
+    assert store.clear_stale_temp() == 1
+    assert not leftover.exists() and live.exists()

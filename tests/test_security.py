@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from assets_core.errors import StoreError
 from assets_core.keys import validate_key
 from assets_core.schema import materializations
-from assets_core.step import materialize
+from assets_core.step import Outcome, materialize
 from io_managers import LocalObjectStore
 
 SECRETS = {
@@ -112,8 +112,9 @@ def test_pickle_is_loaded_only_from_the_stores_own_verified_files(sqlite_project
     # 1. The stored file is swapped for a malicious pickle: its hash no longer matches, it is not loaded.
     path = ws.settings.resolved_storage_root / head.location
     path.write_bytes(_planted_pickle(marker))
-    with pytest.raises(StoreError, match="corrupted"):
-        materialize(ws, "score", "run-swap", force=True)
+    swapped = materialize(ws, "score", "run-swap", force=True)
+    assert swapped.outcome is Outcome.FAILED and "corrupted" in swapped.message
+    assert not path.exists(), "the swapped file must be moved aside, never left where it could be read"
     # 2. The metadata store is edited to point outside the storage root: refused before reading.
     outside = sqlite_project.root / "outside.pkl"
     outside.write_bytes(_planted_pickle(marker))

@@ -27,6 +27,15 @@ def add_target(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_verify(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="re-hash every stored output against its data version first; a corrupted one is moved to "
+        ".quarantine/ and plans as MISSING (reads always verify; this also catches outputs nothing reads)",
+    )
+
+
 def add_select(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-s", "--select", metavar="EXPR", help=SELECT_HELP)
 
@@ -51,11 +60,13 @@ def register(subparsers: Any) -> None:
     add_select(plan)
     plan.add_argument("--json", action="store_true", help="print the plan as JSON (schema lakeplan.plan/v1)")
     plan.add_argument("--stale", action="store_true", help="list only stale assets")
+    add_verify(plan)
     plan.set_defaults(handler=cmd_plan)
 
     mat = _command(subparsers, "materialize", "build the stale assets, in dependency order", MATERIALIZE_EPILOG)
     add_target(mat)
     add_select(mat)
+    add_verify(mat)
     mat.add_argument("--force", action="store_true", help="rebuild the selected assets even if fresh")
     mat.add_argument(
         "-w", "--workers", type=_workers, metavar="N", help="run up to N assets at once in worker processes"
@@ -152,7 +163,7 @@ def _workspace(args: argparse.Namespace) -> Any:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     ws = _workspace(args)
-    result = ws.plan(args.select)
+    result = ws.plan(args.select, verify=args.verify)
     statuses = [s for s in result.statuses if s.stale or not args.stale]
     if args.json:
         data = result.to_json()
@@ -175,7 +186,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     from ..step import Outcome, StepResult
 
     ws = _workspace(args)
-    plan = ws.plan(args.select)
+    plan = ws.plan(args.select, verify=args.verify)
     keys = [s.key for s in plan.statuses if s.stale or args.force]
     workers = args.workers or ws.settings.workers
     quiet = args.quiet or args.json
