@@ -21,6 +21,11 @@ from .step import Outcome, StepResult, materialize
 from .workspace import Workspace
 
 OnResult = Callable[[StepResult, int, int], None]
+OnStart = Callable[[str], None]
+
+
+def _ignore(*_: object) -> None:
+    return None
 
 
 @dataclass
@@ -49,13 +54,15 @@ _BAD = (Outcome.FAILED, Outcome.SKIPPED)
 
 
 def run_in_process(
-    ws: Workspace, keys: Sequence[str], run_id: str, force: bool, on_result: OnResult
+    ws: Workspace, keys: Sequence[str], run_id: str, force: bool, on_result: OnResult, on_start: OnStart = _ignore
 ) -> list[StepResult]:
     """One asset at a time, in the given (topological) order."""
     waits = ws.graph.nearest_among(keys)
     results: dict[str, StepResult] = {}
     for key in keys:
         bad = next((u for u in waits[key] if results[u].outcome in _BAD), None)
+        if not bad:
+            on_start(key)
         result = _skip(key, bad) if bad else materialize(ws, key, run_id, force=force)
         results[key] = result
         on_result(result, len(results), len(keys))
@@ -77,7 +84,13 @@ def _run_in_worker(key: str, run_id: str, force: bool) -> StepResult:
 
 
 def run_in_processes(
-    ws: Workspace, keys: Sequence[str], run_id: str, force: bool, on_result: OnResult, workers: int
+    ws: Workspace,
+    keys: Sequence[str],
+    run_id: str,
+    force: bool,
+    on_result: OnResult,
+    workers: int,
+    on_start: OnStart = _ignore,
 ) -> list[StepResult]:
     """Up to ``workers`` assets at once in fresh (spawned) processes that load the project themselves."""
     waits = ws.graph.nearest_among(keys)
@@ -101,6 +114,7 @@ def run_in_processes(
                     on_result(results[key], len(results), len(keys))
                     continue
                 running[pool.submit(_run_in_worker, key, run_id, force)] = key
+                on_start(key)
             if not running:
                 continue
             done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
@@ -119,17 +133,19 @@ def run(
     force: bool = False,
     workers: int = 1,
     on_result: OnResult | None = None,
+    on_start: OnStart | None = None,
 ) -> RunSummary:
     """Materialize ``keys`` (in topological order) as one recorded run."""
-    callback = on_result or (lambda *_: None)
+    callback = on_result or _ignore
+    started_hook = on_start or _ignore
     summary = RunSummary(new_run_id())
     started = time.time()
     try:
         begin(ws, summary.run_id, selection, started)  # e.g. lakeFS: the run's own branch
         if workers > 1 and len(keys) > 1:
-            summary.results = run_in_processes(ws, keys, summary.run_id, force, callback, workers)
+            summary.results = run_in_processes(ws, keys, summary.run_id, force, callback, workers, started_hook)
         else:
-            summary.results = run_in_process(ws, keys, summary.run_id, force, callback)
+            summary.results = run_in_process(ws, keys, summary.run_id, force, callback, started_hook)
     except BaseException:
         summary.seconds = time.time() - started
         with contextlib.suppress(StoreError):  # the error in flight says more than this one would

@@ -183,7 +183,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_materialize(args: argparse.Namespace) -> int:
     from ..executor import run
-    from ..step import Outcome, StepResult
+    from ..step import Outcome
+    from .progress import Progress
 
     ws = _workspace(args)
     plan = ws.plan(args.select, verify=args.verify)
@@ -191,19 +192,18 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     workers = args.workers or ws.settings.workers
     quiet = args.quiet or args.json
 
-    def progress(result: StepResult, done: int, total: int) -> None:
-        if quiet:
-            return
-        detail = f"  {result.message}" if result.message else ""
-        width = len(str(total))
-        print(
-            f"[{done:>{width}}/{total}] {result.outcome.value:<9} {result.key} ({result.seconds:.2f}s){detail}",
-            file=sys.stderr,
-        )
-
     if not quiet:
         print(f"{len(keys)} of {len(plan.statuses)} selected assets to materialize", file=sys.stderr)
-    summary = run(ws, keys, selection=args.select or "*", force=args.force, workers=workers, on_result=progress)
+    with Progress(enabled=not quiet) as progress:
+        summary = run(
+            ws,
+            keys,
+            selection=args.select or "*",
+            force=args.force,
+            workers=workers,
+            on_result=progress.finished,
+            on_start=progress.started,
+        )
     counts = summary.counts()
     if args.json:
         dump_json(
