@@ -19,7 +19,7 @@ from conftest import REPO, Project
 
 from argo_compiler import from_yaml
 from assets_core.config import load_settings
-from assets_core.records import MaterializationKind
+from assets_core.records import MaterializationKind, RunStatus
 from assets_core.workspace import Workspace
 
 QUICKSTART = "examples.quickstart.pipeline"
@@ -87,6 +87,11 @@ def test_quickstart_workflow_materializes_everything_then_compiles_empty_and_cro
 
     ws = Workspace.load(QUICKSTART, load_settings(REPO, env))
     assert ws.plan().counts() == {"assets": 5, "stale": 0, "fresh": 5}
+    assert harness.exit is not None and harness.exit.phase == "Succeeded", harness.exit.stderr
+    [run] = ws.store.runs()  # the pods and the exit handler recorded one run, under the workflow name
+    assert (run.run_id, run.status, run.selection) == ("quickstart-abc12", RunStatus.SUCCESS, "*")
+    assert run.counts == {"built": 5, "restored": 0, "failed": 0} and run.finished_at is not None
+    assert run.environment["config"]["module"] == QUICKSTART  # captured in the pod that started the run
     recorded = ws.store.run_materializations("quickstart-abc12")
     assert sorted(m.asset_key for m in recorded) == sorted(QUICKSTART_ASSETS)
     assert all(m.location and (storage / m.location).is_file() for m in recorded)
@@ -100,6 +105,9 @@ def test_quickstart_workflow_materializes_everything_then_compiles_empty_and_cro
     assert fired["plan"].outputs == {"stale": " "}
     assert {n: r.phase for n, r in fired.items() if n != "plan"} == {"daily-revenue": "Skipped"}
     assert ws.store.run_materializations("nightly-1700000000") == []
+    quiet = ws.store.run("nightly-1700000000")  # started by the plan task, finished by the exit handler
+    assert quiet is not None and (quiet.status, quiet.selection) == (RunStatus.SUCCESS, "daily_revenue+")
+    assert quiet.counts == {"built": 0, "restored": 0, "failed": 0}
 
 
 PIPELINE = """
