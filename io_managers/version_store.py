@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from assets_core.config import Settings
 from assets_core.definitions import SourceAsset
+from assets_core.errors import StoreError
 from assets_core.records import Head, Materialization
 from assets_core.sources import observe, read_source
 
@@ -62,11 +63,12 @@ class VersionStore(ObjectStore, Protocol):
         ...
 
     def begin_run(self, run_id: str) -> None:
-        """Called once before a run's first step."""
+        """Called before a run's first step writes; on Argo by every pod of the run, so it must be idempotent."""
         ...
 
     def finish_run(self, run_id: str, success: bool) -> str | None:
-        """Called once after a run's last step; publishes it on success. Returns a note for the user, if any."""
+        """Called after a run's last step; publishes it on success. Returns a note for the user, if any.
+        Idempotent: Argo may retry the exit handler that calls it."""
         ...
 
 
@@ -96,7 +98,10 @@ class LocalVersionStore(LocalObjectStore):
         return mat  # already content-addressed and final; the metadata store's row is the commit
 
     def begin_run(self, run_id: str) -> None:
-        self.clear_stale_temp()
+        try:
+            self.clear_stale_temp()
+        except OSError as exc:  # e.g. the storage root is a file: an infrastructure failure, not a bug
+            raise StoreError(f"cannot use storage {self.root}: {exc.strerror or exc}; check the path") from None
 
     def finish_run(self, run_id: str, success: bool) -> str | None:
         return None
