@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import StoreError
+from .processes import process_alive, this_host
 
 if TYPE_CHECKING:
     from .metadata_store import MetadataStore
@@ -41,21 +41,13 @@ class Claim:
 
 def this_holder() -> str:
     """This process, as a claim names its holder."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return f"{this_host()}:{os.getpid()}"
 
 
 def holder_alive(holder: str) -> bool:
     """False only when the holder is a process on this machine that no longer exists (elsewhere: trust the lease)."""
     host, _, pid = holder.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return host != this_host() or not pid.isdigit() or process_alive(int(pid))
 
 
 def supersedes(mine: Claim, current: Claim, now: float, alive: Callable[[str], bool] = holder_alive) -> bool:
@@ -91,22 +83,55 @@ def claimed(store: MetadataStore, asset_key: str, run_id: str, lease: float = LE
         waited_for = current.run_id
         time.sleep(_backoff(attempt))
         attempt += 1
-    stop = threading.Event()
-    renewer = threading.Thread(
-        target=_renew, args=(store, mine, lease, stop), name=f"lakeplan-claim-{asset_key}", daemon=True
-    )
-    renewer.start()
+    _renewer.add(store, mine, lease)
     try:
         yield waited_for
     finally:
-        stop.set()
-        renewer.join()
+        _renewer.remove(mine)
         with suppress(StoreError):  # an unreleased claim expires or is taken over; the step's result matters more
             store.release_claim(mine)
 
 
-def _renew(store: MetadataStore, mine: Claim, lease: float, stop: threading.Event) -> None:
-    """Extend the lease every third of it until ``stop``; a failed renewal is retried at the next tick."""
-    while not stop.wait(lease / 3):
-        with suppress(StoreError):
-            store.renew_claim(mine, time.time() + lease)
+class _Renewer:
+    """One thread per process extends the lease of every claim it holds, every third of the shortest lease.
+
+    A thread per step would cost a start and a join on every asset; claims are held by few steps at a time.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[Claim, tuple[MetadataStore, float]] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, store: MetadataStore, claim: Claim, lease: float) -> None:
+        with self._lock:
+            self._held[claim] = (store, lease)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="lakeplan-claims", daemon=True)
+                self._thread.start()
+            else:
+                self._wake.set()  # a shorter lease than the current tick may have arrived
+
+    def remove(self, claim: Claim) -> None:
+        with self._lock:
+            self._held.pop(claim, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                held = list(self._held.items())
+            tick = min((lease for _, lease in (entry for _, entry in held)), default=LEASE_SECONDS) / 3
+            self._wake.wait(tick)
+            self._wake.clear()
+            now = time.time()
+            for claim, (store, lease) in held:
+                with self._lock:
+                    if claim not in self._held:
+                        continue  # released meanwhile
+                if now - claim.claimed_at >= tick:  # a just-taken claim needs no renewal yet
+                    with suppress(StoreError):  # a failed renewal is retried at the next tick
+                        store.renew_claim(claim, now + lease)
+
+
+_renewer = _Renewer()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import tempfile
 import time
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from assets_core.errors import CorruptedOutput, StoreError
+from assets_core.processes import process_alive, this_host
 
 _CHUNK = 1 << 20
 _UNSAFE_PARTS = frozenset({"", ".", ".."})
@@ -65,7 +65,7 @@ class LocalObjectStore:
         self.fsync = fsync
         self._tmp = self.root / ".tmp"
         self._quarantine = self.root / ".quarantine"
-        self._host = socket.gethostname().replace(".", "_")
+        self._host = this_host().replace(".", "_")
         self._prefix = str(self.root) + os.sep
 
     def describe(self) -> str:
@@ -172,20 +172,10 @@ class LocalObjectStore:
             host, _, rest = entry.name.partition(".")
             pid = rest.partition(".")[0]
             try:
-                dead = host == self._host and pid.isdigit() and not _alive(int(pid))
+                dead = host == self._host and pid.isdigit() and not process_alive(int(pid))
                 if dead or now - entry.stat().st_mtime > _STALE_TEMP_SECONDS:
                     os.unlink(entry.path)
                     removed += 1
             except FileNotFoundError:
                 continue  # its writer published or removed it meanwhile
         return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0 only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, owned by someone else
-        return True
-    return True

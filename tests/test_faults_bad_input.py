@@ -258,7 +258,7 @@ def test_corrupted_or_truncated_stored_file_is_never_loaded(built_pair: Project)
     head = ws.store.heads(["table"])["table"]
     path = ws.settings.resolved_storage_root / head.location
     original = path.read_bytes()
-    recorded = len(ws.store.history("total"))
+    built = [m.id for m in ws.store.history("total") if m.kind.value == "built"]
 
     @SOME
     @given(CORRUPTIONS)
@@ -273,14 +273,15 @@ def test_corrupted_or_truncated_stored_file_is_never_loaded(built_pair: Project)
             data += os.urandom(at)
         path.write_bytes(bytes(data))
         try:
-            with pytest.raises(StoreError, match="corrupted") as caught:
-                materialize(ws, "total", "run-corrupt", force=True)
-            one_line(caught.value)
+            result = materialize(ws, "total", "run-corrupt", force=True)
+            assert result.outcome.value == "failed" and "corrupted" in result.message
+            one_line(StoreError(result.message))
+            assert not path.exists(), "the corrupted file is moved aside, never left to be read"
         finally:
             path.write_bytes(original)
 
     check()
-    assert len(ws.store.history("total")) == recorded  # nothing recorded for a read that was refused
+    assert [m.id for m in ws.store.history("total") if m.kind.value == "built"] == built  # refused reads build nothing
 
 
 # -- a representative sample through the CLI ---------------------------------------------------

@@ -1,0 +1,31 @@
+"""Claims: the lease of a held claim is renewed while the holder works, and dropped when released."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from assets_core.claims import claimed
+from assets_core.metadata_store import MetadataStore
+
+
+def test_a_held_claim_is_renewed_past_its_first_lease_and_released_after(tmp_path: Path) -> None:
+    store = MetadataStore.open(f"sqlite:///{tmp_path / 'c.db'}")
+    with claimed(store, "model", "run-1", lease=0.3) as waited_for:
+        assert waited_for is None
+        first = store.held_claims()[0].expires_at
+        time.sleep(0.8)  # well past the first lease: only renewals keep it alive
+        (claim,) = store.held_claims()
+        assert claim.run_id == "run-1" and claim.expires_at > first + 0.2
+        assert claim.expires_at > time.time(), "the lease must still be in force while the holder works"
+    assert store.held_claims() == []
+
+
+def test_two_claims_in_one_process_are_both_renewed_and_a_released_one_is_not(tmp_path: Path) -> None:
+    store = MetadataStore.open(f"sqlite:///{tmp_path / 'c.db'}")
+    with claimed(store, "a", "run-1", lease=0.3):
+        with claimed(store, "b", "run-1", lease=0.3):
+            time.sleep(0.7)
+            assert {c.asset_key for c in store.held_claims() if c.expires_at > time.time()} == {"a", "b"}
+        time.sleep(0.5)
+        assert [c.asset_key for c in store.held_claims()] == ["a"]
