@@ -63,12 +63,19 @@ def _backoff(attempt: int) -> float:
     return float(min(_POLL_MAX, _POLL_FIRST * 1.5**attempt))
 
 
-@contextmanager
-def claimed(store: MetadataStore, asset_key: str, run_id: str, lease: float = LEASE_SECONDS) -> Iterator[str | None]:
-    """Hold ``asset_key``'s claim for the block, waiting while another live run holds it.
+@dataclass(slots=True)
+class Held:
+    """A claim held for a block: which run was waited for first (None if it was free), and whether the
+    holder already released it inside its own record transaction (saving a write)."""
 
-    Yields the run id that was waited for (None if the claim was free) so the caller can say so.
-    """
+    claim: Claim
+    waited_for: str | None
+    released: bool = False
+
+
+@contextmanager
+def claimed(store: MetadataStore, asset_key: str, run_id: str, lease: float = LEASE_SECONDS) -> Iterator[Held]:
+    """Hold ``asset_key``'s claim for the block, waiting while another live run holds it."""
     holder = this_holder()
     waited_for: str | None = None
     attempt = 0
@@ -83,13 +90,15 @@ def claimed(store: MetadataStore, asset_key: str, run_id: str, lease: float = LE
         waited_for = current.run_id
         time.sleep(_backoff(attempt))
         attempt += 1
+    held = Held(mine, waited_for)
     _renewer.add(store, mine, lease)
     try:
-        yield waited_for
+        yield held
     finally:
         _renewer.remove(mine)
-        with suppress(StoreError):  # an unreleased claim expires or is taken over; the step's result matters more
-            store.release_claim(mine)
+        if not held.released:
+            with suppress(StoreError):  # an unreleased claim expires or is taken over; the result matters more
+                store.release_claim(mine)
 
 
 class _Renewer:

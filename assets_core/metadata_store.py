@@ -160,6 +160,11 @@ _RELEASE_CLAIM = claims.delete().where(*_OUR_CLAIM)
 _RENEW_CLAIM = claims.update().where(*_OUR_CLAIM).values(expires_at=sa.bindparam("b_expires_at"))
 
 
+def _claim_params(claim: Claim) -> dict[str, str]:
+    """Bound parameters naming a claim as ours (asset, holder, run), for renew and release."""
+    return {"b_key": claim.asset_key, "b_holder": claim.holder, "b_run_id": claim.run_id}
+
+
 class MetadataStore:
     """Runs, materializations and heads in one SQL database; safe for several processes at once."""
 
@@ -338,10 +343,11 @@ class MetadataStore:
             raise StoreError("metadata store returned no id for a new materialization")
         return int(pk[0])
 
-    def record(self, mat: Materialization, expected_head: int | None) -> int:
-        """Append ``mat`` and make it the asset's head, only if the head is still ``expected_head``.
+    def record(self, mat: Materialization, expected_head: int | None, release: Claim | None = None) -> int:
+        """Append ``mat`` and make it the asset's head, only if the head is still ``expected_head``;
+        ``release`` drops the writer's claim in the same transaction.
 
-        Raises RecordConflict (and records nothing) when another writer moved the head first.
+        Raises RecordConflict (and records nothing, releases nothing) when another writer moved the head first.
         """
         try:
             with self._write() as conn:
@@ -358,6 +364,8 @@ class MetadataStore:
                     )
                     if moved.rowcount != 1:
                         raise RecordConflict(mat.asset_key)
+                if release is not None:
+                    conn.execute(_RELEASE_CLAIM, _claim_params(release))
                 return new_id
         except IntegrityError:
             raise RecordConflict(mat.asset_key) from None
@@ -392,14 +400,13 @@ class MetadataStore:
     def renew_claim(self, mine: Claim, expires_at: float) -> bool:
         """Extend our lease; False when the claim is no longer ours (it expired and was taken over)."""
         with self._write() as conn:
-            ours = {"b_key": mine.asset_key, "b_holder": mine.holder, "b_run_id": mine.run_id}
-            moved = conn.execute(_RENEW_CLAIM, {**ours, "b_expires_at": expires_at})
+            moved = conn.execute(_RENEW_CLAIM, {**_claim_params(mine), "b_expires_at": expires_at})
             return bool(moved.rowcount == 1)
 
     def release_claim(self, mine: Claim) -> None:
         """Drop our claim (someone else's, if ours was taken over, stays)."""
         with self._write() as conn:
-            conn.execute(_RELEASE_CLAIM, {"b_key": mine.asset_key, "b_holder": mine.holder, "b_run_id": mine.run_id})
+            conn.execute(_RELEASE_CLAIM, _claim_params(mine))
 
     def held_claims(self) -> list[Claim]:
         """Every claim currently held (for status displays and tests)."""

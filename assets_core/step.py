@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .claims import claimed
+from .claims import Held, claimed
 from .context import collecting
 from .definitions import AssetDef, SourceAsset
 from .errors import CorruptedOutput, LakeplanError, StepFailed, StoreError
@@ -99,14 +99,14 @@ def materialize(ws: Workspace, key: str, run_id: str, *, force: bool = False, re
     Holds the asset's claim throughout, so a concurrent run building the same asset is waited for (and
     then usually finds it FRESH) instead of building it twice.
     """
-    with claimed(ws.store, key, run_id) as waited_for:
-        result = _materialize(ws, key, run_id, force=force, retries=retries)
-    if waited_for is None:
+    with claimed(ws.store, key, run_id) as held:
+        result = _materialize(ws, key, run_id, held, force=force, retries=retries)
+    if held.waited_for is None:
         return result
-    return dataclasses.replace(result, message=f"waited for run {waited_for}; {result.message}".rstrip("; "))
+    return dataclasses.replace(result, message=f"waited for run {held.waited_for}; {result.message}".rstrip("; "))
 
 
-def _materialize(ws: Workspace, key: str, run_id: str, *, force: bool, retries: bool) -> StepResult:
+def _materialize(ws: Workspace, key: str, run_id: str, held: Held, *, force: bool, retries: bool) -> StepResult:
     started = time.time()
     asset = ws.graph.asset(key)
     upstreams = ws.graph.upstream[key]
@@ -154,7 +154,7 @@ def _materialize(ws: Workspace, key: str, run_id: str, *, force: bool, retries: 
         }
         mat = ws.objects.commit(mat, inputs_at)  # the object store's own commit (lakeFS), before the SQL record
         try:
-            ws.store.record(mat, expected)
+            ws.store.record(mat, expected, release=held.claim)
         except RecordConflict:
             return StepResult(
                 key,
@@ -163,6 +163,7 @@ def _materialize(ws: Workspace, key: str, run_id: str, *, force: bool, retries: 
                 mat.data_version,
                 "another run recorded this asset first; its version was kept",
             )
+        held.released = True  # the record transaction dropped the claim
         outcome = Outcome.BUILT if kind is MaterializationKind.BUILT else Outcome.RESTORED
         return StepResult(key, outcome, time.time() - started, mat.data_version, attempts=attempts)
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import sqlalchemy as sa
+from conftest import Project
+
 from assets_core.claims import claimed
 from assets_core.metadata_store import MetadataStore
 
 
 def test_a_held_claim_is_renewed_past_its_first_lease_and_released_after(tmp_path: Path) -> None:
     store = MetadataStore.open(f"sqlite:///{tmp_path / 'c.db'}")
-    with claimed(store, "model", "run-1", lease=0.3) as waited_for:
-        assert waited_for is None
+    with claimed(store, "model", "run-1", lease=0.3) as held:
+        assert held.waited_for is None
         first = store.held_claims()[0].expires_at
         time.sleep(0.8)  # well past the first lease: only renewals keep it alive
         (claim,) = store.held_claims()
@@ -29,3 +32,19 @@ def test_two_claims_in_one_process_are_both_renewed_and_a_released_one_is_not(tm
             assert {c.asset_key for c in store.held_claims() if c.expires_at > time.time()} == {"a", "b"}
         time.sleep(0.5)
         assert [c.asset_key for c in store.held_claims()] == ["a"]
+
+
+def test_recording_releases_the_claim_in_the_same_transaction(sqlite_project: Project) -> None:
+    from assets_core.step import materialize
+
+    sqlite_project.write("pipeline", "from assets_core import asset\n\n@asset\ndef one() -> int:\n    return 1\n")
+    ws = sqlite_project.workspace()
+    statements: list[str] = []
+    sa.event.listen(ws.store.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    assert materialize(ws, "one", "run-1").outcome.value == "built"
+    assert ws.store.held_claims() == []
+    kinds = [" ".join(s.split()[:3]).upper() for s in statements]
+    release = kinds.index("DELETE FROM LP_CLAIMS")
+    head = max(i for i, k in enumerate(kinds[:release]) if "LP_HEADS" in k)
+    assert kinds.count("DELETE FROM LP_CLAIMS") == 1
+    assert not any(k.startswith("BEGIN") for k in kinds[head:release]), "released in the record transaction"
