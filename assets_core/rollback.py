@@ -13,11 +13,11 @@ import contextlib
 import time
 from dataclasses import dataclass, replace
 
-from .environment import capture
 from .errors import LakeplanError
 from .lineage import resolve_version
 from .metadata_store import RecordConflict
-from .records import Materialization, MaterializationKind, RunRecord, RunStatus, new_run_id
+from .records import Materialization, MaterializationKind, new_run_id
+from .run_lifecycle import begin, finish
 from .workspace import Workspace
 
 
@@ -50,8 +50,6 @@ def rollback(ws: Workspace, key: str, spec: str) -> RollbackResult:
         )
     run_id = new_run_id()
     now = time.time()
-    environment = capture(ws.settings, ws.target)
-    ws.store.start_run(RunRecord(run_id, now, RunStatus.RUNNING, f"rollback {key}", environment=environment))
     event = replace(
         target,
         run_id=run_id,
@@ -62,26 +60,23 @@ def rollback(ws: Workspace, key: str, spec: str) -> RollbackResult:
         error=None,
         id=None,
     )
-    ws.objects.begin_run(run_id)
+    begin(ws, run_id, f"rollback {key}", now)
     try:
         event = ws.objects.commit(event, {})  # the object store's own commit (lakeFS), as a restore
         new_id = ws.store.record(event, head.id)
     except RecordConflict:
-        _finish(ws, run_id, False)
+        _abandon(ws, run_id)
         raise RollbackError(
             f"another run changed {key!r} while rolling back; check 'lakeplan history {key}' and retry"
         ) from None
     except BaseException:
-        _finish(ws, run_id, False)
+        _abandon(ws, run_id)
         raise
-    note = ws.objects.finish_run(run_id, True)
-    ws.store.finish_run(run_id, RunStatus.SUCCESS, {"rollback": 1})
+    note = finish(ws, run_id, True, {"rollback": 1})
     return RollbackResult(run_id, target, replace(event, id=new_id), note)
 
 
-def _finish(ws: Workspace, run_id: str, success: bool) -> None:
+def _abandon(ws: Workspace, run_id: str) -> None:
     """Close a failed rollback's run in both stores without hiding the error in flight."""
     with contextlib.suppress(LakeplanError):
-        ws.objects.finish_run(run_id, success)
-    with contextlib.suppress(LakeplanError):
-        ws.store.finish_run(run_id, RunStatus.FAILED, {"rollback": 0})
+        finish(ws, run_id, False, {"rollback": 0})
