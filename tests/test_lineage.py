@@ -7,6 +7,7 @@ import json
 
 import pytest
 from conftest import Project
+from sample_pipelines import NUMBERS
 
 from assets_core.lineage import VersionError, downstream_lineage, producer, resolve_version, upstream_lineage
 from assets_core.records import Materialization, MaterializationKind
@@ -67,19 +68,7 @@ def test_versions_resolve_by_unique_prefix_or_id() -> None:
         resolve_version("a", ambiguous, "a")
 
 
-PIPELINE = """
-    from assets_core import asset, source_asset
-
-    raw = source_asset("raw", path="raw.json")
-
-    @asset
-    def numbers(raw: dict) -> list:
-        return raw["values"]
-
-    @asset
-    def total(numbers: list) -> dict:
-        return {"total": sum(numbers)}
-"""
+PIPELINE = NUMBERS
 
 
 def test_cli_lineage_answers_from_recorded_versions(project: Project) -> None:

@@ -5,23 +5,12 @@ from __future__ import annotations
 import json
 
 from conftest import Project
+from sample_pipelines import NUMBERS
 
 from assets_core.planner import CauseKind
 from assets_core.records import MaterializationKind
 
-PIPELINE = """
-    from assets_core import asset, source_asset
-
-    raw = source_asset("raw", path="raw.json")
-
-    @asset
-    def numbers(raw: dict) -> list:
-        return raw["values"]
-
-    @asset
-    def total(numbers: list) -> dict:
-        return {"total": sum(numbers)}
-"""
+PIPELINE = NUMBERS
 
 
 def _two_versions(project: Project) -> tuple[str, str]:
