@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from .claims import this_holder
 from .config import Settings
 from .errors import StoreError
 from .records import RunStatus, new_run_id
@@ -141,7 +142,7 @@ def run(
     summary = RunSummary(new_run_id())
     started = time.time()
     try:
-        begin(ws, summary.run_id, selection, started)  # e.g. lakeFS: the run's own branch
+        begin(ws, summary.run_id, selection, started, this_holder())  # e.g. lakeFS: the run's own branch
         if workers > 1 and len(keys) > 1:
             summary.results = run_in_processes(ws, keys, summary.run_id, force, callback, workers, started_hook)
         else:

@@ -12,24 +12,35 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
+from .claims import holder_alive
 from .environment import capture
 from .errors import StoreError
 from .records import Materialization, MaterializationKind, RunRecord, RunStatus
 from .workspace import Workspace
 
 
-def start(ws: Workspace, run_id: str, selection: str, started_at: float | None = None) -> bool:
-    """Record ``run_id`` as running unless it already is; True when this call recorded it."""
+def start(
+    ws: Workspace, run_id: str, selection: str, started_at: float | None = None, holder: str | None = None
+) -> bool:
+    """Record ``run_id`` as running unless it already is; True when this call recorded it.
+
+    ``holder`` names the one process that will finish the run (a local ``materialize``), so a run whose
+    process died can be shown as abandoned; Argo runs, finished by their exit handler, have none.
+    """
     if ws.store.run(run_id) is not None:  # the common case on Argo: skip capturing the environment
         return False
     started = time.time() if started_at is None else started_at
     environment = capture(ws.settings, ws.target)
+    if holder is not None:
+        environment["holder"] = holder
     return ws.store.ensure_run(RunRecord(run_id, started, RunStatus.RUNNING, selection, environment=environment))
 
 
-def begin(ws: Workspace, run_id: str, selection: str, started_at: float | None = None) -> None:
+def begin(
+    ws: Workspace, run_id: str, selection: str, started_at: float | None = None, holder: str | None = None
+) -> None:
     """Record the run (if not yet) and open it in the object store, before its first step writes."""
-    start(ws, run_id, selection, started_at)
+    start(ws, run_id, selection, started_at, holder)
     ws.objects.begin_run(run_id)
 
 
@@ -55,3 +66,11 @@ def counts_of(materializations: Iterable[Materialization]) -> dict[str, int]:
     for kind in last.values():
         counts[kind] = counts.get(kind, 0) + 1
     return {kind.value: n for kind, n in counts.items()}
+
+
+def shown_status(run: RunRecord) -> str:
+    """The run's status for display: 'abandoned' for a run still marked running whose process is gone."""
+    holder = run.environment.get("holder")
+    if run.status is RunStatus.RUNNING and isinstance(holder, str) and not holder_alive(holder):
+        return "abandoned"
+    return run.status.value

@@ -94,6 +94,9 @@ examples:
 """
 
 RUNS_EPILOG = """\
+STATUS is running, success or failed; 'abandoned' marks a run still recorded as running whose process on
+this machine is gone (killed), so it will never finish.
+
 examples:
   lakeplan runs
   lakeplan runs --json -n 5
@@ -190,12 +193,13 @@ def _counts(counts: dict[str, int]) -> str:
 
 def _run_json(run: RunRecord) -> dict[str, Any]:
     from ..lineage import iso_time
+    from ..run_lifecycle import shown_status
 
     return {
         "run_id": run.run_id,
         "started_at": iso_time(run.started_at),
         "finished_at": iso_time(run.finished_at) if run.finished_at else None,
-        "status": run.status.value,
+        "status": shown_status(run),
         "selection": run.selection,
         "counts": run.counts,
         "environment": run.environment,
@@ -204,6 +208,7 @@ def _run_json(run: RunRecord) -> dict[str, Any]:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     from ..lineage import iso_time
+    from ..run_lifecycle import shown_status
 
     ws = _workspace(args)
     runs = ws.store.runs(args.limit)
@@ -216,7 +221,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         git = run.environment.get("git") or {}
         commit = (short(git["commit"], 8) + ("+dirty" if git.get("dirty") else "")) if git.get("commit") else "-"
         rows.append(
-            [run.run_id, iso_time(run.started_at), run.status.value, took, commit, run.selection, _counts(run.counts)]
+            [run.run_id, iso_time(run.started_at), shown_status(run), took, commit, run.selection, _counts(run.counts)]
         )
     table(["RUN", "STARTED", "STATUS", "TOOK", "COMMIT", "SELECTION", "COUNTS"], rows)
     return 0
