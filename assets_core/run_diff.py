@@ -8,6 +8,7 @@ container image and configuration. A run is compared by the versions current whe
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -128,8 +129,18 @@ def last_id(run: RunRecord, histories: Mapping[str, Sequence[Materialization]]) 
     return max((m.id or 0 for m in mats if m.finished_at <= ended), default=0)
 
 
+_LATEST = re.compile(r"latest(?:~(\d+))?")
+
+
 def resolve_run(runs: Sequence[RunRecord], spec: str) -> RunRecord | None:
-    """The run whose id is ``spec`` or starts with it (None when none does); ambiguity is an error."""
+    """The run whose id is ``spec`` or starts with it (None when none does); ambiguity is an error.
+
+    ``latest`` is the newest run and ``latest~N`` the one N runs before it (``runs`` is newest first).
+    """
+    relative = _LATEST.fullmatch(spec)
+    if relative:
+        back = int(relative.group(1) or 0)
+        return runs[back] if back < len(runs) else None
     exact = [r for r in runs if r.run_id == spec]
     matches = exact or [r for r in runs if r.run_id.startswith(spec)]
     if len(matches) > 1:

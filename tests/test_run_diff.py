@@ -7,7 +7,15 @@ import json
 from conftest import Project
 
 from assets_core.records import Materialization, MaterializationKind, RunRecord, RunStatus
-from assets_core.run_diff import changed_functions, diff_assets, diff_metadata, diff_runs, last_id, versions_as_of
+from assets_core.run_diff import (
+    changed_functions,
+    diff_assets,
+    diff_metadata,
+    diff_runs,
+    last_id,
+    resolve_run,
+    versions_as_of,
+)
 
 
 def test_metadata_diff_rows_columns_and_metrics() -> None:
@@ -118,3 +126,12 @@ def test_cli_diff_between_two_runs_and_two_versions(sqlite_project: Project) -> 
 
     bad = project.cli("diff", "-m", project.module(), "nope", second)
     assert bad.returncode == 2 and "no run 'nope'" in bad.stderr
+
+
+def test_latest_and_latest_tilde_n_name_runs_counting_back_from_the_newest() -> None:
+    runs = [RunRecord(f"2026112{i}-000000-aaaaa{i}", float(10 - i), RunStatus.SUCCESS, "*") for i in range(3)]
+    assert resolve_run(runs, "latest") is runs[0]
+    assert resolve_run(runs, "latest~1") is runs[1]
+    assert resolve_run(runs, "latest~2") is runs[2]
+    assert resolve_run(runs, "latest~3") is None
+    assert resolve_run(runs, "20261121") is runs[1]  # prefixes still work

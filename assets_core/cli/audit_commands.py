@@ -119,10 +119,12 @@ examples:
 """
 
 DIFF_EPILOG = """\
-RUN_A and RUN_B are run ids or unique prefixes (see 'lakeplan runs'); a run is compared by the
-versions current when it ended. With --asset they may also be that asset's versions.
+RUN_A and RUN_B are run ids or unique prefixes (see 'lakeplan runs'), or 'latest' and 'latest~N' (N runs
+before the newest); a run is compared by the versions current when it ended. With --asset they may also
+be that asset's versions.
 
 examples:
+  lakeplan diff latest~1 latest
   lakeplan diff 20261121-0930 20261122-0200
   lakeplan diff 20261121-0930 20261122-0200 --asset churn_model --json
 """
