@@ -22,7 +22,6 @@ from .metadata_store import MetadataStore
 from .planner import AssetStatus, CauseKind, CurrentState, Plan, plan
 from .schedules import Schedule
 from .selection import select
-from .sources import observe
 
 if TYPE_CHECKING:
     from io_managers.version_store import Observation, VersionStore
@@ -74,14 +73,6 @@ class Workspace:
 
     def select(self, expression: str | None) -> frozenset[str]:
         return select(self.graph, expression)
-
-    def observe_sources(self, keys: Collection[str] | None = None) -> dict[str, str | None]:
-        """Current data versions of the sources (all, or those in ``keys``)."""
-        return {
-            key: observe(node)
-            for key, node in self.graph.nodes.items()
-            if isinstance(node, SourceAsset) and (keys is None or key in keys)
-        }
 
     def observe(
         self, keys: Collection[str] | None = None, run_id: str | None = None, verify: bool = False
