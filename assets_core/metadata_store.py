@@ -186,11 +186,6 @@ class MetadataStore:
     def close(self) -> None:
         self.engine.dispose()
 
-    def after_fork(self) -> None:
-        """Drop connections inherited from a parent process (call first thing in a worker)."""
-        self.engine.dispose(close=False)
-
-    @contextmanager
     def _errors(self, action: str) -> Iterator[None]:
         try:
             yield

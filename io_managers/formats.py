@@ -12,7 +12,6 @@ from typing import Any, BinaryIO
 
 from assets_core.errors import DefinitionError
 
-TABLE_KINDS = ("pandas", "polars", "pyarrow")
 EXTENSIONS = {"parquet": "parquet", "json": "json", "pickle": "pkl"}
 
 
