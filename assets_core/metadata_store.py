@@ -186,6 +186,7 @@ class MetadataStore:
     def close(self) -> None:
         self.engine.dispose()
 
+    @contextmanager
     def _errors(self, action: str) -> Iterator[None]:
         try:
             yield
