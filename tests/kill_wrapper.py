@@ -29,12 +29,16 @@ class _Countdown:
         return self.left <= 0
 
 
-def _patch(owner: Any, name: str, countdown: _Countdown, when: str) -> None:
-    """Kill at the Nth call of ``owner.name``: before it runs, or after it returned."""
+def _patch(
+    owner: Any, name: str, countdown: _Countdown, when: str, only: Callable[..., bool] = lambda *a, **k: True
+) -> None:
+    """Kill at the Nth call of ``owner.name`` for which ``only(args)`` holds: before it runs, or after it returned."""
     original: Callable[..., Any] = getattr(owner, name)
 
     @functools.wraps(original)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not only(*args, **kwargs):
+            return original(*args, **kwargs)
         if when == "before" and countdown.hit():
             die()
         result = original(*args, **kwargs)
@@ -65,6 +69,49 @@ class _DyingFile:
         return getattr(self._inner, name)
 
 
+class _DyingReader:
+    """A file being uploaded that kills the process once ``after`` bytes were read from it (mid-transfer)."""
+
+    def __init__(self, inner: BinaryIO, after: int) -> None:
+        self._inner = inner
+        self._left = after
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left <= 0:
+            die()
+        data = self._inner.read(size if size >= 0 else self._left)
+        self._left -= len(data)
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def _install_lakefs(point: str, countdown: _Countdown) -> None:
+    """Points inside the lakeFS store: mid-upload, before / after the asset's commit, before / after the merge."""
+    import lakefs.object
+
+    from io_managers.lakefs_store import LakeFSStore
+
+    if point == "lakefs-upload":  # the Nth object upload dies after 256 KiB of its body went out
+        original = lakefs.object.ObjectWriter._upload_raw
+
+        def upload(self: Any) -> Any:
+            if countdown.hit():
+                self._fd = _DyingReader(self._fd, 256 * 1024)
+            return original(self)
+
+        lakefs.object.ObjectWriter._upload_raw = upload  # type: ignore[method-assign]
+    elif point in ("lakefs-commit-before", "lakefs-merge-before", "lakefs-merge-after"):
+        action = "commit " if "commit" in point else "merge run branch "
+        when = point.rsplit("-", 1)[1]
+        _patch(LakeFSStore, "_call", countdown, when, only=lambda _self, what, *a, **k: what.startswith(action))
+    elif point == "lakefs-commit-after":  # committed on lakeFS, not yet recorded in the metadata store
+        _patch(LakeFSStore, "commit", countdown, "after")
+    else:
+        raise SystemExit(f"unknown fault point {point!r}")
+
+
 def install(point: str, n: int) -> None:
     import io_managers
     from assets_core.metadata_store import MetadataStore
@@ -87,6 +134,8 @@ def install(point: str, n: int) -> None:
         _patch(MetadataStore, "claim", countdown, "after")
     elif point == "finish-run":  # every asset done, run bookkeeping not yet written
         _patch(MetadataStore, "finish_run", countdown, "before")
+    elif point.startswith("lakefs-"):
+        _install_lakefs(point, countdown)
     elif point != "none":
         raise SystemExit(f"unknown fault point {point!r}")
 
