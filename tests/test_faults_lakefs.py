@@ -10,10 +10,13 @@ branch is untouched unless the merge itself went through, and the next run compl
 
 from __future__ import annotations
 
+import http.server
 import json
 import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import lakefs
@@ -161,3 +164,72 @@ def test_kill_inside_the_lakefs_store(sqlite_project: Project, lakefs_target: La
         published = target.branch().object("assets/summary.json").reader("rb", pre_sign=False).read()
         assert json.loads(published)["n"] == i, point
         known = _run_ids(project)
+
+
+class _NotLakeFS(http.server.BaseHTTPRequestHandler):
+    """Some other web server at the configured endpoint: HTML 404 for everything."""
+
+    def do_GET(self) -> None:
+        body = b"<html><body>Not Found</body></html>"
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_POST = do_GET
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def not_lakefs() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotLakeFS)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("problem", ["not-lakefs", "no-scheme", "no-credentials", "empty-endpoint"])
+def test_wrong_lakefs_settings_are_one_error_line(
+    sqlite_project: Project,
+    lakefs_target: LakeFS,  # noqa: F811
+    not_lakefs: str,
+    problem: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    project, target = sqlite_project, lakefs_target
+    _setup(project, target)
+    target.put("data/seed.json", b'{"n": 0}', "seed")
+    before = target.branch().get_commit().id
+    pyproject = project.root / "pyproject.toml"
+    endpoint = {"not-lakefs": not_lakefs, "no-scheme": "127.0.0.1:9", "empty-endpoint": ""}.get(problem)
+    if endpoint is not None:
+        pyproject.write_text(pyproject.read_text().replace(f'"{target.endpoint}"', f'"{endpoint}"'))
+    else:
+        monkeypatch.delenv("LAKEFS_ACCESS_KEY_ID")
+        monkeypatch.delenv("LAKEFS_SECRET_ACCESS_KEY")
+    module = project.module()
+    for args in (
+        ("plan", "-m", module),
+        ("materialize", "-m", module),
+        ("step", "-m", module, "--asset", "big", "--run-id", "wf-bad-1"),
+        ("finish-run", "-m", module, "--run-id", "wf-bad-1", "--status", "Succeeded"),
+        ("sync", "-m", module),
+    ):
+        result = project.cli(*args)
+        assert result.returncode in (2, 3) and "Traceback" not in result.stdout + result.stderr, (args, result)
+        if result.stderr or args[0] not in ("step", "finish-run"):
+            lines = result.stderr.splitlines()
+            assert len(lines) == 1 and lines[0].startswith("error: ") and not result.stdout, (args, result)
+        else:  # a pod's contract: one JSON line on stdout naming the problem (exit 3: infrastructure)
+            [line] = result.stdout.splitlines()
+            assert json.loads(line)["outcome"] == "error", (args, line)
+    assert target.branch().get_commit().id == before
+    if problem == "no-credentials" and target.server is not None:  # unauthenticated requests were the point
+        target.server.violations[:] = [v for v in target.server.violations if "SecurityValidationError" not in v]
