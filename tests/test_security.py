@@ -8,6 +8,7 @@ every file in the project (``.lakeplan/`` and storage included) and every row of
 
 from __future__ import annotations
 
+import os
 import pickle
 import subprocess
 import sys
@@ -15,10 +16,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import Project, _make_project
+from conftest import REPO, Project, _make_project
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from argo_compiler import from_yaml
 from assets_core.errors import StoreError
 from assets_core.keys import validate_key
 from assets_core.schema import materializations
@@ -193,4 +195,39 @@ def test_no_secret_reaches_logs_files_or_the_store(tmp_path: Path, postgres_url:
     leaks = [
         f"{name} in {where}" for where, text in artefacts.items() for name, value in SECRETS.items() if value in text
     ]
+    assert not leaks, leaks
+
+
+@pytest.mark.postgres
+def test_compiled_argo_manifests_hold_no_secret_value(tmp_path: Path, postgres_url: str) -> None:
+    """The quickstart's Workflow, WorkflowTemplate and CronWorkflow, compiled in a shell holding every secret:
+    the YAML refers to Secrets by name (``secretKeyRef``) and never holds a value."""
+    url = sa.make_url(postgres_url).set(drivername="postgresql", password=SECRETS["db_password"])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKEPLAN_")}
+    env.update(
+        LAKEPLAN_DATABASE_URL=url.render_as_string(hide_password=False),
+        LAKEPLAN_STORAGE_ROOT=str(tmp_path / "pvc"),
+        LAKEPLAN_ARGO_IMAGE="registry.example/lakeplan-quickstart:1",
+        LAKEPLAN_SECRET_PROBE=SECRETS["env"],
+        AWS_SECRET_ACCESS_KEY=SECRETS["aws"],
+        LAKEFS_SECRET_ACCESS_KEY=SECRETS["lakefs"],
+        LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY=SECRETS["lakefs"],
+        LAKEPLAN_ARGO_TOKEN=SECRETS["argo"],
+    )
+    outputs, kinds = [], set()
+    for flags in ((), ("--all",), ("--all", "--template"), ("--schedules",)):
+        done = subprocess.run(
+            [sys.executable, "-m", "assets_core", "compile", "-m", "examples.quickstart.pipeline", *flags],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "secretKeyRef" in done.stdout, flags  # the database URL reaches the pods by reference
+        outputs.append(done.stdout + done.stderr)
+        kinds.update(doc["kind"] for doc in from_yaml(done.stdout))
+    assert kinds == {"Workflow", "WorkflowTemplate", "CronWorkflow"}, kinds
+    leaks = [name for name, value in SECRETS.items() for text in outputs if value in text]
     assert not leaks, leaks
