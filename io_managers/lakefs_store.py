@@ -218,7 +218,8 @@ class LakeFSStore:
         except Exception as exc:  # this only refines the 404 already reported
             if getattr(exc, "status", None) == 404:
                 return (
-                    f"lakeFS repository {repo!r} does not exist at {self.config.endpoint}; create it or fix repository"
+                    f"lakeFS repository {repo!r} does not exist at {self.config.endpoint} (or that address is not "
+                    "a lakeFS server); create the repository, or fix repository / endpoint in [tool.lakeplan.lakefs]"
                 )
         return (
             f"lakeFS branch {branch!r} (or an object it needs) is missing in repository {repo!r} at "
