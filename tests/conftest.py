@@ -118,12 +118,14 @@ class Project:
             del sys.modules[loaded]
         return Workspace.load(self.module(name), self.settings())
 
-    def cli(self, *args: str, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        """Run ``lakeplan ARGS`` in a subprocess from the project root."""
+    def cli(
+        self, *args: str, check: bool = False, timeout: float = 120, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``lakeplan ARGS`` in a subprocess from the project root (``env`` overrides variables)."""
         result = subprocess.run(
             [sys.executable, "-m", "assets_core", *args],
             cwd=self.root,
-            env=self.env(),
+            env={**self.env(), **(env or {})},
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import pytest
 from conftest import Project
@@ -217,14 +216,7 @@ def test_invalid_config(sqlite_project: Project, table: str, expected: str) -> N
 
 def test_invalid_environment_variable(sqlite_project: Project) -> None:
     sqlite_project.write("pipeline", GOOD)
-    env = {**sqlite_project.env(), "LAKEPLAN_WORKERS": "-3"}
-    result = subprocess.run(
-        [*_lakeplan(), "plan", "-m", sqlite_project.module()],
-        cwd=sqlite_project.root,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    result = sqlite_project.cli("plan", "-m", sqlite_project.module(), env={"LAKEPLAN_WORKERS": "-3"})
     assert "environment variable LAKEPLAN_WORKERS: workers must be a whole number >= 1, got '-3'" in one_error_line(
         result
     )
@@ -249,17 +241,6 @@ def test_bad_workers_option(sqlite_project: Project, workers: str) -> None:
 )
 def test_unusable_database(sqlite_project: Project, url: str, code: int, expected: str) -> None:
     sqlite_project.write("pipeline", GOOD)
-    env = {**sqlite_project.env(), "LAKEPLAN_DATABASE_URL": url}
-    result = subprocess.run(
-        [*_lakeplan(), "plan", "-m", sqlite_project.module()],
-        cwd=sqlite_project.root,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    result = sqlite_project.cli("plan", "-m", sqlite_project.module(), env={"LAKEPLAN_DATABASE_URL": url})
     line = one_error_line(result, code=code)
     assert expected in line and "hunter2" not in line
-
-
-def _lakeplan() -> list[str]:
-    return [sys.executable, "-m", "assets_core"]
