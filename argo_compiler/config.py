@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from assets_core.config import Settings
+from assets_core.config import Settings, parse_bool
 from assets_core.errors import ConfigError
 
 ENV_PREFIX = "LAKEPLAN_ARGO_"
@@ -109,14 +109,10 @@ def _string(key: str, raw: Any, from_env: bool) -> str | None:
 
 
 def _bool(key: str, value: Any, from_env: bool) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes"):
-        return True
-    if text in ("0", "false", "no"):
-        return False
-    raise ConfigError(f"{_where(key, from_env)} must be true or false, got {value!r}")
+    try:
+        return parse_bool(value)
+    except ValueError:
+        raise ConfigError(f"{_where(key, from_env)} must be true or false, got {value!r}") from None
 
 
 def _seconds(key: str, value: Any, from_env: bool) -> int:

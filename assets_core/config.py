@@ -80,6 +80,20 @@ def _read_table(pyproject: Path) -> dict[str, Any]:
     return table
 
 
+_TRUE, _FALSE = ("1", "true", "yes"), ("0", "false", "no")
+
+
+def parse_bool(value: object) -> bool:
+    """A TOML boolean or a yes/no word from the environment ('1', 'true', 'yes' / '0', 'false', 'no');
+    anything else raises ValueError for the caller to report where it came from."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in _TRUE + _FALSE:
+        raise ValueError(value)
+    return text in _TRUE
+
+
 def _coerce(name: str, value: Any, source: str) -> Any:
     try:
         if name == "workers":
@@ -95,12 +109,7 @@ def _coerce(name: str, value: Any, source: str) -> Any:
                 raise ValueError
             return seconds
         if name == "fsync":
-            if isinstance(value, bool):
-                return value
-            text = str(value).strip().lower()
-            if text not in ("1", "0", "true", "false", "yes", "no"):
-                raise ValueError
-            return text in ("1", "true", "yes")
+            return parse_bool(value)
     except (TypeError, ValueError):
         expected = {
             "workers": "a whole number >= 1",
