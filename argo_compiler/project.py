@@ -5,12 +5,10 @@ This is the edge that reads the store (to plan); ``compiler`` itself only turns 
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from assets_core.bulk import collector_paused
 from assets_core.errors import SelectionError
 from assets_core.workspace import Workspace
 
@@ -53,22 +51,12 @@ def target_of(ws: Workspace, config: ArgoConfig) -> Target:
     return Target(ws.graph, module, config)
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Hold off the cyclic GC while building: models and YAML nodes are ~50 objects per task, and gen-2
-    passes over them made 10k-task compiles superlinear (1.3 s -> 0.6 s for the models alone)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def compile_project(ws: Workspace, config: ArgoConfig, request: Request) -> Compiled:
-    """Compile, then check the result; a manifest over the size limit is refused with the fix."""
-    with _gc_paused():
+    """Compile, then check the result; a manifest over the size limit is refused with the fix.
+
+    The cyclic GC is paused while building: models and YAML nodes are ~50 objects per task, and gen-2
+    passes over them made 10k-task compiles superlinear (1.3 s -> 0.6 s for the models alone)."""
+    with collector_paused():
         return _compile(ws, config, request)
 
 
