@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from assets_core.cli.core_commands import SELECT_HELP, add_select, add_target
+from assets_core.cli.core_commands import SELECT_HELP, add_select, add_target, command, load_workspace
 from assets_core.cli.output import dump_json, table
 from assets_core.errors import ConfigError
 
@@ -19,9 +19,8 @@ from .contract import WORKFLOW_STATUSES
 
 
 def _command(subparsers: Any, name: str, summary: str, epilog: str) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        name, help=summary, description=summary, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    """Every Argo command loads the project, so each takes -m."""
+    parser = command(subparsers, name, summary, epilog)
     add_target(parser)
     return parser
 
@@ -160,12 +159,6 @@ example:
 """
 
 
-def _workspace(args: argparse.Namespace) -> Any:
-    from assets_core.workspace import Workspace
-
-    return Workspace.load(args.target)
-
-
 def _compiled(args: argparse.Namespace, ws: Any) -> Any:
     from .config import argo_config
     from .project import Request, compile_project
@@ -175,7 +168,7 @@ def _compiled(args: argparse.Namespace, ws: Any) -> Any:
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    ws = _workspace(args)
+    ws = load_workspace(args)
     compiled = _compiled(args, ws)
     docs, text = compiled.manifests, compiled.yaml
     if args.output:
@@ -197,7 +190,7 @@ def _templates(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def cmd_schedules(args: argparse.Namespace) -> int:
-    ws = _workspace(args)
+    ws = load_workspace(args)
     now = dt.datetime.now(dt.UTC)
     rows = []
     for s in ws.schedules:
@@ -228,7 +221,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         settings = load_settings()
         docs = from_yaml(args.file.read_text())
     else:
-        ws = _workspace(args)
+        ws = load_workspace(args)
         settings = ws.settings
         args.template, args.schedules = args.kind == "template", args.kind == "cron"
         args.all = args.all or args.kind == "template"

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import LakeplanError
 from ..hashing import short
-from .core_commands import _command, _workspace, add_select, add_target
+from .core_commands import add_select, add_target, command, load_workspace
 from .output import dump_json, table
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ class UnknownAsset(LakeplanError):
 
 
 def register(subparsers: Any) -> None:
-    graph = _command(
+    graph = command(
         subparsers, "graph", "draw the asset graph coloured by status (svg, png, pdf, dot, html)", GRAPH_EPILOG
     )
     add_target(graph)
@@ -34,20 +34,20 @@ def register(subparsers: Any) -> None:
     graph.add_argument("--html", action="store_true", help="write one self-contained HTML page (default graph.html)")
     graph.set_defaults(handler=cmd_graph)
 
-    runs = _command(subparsers, "runs", "list recorded runs, newest first", RUNS_EPILOG)
+    runs = command(subparsers, "runs", "list recorded runs, newest first", RUNS_EPILOG)
     add_target(runs)
     runs.add_argument("-n", "--limit", type=int, default=20, metavar="N", help="show the newest N runs (default 20)")
     runs.add_argument("--json", action="store_true", help="print as JSON, environments included (lakeplan.runs/v1)")
     runs.set_defaults(handler=cmd_runs)
 
-    history = _command(subparsers, "history", "list every materialization of an asset, newest first", HISTORY_EPILOG)
+    history = command(subparsers, "history", "list every materialization of an asset, newest first", HISTORY_EPILOG)
     add_target(history)
     history.add_argument("asset", metavar="ASSET")
     history.add_argument("-n", "--limit", type=int, metavar="N", help="show the newest N only")
     history.add_argument("--json", action="store_true", help="print as JSON (lakeplan.history/v1)")
     history.set_defaults(handler=cmd_history)
 
-    lineage = _command(
+    lineage = command(
         subparsers, "lineage", "which input versions built a version, or what was built from it", LINEAGE_EPILOG
     )
     add_target(lineage)
@@ -60,7 +60,7 @@ def register(subparsers: Any) -> None:
     lineage.add_argument("--json", action="store_true", help="print the tree as JSON (lakeplan.lineage/v1)")
     lineage.set_defaults(handler=cmd_lineage, downstream=False)
 
-    diff = _command(subparsers, "diff", "what changed between two runs, or two versions of one asset", DIFF_EPILOG)
+    diff = command(subparsers, "diff", "what changed between two runs, or two versions of one asset", DIFF_EPILOG)
     add_target(diff)
     diff.add_argument("a", metavar="RUN_A")
     diff.add_argument("b", metavar="RUN_B")
@@ -72,7 +72,7 @@ def register(subparsers: Any) -> None:
     diff.add_argument("--json", action="store_true", help="print as JSON (lakeplan.diff/v1)")
     diff.set_defaults(handler=cmd_diff)
 
-    rollback = _command(
+    rollback = command(
         subparsers, "rollback", "make an earlier stored version of an asset current again", ROLLBACK_EPILOG
     )
     add_target(rollback)
@@ -159,7 +159,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     from ..html_view import asset_details, render_html
     from ..records import MaterializationKind
 
-    ws = _workspace(args)
+    ws = load_workspace(args)
     out = Path(args.output or ("graph.html" if args.html else "graph.svg"))
     if args.html and out.suffix.lower() not in (".html", ".htm"):
         raise LakeplanError(f"--html writes an HTML page; name the output {out.with_suffix('.html').name}")
@@ -212,7 +212,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from ..lineage import iso_time
     from ..run_lifecycle import shown_status
 
-    ws = _workspace(args)
+    ws = load_workspace(args)
     runs = ws.store.runs(args.limit)
     if args.json:
         dump_json({"schema": "lakeplan.runs/v1", "runs": [_run_json(r) for r in runs]})
@@ -244,7 +244,7 @@ def _metadata_summary(metadata: dict[str, Any]) -> str:
 def cmd_history(args: argparse.Namespace) -> int:
     from ..lineage import iso_time, materialization_json
 
-    ws = _workspace(args)
+    ws = load_workspace(args)
     _check_asset(ws, args.asset)
     history = ws.store.history(args.asset, args.limit)
     head = ws.store.heads([args.asset]).get(args.asset)
@@ -297,7 +297,7 @@ def _lineage_lines(
 def cmd_lineage(args: argparse.Namespace) -> int:
     from ..lineage import downstream_lineage, resolve_version, upstream_lineage
 
-    ws = _workspace(args)
+    ws = load_workspace(args)
     key, _, spec = args.asset.partition("@")
     _check_asset(ws, key)
     history = ws.store.history(key)
@@ -422,7 +422,7 @@ def _asset_side(runs: list[RunRecord], spec: str, key: str, history: list[Materi
 def cmd_diff(args: argparse.Namespace) -> int:
     from ..run_diff import asset_diff_json, diff_assets, diff_runs, last_id, run_diff_json
 
-    ws = _workspace(args)
+    ws = load_workspace(args)
     runs = ws.store.runs()
     if args.asset:
         _check_asset(ws, args.asset)
@@ -452,7 +452,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_rollback(args: argparse.Namespace) -> int:
     from ..rollback import rollback
 
-    ws = _workspace(args)
+    ws = load_workspace(args)
     _check_asset(ws, args.asset)
     result = rollback(ws, args.asset, args.to)
     target = result.target

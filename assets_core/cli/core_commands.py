@@ -48,14 +48,15 @@ def _workers(text: str) -> int:
     return number
 
 
-def _command(subparsers: Any, name: str, summary: str, epilog: str) -> argparse.ArgumentParser:
+def command(subparsers: Any, name: str, summary: str, epilog: str) -> argparse.ArgumentParser:
+    """A subcommand whose --help shows its summary and an epilog of examples, laid out as written."""
     return subparsers.add_parser(  # type: ignore[no-any-return]
         name, help=summary, description=summary, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
     )
 
 
 def register(subparsers: Any) -> None:
-    plan = _command(subparsers, "plan", "show which assets are stale and why", PLAN_EPILOG)
+    plan = command(subparsers, "plan", "show which assets are stale and why", PLAN_EPILOG)
     add_target(plan)
     add_select(plan)
     plan.add_argument("--json", action="store_true", help="print the plan as JSON (schema lakeplan.plan/v1)")
@@ -63,7 +64,7 @@ def register(subparsers: Any) -> None:
     add_verify(plan)
     plan.set_defaults(handler=cmd_plan)
 
-    mat = _command(subparsers, "materialize", "build the stale assets, in dependency order", MATERIALIZE_EPILOG)
+    mat = command(subparsers, "materialize", "build the stale assets, in dependency order", MATERIALIZE_EPILOG)
     add_target(mat)
     add_select(mat)
     add_verify(mat)
@@ -75,7 +76,7 @@ def register(subparsers: Any) -> None:
     mat.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     mat.set_defaults(handler=cmd_materialize)
 
-    listing = _command(subparsers, "assets", "list the declared assets and sources", ASSETS_EPILOG)
+    listing = command(subparsers, "assets", "list the declared assets and sources", ASSETS_EPILOG)
     add_target(listing)
     add_select(listing)
     listing.add_argument("--json", action="store_true", help="print as JSON (schema lakeplan.assets/v1)")
@@ -117,7 +118,7 @@ examples:
 def cmd_assets(args: argparse.Namespace) -> int:
     from ..definitions import AssetDef
 
-    ws = _workspace(args)
+    ws = load_workspace(args)
     chosen = ws.select(args.select) if args.select else set(ws.graph.nodes)
     rows: list[dict[str, Any]] = []
     for key in ws.graph.order:
@@ -155,14 +156,15 @@ def cmd_assets(args: argparse.Namespace) -> int:
     return 0
 
 
-def _workspace(args: argparse.Namespace) -> Any:
+def load_workspace(args: argparse.Namespace) -> Any:
+    """The project the command's -m names (or [tool.lakeplan] module)."""
     from ..workspace import Workspace
 
     return Workspace.load(args.target)
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    ws = _workspace(args)
+    ws = load_workspace(args)
     result = ws.plan(args.select, verify=args.verify)
     statuses = [s for s in result.statuses if s.stale or not args.stale]
     if args.json:
@@ -186,7 +188,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     from ..step import Outcome
     from .progress import Progress
 
-    ws = _workspace(args)
+    ws = load_workspace(args)
     plan = ws.plan(args.select, verify=args.verify)
     keys = [s.key for s in plan.statuses if s.stale or args.force]
     workers = args.workers or ws.settings.workers
