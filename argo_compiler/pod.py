@@ -30,15 +30,7 @@ def step(target: str | None, key: str, run_id: str, selection: str = "*") -> int
     except StoreError as exc:
         print(json.dumps({"key": key, "run_id": run_id, "outcome": "error", "message": str(exc)}), flush=True)
         return int(ExitCode.INFRASTRUCTURE)
-    line = {
-        "key": key,
-        "run_id": run_id,
-        "outcome": result.outcome.value,
-        "data_version": result.data_version,
-        "seconds": round(result.seconds, 3),
-        "message": result.message,
-    }
-    print(json.dumps(line), flush=True)
+    print(json.dumps({"run_id": run_id, **result.to_json()}), flush=True)
     return int(ExitCode.RUN_FAILED if result.outcome is Outcome.FAILED else ExitCode.OK)
 
 

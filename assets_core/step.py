@@ -47,6 +47,16 @@ class StepResult:
     message: str = ""
     attempts: int = 0
 
+    def to_json(self) -> dict[str, Any]:
+        """The stable form ``materialize --json`` and the pod's ``step`` line print."""
+        return {
+            "key": self.key,
+            "outcome": self.outcome.value,
+            "seconds": round(self.seconds, 3),
+            "data_version": self.data_version,
+            "message": self.message,
+        }
+
 
 def _error_line(exc: BaseException, fn_file: str) -> str:
     """``ValueError: bad row (pipeline.py:42)`` pointing at the user's own innermost frame."""

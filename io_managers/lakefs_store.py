@@ -10,7 +10,6 @@ is imported only when this store is opened.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import os
 import re
@@ -30,7 +29,7 @@ from assets_core.records import Head, Materialization, MaterializationKind
 from assets_core.sources import observe, read_source
 
 from .formats import read_source_file
-from .object_store import StoredObject
+from .object_store import StoredObject, file_digest
 from .version_store import Observation
 
 T = TypeVar("T")
@@ -103,11 +102,7 @@ class LakeFSConfig:
 
 
 def _md5(path: Path) -> str:
-    digest = hashlib.md5()  # lakeFS's checksum for a simple upload is the MD5
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_digest(path, "md5")  # lakeFS's checksum for a simple upload is the MD5
 
 
 def _common_dir(paths: list[str]) -> str:

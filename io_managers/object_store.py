@@ -17,7 +17,6 @@ from typing import BinaryIO, Protocol
 from assets_core.errors import CorruptedOutput, StoreError
 from assets_core.processes import process_alive, this_host
 
-_CHUNK = 1 << 20
 _UNSAFE_PARTS = frozenset({"", ".", ".."})
 _STALE_TEMP_SECONDS = 24 * 3600  # a temp file this old has no live writer, whichever host wrote it
 
@@ -49,12 +48,14 @@ class ObjectStore(Protocol):
         ...
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """Hex digest of a file, read in chunks (never whole in memory)."""
     with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, algorithm).hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    return file_digest(path)
 
 
 class LocalObjectStore:

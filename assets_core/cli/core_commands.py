@@ -214,16 +214,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
                 "run_id": summary.run_id,
                 "seconds": round(summary.seconds, 3),
                 "counts": counts,
-                "results": [
-                    {
-                        "key": r.key,
-                        "outcome": r.outcome.value,
-                        "seconds": round(r.seconds, 3),
-                        "data_version": r.data_version,
-                        "message": r.message,
-                    }
-                    for r in summary.results
-                ],
+                "results": [r.to_json() for r in summary.results],
             }
         )
     else:
