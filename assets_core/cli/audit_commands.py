@@ -166,14 +166,13 @@ def cmd_graph(args: argparse.Namespace) -> int:
     keys = drawn_keys(ws.graph, ws.select(args.select))
     recent = _histories(ws, keys, limit=5)
     failed = {k for k, h in recent.items() if h and h[0].kind is MaterializationKind.FAILED}
-    views = node_views(ws.graph, ws.plan(), failed)
+    plan = ws.plan()  # once: it reads every head and source
+    views = node_views(ws.graph, plan, failed)
     engine = find_engine()
     note = None
     if args.html:
         svg = svg_for(ws.graph, views, keys, engine)
-        out.write_text(
-            render_html(svg, asset_details(ws.graph, ws.plan(), views, recent, keys), f"lakeplan: {ws.target}")
-        )
+        out.write_text(render_html(svg, asset_details(ws.graph, plan, views, recent, keys), f"lakeplan: {ws.target}"))
         if engine is None:
             note = f"no Graphviz layout engine found, drew a simple layered layout; {INSTALL_HINT}"
         written = out
