@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .lineage import VersionError
-from .records import Materialization, MaterializationKind, RunRecord
+from .lineage import VersionError, successful
+from .records import Materialization, RunRecord
 
 BOOKKEEPING = frozenset({"attempts", "restored_from", "rolled_back_to"})  # metadata that is not about the data
 _ENVIRONMENT_FIELDS = ("python", "implementation", "platform", "image", "host")
@@ -153,8 +153,8 @@ def versions_as_of(histories: Mapping[str, Sequence[Materialization]], upto_id: 
     """Each asset's current version right after record ``upto_id``: its newest successful record up to it."""
     current: dict[str, Materialization] = {}
     for key, history in histories.items():
-        for mat in history:  # newest first
-            if (mat.id or 0) <= upto_id and mat.kind is not MaterializationKind.FAILED and mat.data_version:
+        for mat in successful(history):  # newest first
+            if (mat.id or 0) <= upto_id:
                 current[key] = mat
                 break
     return current
