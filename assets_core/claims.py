@@ -55,10 +55,6 @@ def supersedes(mine: Claim, current: Claim, now: float, alive: Callable[[str], b
     return current.run_id == mine.run_id or current.expires_at <= now or not alive(current.holder)
 
 
-def _replaces(mine: Claim, now: float, current: Claim) -> bool:
-    return supersedes(mine, current, now)
-
-
 def _backoff(attempt: int) -> float:
     return float(min(_POLL_MAX, _POLL_FIRST * 1.5**attempt))
 
@@ -82,7 +78,7 @@ def claimed(store: MetadataStore, asset_key: str, run_id: str, lease: float = LE
     while True:
         now = time.time()
         mine = Claim(asset_key, run_id, holder, now, now + lease)
-        current = store.claim(mine, functools.partial(_replaces, mine, now))
+        current = store.claim(mine, functools.partial(supersedes, mine, now=now))
         if current is None:
             break
         if waited_for != current.run_id:
