@@ -190,8 +190,7 @@ def _materialize(ws: Workspace, key: str, run_id: str, held: Held, *, force: boo
     except StoreError:
         raise
     except Exception as exc:  # a source the user's reader or pandas cannot parse
-        reason = str(exc) if isinstance(exc, LakeplanError) else f"{type(exc).__name__}: {exc}"
-        return _failed(ws, asset, run_id, started, code.version, input_versions, f"cannot read inputs: {reason}")
+        return _failed(ws, asset, run_id, started, code.version, input_versions, f"cannot read inputs: {_reason(exc)}")
     try:
         value, user_metadata, attempts = _call(ws, asset, kwargs, retries)
     except StepFailed as exc:
@@ -201,8 +200,9 @@ def _materialize(ws: Workspace, key: str, run_id: str, held: Held, *, force: boo
     except StoreError:
         raise
     except Exception as exc:  # e.g. a column pyarrow cannot type, or an unpicklable object
-        reason = str(exc) if isinstance(exc, LakeplanError) else f"{type(exc).__name__}: {exc}"
-        return _failed(ws, asset, run_id, started, code.version, input_versions, f"cannot store the value: {reason}")
+        return _failed(
+            ws, asset, run_id, started, code.version, input_versions, f"cannot store the value: {_reason(exc)}"
+        )
     return record(
         MaterializationKind.BUILT,
         stored.data_version,
@@ -221,6 +221,11 @@ def _write(ws: Workspace, asset: AssetDef, value: object) -> tuple[Any, dict[str
     stored = ws.objects.put(asset.key, EXTENSIONS[fmt], lambda out: metadata.update(write(value, fmt, out)))
     metadata["bytes"] = stored.size
     return stored, metadata
+
+
+def _reason(exc: Exception) -> str:
+    """Our own errors already read as a sentence; anything else is named by its type."""
+    return str(exc) if isinstance(exc, LakeplanError) else f"{type(exc).__name__}: {exc}"
 
 
 def _failed(
