@@ -42,7 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def _maybe_hang(key: str) -> None:
     # The test asks for a kill during this asset's code: say so, then wait to be killed.
     if (ROOT / "hold" / key).exists():
-        (ROOT / "started").write_text(key)
+        (ROOT / "started.tmp").write_text(key)
+        (ROOT / "started.tmp").replace(ROOT / "started")  # atomic: the test never sees it empty
         time.sleep(600)
 
 
