@@ -14,6 +14,8 @@ from typing import Any
 from assets_core.cli.core_commands import SELECT_HELP, add_select, add_target, command, load_workspace
 from assets_core.cli.output import dump_json, table
 from assets_core.errors import ConfigError
+from assets_core.schedules import outside_warning
+from assets_core.selection import upstreams_outside
 
 from .contract import WORKFLOW_STATUSES
 
@@ -195,7 +197,19 @@ def cmd_schedules(args: argparse.Namespace) -> int:
     rows = []
     for s in ws.schedules:
         times = [t.isoformat() for t in s.next_fire_times(args.count, after=now)]
-        rows.append({"name": s.name, "cron": s.cron, "timezone": s.timezone, "select": s.select, "next": times})
+        outside = upstreams_outside(ws.graph, ws.select(s.select))
+        rows.append(
+            {
+                "name": s.name,
+                "cron": s.cron,
+                "timezone": s.timezone,
+                "select": s.select,
+                "next": times,
+                "upstreams_outside": list(outside),
+            }
+        )
+        if outside and not args.json:
+            print(f"warning: {outside_warning(s, outside)}", file=sys.stderr)
     if args.json:
         dump_json({"schema": "lakeplan.schedules/v1", "schedules": rows})
         return 0

@@ -10,7 +10,7 @@ import concurrent.futures as cf
 import contextlib
 import multiprocessing
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .claims import this_holder
@@ -44,7 +44,8 @@ class RunSummary:
 
     @property
     def failed(self) -> bool:
-        return any(r.outcome in (Outcome.FAILED, Outcome.SKIPPED) for r in self.results)
+        """Not everything selected is up to date: an asset failed, was skipped, or waits on an unselected one."""
+        return any(r.outcome in (Outcome.FAILED, Outcome.SKIPPED, Outcome.WAITING) for r in self.results)
 
 
 def _skip(key: str, failed_upstream: str) -> StepResult:
@@ -52,10 +53,17 @@ def _skip(key: str, failed_upstream: str) -> StepResult:
 
 
 _BAD = (Outcome.FAILED, Outcome.SKIPPED)
+_NOTHING_WAITS: Mapping[str, str] = {}
 
 
 def run_in_process(
-    ws: Workspace, keys: Sequence[str], run_id: str, force: bool, on_result: OnResult, on_start: OnStart = _ignore
+    ws: Workspace,
+    keys: Sequence[str],
+    run_id: str,
+    force: bool,
+    on_result: OnResult,
+    on_start: OnStart = _ignore,
+    waiting: Mapping[str, str] = _NOTHING_WAITS,
 ) -> list[StepResult]:
     """One asset at a time, in the given (topological) order."""
     waits = ws.graph.nearest_among(keys)
@@ -64,7 +72,7 @@ def run_in_process(
         bad = next((u for u in waits[key] if results[u].outcome in _BAD), None)
         if not bad:
             on_start(key)
-        result = _skip(key, bad) if bad else materialize(ws, key, run_id, force=force)
+        result = _skip(key, bad) if bad else materialize(ws, key, run_id, force=force, waiting=waiting.get(key, ""))
         results[key] = result
         on_result(result, len(results), len(keys))
     return list(results.values())
@@ -78,10 +86,10 @@ def _init_worker(target: str, settings: Settings) -> None:
     _worker = Workspace.load(target, settings)
 
 
-def _run_in_worker(key: str, run_id: str, force: bool) -> StepResult:
+def _run_in_worker(key: str, run_id: str, force: bool, waiting: str) -> StepResult:
     if _worker is None:
         raise RuntimeError("worker not initialised")
-    return materialize(_worker, key, run_id, force=force)
+    return materialize(_worker, key, run_id, force=force, waiting=waiting)
 
 
 def run_in_processes(
@@ -92,6 +100,7 @@ def run_in_processes(
     on_result: OnResult,
     workers: int,
     on_start: OnStart = _ignore,
+    waiting: Mapping[str, str] = _NOTHING_WAITS,
 ) -> list[StepResult]:
     """Up to ``workers`` assets at once in fresh (spawned) processes that load the project themselves."""
     waits = ws.graph.nearest_among(keys)
@@ -114,7 +123,7 @@ def run_in_processes(
                     results[key] = _skip(key, bad)
                     on_result(results[key], len(results), len(keys))
                     continue
-                running[pool.submit(_run_in_worker, key, run_id, force)] = key
+                running[pool.submit(_run_in_worker, key, run_id, force, waiting.get(key, ""))] = key
                 on_start(key)
             if not running:
                 continue
@@ -135,8 +144,10 @@ def run(
     workers: int = 1,
     on_result: OnResult | None = None,
     on_start: OnStart | None = None,
+    waiting: Mapping[str, str] = _NOTHING_WAITS,
 ) -> RunSummary:
-    """Materialize ``keys`` (in topological order) as one recorded run."""
+    """Materialize ``keys`` (in topological order) as one recorded run; ``waiting`` maps the keys that wait
+    on stale upstreams outside the selection to why (``AssetStatus.waiting_message``)."""
     callback = on_result or _ignore
     started_hook = on_start or _ignore
     summary = RunSummary(new_run_id())
@@ -144,9 +155,11 @@ def run(
     try:
         begin(ws, summary.run_id, selection, started, this_holder())  # e.g. lakeFS: the run's own branch
         if workers > 1 and len(keys) > 1:
-            summary.results = run_in_processes(ws, keys, summary.run_id, force, callback, workers, started_hook)
+            summary.results = run_in_processes(
+                ws, keys, summary.run_id, force, callback, workers, started_hook, waiting
+            )
         else:
-            summary.results = run_in_process(ws, keys, summary.run_id, force, callback, started_hook)
+            summary.results = run_in_process(ws, keys, summary.run_id, force, callback, started_hook, waiting)
     except BaseException:
         summary.seconds = time.time() - started
         with contextlib.suppress(StoreError):  # the error in flight says more than this one would

@@ -4,6 +4,7 @@ the recorded provenance; it does no I/O, so the same logic re-checks an asset in
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ class AssetStatus:
     causes: tuple[StaleCause, ...]
     code_version: str
     data_version: str | None
+    waiting_on: tuple[str, ...] = ()  # stale upstreams outside the selection: this run cannot make it fresh
 
     @property
     def stale(self) -> bool:
@@ -58,6 +60,13 @@ class AssetStatus:
         """Stale solely because upstreams are stale: the case early cutoff may skip."""
         return bool(self.causes) and all(c.kind is CauseKind.UPSTREAM for c in self.causes)
 
+    @property
+    def waiting_message(self) -> str:
+        """Why a run of this selection leaves the asset stale, and the selection that would not."""
+        names = ", ".join(repr(k) for k in self.waiting_on)
+        noun = "upstream" if len(self.waiting_on) == 1 else "upstreams"
+        return f"waiting on stale {noun} {names} (not selected); select +{self.key} to rebuild it"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "key": self.key,
@@ -65,6 +74,7 @@ class AssetStatus:
             "causes": [c.to_json() for c in self.causes],
             "code_version": self.code_version,
             "data_version": self.data_version,
+            "waiting_on": list(self.waiting_on),
         }
 
 
@@ -150,7 +160,8 @@ class Plan:
 
     def counts(self) -> dict[str, int]:
         stale = sum(1 for s in self.statuses if s.causes)
-        return {"assets": len(self.statuses), "stale": stale, "fresh": len(self.statuses) - stale}
+        waiting = sum(1 for s in self.statuses if s.waiting_on)
+        return {"assets": len(self.statuses), "stale": stale, "fresh": len(self.statuses) - stale, "waiting": waiting}
 
     def to_json(self) -> dict[str, Any]:
         """Stable machine-readable form (``lakeplan plan --json``)."""
@@ -162,8 +173,13 @@ class Plan:
 
 
 def plan(graph: AssetGraph, state: CurrentState, selection: Collection[str] | None = None) -> Plan:
-    """Statuses for ``selection`` (default: every asset), judging upstream staleness over the whole graph."""
+    """Statuses for ``selection`` (default: every asset), judging upstream staleness over the whole graph.
+
+    A selected stale asset downstream of a stale asset the selection leaves out cannot be made fresh by
+    running the selection; its ``waiting_on`` names the nearest such upstreams.
+    """
     stale: dict[str, StaleCause] = {}
+    waiting: dict[str, tuple[str, ...]] = {}
     statuses: list[AssetStatus] = []
     upstream = graph.upstream
     code_versions = state.code_versions
@@ -174,6 +190,28 @@ def plan(graph: AssetGraph, state: CurrentState, selection: Collection[str] | No
             status = assess(key, upstream[key], state, stale)
             if status.causes:
                 stale[key] = upstream_cause(key)
-            if selection is None or key in selection:
+            if selection is None:
+                statuses.append(status)
+            elif key in selection:
+                if status.causes and (blockers := _blockers(upstream[key], stale, selection, waiting)):
+                    waiting[key] = blockers
+                    status = dataclasses.replace(status, waiting_on=blockers)
                 statuses.append(status)
     return Plan(tuple(statuses))
+
+
+def _blockers(
+    upstreams: tuple[str, ...],
+    stale: Mapping[str, StaleCause],
+    selection: Collection[str],
+    waiting: Mapping[str, tuple[str, ...]],
+) -> tuple[str, ...]:
+    """The nearest stale upstreams outside ``selection``, directly or through selected upstreams."""
+    found: set[str] = set()
+    for up in upstreams:
+        if up in stale:
+            if up in selection:
+                found.update(waiting.get(up, ()))
+            else:
+                found.add(up)
+    return tuple(sorted(found))

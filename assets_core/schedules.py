@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from croniter import croniter
@@ -82,4 +82,14 @@ def schedule(
         starting_deadline_seconds,
         successful_jobs_history_limit,
         failed_jobs_history_limit,
+    )
+
+
+def outside_warning(declared: Schedule, outside: Sequence[str]) -> str:
+    """The warning for a schedule whose selection reads assets it does not build (``upstreams_outside``)."""
+    names = ", ".join(repr(k) for k in outside)
+    return (
+        f"schedule {declared.name!r} selects {declared.select!r} but not its upstream {names}: when that is stale "
+        f"the selected assets below it wait instead of being rebuilt; add it to select= or prefix the selected "
+        f"names with '+' to include everything upstream"
     )

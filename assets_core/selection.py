@@ -60,3 +60,11 @@ def _term(graph: AssetGraph, term: str) -> set[str]:
     if down:
         result |= graph.descendants([name])
     return result
+
+
+def upstreams_outside(graph: AssetGraph, selected: frozenset[str]) -> tuple[str, ...]:
+    """Assets (not sources) the selection reads from but leaves out: while one is stale, what the selection
+    builds from it waits (``AssetStatus.waiting_on``) instead of being rebuilt."""
+    return tuple(
+        sorted({up for key in selected for up in graph.upstream[key] if up not in selected and up in graph.assets})
+    )

@@ -36,6 +36,7 @@ class Outcome(enum.StrEnum):
     CONFLICT = "conflict"  # another writer recorded a newer version first; ours was discarded
     FAILED = "failed"  # the user's code raised (after retries)
     SKIPPED = "skipped"  # an upstream failed, so this was not attempted
+    WAITING = "waiting"  # still stale: an upstream outside the run's selection is stale
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,17 +104,32 @@ def _call(ws: Workspace, asset: AssetDef, kwargs: dict[str, Any], retries: bool)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def materialize(ws: Workspace, key: str, run_id: str, *, force: bool = False, retries: bool = True) -> StepResult:
+def materialize(
+    ws: Workspace,
+    key: str,
+    run_id: str,
+    *,
+    force: bool = False,
+    retries: bool = True,
+    waiting: str = "",
+) -> StepResult:
     """Bring one asset up to date; store failures raise StoreError, user failures return FAILED.
 
     Holds the asset's claim throughout, so a concurrent run building the same asset is waited for (and
-    then usually finds it FRESH) instead of building it twice.
+    then usually finds it FRESH) instead of building it twice. ``waiting`` says which stale upstreams the
+    run does not build (``AssetStatus.waiting_message``): the asset is then not up to date even when its
+    own inputs are unchanged, so it is reported WAITING, never FRESH.
     """
     with claimed(ws.store, key, run_id) as held:
         result = _materialize(ws, key, run_id, held, force=force, retries=retries)
-    if held.waited_for is None:
+    notes = [f"waited for run {held.waited_for}"] if held.waited_for is not None else []
+    if waiting and result.outcome is Outcome.FRESH:
+        result = dataclasses.replace(result, outcome=Outcome.WAITING, message=waiting)
+    elif waiting and result.outcome in (Outcome.BUILT, Outcome.RESTORED):
+        notes.append(f"still stale: {waiting}")
+    if not notes:
         return result
-    return dataclasses.replace(result, message=f"waited for run {held.waited_for}; {result.message}".rstrip("; "))
+    return dataclasses.replace(result, message="; ".join([*notes, result.message]).rstrip("; "))
 
 
 def _materialize(ws: Workspace, key: str, run_id: str, held: Held, *, force: bool, retries: bool) -> StepResult:

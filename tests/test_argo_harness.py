@@ -86,7 +86,7 @@ def test_quickstart_workflow_materializes_everything_then_compiles_empty_and_cro
     assert {_outcome(r.stdout) for r in results.values()} == {"built"}
 
     ws = Workspace.load(QUICKSTART, load_settings(REPO, env))
-    assert ws.plan().counts() == {"assets": 5, "stale": 0, "fresh": 5}
+    assert ws.plan().counts() == {"assets": 5, "stale": 0, "fresh": 5, "waiting": 0}
     assert harness.exit is not None and harness.exit.phase == "Succeeded", harness.exit.stderr
     [run] = ws.store.runs()  # the pods and the exit handler recorded one run, under the workflow name
     assert (run.run_id, run.status, run.selection) == ("quickstart-abc12", RunStatus.SUCCESS, "*")

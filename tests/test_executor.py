@@ -91,7 +91,7 @@ def test_first_run_builds_all_then_nothing_is_stale(project: Project) -> None:
     assert outcomes(summary) == {"a": "built", "b": "built", "c": "built", "d": "built"}
     assert sorted(p.ran()) == ["a", "b", "c", "d"]
     assert not summary.failed
-    assert ws.plan().counts() == {"assets": 4, "fresh": 4, "stale": 0}
+    assert ws.plan().counts() == {"assets": 4, "fresh": 4, "stale": 0, "waiting": 0}
     again = materialize(p.write())
     assert again.results == [] and p.ran() == []
     record = ws.store.run(summary.run_id)

@@ -52,7 +52,7 @@ def test_everything_fresh() -> None:
     result = plan(GRAPH, state())
     assert [s.label for s in result.statuses] == ["FRESH"] * 5
     assert result.stale == ()
-    assert result.counts() == {"assets": 5, "fresh": 5, "stale": 0}
+    assert result.counts() == {"assets": 5, "fresh": 5, "stale": 0, "waiting": 0}
     assert {s.key: s.data_version for s in result.statuses}["orders"] == "data-orders"
 
 
@@ -140,13 +140,14 @@ def test_json_form_is_stable() -> None:
     result = plan(GRAPH, state(code_versions={**CODE, "features": "code-features-2"}), selection={"features"})
     assert result.to_json() == {
         "schema": "lakeplan.plan/v1",
-        "counts": {"assets": 1, "stale": 1, "fresh": 0},
+        "counts": {"assets": 1, "stale": 1, "fresh": 0, "waiting": 0},
         "assets": [
             {
                 "key": "features",
                 "status": "STALE",
                 "code_version": "code-features-2",
                 "data_version": "data-features",
+                "waiting_on": [],
                 "causes": [
                     {
                         "kind": "CODE",
@@ -214,4 +215,4 @@ def test_nothing_built_makes_everything_missing(scenario: tuple[AssetGraph, str]
     code = {k: "c" for k in graph.assets}
     result = plan(graph, CurrentState(code, {}, {}))
     assert all([c.kind for c in s.causes] == [CauseKind.MISSING] for s in result.statuses)
-    assert result.counts() == {"assets": len(code), "stale": len(code), "fresh": 0}
+    assert result.counts() == {"assets": len(code), "stale": len(code), "fresh": 0, "waiting": 0}

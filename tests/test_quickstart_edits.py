@@ -48,7 +48,7 @@ def stale_after(project: Project, path: str, old: str, new: str) -> dict[str, li
 
 
 def test_the_copy_starts_fresh(quickstart: Project) -> None:
-    assert quickstart.workspace().plan().counts() == {"assets": 5, "fresh": 5, "stale": 0}
+    assert quickstart.workspace().plan().counts() == {"assets": 5, "fresh": 5, "stale": 0, "waiting": 0}
 
 
 @pytest.mark.parametrize(

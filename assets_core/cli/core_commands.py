@@ -99,7 +99,9 @@ MATERIALIZE_EPILOG = """\
 Only stale assets run. When a rebuilt asset's data comes out unchanged, assets that were stale only
 because of it are skipped (early cutoff); when an asset's code and inputs match an earlier
 materialization whose output still exists, that output is reused instead of recomputed.
-Exit code 1 when any asset failed (its downstream is skipped; independent branches finish).
+Exit code 1 when any asset failed (its downstream is skipped; independent branches finish), or when
+a selected asset waits on a stale upstream the selection leaves out: it cannot be made fresh without
+it, so it is reported 'waiting' (select +NAME to include its upstreams), never 'fresh'.
 
 examples:
   lakeplan materialize -m examples.quickstart.pipeline
@@ -175,11 +177,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
     rows = []
     for status in statuses:
         causes = [f"{c.kind.value}: {c.message}" for c in status.causes] or [""]
+        if status.waiting_on:
+            causes.append(f"WAITING: {status.waiting_message}")
         rows.append([status.key, status.label, short(status.code_version), causes[0]])
         rows += [["", "", "", cause] for cause in causes[1:]]
     table(["ASSET", "STATUS", "CODE", "WHY"], rows)
     counts = result.counts()
-    print(f"\n{counts['assets']} assets: {counts['stale']} stale, {counts['fresh']} fresh")
+    waiting = f" ({counts['waiting']} waiting on stale upstreams outside the selection)" if counts["waiting"] else ""
+    print(f"\n{counts['assets']} assets: {counts['stale']} stale{waiting}, {counts['fresh']} fresh")
     return 0
 
 
@@ -191,6 +196,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     ws = load_workspace(args)
     plan = ws.plan(args.select, verify=args.verify)
     keys = [s.key for s in plan.statuses if s.stale or args.force]
+    waiting = {s.key: s.waiting_message for s in plan.statuses if s.waiting_on}
     workers = args.workers or ws.settings.workers
     quiet = args.quiet or args.json
 
@@ -205,6 +211,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
             workers=workers,
             on_result=progress.finished,
             on_start=progress.started,
+            waiting=waiting,
         )
     counts = summary.counts()
     if args.json:
@@ -225,13 +232,14 @@ def cmd_materialize(args: argparse.Namespace) -> int:
             f"{len(plan.statuses) - len(keys)} already fresh",
             f"{counts['failed']} failed",
             f"{counts['skipped']} skipped after a failure",
+            f"{counts['waiting']} waiting on stale upstreams outside the selection",
             f"{counts['conflict']} kept a concurrent run's version",
         ]
         shown = [p for p in parts if not p.startswith("0 ") or "built" in p or "failed" in p]
         print(f"run {summary.run_id}: {', '.join(shown)} in {summary.seconds:.2f}s")
         for r in summary.results:
-            if r.outcome is Outcome.FAILED:
-                print(f"  failed {r.key}: {r.message}", file=sys.stderr)
+            if r.outcome in (Outcome.FAILED, Outcome.WAITING):
+                print(f"  {r.outcome.value} {r.key}: {r.message}", file=sys.stderr)
     for note in summary.notes:
         print(note, file=sys.stderr)
     return 1 if summary.failed else 0
