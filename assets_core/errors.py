@@ -64,6 +64,10 @@ class CorruptedOutput(StoreError):
     """A stored output's bytes no longer hash to its recorded data version; it was moved aside."""
 
 
+class MissingOutput(StoreError):
+    """A recorded output is gone from storage: its asset plans as MISSING; only what reads it fails."""
+
+
 class StepFailed(LakeplanError):
     """An asset's own code raised (after its retries)."""
 

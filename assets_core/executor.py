@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from .claims import this_holder
 from .config import Settings
 from .errors import StoreError
+from .planner import Plan
 from .records import RunStatus, new_run_id
 from .run_lifecycle import begin, finish
 from .step import Outcome, StepResult, materialize
@@ -133,6 +134,13 @@ def run_in_processes(
                 results[key] = future.result()
                 on_result(results[key], len(results), len(keys))
     return [results[k] for k in keys]
+
+
+def planned_work(planned: Plan, force: bool = False) -> tuple[list[str], dict[str, str]]:
+    """What running a plan does: its stale assets (every selected one when forced), in order, and why the
+    ones waiting on unselected stale upstreams will stay stale (the ``waiting`` argument of ``run``)."""
+    keys = [s.key for s in planned.statuses if s.stale or force]
+    return keys, {s.key: s.waiting_message for s in planned.statuses if s.waiting_on}
 
 
 def run(

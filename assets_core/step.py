@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .claims import Held, claimed
 from .context import collecting
 from .definitions import AssetDef, SourceAsset
-from .errors import CorruptedOutput, LakeplanError, StepFailed, StoreError
+from .errors import CorruptedOutput, LakeplanError, MissingOutput, StepFailed, StoreError
 from .metadata_store import RecordConflict
 from .planner import CurrentState, assess
 from .records import Materialization, MaterializationKind, recipe_of
@@ -201,7 +201,7 @@ def _materialize(ws: Workspace, key: str, run_id: str, held: Held, *, force: boo
 
     try:
         kwargs = _inputs(ws, asset, seen)
-    except CorruptedOutput as exc:  # the upstream now plans as MISSING; only this branch fails
+    except (CorruptedOutput, MissingOutput) as exc:  # the upstream now plans as MISSING; only this branch fails
         return _failed(ws, asset, run_id, started, code.version, input_versions, f"cannot read inputs: {exc}")
     except StoreError:
         raise

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from assets_core.errors import CorruptedOutput, StoreError
+from assets_core.errors import CorruptedOutput, MissingOutput, StoreError
 from assets_core.processes import process_alive, this_host
 
 _UNSAFE_PARTS = frozenset({"", ".", ".."})
@@ -130,7 +130,7 @@ class LocalObjectStore:
         try:
             actual = file_sha256(path)
         except FileNotFoundError:
-            raise StoreError(
+            raise MissingOutput(
                 f"stored output {location} is gone from {self.root}; run 'lakeplan materialize' to rebuild it"
             ) from None
         except OSError as exc:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from conftest import Project
 
-from assets_core.executor import RunSummary, run
+from assets_core.executor import RunSummary, planned_work, run
 from assets_core.records import MaterializationKind, RunStatus
 from assets_core.step import Outcome
 from assets_core.workspace import Workspace
@@ -75,9 +75,8 @@ class Pipeline:
 
 def materialize(ws: Workspace, *, force: bool = False, workers: int = 1, selection: str | None = None) -> RunSummary:
     """What ``lakeplan materialize`` does: plan, then run the stale (or, forced, all selected) steps."""
-    planned = ws.plan(selection)
-    keys = [s.key for s in planned.statuses if s.stale or force]
-    return run(ws, keys, selection=selection or "*", force=force, workers=workers)
+    keys, waiting = planned_work(ws.plan(selection), force)
+    return run(ws, keys, selection=selection or "*", force=force, workers=workers, waiting=waiting)
 
 
 def outcomes(summary: RunSummary) -> dict[str, str]:

@@ -189,14 +189,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_materialize(args: argparse.Namespace) -> int:
-    from ..executor import run
+    from ..executor import planned_work, run
     from ..step import Outcome
     from .progress import Progress
 
     ws = load_workspace(args)
     plan = ws.plan(args.select, verify=args.verify)
-    keys = [s.key for s in plan.statuses if s.stale or args.force]
-    waiting = {s.key: s.waiting_message for s in plan.statuses if s.waiting_on}
+    keys, waiting = planned_work(plan, args.force)
     workers = args.workers or ws.settings.workers
     quiet = args.quiet or args.json
 

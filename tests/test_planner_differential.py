@@ -1,0 +1,441 @@
+"""Differential test of the planner and the executor against a small reference model of docs/concepts.md.
+
+Hypothesis draws random DAGs (20-200 assets, 1-5 sources) and event sequences: materialize a random
+selection (sometimes forced), change an asset's code (cosmetically, keeping its output, or for real,
+sometimes back to an earlier version), change a source (sometimes back to earlier content), and delete a
+stored output. Every event runs through the real executor, step and SQLite store; after each one the real
+plan is compared with the model's, cause by cause, and every run's per-asset outcomes with the model's.
+
+The model is written from the documentation, not from the planner:
+- directly stale: never built (MISSING), stored output gone (MISSING), code version changed (CODE), an
+  input's current data version differs from the one it was built from (DATA);
+- UPSTREAM: exactly the assets downstream of a stale asset (a never-built asset cites only MISSING);
+- a selected stale asset waits on the stale assets outside the selection it reads, directly or through
+  selected assets;
+- a run rebuilds the selection's stale assets in order; each is re-checked first (early cutoff: FRESH, or
+  WAITING below an unselected stale upstream), then restored when an earlier materialization with the same
+  code and input versions still has its output, else built; an asset whose input has no data, or whose
+  input's output is gone, fails, and what is planned below it is skipped.
+
+Values are small integers (so equal outputs, early cutoff and restore happen often); an asset's value is a
+function of its "semantic" code and its inputs' values, so a cosmetic code change keeps the value.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from assets_core import AssetDef, AssetGraph, AssetInput, CurrentState, Head, plan, source_asset
+from assets_core.config import Settings
+from assets_core.executor import planned_work, run
+from assets_core.metadata_store import MetadataStore
+from assets_core.workspace import Workspace
+from io_managers.version_store import LocalVersionStore
+
+MODULUS = 5  # few distinct values: identical outputs (early cutoff, restore) are common
+
+
+def value_of(salt: int, inputs: list[int]) -> int:
+    """What an asset returns: a function of its semantic code (``salt``) and its inputs, in input order."""
+    return (salt + sum((i + 2) * v for i, v in enumerate(inputs))) % MODULUS
+
+
+# ---------------------------------------------------------------------------------------------- scenarios
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A DAG: ``upstreams[i]`` indexes nodes, where nodes 0..sources-1 are sources, the rest assets."""
+
+    sources: int
+    upstreams: tuple[tuple[int, ...], ...]
+
+    @property
+    def assets(self) -> range:
+        return range(self.sources, self.sources + len(self.upstreams))
+
+    def name(self, node: int) -> str:
+        return f"s{node}" if node < self.sources else f"a{node - self.sources}"
+
+
+Event = tuple[Any, ...]
+
+
+@st.composite
+def shapes(draw: st.DrawFn, min_assets: int = 20, max_assets: int = 200) -> Shape:
+    sources = draw(st.integers(1, 5))
+    count = draw(st.integers(min_assets, max_assets))
+    upstreams = []
+    for i in range(count):
+        node = sources + i
+        ups = draw(st.lists(st.integers(0, node - 1), max_size=3, unique=True)) if node else []
+        upstreams.append(tuple(ups))
+    return Shape(sources, tuple(upstreams))
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> tuple[Shape, list[Event]]:
+    shape = draw(shapes())
+    assets = st.sampled_from(list(shape.assets))
+    events = st.one_of(
+        st.tuples(
+            st.just("materialize"),
+            st.one_of(st.none(), st.sets(assets, min_size=1, max_size=12)),
+            st.booleans() if draw(st.booleans()) else st.just(False),
+            st.sampled_from(["", "+", "+", "x+"]),  # how each selected name is written (NAME, +NAME, NAME+)
+        ),
+        st.tuples(st.just("code"), assets, st.sampled_from(["cosmetic", "semantic", "revert"])),
+        st.tuples(st.just("source"), st.integers(0, shape.sources - 1), st.integers(0, 3)),
+        st.tuples(st.just("delete"), assets),
+    )
+    first = ("materialize", None, False, "")
+    return shape, [first, *draw(st.lists(events, min_size=3, max_size=10))]
+
+
+# ---------------------------------------------------------------------------------------------- the model
+
+
+@dataclass
+class Record:
+    code: str
+    inputs: dict[str, int]
+    value: int
+
+
+@dataclass
+class Model:
+    """The documented behaviour, in its most direct form."""
+
+    shape: Shape
+    salt: dict[str, int] = field(default_factory=dict)
+    revision: dict[str, int] = field(default_factory=dict)
+    history: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # code versions seen, for reverts
+    source: dict[str, int] = field(default_factory=dict)
+    head: dict[str, Record] = field(default_factory=dict)
+    records: dict[str, list[Record]] = field(default_factory=dict)
+    gone: set[tuple[str, int]] = field(default_factory=set)  # (asset, value) whose stored output was deleted
+
+    def __post_init__(self) -> None:
+        for node in self.shape.assets:
+            name = self.shape.name(node)
+            self.salt[name], self.revision[name] = node % MODULUS, 0
+            self.history[name] = [(self.salt[name], 0)]
+        for node in range(self.shape.sources):
+            self.source[self.shape.name(node)] = 0
+
+    def ups(self, name: str) -> list[str]:
+        index = int(name[1:]) + self.shape.sources
+        return [self.shape.name(u) for u in self.shape.upstreams[index - self.shape.sources]]
+
+    def code(self, name: str) -> str:
+        return f"{self.salt[name]}.{self.revision[name]}"
+
+    def current(self, name: str) -> int | None:
+        if name in self.source:
+            return self.source[name]
+        record = self.head.get(name)
+        return record.value if record else None
+
+    def direct(self, name: str) -> set[tuple[str, str | None]]:
+        record = self.head.get(name)
+        if record is None:
+            return {("MISSING", None)}
+        causes: set[tuple[str, str | None]] = set()
+        if (name, record.value) in self.gone:
+            causes.add(("MISSING", None))
+        if record.code != self.code(name):
+            causes.add(("CODE", None))
+        for up in self.ups(name):
+            if self.current(up) != record.inputs.get(up):
+                causes.add(("DATA", up))
+        return causes
+
+    def plan(self) -> dict[str, set[tuple[str, str | None]]]:
+        """Every asset's causes (empty: fresh). UPSTREAM is the downstream cone of the directly stale."""
+        direct = {self.shape.name(n): self.direct(self.shape.name(n)) for n in self.shape.assets}
+        stale = {k for k, c in direct.items() if c}
+        changed = True
+        while changed:  # a fixpoint, deliberately unlike the planner's single topological pass
+            changed = False
+            for name in direct:
+                if name not in stale and any(u in stale for u in self.ups(name)):
+                    stale.add(name)
+                    changed = True
+        causes: dict[str, set[tuple[str, str | None]]] = {}
+        for name, own in direct.items():
+            never_built = name not in self.head
+            upstream = set() if never_built else {("UPSTREAM", u) for u in self.ups(name) if u in stale}
+            causes[name] = own | upstream
+        return causes
+
+    def waiting_on(self, name: str, selected: set[str], stale: set[str]) -> list[str]:
+        """Stale assets outside ``selected`` that ``name`` reads, directly or through selected assets."""
+        found: set[str] = set()
+        stack, seen = list(self.ups(name)), set()
+        while stack:
+            up = stack.pop()
+            if up in seen or up in self.source:
+                continue
+            seen.add(up)
+            if up not in stale:
+                continue
+            if up in selected:
+                stack.extend(self.ups(up))
+            else:
+                found.add(up)
+        return sorted(found)
+
+    def materialize(self, selected: set[str], force: bool) -> dict[str, str]:
+        causes = self.plan()
+        stale = {k for k, c in causes.items() if c}
+        order = [self.shape.name(n) for n in self.shape.assets]  # ids ascend along every edge
+        keys = [k for k in order if k in selected and (force or k in stale)]
+        waiting = {k for k in keys if k in stale and self.waiting_on(k, selected, stale)}
+        outcomes: dict[str, str] = {}
+        for key in keys:
+            if any(outcomes.get(a) in ("failed", "skipped") for a in self.ancestors(key)):
+                outcomes[key] = "skipped"
+                continue
+            if not force and not self.direct(key):
+                outcomes[key] = "waiting" if key in waiting else "fresh"
+                continue
+            inputs = {u: self.current(u) for u in self.ups(key)}
+            if any(v is None for v in inputs.values()):
+                outcomes[key] = "failed"
+                continue
+            known = {u: v for u, v in inputs.items() if v is not None}
+            earlier = [r for r in self.records.get(key, []) if r.code == self.code(key) and r.inputs == known]
+            if not force and any((key, r.value) not in self.gone for r in earlier):
+                self._record(key, Record(self.code(key), known, earlier[0].value))
+                outcomes[key] = "restored"
+                continue
+            if any((u, v) in self.gone for u, v in known.items() if u not in self.source):
+                outcomes[key] = "failed"
+                continue
+            value = value_of(self.salt[key], [known[u] for u in self.ups(key)])
+            self.gone.discard((key, value))
+            self._record(key, Record(self.code(key), known, value))
+            outcomes[key] = "built"
+        return outcomes
+
+    def _record(self, key: str, record: Record) -> None:
+        self.head[key] = record
+        self.records.setdefault(key, []).append(record)
+
+    def ancestors(self, name: str) -> set[str]:
+        found: set[str] = set()
+        stack = self.ups(name)
+        while stack:
+            up = stack.pop()
+            if up not in found:
+                found.add(up)
+                stack.extend(self.ups(up))
+        return found
+
+    def change_code(self, name: str, how: str) -> None:
+        if how == "cosmetic":
+            self.revision[name] += 1
+        elif how == "semantic":
+            self.salt[name] = (self.salt[name] + 1) % MODULUS
+            self.revision[name] += 1
+        else:
+            self.salt[name], self.revision[name] = self.history[name][0]
+        if (self.salt[name], self.revision[name]) not in self.history[name]:
+            self.history[name].append((self.salt[name], self.revision[name]))
+
+    def selection(self, chosen: set[int] | None, style: str) -> set[str] | None:
+        if chosen is None:
+            return None
+        names = {self.shape.name(n) for n in chosen}
+        result = set(names)
+        for name in names:
+            if style == "+":
+                result |= {a for a in self.ancestors(name) if a not in self.source}
+            elif style == "x+":
+                result |= self.descendants(name)
+        return result
+
+    def descendants(self, name: str) -> set[str]:
+        everything = [self.shape.name(n) for n in self.shape.assets]
+        return {k for k in everything if name in self.ancestors(k)}
+
+
+# ---------------------------------------------------------------------------------------------- the real thing
+
+
+class Real:
+    """The same scenario on the real workspace, executor, step and SQLite store (shared across examples)."""
+
+    def __init__(self, model: Model, store: MetadataStore, root: Path) -> None:
+        self.model = model
+        self.prefix = f"d{uuid.uuid4().hex[:10]}"  # examples share one store: keys never collide
+        self.settings = Settings(project_root=root, retry_backoff_seconds=0.0, storage_root=root / "storage")
+        self.store = store
+        self.objects = LocalVersionStore(self.settings.resolved_storage_root)
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}_{name}"
+
+    def workspace(self) -> Workspace:
+        model = self.model
+        nodes: list[Any] = []
+        for name in model.source:
+            nodes.append(
+                source_asset(self.key(name), version=_reader(model.source, name, str), read=_reader(model.source, name))
+            )
+        for node in model.shape.assets:
+            name = model.shape.name(node)
+            inputs = tuple(AssetInput(up, self.key(up), None) for up in model.ups(name))
+            nodes.append(AssetDef(self.key(name), _asset_fn(model, name), inputs, code_version=model.code(name)))
+        ws = Workspace(self.settings, "differential", AssetGraph.build(nodes))
+        ws.__dict__["store"] = self.store  # cached properties, set once here
+        ws.__dict__["objects"] = self.objects
+        return ws
+
+    def plan(self, selected: set[str] | None) -> dict[str, tuple[set[tuple[str, str | None]], list[str]]]:
+        expression = None if selected is None else ",".join(sorted(self.key(n) for n in selected))
+        cut = len(self.prefix) + 1
+        return {
+            s.key[cut:]: (
+                {(c.kind.value, c.input[cut:] if c.input else None) for c in s.causes},
+                [w[cut:] for w in s.waiting_on],
+            )
+            for s in self.workspace().plan(expression).statuses
+        }
+
+    def materialize(self, selected: set[str] | None, force: bool) -> dict[str, str]:
+        ws = self.workspace()
+        expression = None if selected is None else ",".join(sorted(self.key(n) for n in selected))
+        keys, waiting = planned_work(ws.plan(expression), force)
+        summary = run(ws, keys, selection=expression or "*", force=force, waiting=waiting)
+        cut = len(self.prefix) + 1
+        return {r.key[cut:]: r.outcome.value for r in summary.results}
+
+    def delete(self, name: str) -> None:
+        head = self.store.heads([self.key(name)]).get(self.key(name))
+        if head is not None:
+            self.objects.path(head.location).unlink(missing_ok=True)
+
+
+def _reader(values: dict[str, int], name: str, convert: Callable[[int], Any] = int) -> Callable[[], Any]:
+    return lambda: convert(values[name])
+
+
+def _asset_fn(model: Model, name: str) -> Callable[..., int]:
+    order = model.ups(name)
+
+    def fn(**inputs: int) -> int:
+        return value_of(model.salt[name], [inputs[u] for u in order])
+
+    return fn
+
+
+def _apply(model: Model, event: Event) -> set[str] | None:
+    """Apply a non-run event to the model; returns the selection of a materialize event (None: everything)."""
+    if event[0] == "code":
+        model.change_code(model.shape.name(event[1]), event[2])
+    elif event[0] == "source":
+        model.source[model.shape.name(event[1])] = event[2]
+    elif event[0] == "delete":
+        name = model.shape.name(event[1])
+        if name in model.head:
+            model.gone.add((name, model.head[name].value))
+    return model.selection(event[1], event[3]) if event[0] == "materialize" else None
+
+
+def expected_plan(model: Model, chosen: set[str] | None) -> dict[str, tuple[set[tuple[str, str | None]], list[str]]]:
+    """The model's plan of ``chosen`` (None: everything): each asset's causes and what it waits on."""
+    causes = model.plan()
+    stale = {k for k, c in causes.items() if c}
+    return {
+        k: (c, model.waiting_on(k, chosen, stale) if chosen is not None and c else [])
+        for k, c in causes.items()
+        if chosen is None or k in chosen
+    }
+
+
+def _state(model: Model) -> CurrentState:
+    """The model's state as the planner sees it: data versions are the values' text."""
+    heads = {
+        name: Head(i, str(r.value), r.code, {u: str(v) for u, v in r.inputs.items()}, f"{name}/{r.value}.json", "r")
+        for i, (name, r) in enumerate(model.head.items())
+    }
+    return CurrentState(
+        code_versions={model.shape.name(n): model.code(model.shape.name(n)) for n in model.shape.assets},
+        heads=heads,
+        source_versions={k: str(v) for k, v in model.source.items()},
+        missing_outputs={name for name, r in model.head.items() if (name, r.value) in model.gone},
+    )
+
+
+def _graph(shape: Shape) -> AssetGraph:
+    nodes: list[Any] = [source_asset(shape.name(n), version=str, read=int) for n in range(shape.sources)]
+    for node in shape.assets:
+        ups = [shape.name(u) for u in shape.upstreams[node - shape.sources]]
+        nodes.append(AssetDef(shape.name(node), int, tuple(AssetInput(u, u, None) for u in ups)))
+    return AssetGraph.build(nodes)
+
+
+def _settings(examples_variable: str, default: int) -> settings:
+    """``default`` examples (``examples_variable`` overrides), no deadline: examples are large by design."""
+    return settings(
+        max_examples=int(os.environ.get(examples_variable, default)),
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
+
+@_settings("LAKEPLAN_DIFFERENTIAL_EXAMPLES", 500)
+@given(scenario=scenarios())
+def test_planner_matches_the_reference_model(scenario: tuple[Shape, list[Event]]) -> None:
+    """The pure planner, on every state the documented semantics reach (the model runs the events)."""
+    shape, events = scenario
+    model, graph = Model(shape), _graph(shape)
+    for number, event in enumerate(events):
+        selected = _apply(model, event)
+        if event[0] == "materialize":
+            model.materialize(selected or set(model.salt), event[2])
+        for chosen in (None, selected):
+            result = plan(graph, _state(model), chosen)
+            actual = {s.key: ({(c.kind.value, c.input) for c in s.causes}, list(s.waiting_on)) for s in result.statuses}
+            assert actual == expected_plan(model, chosen), f"after event {number}: {event}"
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[MetadataStore, Path]]:
+    """One SQLite store for every example of the run test (examples use distinct key prefixes)."""
+    root = tmp_path_factory.mktemp("differential")
+    store = MetadataStore.open(f"sqlite:///{root / 'lakeplan.db'}")
+    yield store, root
+    store.close()
+
+
+@pytest.mark.slow
+@_settings("LAKEPLAN_DIFFERENTIAL_RUNS", 40)
+@given(scenario=scenarios())
+def test_runs_match_the_reference_model(
+    scenario: tuple[Shape, list[Event]], shared: tuple[MetadataStore, Path]
+) -> None:
+    """The real executor, step and store: every run's outcomes (built, restored, fresh, waiting, failed,
+    skipped) and every plan after each event agree with the model."""
+    shape, events = scenario
+    model = Model(shape)
+    real = Real(model, *shared)
+    for number, event in enumerate(events):
+        if event[0] == "delete":
+            real.delete(model.shape.name(event[1]))
+        selected = _apply(model, event)
+        if event[0] == "materialize":
+            expected = model.materialize(selected or set(model.salt), event[2])
+            assert real.materialize(selected, event[2]) == expected, f"event {number}: {event}"
+        for chosen in (None, selected):
+            assert real.plan(chosen) == expected_plan(model, chosen), f"plan after event {number}: {event}"
