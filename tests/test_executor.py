@@ -157,6 +157,18 @@ def test_force_rebuilds_fresh_assets(project: Project) -> None:
     assert p.ran() == ["b", "c"]
 
 
+def test_an_input_whose_output_is_gone_fails_only_its_reader(project: Project) -> None:
+    p = Pipeline(project)
+    materialize(p.write())
+    p.ran()
+    ws = p.write()
+    ws.objects.path(ws.store.heads()["a"].location).unlink()  # a's output deleted behind lakeplan's back
+    summary = materialize(ws, force=True, selection="b,d")  # a is not selected, so it is not rebuilt
+    assert outcomes(summary) == {"b": "failed", "d": "failed"}  # each reader fails; the run is not aborted
+    assert "cannot read inputs: stored output a/" in summary.results[0].message
+    assert [(s.key, s.causes[0].kind.value) for s in ws.plan("a").stale] == [("a", "MISSING")]
+
+
 def test_failure_is_recorded_downstream_skipped_and_other_branches_finish(project: Project) -> None:
     p = Pipeline(project)
     ws = p.write(b_body='raise ValueError("bad row")')
