@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .bulk import collector_paused
 from .definitions import AssetDef, SourceAsset
 from .errors import GraphError
 
@@ -38,6 +39,11 @@ class AssetGraph:
     @classmethod
     def build(cls, items: Iterable[Node]) -> AssetGraph:
         """Validate and index the declarations; every problem found is raised together."""
+        with collector_paused():  # a dict, tuple and list per asset: no cycles, nothing to collect
+            return cls._build(items)
+
+    @classmethod
+    def _build(cls, items: Iterable[Node]) -> AssetGraph:
         problems: list[str] = []
         nodes: dict[str, Node] = {}
         for item in items:
@@ -60,21 +66,12 @@ class AssetGraph:
                     hint = f"did you mean {close[0]!r}?" if close else "declare it with @asset or source_asset()"
                     problems.append(f"asset {key!r} depends on unknown asset {up!r}; {hint}")
             upstream[key] = tuple(u for u in ups if u != key and u in nodes)
-        order, cycle = _layered_order(upstream)
+        order, downstream, cycle = _layered_order(upstream)
         if cycle:
             problems.append(f"cycle in the asset graph: {' -> '.join(cycle)}; remove one of these dependencies")
         if problems:
             raise GraphError(problems)
-        downstream: dict[str, list[str]] = {key: [] for key in nodes}
-        for key in order:
-            for up in upstream[key]:
-                downstream[up].append(key)
-        return cls(
-            nodes=nodes,
-            upstream=upstream,
-            downstream={k: tuple(v) for k, v in downstream.items()},
-            order=order,
-        )
+        return cls(nodes=nodes, upstream=upstream, downstream=downstream, order=order)
 
     @property
     def assets(self) -> dict[str, AssetDef]:
@@ -131,19 +128,43 @@ def _reach(start: Iterable[str], edges: Mapping[str, tuple[str, ...]]) -> set[st
     return seen
 
 
-def _layered_order(upstream: Mapping[str, tuple[str, ...]]) -> tuple[tuple[str, ...], list[str]]:
-    """Kahn's algorithm, one sorted layer at a time; or, for a cycle, its members in order."""
-    sorter = graphlib.TopologicalSorter(upstream)
+def _layered_order(
+    upstream: Mapping[str, tuple[str, ...]],
+) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]], list[str]]:
+    """Kahn's algorithm, one sorted layer at a time, on plain dicts (linear: a million assets take
+    seconds); also the downstream edges, in that order. For a cycle, its members in order instead."""
+    pending = {key: len(ups) for key, ups in upstream.items()}
+    below: dict[str, list[str]] = {key: [] for key in upstream}
+    for key, ups in upstream.items():
+        for up in ups:
+            below[up].append(key)
+    order: list[str] = []
+    layer = sorted(key for key, count in pending.items() if count == 0)
+    while layer:
+        order.extend(layer)
+        ready = []
+        for key in layer:
+            for down in below[key]:
+                pending[down] -= 1
+                if pending[down] == 0:
+                    ready.append(down)
+        layer = sorted(ready)
+    if len(order) < len(upstream):
+        return (), {}, _cycle({k: v for k, v in upstream.items() if pending[k] > 0})
+    downstream: dict[str, list[str]] = {key: [] for key in order}
+    for key in order:  # again, so each key's dependents come in order
+        for up in upstream[key]:
+            downstream[up].append(key)
+    return tuple(order), {k: tuple(v) for k, v in downstream.items()}, []
+
+
+def _cycle(remaining: Mapping[str, tuple[str, ...]]) -> list[str]:
+    """One cycle among the keys Kahn's algorithm could not order, starting at its smallest member."""
     try:
-        sorter.prepare()
+        graphlib.TopologicalSorter(remaining).prepare()
     except graphlib.CycleError as exc:
         members = list(exc.args[1])[:-1]  # graphlib repeats the first member at the end
         start = members.index(min(members))  # start at the smallest key, so the message is deterministic
         members = members[start:] + members[:start]
-        return (), [*members, members[0]]
-    order: list[str] = []
-    while sorter.is_active():
-        layer = sorted(sorter.get_ready())
-        order.extend(layer)
-        sorter.done(*layer)
-    return tuple(order), []
+        return [*members, members[0]]
+    raise AssertionError("unordered keys without a cycle")  # pragma: no cover
