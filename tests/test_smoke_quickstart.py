@@ -27,6 +27,6 @@ def test_quickstart_materializes_then_is_fresh(tmp_path: Path) -> None:
     counts = json.loads(first.stdout)["counts"]
     assert counts["built"] == 5 and counts["failed"] == 0
     planned = json.loads(lakeplan("plan", "--json").stdout)
-    assert planned["counts"] == {"assets": 5, "fresh": 5, "stale": 0}
+    assert planned["counts"] == {"assets": 5, "fresh": 5, "stale": 0, "waiting": 0}
     report = next(p for p in (tmp_path / "s" / "model_report").iterdir())
     assert set(json.loads(report.read_text())) == {"accuracy", "auc", "holdout_customers"}
