@@ -1,24 +1,35 @@
 """Automatic code versions: a hash of the function's normalized syntax tree and of every function,
-class and constant of the user's own code that it reaches, transitively.
+class, value and constant of the user's own code that it reaches, transitively.
 
-Comments, docstrings, decorators and formatting do not change a version; editing a helper the asset
-calls does, and editing an unrelated function does not. Each reachable object is hashed on its own
-(its "component"), and the asset's version hashes the sorted set of components, so the result does not
-depend on traversal order or caching, and a later diff can name the function that changed.
+Code is reached through names the function reads (globals, closures, imports inside the function),
+through values held at module level (containers of functions, ``functools.partial``, lambdas, instances
+of the user's classes), default argument values, the user's own decorators and class attributes. A
+reference that cannot be resolved statically (``getattr(module, name)``, ``globals()[...]``,
+``importlib.import_module(expr)``) takes the whole user module it could reach, and says so.
+
+Comments, docstrings and formatting do not change a version; editing a helper the asset reaches does,
+and editing an unrelated function does not. Each reachable object is hashed on its own (a "part"), and
+the asset's version hashes the sorted set of parts, so the result does not depend on traversal order or
+caching, and a later diff (or ``lakeplan plan --explain``) can name what changed.
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
+import dataclasses
+import functools
+import importlib
+import importlib.util
+import inspect
 import json
 import os
 import sys
 import tempfile
 import types
 from collections import ChainMap
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,19 +37,36 @@ from .definitions import AssetDef
 from .hashing import structured_hash
 
 _PRIMITIVES = (int, float, complex, str, bytes, bool, type(None))
+# Part of every automatic version: unchanged while the same code gives the same hashes, so upgrading
+# lakeplan does not make every asset stale. _ANALYSIS keys the per-file cache: bump it whenever what
+# ``_ParsedFile.analyse`` computes changes.
 _SCHEME = "lakeplan-code-v1"
+_ANALYSIS = "lakeplan-analysis-v2"
 _MISSING = object()
+_MAX_CONSTANT_ITEMS = 1000
+_MAX_UNWRAP = 20
+
+Chain = tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CodePart:
+    """One thing a code version is made of: a function, class, constant, module-level value or (taken
+    conservatively, with the reason) a whole module, with the hash of its own code."""
+
+    name: str
+    kind: str
+    digest: str
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class CodeVersion:
-    """An asset's code version and the per-object hashes it was made from (empty when explicit)."""
+    """An asset's code version and the parts it was made from (empty when explicit)."""
 
     version: str
     components: dict[str, str]
-
-
-_MAX_CONSTANT_ITEMS = 1000
+    parts: tuple[CodePart, ...] = ()
 
 
 def _constant_text(value: object, budget: list[int] | None = None) -> str | None:
@@ -47,33 +75,36 @@ def _constant_text(value: object, budget: list[int] | None = None) -> str | None
     Sets and dicts are rendered sorted, so the text does not depend on hash randomization or insertion
     order and is the same in every process; too large a container is not a constant.
     """
-    budget = [_MAX_CONSTANT_ITEMS] if budget is None else budget
+    return _render(value, [_MAX_CONSTANT_ITEMS] if budget is None else budget, None)
+
+
+def _render(value: object, budget: list[int], leaf: Callable[[object], str | None] | None) -> str | None:
+    """Canonical text of plain data; anything else is rendered by ``leaf`` (None: not renderable)."""
     budget[0] -= 1
     if budget[0] < 0:
         return None
     if isinstance(value, _PRIMITIVES):
         return repr(value)
     if isinstance(value, dict):
-        pairs = [(_constant_text(k, budget), _constant_text(v, budget)) for k, v in value.items()]
+        pairs = [(_render(k, budget, leaf), _render(v, budget, leaf)) for k, v in value.items()]
         if any(k is None or v is None for k, v in pairs):
             return None
         return "dict{" + ",".join(sorted(f"{k}:{v}" for k, v in pairs)) + "}"
     if isinstance(value, (list, tuple, set, frozenset)):
-        items = [_constant_text(v, budget) for v in value]
+        items = [_render(v, budget, leaf) for v in value]
         if any(i is None for i in items):
             return None
         texts = [i for i in items if i is not None]
         if isinstance(value, (set, frozenset)):
             texts.sort()
         return f"{type(value).__name__}[{','.join(texts)}]"
-    return None
+    return leaf(value) if leaf is not None else None
 
 
-def _strip(tree: ast.AST) -> None:
-    """Remove docstrings and decorators in place: they document or register code, they do not run it."""
+def _strip_docstrings(tree: ast.AST) -> None:
+    """Remove docstrings in place: they document code, they do not run it."""
     for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            node.decorator_list = []
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)):
             body = node.body
             first = body[0] if body else None
             if (
@@ -85,51 +116,305 @@ def _strip(tree: ast.AST) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class _Code:
-    """What versioning needs from one function's or class's syntax tree: the hash of its normalized
-    tree and the dotted names it reads from outside itself."""
+class _Decorator:
+    """A decorator expression: its hash, the dotted name it calls (empty when not a plain name) and the
+    names it reads. It counts only when that name is the user's own code (see ``_decorator_counts``)."""
 
     digest: str
-    chains: tuple[tuple[str, ...], ...]
+    callee: Chain
+    chains: tuple[Chain, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Code:
+    """What versioning needs from one piece of syntax: the hash of its normalized tree, the dotted names
+    it reads from outside itself, the imports inside it (local name, form, level, module, name), its own
+    decorators, and the references no static reading resolves (see ``_Reads``)."""
+
+    digest: str
+    chains: tuple[Chain, ...]
+    imports: tuple[tuple[str, str, int, str, str], ...] = ()
+    decorators: tuple[_Decorator, ...] = ()
+    dynamic: tuple[Chain, ...] = ()
+
+    def to_json(self) -> list[Any]:
+        decorators = [[d.digest, d.callee, d.chains] for d in self.decorators]
+        return [self.digest, self.chains, self.imports, decorators, self.dynamic]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> _Code:
+        digest, chains, imports, decorators, dynamic = data
+        return cls(
+            digest,
+            _chains(chains),
+            tuple((a, b, int(c), d, e) for a, b, c, d, e in imports),
+            tuple(_Decorator(d, tuple(c), _chains(ch)) for d, c, ch in decorators),
+            _chains(dynamic),
+        )
+
+
+def _chains(data: Iterable[Iterable[str]]) -> tuple[Chain, ...]:
+    return tuple(tuple(c) for c in data)
+
+
+@dataclass
+class _Reads:
+    """Names read by a piece of code, and its dynamic references: ``("getattr", *chain)`` for
+    ``getattr(x, expr)``, ``("globals",)`` for ``globals()``/``vars()``/``eval``/``exec``, ``("module",
+    name)`` for ``import_module("name")`` and ``("import", prefix)`` for ``import_module(expr)``."""
+
+    chains: list[Chain] = field(default_factory=list)
+    dynamic: list[Chain] = field(default_factory=list)
+
+
+def _dotted(node: ast.AST) -> Chain | None:
+    """``a.b.c`` as ('a', 'b', 'c'); None for anything but a dotted name."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return (node.id, *reversed(parts)) if isinstance(node, ast.Name) else None
+
+
+def _string_prefix(node: ast.AST) -> str:
+    """The constant text an expression's string value starts with (e.g. of f"pkg.{name}": "pkg.")."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr) and node.values:
+        return _string_prefix(node.values[0])
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _string_prefix(node.left)
+    return ""
+
+
+def _reads(roots: Iterable[ast.AST]) -> _Reads:
+    """Dotted names read under ``roots`` (``helpers.clean`` gives ('helpers', 'clean') only, so a bare
+    module name means the module itself is used as a value), and the dynamic references."""
+    found = _Reads()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        chain = _dotted(node) if isinstance(node, (ast.Attribute, ast.Name)) else None
+        if chain is not None:
+            if not isinstance(node, ast.Name) or isinstance(node.ctx, ast.Load):
+                found.chains.append(chain)
+            continue
+        if isinstance(node, ast.Call) and _dynamic_call(node, found):
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def _dynamic_call(call: ast.Call, found: _Reads) -> bool:
+    """Record a call that reaches code by a computed name; True when its arguments are handled here."""
+    func = call.func
+    name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+    args = call.args
+    if name == "getattr" and isinstance(func, ast.Name) and len(args) >= 2 and (target := _dotted(args[0])):
+        attr = args[1]
+        if isinstance(attr, ast.Constant) and isinstance(attr.value, str):
+            found.chains.append((*target, attr.value))
+        else:
+            found.dynamic.append(("getattr", *target))
+            found.chains.extend(_reads([attr]).chains)
+        found.chains.extend(_reads(args[2:]).chains)
+        return True
+    if isinstance(func, ast.Name) and name in ("globals", "vars", "eval", "exec") and (name != "vars" or not args):
+        found.dynamic.append(("globals",))
+    elif name in ("import_module", "__import__") and args:
+        first = args[0]
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            found.dynamic.append(("module", first.value))
+        else:
+            found.dynamic.append(("import", _string_prefix(first)))
+    return False
+
+
+def _imports(node: ast.AST) -> tuple[tuple[str, str, int, str, str], ...]:
+    """Imports anywhere inside ``node``: (local name, form, level, module, imported name), where form is
+    "from" (``from m import n``), "as" (``import a.b as z``: the module) or "top" (``import a.b``: a)."""
+    found: list[tuple[str, str, int, str, str]] = []
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.ImportFrom):
+            found += [(a.asname or a.name, "from", sub.level, sub.module or "", a.name) for a in sub.names]
+        elif isinstance(sub, ast.Import):
+            for a in sub.names:
+                form = "as" if a.asname else "top"
+                found.append((a.asname or a.name.split(".")[0], form, 0, a.name, ""))
+    return tuple(found)
+
+
+def _own_decorators(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> tuple[_Decorator, ...]:
+    result = []
+    for expr in node.decorator_list:
+        callee = _dotted(expr.func if isinstance(expr, ast.Call) else expr) or ()
+        digest = structured_hash(["decorator", ast.dump(expr, annotate_fields=False)])
+        result.append(_Decorator(digest, callee, tuple(_reads([expr]).chains)))
+    return tuple(result)
+
+
+def _dump_undecorated(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> str:
+    """The node's tree without its own decorators (they count separately), nested ones kept."""
+    saved, node.decorator_list = node.decorator_list, []
+    try:
+        return ast.dump(node, annotate_fields=False)
+    finally:
+        node.decorator_list = saved
+
+
+def _body(node: ast.AST) -> list[ast.AST]:
+    """A definition's children except its own decorators."""
+    own = getattr(node, "decorator_list", [])
+    return [c for c in ast.iter_child_nodes(node) if not any(c is d for d in own)]
+
+
+def _function_code(node: ast.FunctionDef | ast.AsyncFunctionDef) -> _Code:
+    local = _local_names(node)
+    imports = _imports(node)
+    imported = {i[0] for i in imports}
+    reads = _reads(_body(node))
+    chains = tuple(c for c in reads.chains if c[0] not in local or c[0] in imported)
+    digest = structured_hash(["def", _dump_undecorated(node)])
+    return _Code(digest, chains, imports, _own_decorators(node), tuple(reads.dynamic))
+
+
+def _class_code(node: ast.ClassDef) -> _Code:
+    reads = _reads(_body(node))
+    digest = structured_hash(["class", _dump_undecorated(node)])
+    return _Code(digest, tuple(reads.chains), _imports(node), _own_decorators(node), tuple(reads.dynamic))
+
+
+def _lambda_code(nodes: list[ast.Lambda]) -> _Code:
+    """All lambdas that start on one line (a code object names only its first line)."""
+    local = set().union(*(_local_names(n) for n in nodes))
+    reads = _reads(nodes)
+    chains = tuple(c for c in reads.chains if c[0] not in local)
+    digest = structured_hash(["lambda", *(ast.dump(n, annotate_fields=False) for n in nodes)])
+    return _Code(digest, chains, (), (), tuple(reads.dynamic))
+
+
+def _top_level(tree: ast.Module) -> Iterator[ast.stmt]:
+    """Module-level statements, including those inside top-level if/try/with/for blocks."""
+    stack: list[ast.stmt] = list(reversed(tree.body))
+    while stack:
+        stmt = stack.pop()
+        yield stmt
+        if isinstance(stmt, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
+            nested: list[ast.stmt] = [*stmt.body, *stmt.orelse] if not isinstance(stmt, ast.With) else [*stmt.body]
+            if isinstance(stmt, ast.Try):
+                nested += [s for h in stmt.handlers for s in h.body] + stmt.finalbody
+            stack.extend(reversed(nested))
+
+
+def _bound_names(stmt: ast.stmt) -> set[str]:
+    """Global names a module-level statement binds or mutates (``X = ...``, ``X[k] = ...``,
+    ``X.attr = ...``, ``X.append(...)``, ``for X in ...``, ``with ... as X``)."""
+    targets: list[ast.AST] = []
+    if isinstance(stmt, ast.Assign):
+        targets = list(stmt.targets)
+    elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign, ast.For)):
+        targets = [stmt.target]
+    elif isinstance(stmt, ast.With):
+        targets = [i.optional_vars for i in stmt.items if i.optional_vars is not None]
+    elif isinstance(stmt, ast.Delete):
+        targets = list(stmt.targets)
+    elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        func = stmt.value.func
+        targets = [func.value] if isinstance(func, ast.Attribute) else []
+    names: set[str] = set()
+    for target in targets:
+        for sub in ast.walk(target):
+            while isinstance(sub, (ast.Attribute, ast.Subscript, ast.Starred)):
+                sub = sub.value
+            if isinstance(sub, ast.Name):
+                names.add(sub.id)
+    return names
 
 
 class _ParsedFile:
-    """One source file analysed once: functions by first line (decorators included), classes by
-    qualified name. A pure function of the source text, so it can be cached by content (``_FileCache``)."""
+    """One source file analysed once: functions by first line (decorators included), lambdas by line,
+    classes by qualified name, the module-level statements that bind each global, where imported names
+    come from, and a hash of the whole module. A pure function of the source text, so it can be cached
+    by content (``_FileCache``)."""
 
-    def __init__(self, functions: dict[int, _Code], classes: dict[str, _Code]) -> None:
+    def __init__(
+        self,
+        functions: dict[int, _Code],
+        classes: dict[str, _Code],
+        lambdas: dict[int, _Code],
+        bindings: dict[str, _Code],
+        imported: dict[str, tuple[int, str, str]],
+        module_digest: str,
+    ) -> None:
         self.functions = functions
         self.classes = classes
+        self.lambdas = lambdas
+        self.bindings = bindings
+        self.imported = imported  # global name -> (level, module, name), "*" for a star import's name
+        self.module_digest = module_digest
 
     @classmethod
     def analyse(cls, source: str, filename: str) -> _ParsedFile:
         tree = ast.parse(source, filename)
-        functions: dict[int, ast.AST] = {}
+        _strip_docstrings(tree)
+        functions: dict[int, _Code] = {}
+        by_line: dict[int, list[ast.Lambda]] = {}
         for node in ast.walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                functions[min([node.lineno] + [d.lineno for d in node.decorator_list])] = node
+                functions[min([node.lineno] + [d.lineno for d in node.decorator_list])] = _function_code(node)
+            elif isinstance(node, ast.Lambda):
+                by_line.setdefault(node.lineno, []).append(node)
         classes: dict[str, ast.ClassDef] = {}
         _index_classes(tree, "", classes)
-        _strip(tree)
+        class_codes = {name: _class_code(node) for name, node in classes.items()}
+        statements: dict[str, list[ast.stmt]] = {}
+        imported: dict[str, tuple[int, str, str]] = {}
+        top_digests: list[str] = []
+        for stmt in _top_level(tree):
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                line = min([stmt.lineno] + [d.lineno for d in stmt.decorator_list])
+                code = class_codes[stmt.name] if isinstance(stmt, ast.ClassDef) else functions[line]
+                top_digests += [code.digest, *(d.digest for d in code.decorators)]
+                continue
+            top_digests.append(structured_hash([ast.dump(stmt, annotate_fields=False)]))
+            if isinstance(stmt, ast.ImportFrom):
+                for a in stmt.names:
+                    imported[a.asname or a.name] = (stmt.level, stmt.module or "", a.name)
+            for name in _bound_names(stmt):
+                statements.setdefault(name, []).append(stmt)
+        bindings = {}
+        for name, stmts in statements.items():
+            reads = _reads(stmts)
+            digest = structured_hash(["binding", *(ast.dump(s, annotate_fields=False) for s in stmts)])
+            bindings[name] = _Code(digest, tuple(reads.chains), (), (), tuple(reads.dynamic))
         return cls(
-            {line: _function_code(node) for line, node in functions.items()},
-            {name: _class_code(node) for name, node in classes.items()},
+            functions,
+            class_codes,
+            {line: _lambda_code(nodes) for line, nodes in by_line.items()},
+            bindings,
+            imported,
+            structured_hash(["module", *top_digests]),
         )
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "functions": [[line, c.digest, c.chains] for line, c in self.functions.items()],
-            "classes": [[name, c.digest, c.chains] for name, c in self.classes.items()],
+            "functions": [[line, c.to_json()] for line, c in self.functions.items()],
+            "classes": [[name, c.to_json()] for name, c in self.classes.items()],
+            "lambdas": [[line, c.to_json()] for line, c in self.lambdas.items()],
+            "bindings": [[name, c.to_json()] for name, c in self.bindings.items()],
+            "imported": [[name, *source] for name, source in self.imported.items()],
+            "module_digest": self.module_digest,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> _ParsedFile:
-        def code(digest: str, chains: list[list[str]]) -> _Code:
-            return _Code(digest, tuple(tuple(c) for c in chains))
-
         return cls(
-            {line: code(digest, chains) for line, digest, chains in data["functions"]},
-            {name: code(digest, chains) for name, digest, chains in data["classes"]},
+            {int(line): _Code.from_json(c) for line, c in data["functions"]},
+            {name: _Code.from_json(c) for name, c in data["classes"]},
+            {int(line): _Code.from_json(c) for line, c in data["lambdas"]},
+            {name: _Code.from_json(c) for name, c in data["bindings"]},
+            {name: (int(level), module, orig) for name, level, module, orig in data["imported"]},
+            str(data["module_digest"]),
         )
 
 
@@ -145,27 +430,18 @@ def _index_classes(node: ast.AST, prefix: str, classes: dict[str, ast.ClassDef])
             _index_classes(child, prefix, classes)  # expressions hold no class statements
 
 
-def _function_code(node: ast.AST) -> _Code:
-    local = _local_names(node)
-    chains = tuple(c for c in _referenced_names(node) if c[0] not in local)
-    return _Code(structured_hash(["def", ast.dump(node, annotate_fields=False)]), chains)
-
-
-def _class_code(node: ast.ClassDef) -> _Code:
-    return _Code(structured_hash(["class", ast.dump(node, annotate_fields=False)]), tuple(_referenced_names(node)))
-
-
 class _FileCache:
     """Analysed files on disk under ``directory``, one entry per source path, valid while the source text
-    (and the Python version, which shapes the syntax tree) is unchanged. Reading it replaces parsing and
-    hashing thousands of functions on every load; any problem with it just means analysing again."""
+    (and the Python version, which shapes the syntax tree, and the analysis itself) is unchanged. Reading
+    it replaces parsing and hashing thousands of functions on every load; any problem with it just means
+    analysing again."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
     @staticmethod
     def _key(source: str) -> str:
-        return structured_hash([_SCHEME, f"{sys.version_info[0]}.{sys.version_info[1]}", source])
+        return structured_hash([_ANALYSIS, f"{sys.version_info[0]}.{sys.version_info[1]}", source])
 
     def _entry(self, filename: str) -> Path:
         return self.directory / (structured_hash(["file", filename])[:32] + ".json")
@@ -200,7 +476,8 @@ def _code_fingerprint(code: types.CodeType) -> Iterator[str]:
 
 
 def _local_names(node: ast.AST) -> set[str]:
-    """Parameters and assigned names inside a function: they shadow globals of the same name."""
+    """Parameters and assigned (or imported) names inside a function: they shadow globals of the same
+    name. Imported names are resolved from their import instead (``_Code.imports``)."""
     names: set[str] = set()
     for sub in ast.walk(node):
         if isinstance(sub, ast.arg):
@@ -215,21 +492,52 @@ def _local_names(node: ast.AST) -> set[str]:
     return names - declared_global
 
 
-def _referenced_names(node: ast.AST) -> list[tuple[str, ...]]:
-    """Dotted names read by the code, e.g. ('helpers', 'clean') for ``helpers.clean(x)``."""
-    chains: list[tuple[str, ...]] = []
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Attribute):
-            parts: list[str] = []
-            cur: ast.AST = sub
-            while isinstance(cur, ast.Attribute):
-                parts.append(cur.attr)
-                cur = cur.value
-            if isinstance(cur, ast.Name):
-                chains.append((cur.id, *reversed(parts)))
-        elif isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
-            chains.append((sub.id,))
-    return chains
+@dataclass(frozen=True, slots=True)
+class _Constant:
+    """A constant read by user code (module-level or closed over), as its canonical text."""
+
+    name: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Binding:
+    """A module-level name of the user's code bound to something other than a function, class or plain
+    constant (a container of functions, a partial, an instance ...)."""
+
+    module: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class _WholeModule:
+    """A user module taken whole because something reaches into it in a way no static reading resolves."""
+
+    module: str
+    reason: str
+
+
+@dataclass(eq=False, slots=True)
+class _Value:
+    """A value closed over by a function that is neither code nor a plain constant."""
+
+    name: str
+    value: object
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """Where a piece of code looks names up: imports inside it, then its closure, then its module."""
+
+    module: str
+    namespace: Mapping[str, Any]
+    closure: Mapping[str, Any]
+    imports: Mapping[str, tuple[str | None, str, object]]
+    where: str
+
+
+_Node = object  # a function, a class, or one of _Constant, _Binding, _WholeModule, _Value
+_Found = tuple[str | None, str, object]  # (module that holds the name or None for a closure, name, value)
 
 
 class CodeVersioner:
@@ -243,33 +551,40 @@ class CodeVersioner:
         self._is_user_file = is_user_file
         self._cache = _FileCache(cache_dir) if cache_dir is not None else None
         self._files: dict[str, _ParsedFile | None] = {}
-        self._own: dict[int, tuple[str, str, list[object]]] = {}
+        self._parts: dict[object, tuple[CodePart, list[_Node]]] = {}
+        self._user_tops: dict[str, bool] = {}
 
     def version(self, asset: AssetDef) -> CodeVersion:
         """The asset's code version: explicit if declared, otherwise the hash of its reachable code."""
         if asset.code_version is not None:
             return CodeVersion(asset.code_version, {})
-        components: dict[str, str] = {}
-        root_name, root_hash, _ = self._component(asset.fn)
-        stack: list[object] = [asset.fn]
-        seen: set[int] = set()
+        root, _ = self._part(asset.fn)
+        found: list[CodePart] = []
+        stack: list[_Node] = [asset.fn]
+        seen: set[object] = set()
         while stack:
-            obj = stack.pop()
-            if id(obj) in seen:
+            node = stack.pop()
+            key = node if isinstance(node, (_Constant, _Binding, _WholeModule, _Value)) else id(node)
+            if key in seen:
                 continue
-            seen.add(id(obj))
-            name, digest, refs = self._component(obj)
-            components[name] = digest
+            seen.add(key)
+            part, refs = self._part(node)
+            found.append(part)
             stack.extend(refs)
-        parts = [_SCHEME, root_name, root_hash]
-        for name in sorted(components):
-            parts += (name, components[name])
-        return CodeVersion(structured_hash(parts), components)
+        parts = _merge(found)
+        hashed = [_SCHEME, root.name, root.digest]
+        for part in parts:
+            hashed += (part.name, part.digest)
+        return CodeVersion(structured_hash(hashed), {p.name: p.digest for p in parts}, parts)
 
     def _parsed(self, filename: str) -> _ParsedFile | None:
         if filename not in self._files:
             self._files[filename] = self._analyse(filename)
         return self._files[filename]
+
+    def _parsed_module(self, module: str) -> _ParsedFile | None:
+        filename = getattr(sys.modules.get(module), "__file__", None)
+        return self._parsed(filename) if isinstance(filename, str) and self._is_user_file(filename) else None
 
     def _analyse(self, filename: str) -> _ParsedFile | None:
         """The file's analysis, from the cache while its text is unchanged; None when it cannot be parsed."""
@@ -288,32 +603,41 @@ class CodeVersioner:
             self._cache.put(filename, source, parsed)
         return parsed
 
-    def _component(self, obj: object) -> tuple[str, str, list[object]]:
-        """(qualified name, hash of the object's own code, user objects it references)."""
-        if isinstance(obj, _Constant):  # made afresh per lookup, so never cached by id
-            return obj.name, structured_hash(["const", obj.text]), []
-        cached = self._own.get(id(obj))
+    # -- parts -----------------------------------------------------------------------------------
+
+    def _part(self, node: _Node) -> tuple[CodePart, list[_Node]]:
+        """A node's own part and the nodes it references."""
+        if isinstance(node, _Constant):
+            return CodePart(node.name, "constant", structured_hash(["const", node.text])), []
+        if isinstance(node, _Value):
+            refs: list[_Node] = []
+            return CodePart(node.name, "value", structured_hash(["value", self._describe(node.value, refs)])), refs
+        key = node if isinstance(node, (_Binding, _WholeModule)) else id(node)
+        cached = self._parts.get(key)
         if cached is not None:
             return cached
-        if isinstance(obj, type):
-            result = self._class_component(obj)
-        elif isinstance(obj, types.FunctionType):
-            result = self._function_component(obj)
+        if isinstance(node, _Binding):
+            result = self._binding_part(node)
+        elif isinstance(node, _WholeModule):
+            result = self._module_part(node)
+        elif isinstance(node, type):
+            result = self._class_part(node)
+        elif isinstance(node, types.FunctionType):
+            result = self._function_part(node)
         else:
-            raise TypeError(f"cannot version {obj!r}")
-        self._own[id(obj)] = result
+            raise TypeError(f"cannot version {node!r}")
+        self._parts[key] = result
         return result
 
-    def _function_component(self, fn: types.FunctionType) -> tuple[str, str, list[object]]:
+    def _function_part(self, fn: types.FunctionType) -> tuple[CodePart, list[_Node]]:
         code = fn.__code__
         name = f"{fn.__module__}.{fn.__qualname__}"
         parsed = self._parsed(code.co_filename)
-        found = parsed.functions.get(code.co_firstlineno) if parsed else None
-        if found is not None:
-            digest, chains = found.digest, found.chains
-        else:
+        table = (parsed.lambdas if code.co_name == "<lambda>" else parsed.functions) if parsed else {}
+        found = table.get(code.co_firstlineno)
+        if found is None:
             digest = structured_hash(["bytecode", *_code_fingerprint(code)])
-            chains = tuple((n,) for n in code.co_names)  # globals only: locals live in co_varnames
+            found = _Code(digest, tuple((n,) for n in code.co_names))  # globals only: locals are co_varnames
         # Closure variables shadow globals. A ChainMap, not a merged copy: the globals of a module with
         # thousands of assets would be copied once per function.
         closure: dict[str, Any] = {}
@@ -323,67 +647,321 @@ class CodeVersioner:
                     closure[var] = cell.cell_contents
                 except ValueError:  # an empty cell: the variable is not bound yet
                     continue
-        return name, digest, self._resolve(chains, ChainMap(closure, fn.__globals__), fn.__module__)
+        package = fn.__globals__.get("__package__")
+        scope = self._scope(fn.__module__, fn.__globals__, closure, found, package, name)
+        refs, extra = self._resolve(found, scope)
+        if "<locals>" in fn.__qualname__:  # defaults were evaluated in the enclosing call: only values tell
+            extra.append(self._describe((fn.__defaults__, fn.__kwdefaults__), refs))
+        digest = structured_hash([found.digest, *extra]) if extra else found.digest
+        return CodePart(name, "function", digest), refs
 
-    def _class_component(self, cls: type) -> tuple[str, str, list[object]]:
+    def _class_part(self, cls: type) -> tuple[CodePart, list[_Node]]:
         name = f"{cls.__module__}.{cls.__qualname__}"
-        module = sys.modules.get(cls.__module__)
-        filename = getattr(module, "__file__", None)
-        parsed = self._parsed(filename) if filename else None
+        parsed = self._parsed_module(cls.__module__)
         found = parsed.classes.get(cls.__qualname__) if parsed else None
-        if found is None:
-            return name, structured_hash(["class", name]), []
-        namespace = vars(module) if module else {}
-        return name, found.digest, self._resolve(found.chains, namespace, cls.__module__)
+        if parsed is None or found is None:
+            return CodePart(name, "class", structured_hash(["class", name])), []
+        module = sys.modules[cls.__module__]
+        scope = self._scope(cls.__module__, vars(module), {}, found, module.__package__, name)
+        refs, extra = self._resolve(found, scope)
+        mutations = parsed.bindings.get(cls.__qualname__)  # e.g. ``Rates.bonus = 3`` after the class
+        if mutations is not None:
+            more, more_extra = self._resolve(mutations, scope)
+            refs += more
+            extra += [mutations.digest, *more_extra]
+        digest = structured_hash([found.digest, *extra]) if extra else found.digest
+        return CodePart(name, "class", digest), refs
 
-    def _resolve(self, chains: tuple[tuple[str, ...], ...], namespace: Mapping[str, Any], module: str) -> list[object]:
-        """The user-code objects (functions, classes, primitive constants) the names point at."""
-        found: dict[int, object] = {}
-        for chain in chains:
-            if chain[0] not in namespace:
-                continue  # a local variable, a parameter, or a builtin
-            value = namespace[chain[0]]
-            if value is getattr(builtins, chain[0], _MISSING):
-                continue
-            owner, name = module, chain[0]
-            for attr in chain[1:]:
-                if not isinstance(value, types.ModuleType):
-                    break
-                owner, name = value.__name__, attr
-                value = getattr(value, attr, _MISSING)
-            user = self._user_object(value)
-            if user is not None:
-                found[id(user)] = user
-            elif (text := _constant_text(value)) is not None and self._is_user_module(owner):
-                const = _Constant(f"{owner}.{name}", text)
-                found[id(const)] = const
-        return list(found.values())
+    def _binding_part(self, binding: _Binding) -> tuple[CodePart, list[_Node]]:
+        """A module-level value: the statements that bind or change it, and what it holds at load time."""
+        value = vars(sys.modules[binding.module]).get(binding.name, _MISSING)
+        module, name = self._home(binding.module, binding.name)
+        refs: list[_Node] = []
+        described = "<unbound>" if value is _MISSING else self._describe(value, refs)
+        parsed = self._parsed_module(module)
+        code = parsed.bindings.get(name) if parsed else None
+        if code is None:
+            reason = f"{binding.name} is bound by code that cannot be read statically (a star import or globals())"
+            refs.append(_WholeModule(binding.module, reason))
+            return CodePart(f"{module}.{name}", "value", structured_hash(["value", described])), refs
+        namespace = vars(sys.modules[module])
+        scope = self._scope(module, namespace, {}, code, namespace.get("__package__"), f"{module}.{name}")
+        more, extra = self._resolve(code, scope)
+        digest = structured_hash(["value", described, code.digest, *extra])
+        return CodePart(f"{module}.{name}", "value", digest), refs + more
+
+    def _module_part(self, whole: _WholeModule) -> tuple[CodePart, list[_Node]]:
+        """A whole module: the hash of every top-level statement, and every function, class and value it
+        defines (followed as usual)."""
+        module = sys.modules[whole.module]
+        parsed = self._parsed_module(whole.module)
+        digest = parsed.module_digest if parsed else structured_hash(["module", whole.module])
+        scope = _Scope(whole.module, vars(module), {}, {}, whole.module)
+        refs: list[_Node] = []
+        for name, value in list(vars(module).items()):
+            if not (name.startswith("__") or isinstance(value, types.ModuleType)):
+                refs += self._classify((whole.module, name, value), scope)
+        return CodePart(whole.module, "module", digest, whole.reason), refs
+
+    # -- resolving names -------------------------------------------------------------------------
+
+    def _scope(
+        self,
+        module: str,
+        namespace: dict[str, Any],
+        closure: dict[str, Any],
+        code: _Code,
+        package: str | None,
+        where: str,
+    ) -> _Scope:
+        imports = {
+            local: self._import(form, level, mod, name, package) for local, form, level, mod, name in code.imports
+        }
+        names = ChainMap(closure, namespace) if closure else namespace
+        return _Scope(module, names, closure, imports, where)
+
+    def _resolve(self, code: _Code, scope: _Scope) -> tuple[list[_Node], list[str]]:
+        """The nodes the code reaches, and the hashes of its decorators that are the user's own code."""
+        refs: list[_Node] = []
+        for chain in code.chains:
+            found = self._find(chain, scope)
+            if found is not None:
+                refs += self._classify(found, scope)
+        for dynamic in code.dynamic:
+            refs += self._dynamic(dynamic, scope)
+        extra: list[str] = []
+        for decorator in code.decorators:
+            callee = self._find(decorator.callee, scope) if decorator.callee else None
+            if callee is None or self._user_object(callee[2]) is not None:
+                extra.append(decorator.digest)
+                for chain in decorator.chains:
+                    if (found := self._find(chain, scope)) is not None:
+                        refs += self._classify(found, scope)
+        return refs, extra
+
+    def _find(self, chain: Chain, scope: _Scope) -> _Found | None:
+        """What a dotted name points at: attributes are followed through modules, then stop."""
+        head = chain[0]
+        found: _Found
+        if head in scope.imports:
+            found = scope.imports[head]
+        elif head in scope.closure:
+            found = (None, head, scope.closure[head])
+        elif head in scope.namespace:
+            value = scope.namespace[head]
+            if value is getattr(builtins, head, _MISSING):
+                return None
+            found = (scope.module, head, value)
+        else:
+            return None  # a local variable, a parameter, or a builtin
+        owner, name, value = found
+        for attr in chain[1:]:
+            if not isinstance(value, types.ModuleType):
+                break
+            owner, name, value = value.__name__, attr, getattr(value, attr, _MISSING)
+        return None if value is _MISSING else (owner, name, value)
+
+    def _classify(self, found: _Found, scope: _Scope) -> list[_Node]:
+        """The node(s) for a value found under a name: code is followed, plain data is a constant,
+        other module-level values of the user's code are bindings, a user module used as a value is
+        taken whole."""
+        owner, name, value = found
+        if isinstance(value, types.ModuleType):
+            if self._is_user_module(value.__name__):
+                return [_WholeModule(value.__name__, f"module {value.__name__} is used as a value in {scope.where}")]
+            return []
+        user = self._user_object(value)
+        if user is not None:
+            # A function made at run time (a lambda, a closure, a decorated one): the statement that
+            # binds it says with what, e.g. ``triple = make_scaler(3)``.
+            made = owner is not None and getattr(user, "__qualname__", name) != name
+            parsed = self._parsed_module(owner) if made and owner is not None else None
+            return [user, _Binding(owner, name)] if parsed and owner and name in parsed.bindings else [user]
+        text = _constant_text(value)
+        user_owner = owner is not None and self._is_user_module(owner)
+        if text is not None:
+            return [_Constant(f"{owner or scope.module}.{name}", text)] if owner is None or user_owner else []
+        if owner is None:
+            return [_Value(f"{scope.where}.<closure>.{name}", value)]
+        return [_Binding(owner, name)] if user_owner else []
+
+    def _dynamic(self, dynamic: Chain, scope: _Scope) -> list[_Node]:
+        """Whole modules for references no static reading resolves (see ``_Reads``)."""
+        kind, *rest = dynamic
+        where = scope.where
+        if kind == "globals":
+            reason = f"globals(), vars(), eval or exec in {where} can reach any name of its module"
+            return [_WholeModule(scope.module, reason)] if self._is_user_module(scope.module) else []
+        if kind == "getattr":
+            found = self._find(tuple(rest), scope)
+            target = found[2] if found else None
+            if isinstance(target, types.ModuleType) and self._is_user_module(target.__name__):
+                reason = f"getattr({'.'.join(rest)}, ...) in {where}: the attribute is not known statically"
+                return [_WholeModule(target.__name__, reason)]
+            user = self._user_object(target if isinstance(target, type) else type(target))
+            return [user] if user is not None else []  # a class (or an instance's): its whole body counts
+        if kind == "module":
+            name = rest[0]
+            package = scope.namespace.get("__package__")
+            absolute = self._absolute(len(name) - len(name.lstrip(".")), name.lstrip("."), package)
+            loaded = self._load(absolute) if absolute else None
+            if loaded is None or not self._is_user_module(loaded.__name__):
+                return []
+            reason = f"import_module({name!r}) in {where}: what is used from the module is not known statically"
+            return [_WholeModule(loaded.__name__, reason)]
+        prefix = rest[0]
+        reason = f"import_module() of a computed name in {where} could import any user module"
+        if prefix:
+            reason += f" starting with {prefix!r}"
+        return [
+            _WholeModule(name, reason)
+            for name in sorted(sys.modules)
+            if name.startswith(prefix) and self._is_user_module(name)
+        ]
+
+    def _home(self, module: str, name: str) -> tuple[str, str]:
+        """Where a global of the user's code is bound: through ``from m import name`` to m's statement."""
+        for _ in range(_MAX_UNWRAP):
+            parsed = self._parsed_module(module)
+            if parsed is None or name in parsed.bindings or name not in parsed.imported:
+                break
+            level, source, original = parsed.imported[name]
+            target = self._absolute(level, source, getattr(sys.modules.get(module), "__package__", None))
+            if target is None or not self._is_user_module(target):
+                break
+            module, name = target, original
+        return module, name
+
+    # -- imports ---------------------------------------------------------------------------------
+
+    def _import(self, form: str, level: int, module: str, name: str, package: str | None) -> _Found:
+        """What an import inside a function binds, importing the user's module if needed (as the
+        function would when it runs); installed packages not yet imported are not imported here."""
+        target = self._absolute(level, module, package)
+        loaded = self._load(target) if target is not None else None
+        if target is None or loaded is None:
+            return (None, name, _MISSING)
+        if form == "top":
+            top = target.split(".")[0]
+            return (top, top, sys.modules.get(top, _MISSING))
+        if form == "as":
+            return (target, target, loaded)
+        value = getattr(loaded, name, _MISSING)
+        if value is _MISSING:
+            value = self._load(f"{target}.{name}") or _MISSING
+        return (target, name, value)
+
+    @staticmethod
+    def _absolute(level: int, module: str, package: str | None) -> str | None:
+        if not level:
+            return module
+        try:
+            return importlib.util.resolve_name("." * level + module, package)
+        except (ImportError, ValueError):
+            return None
+
+    def _load(self, name: str) -> types.ModuleType | None:
+        loaded = sys.modules.get(name)
+        if loaded is not None or not self._is_user_package(name.split(".")[0]):
+            return loaded
+        try:
+            return importlib.import_module(name)
+        except Exception:  # the user's module fails to import: running the asset will say so
+            return None
+
+    def _is_user_package(self, top: str) -> bool:
+        """Whether a top-level module not yet imported is the user's own code (found without importing)."""
+        if top not in self._user_tops:
+            try:
+                spec = importlib.util.find_spec(top)
+            except (ImportError, ValueError):
+                spec = None
+            places = list(spec.submodule_search_locations or []) if spec else []
+            if spec and spec.origin:
+                places.append(spec.origin)
+            self._user_tops[top] = any(self._is_user_file(str(Path(p) / "__init__.py")) for p in places)
+        return self._user_tops[top]
 
     def _is_user_module(self, module: str) -> bool:
         filename = getattr(sys.modules.get(module), "__file__", None)
         return isinstance(filename, str) and self._is_user_file(filename)
 
-    def _user_object(self, value: object) -> object | None:
-        """The function or class behind ``value`` when it is the user's own code, else None."""
-        if isinstance(value, AssetDef):
-            value = value.fn
-        if isinstance(value, (types.FunctionType, type)):
-            filename = (
-                value.__code__.co_filename
-                if isinstance(value, types.FunctionType)
-                else getattr(sys.modules.get(value.__module__), "__file__", None)
-            )
-            if filename and self._is_user_file(filename):
-                return value
-        return None
+    # -- values ----------------------------------------------------------------------------------
+
+    def _user_object(self, value: object) -> types.FunctionType | type | None:
+        """The function or class behind ``value`` when it is the user's own code, else None. Assets and
+        wrappers (``functools.cache``, anything with ``__wrapped__``) stand for the code they wrap."""
+        for _ in range(_MAX_UNWRAP):
+            if isinstance(value, AssetDef):
+                value = value.fn
+            elif not isinstance(value, (types.FunctionType, type)):
+                value = inspect.getattr_static(value, "__wrapped__", None)
+                if value is None:
+                    return None
+            else:
+                break
+        if isinstance(value, types.FunctionType):
+            filename: object = value.__code__.co_filename
+        elif isinstance(value, type):
+            filename = getattr(sys.modules.get(value.__module__), "__file__", None)
+        else:
+            return None
+        return value if isinstance(filename, str) and self._is_user_file(filename) else None
+
+    def _describe(self, value: object, refs: list[_Node]) -> str:
+        """Canonical text of a value as code sees it: plain data as itself, the user's functions and
+        classes by name (added to ``refs``), partials, bound methods and instances of the user's classes
+        by what they hold, anything else by its type."""
+        budget = [_MAX_CONSTANT_ITEMS]
+
+        def leaf(item: object) -> str | None:
+            user = self._user_object(item)
+            if user is not None:
+                refs.append(user)
+                label = f"{user.__module__}.{user.__qualname__}"
+                if "<" in label:  # lambdas and local functions share names: tell them apart by code
+                    label += "@" + self._part(user)[0].digest
+                return "code:" + label
+            if isinstance(item, functools.partial):
+                inner = [_render(x, budget, leaf) for x in (item.func, item.args, item.keywords)]
+                return None if None in inner else f"partial({','.join(str(i) for i in inner)})"
+            if isinstance(item, (types.MethodType, staticmethod, classmethod)):
+                owner = getattr(item, "__self__", None)
+                inner = [_render(x, budget, leaf) for x in (owner, item.__func__)]
+                return None if None in inner else f"{type(item).__name__}({','.join(str(i) for i in inner)})"
+            kind = type(item)
+            if isinstance(item, types.ModuleType):
+                return f"module:{item.__name__}"
+            if self._user_object(kind) is not None:
+                refs.append(kind)
+                state = inspect.getattr_static(item, "__dict__", None)
+                text = _render(dict(state), budget, leaf) if isinstance(state, dict) else ""
+                return None if text is None else f"obj:{kind.__module__}.{kind.__qualname__}{text}"
+            if callable(item):
+                return f"ext:{getattr(item, '__module__', '?')}.{getattr(item, '__qualname__', kind.__qualname__)}"
+            return f"<{kind.__module__}.{kind.__qualname__}>"
+
+        return _render(value, budget, leaf) or "<too large>"
 
 
-@dataclass(frozen=True, slots=True)
-class _Constant:
-    """A module-level constant read by user code, as its canonical text (see ``_constant_text``)."""
-
-    name: str
-    text: str
+def _merge(parts: Iterable[CodePart]) -> tuple[CodePart, ...]:
+    """Parts sorted by name; names shared by different code (lambdas, local functions) get the hash
+    appended, and the reasons of a module taken whole for several reasons are joined."""
+    by_name: dict[str, dict[str, CodePart]] = {}
+    for part in parts:
+        variants = by_name.setdefault(part.name, {})
+        known = variants.get(part.digest)
+        if known is not None and part.reason and known.reason and part.reason not in known.reason:
+            part = dataclasses.replace(known, reason=f"{known.reason}; {part.reason}")
+        elif known is not None:
+            continue
+        variants[part.digest] = part
+    merged = [
+        dataclasses.replace(part, name=f"{name}#{digest[:12]}") if len(variants) > 1 else part
+        for name, variants in by_name.items()
+        for digest, part in variants.items()
+    ]
+    return tuple(sorted(merged, key=lambda p: p.name))
 
 
 def user_file_predicate(project_root: Path) -> Callable[[str], bool]:
