@@ -45,6 +45,7 @@ _ANALYSIS = "lakeplan-analysis-v2"
 _MISSING = object()
 _MAX_CONSTANT_ITEMS = 1000
 _MAX_UNWRAP = 20
+_LIBRARY_CODE = (types.FunctionType, types.BuiltinFunctionType, types.MethodWrapperType, type)
 
 Chain = tuple[str, ...]
 
@@ -777,13 +778,23 @@ class CodeVersioner:
             made = owner is not None and getattr(user, "__qualname__", name) != name
             parsed = self._parsed_module(owner) if made and owner is not None else None
             return [user, _Binding(owner, name)] if parsed and owner and name in parsed.bindings else [user]
+        if isinstance(value, _LIBRARY_CODE):
+            return []  # a function or class of an installed package: a fixed dependency
         text = _constant_text(value)
         user_owner = owner is not None and self._is_user_module(owner)
         if text is not None:
             return [_Constant(f"{owner or scope.module}.{name}", text)] if owner is None or user_owner else []
         if owner is None:
             return [_Value(f"{scope.where}.<closure>.{name}", value)]
-        return [_Binding(owner, name)] if user_owner else []
+        if not user_owner or self._imported_from_library(owner, name):
+            return []
+        return [_Binding(owner, name)]
+
+    def _imported_from_library(self, module: str, name: str) -> bool:
+        """Whether a global is bound only by ``from package import name`` of an installed package."""
+        home, original = self._home(module, name)
+        parsed = self._parsed_module(home)
+        return parsed is not None and original not in parsed.bindings and original in parsed.imported
 
     def _dynamic(self, dynamic: Chain, scope: _Scope) -> list[_Node]:
         """Whole modules for references no static reading resolves (see ``_Reads``)."""
