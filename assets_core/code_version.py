@@ -31,7 +31,7 @@ from collections import ChainMap
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .definitions import AssetDef
 from .hashing import structured_hash
@@ -116,21 +116,20 @@ def _strip_docstrings(tree: ast.AST) -> None:
                 node.body = body[1:] or [ast.Pass()]
 
 
-@dataclass(frozen=True, slots=True)
-class _Decorator:
+class _Decorator(NamedTuple):
     """A decorator expression: its hash, the dotted name it calls (empty when not a plain name) and the
-    names it reads. It counts only when that name is the user's own code (see ``_decorator_counts``)."""
+    names it reads. It counts only when that name is the user's own code (see ``_resolve``)."""
 
     digest: str
     callee: Chain
     chains: tuple[Chain, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class _Code:
+class _Code(NamedTuple):
     """What versioning needs from one piece of syntax: the hash of its normalized tree, the dotted names
     it reads from outside itself, the imports inside it (local name, form, level, module, name), its own
-    decorators, and the references no static reading resolves (see ``_Reads``)."""
+    decorators, and the references no static reading resolves (see ``_Reads``). A NamedTuple: tens of
+    thousands are read from the cache on every load."""
 
     digest: str
     chains: tuple[Chain, ...]
@@ -138,24 +137,29 @@ class _Code:
     decorators: tuple[_Decorator, ...] = ()
     dynamic: tuple[Chain, ...] = ()
 
-    def to_json(self) -> list[Any]:
-        decorators = [[d.digest, d.callee, d.chains] for d in self.decorators]
-        return [self.digest, self.chains, self.imports, decorators, self.dynamic]
+    def to_json(self, decorators: dict[_Decorator, int]) -> list[Any]:
+        """As a list without trailing empty fields; decorators as indexes into the file's table (most
+        functions of a file share the same one, e.g. ``@asset``)."""
+        indexes = [decorators.setdefault(d, len(decorators)) for d in self.decorators]
+        data: list[Any] = [self.digest, self.chains, self.imports, indexes, self.dynamic]
+        while len(data) > 2 and not data[-1]:
+            data.pop()
+        return data
 
     @classmethod
-    def from_json(cls, data: list[Any]) -> _Code:
-        digest, chains, imports, decorators, dynamic = data
+    def from_json(cls, data: list[Any], decorators: list[_Decorator]) -> _Code:
+        digest, chains, imports, indexes, dynamic = (*data, [], [], [])[:5]
         return cls(
             digest,
             _chains(chains),
-            tuple((a, b, int(c), d, e) for a, b, c, d, e in imports),
-            tuple(_Decorator(d, tuple(c), _chains(ch)) for d, c, ch in decorators),
+            tuple((a, b, int(c), d, e) for a, b, c, d, e in imports) if imports else (),
+            tuple(decorators[i] for i in indexes) if indexes else (),
             _chains(dynamic),
         )
 
 
 def _chains(data: Iterable[Iterable[str]]) -> tuple[Chain, ...]:
-    return tuple(tuple(c) for c in data)
+    return tuple(map(tuple, data)) if data else ()
 
 
 @dataclass
@@ -398,22 +402,25 @@ class _ParsedFile:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "functions": [[line, c.to_json()] for line, c in self.functions.items()],
-            "classes": [[name, c.to_json()] for name, c in self.classes.items()],
-            "lambdas": [[line, c.to_json()] for line, c in self.lambdas.items()],
-            "bindings": [[name, c.to_json()] for name, c in self.bindings.items()],
+        table: dict[_Decorator, int] = {}
+        data = {
+            "functions": [[line, c.to_json(table)] for line, c in self.functions.items()],
+            "classes": [[name, c.to_json(table)] for name, c in self.classes.items()],
+            "lambdas": [[line, c.to_json(table)] for line, c in self.lambdas.items()],
+            "bindings": [[name, c.to_json(table)] for name, c in self.bindings.items()],
             "imported": [[name, *source] for name, source in self.imported.items()],
             "module_digest": self.module_digest,
         }
+        return {"decorators": list(table), **data}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> _ParsedFile:
+        table = [_Decorator(d, tuple(c), _chains(ch)) for d, c, ch in data["decorators"]]
         return cls(
-            {int(line): _Code.from_json(c) for line, c in data["functions"]},
-            {name: _Code.from_json(c) for name, c in data["classes"]},
-            {int(line): _Code.from_json(c) for line, c in data["lambdas"]},
-            {name: _Code.from_json(c) for name, c in data["bindings"]},
+            {int(line): _Code.from_json(c, table) for line, c in data["functions"]},
+            {name: _Code.from_json(c, table) for name, c in data["classes"]},
+            {int(line): _Code.from_json(c, table) for line, c in data["lambdas"]},
+            {name: _Code.from_json(c, table) for name, c in data["bindings"]},
             {name: (int(level), module, orig) for name, level, module, orig in data["imported"]},
             str(data["module_digest"]),
         )
@@ -526,7 +533,7 @@ class _Value:
     value: object
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Scope:
     """Where a piece of code looks names up: imports inside it, then its closure, then its module."""
 
@@ -537,6 +544,7 @@ class _Scope:
     where: str
 
 
+_NO_IMPORTS: dict[str, _Found] = {}
 _Node = object  # a function, a class, or one of _Constant, _Binding, _WholeModule, _Value
 _Found = tuple[str | None, str, object]  # (module that holds the name or None for a closure, name, value)
 
@@ -554,6 +562,7 @@ class CodeVersioner:
         self._files: dict[str, _ParsedFile | None] = {}
         self._parts: dict[object, tuple[CodePart, list[_Node]]] = {}
         self._user_tops: dict[str, bool] = {}
+        self._decorators: dict[tuple[str, Chain], bool] = {}
 
     def version(self, asset: AssetDef) -> CodeVersion:
         """The asset's code version: explicit if declared, otherwise the hash of its reachable code."""
@@ -715,9 +724,11 @@ class CodeVersioner:
         package: str | None,
         where: str,
     ) -> _Scope:
-        imports = {
-            local: self._import(form, level, mod, name, package) for local, form, level, mod, name in code.imports
-        }
+        imports = _NO_IMPORTS
+        if code.imports:
+            imports = {
+                local: self._import(form, lvl, mod, name, package) for local, form, lvl, mod, name in code.imports
+            }
         names = ChainMap(closure, namespace) if closure else namespace
         return _Scope(module, names, closure, imports, where)
 
@@ -732,13 +743,28 @@ class CodeVersioner:
             refs += self._dynamic(dynamic, scope)
         extra: list[str] = []
         for decorator in code.decorators:
-            callee = self._find(decorator.callee, scope) if decorator.callee else None
-            if callee is None or self._user_object(callee[2]) is not None:
+            if self._decorator_counts(decorator.callee, scope):
                 extra.append(decorator.digest)
                 for chain in decorator.chains:
                     if (found := self._find(chain, scope)) is not None:
                         refs += self._classify(found, scope)
         return refs, extra
+
+    def _decorator_counts(self, callee: Chain, scope: _Scope) -> bool:
+        """A decorator counts unless it names code outside the user's (``@asset``, ``@functools.cache``);
+        one that is not a plain name, or cannot be found, counts. Cached per module: thousands of assets
+        share ``@asset``."""
+        if not callee:
+            return True
+        key = (scope.module, callee)
+        cacheable = callee[0] not in scope.imports and callee[0] not in scope.closure
+        if cacheable and key in self._decorators:
+            return self._decorators[key]
+        found = self._find(callee, scope)
+        counts = found is None or self._user_object(found[2]) is not None
+        if cacheable:
+            self._decorators[key] = counts
+        return counts
 
     def _find(self, chain: Chain, scope: _Scope) -> _Found | None:
         """What a dotted name points at: attributes are followed through modules, then stop."""
@@ -955,9 +981,11 @@ class CodeVersioner:
         return _render(value, budget, leaf) or "<too large>"
 
 
-def _merge(parts: Iterable[CodePart]) -> tuple[CodePart, ...]:
+def _merge(parts: list[CodePart]) -> tuple[CodePart, ...]:
     """Parts sorted by name; names shared by different code (lambdas, local functions) get the hash
     appended, and the reasons of a module taken whole for several reasons are joined."""
+    if len({p.name for p in parts}) == len(parts):  # the usual case: nothing to merge
+        return tuple(sorted(parts, key=_name))
     by_name: dict[str, dict[str, CodePart]] = {}
     for part in parts:
         variants = by_name.setdefault(part.name, {})
@@ -972,7 +1000,11 @@ def _merge(parts: Iterable[CodePart]) -> tuple[CodePart, ...]:
         for name, variants in by_name.items()
         for digest, part in variants.items()
     ]
-    return tuple(sorted(merged, key=lambda p: p.name))
+    return tuple(sorted(merged, key=_name))
+
+
+def _name(part: CodePart) -> str:
+    return part.name
 
 
 def user_file_predicate(project_root: Path) -> Callable[[str], bool]:
