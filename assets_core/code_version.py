@@ -857,16 +857,24 @@ class CodeVersioner:
         ]
 
     def _home(self, module: str, name: str) -> tuple[str, str]:
-        """Where a global of the user's code is bound: through ``from m import name`` to m's statement."""
+        """Where a global of the user's code is bound: through ``from m import name`` (or the module's
+        last ``from m import *`` that provides it) to m's statement."""
         for _ in range(_MAX_UNWRAP):
             parsed = self._parsed_module(module)
-            if parsed is None or name in parsed.bindings or name not in parsed.imported:
+            if parsed is None or name in parsed.bindings:
                 break
-            level, source, original = parsed.imported[name]
-            target = self._absolute(level, source, getattr(sys.modules.get(module), "__package__", None))
-            if target is None or not self._is_user_module(target):
+            source = parsed.imported.get(name) or parsed.imported.get("*")
+            if source is None:
                 break
-            module, name = target, original
+            level, origin, original = source
+            target = self._absolute(level, origin, getattr(sys.modules.get(module), "__package__", None))
+            if (
+                target is None
+                or not self._is_user_module(target)
+                or (original == "*" and name not in vars(sys.modules[target]))
+            ):
+                break
+            module, name = target, name if original == "*" else original
         return module, name
 
     # -- imports ---------------------------------------------------------------------------------

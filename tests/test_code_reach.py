@@ -66,6 +66,9 @@ class Scaler:
 
 class Config:
     steps = (zscore,)
+
+
+DEFAULT_SCALER = Scaler(range(2))
 """
 
 OTHER = """
@@ -402,7 +405,10 @@ def test_unresolvable_references_take_the_whole_module(sqlite_project: Project, 
 
 
 def test_getattr_with_a_constant_name_is_an_attribute(sqlite_project: Project) -> None:
-    pipeline = '\n@asset\ndef raw():\n    return 1\n\n\n@asset\ndef a(raw):\n    from . import helpers\n    return getattr(helpers, "zscore")(raw)\n'
+    pipeline = (
+        "\n@asset\ndef raw():\n    return 1\n\n\n@asset\ndef a(raw):\n"
+        '    from . import helpers\n    return getattr(helpers, "zscore")(raw)\n'
+    )
     assert helper_edit_changes(sqlite_project, pipeline, *ZSCORE_EDIT)
     assert not helper_edit_changes(sqlite_project, pipeline, *UNRELATED_EDIT)
 
@@ -432,3 +438,84 @@ def test_explain_lists_every_part_with_its_hash(sqlite_project: Project) -> None
     assert f"{pkg}.helpers" in text and "conservative" in text and "getattr(helpers, ...)" in text
     missing = sqlite_project.cli("plan", "-m", sqlite_project.module(), "--explain", "nope")
     assert missing.returncode != 0 and "unknown asset 'nope'" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_a_user_module_passed_as_a_value_is_taken_whole(sqlite_project: Project) -> None:
+    pipeline = (
+        "\ndef call_first(module, x):\n    return module.zscore(x)\n\n\n@asset\ndef raw():\n    return 1\n\n\n"
+        "@asset\ndef a(raw):\n    from . import helpers\n\n    return call_first(helpers, raw)\n"
+    )
+    assert helper_edit_changes(sqlite_project, pipeline, *UNRELATED_EDIT)
+    reasons = [p.reason for p in sqlite_project.workspace().code_version("a").parts if p.reason]
+    assert reasons == [
+        f"module {sqlite_project.package}.helpers is used as a value in {sqlite_project.package}.pipeline.a"
+    ]
+
+
+STAR = """
+from .helpers import *  # noqa: F403
+
+
+@asset
+def raw():
+    return 1
+
+
+@asset
+def a(raw):
+    return Config.steps[0](raw)  # noqa: F405
+
+
+@asset
+def b(raw):
+    return DEFAULT_SCALER.transform(raw)  # noqa: F405
+"""
+
+
+def test_names_from_a_star_import_are_followed_to_their_module(sqlite_project: Project) -> None:
+    assert helper_edit_changes(sqlite_project, STAR, *ZSCORE_EDIT)
+    assert not helper_edit_changes(sqlite_project, STAR, *UNRELATED_EDIT)
+    # range(2) is no plain value: only the statement that binds DEFAULT_SCALER in helpers tells.
+    assert helper_edit_changes(sqlite_project, STAR, "Scaler(range(2))", "Scaler(range(3))", key="b")
+    assert not any(p.reason for p in sqlite_project.workspace().code_version("b").parts)
+
+
+CLOSURE = """
+from .helpers import clip, zscore
+
+
+def make(ops):
+    def run(x):
+        return ops[0](x)
+
+    return run
+
+
+first = make([zscore, clip])
+
+
+@asset
+def raw():
+    return 1
+
+
+@asset
+def a(raw):
+    return first(raw)
+"""
+
+
+def test_functions_held_in_a_closure_are_followed(sqlite_project: Project) -> None:
+    assert helper_edit_changes(sqlite_project, CLOSURE, *ZSCORE_EDIT)
+    assert pipeline_edit_changes(sqlite_project, CLOSURE, "make([zscore, clip])", "make([clip, zscore])")
+    assert not helper_edit_changes(sqlite_project, CLOSURE, *UNRELATED_EDIT)
+
+
+@pytest.mark.parametrize(
+    "pipeline", [CONTAINERS, PARTIAL, LAMBDAS, INSTANCE, DEFAULTS, DECORATED, CLASS_ATTRIBUTES, CLOSURE]
+)
+def test_cached_analysis_gives_the_same_versions(sqlite_project: Project, pipeline: str) -> None:
+    cold = versions(sqlite_project, pipeline)
+    assert any((sqlite_project.settings().state_dir / "cache" / "code").glob("*.json"))
+    warm = sqlite_project.workspace()
+    assert {k: warm.code_version(k).version for k in warm.graph.assets} == cold
