@@ -70,13 +70,13 @@ class CodeVersion:
     parts: tuple[CodePart, ...] = ()
 
 
-def _constant_text(value: object, budget: list[int] | None = None) -> str | None:
+def _constant_text(value: object) -> str | None:
     """Canonical text of a constant (primitives, and lists/tuples/sets/dicts of them), else None.
 
     Sets and dicts are rendered sorted, so the text does not depend on hash randomization or insertion
     order and is the same in every process; too large a container is not a constant.
     """
-    return _render(value, [_MAX_CONSTANT_ITEMS] if budget is None else budget, None)
+    return _render(value, [_MAX_CONSTANT_ITEMS], None)
 
 
 def _render(value: object, budget: list[int], leaf: Callable[[object], str | None] | None) -> str | None:
@@ -979,7 +979,7 @@ class CodeVersioner:
                 return f"module:{item.__name__}"
             if self._user_object(kind) is not None:
                 refs.append(kind)
-                state = inspect.getattr_static(item, "__dict__", None)
+                state = getattr(item, "__dict__", None)  # the user's own class: no library code runs
                 text = _render(dict(state), budget, leaf) if isinstance(state, dict) else ""
                 return None if text is None else f"obj:{kind.__module__}.{kind.__qualname__}{text}"
             if callable(item):

@@ -519,3 +519,34 @@ def test_cached_analysis_gives_the_same_versions(sqlite_project: Project, pipeli
     assert any((sqlite_project.settings().state_dir / "cache" / "code").glob("*.json"))
     warm = sqlite_project.workspace()
     assert {k: warm.code_version(k).version for k in warm.graph.assets} == cold
+
+
+REGISTRY = """
+from .helpers import clip, zscore
+
+STEPS = []
+
+
+def register(fn):
+    STEPS.append(fn)
+
+
+register(zscore)
+
+
+@asset
+def raw():
+    return 1
+
+
+@asset
+def a(raw):
+    return [step(raw) for step in STEPS]
+"""
+
+
+def test_containers_filled_at_import_are_followed_by_what_they_hold(sqlite_project: Project) -> None:
+    # No statement binds zscore to STEPS: only what the list holds once the module is loaded tells.
+    assert helper_edit_changes(sqlite_project, REGISTRY, *ZSCORE_EDIT)
+    assert pipeline_edit_changes(sqlite_project, REGISTRY, "register(zscore)", "register(clip)")
+    assert not helper_edit_changes(sqlite_project, REGISTRY, *UNRELATED_EDIT)
