@@ -955,8 +955,8 @@ class CodeVersioner:
 
     def _describe(self, value: object, refs: list[_Node]) -> str:
         """Canonical text of a value as code sees it: plain data as itself, the user's functions and
-        classes by name (added to ``refs``), partials, bound methods and instances of the user's classes
-        by what they hold, anything else by its type."""
+        classes by name (added to ``refs``), partials and bound methods by what they hold, instances of the
+        user's classes by their class, anything else by its type."""
         budget = [_MAX_CONSTANT_ITEMS]
 
         def leaf(item: object) -> str | None:
@@ -978,10 +978,10 @@ class CodeVersioner:
             if isinstance(item, types.ModuleType):
                 return f"module:{item.__name__}"
             if self._user_object(kind) is not None:
+                # An instance of the user's class: its class, not its state, which may differ from process
+                # to process (ids, clocks); the statement that binds it says how it is made.
                 refs.append(kind)
-                state = getattr(item, "__dict__", None)  # the user's own class: no library code runs
-                text = _render(dict(state), budget, leaf) if isinstance(state, dict) else ""
-                return None if text is None else f"obj:{kind.__module__}.{kind.__qualname__}{text}"
+                return f"obj:{kind.__module__}.{kind.__qualname__}"
             if callable(item):
                 return f"ext:{getattr(item, '__module__', '?')}.{getattr(item, '__qualname__', kind.__qualname__)}"
             return f"<{kind.__module__}.{kind.__qualname__}>"

@@ -9,9 +9,12 @@ asset does not reach and expects it unchanged.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from conftest import Project
+from test_code_version import _PROBE
 
 HELPERS = """
 import functools
@@ -550,3 +553,44 @@ def test_containers_filled_at_import_are_followed_by_what_they_hold(sqlite_proje
     assert helper_edit_changes(sqlite_project, REGISTRY, *ZSCORE_EDIT)
     assert pipeline_edit_changes(sqlite_project, REGISTRY, "register(zscore)", "register(clip)")
     assert not helper_edit_changes(sqlite_project, REGISTRY, *UNRELATED_EDIT)
+
+
+UNSTABLE = """
+import uuid
+
+from .helpers import Scaler, clip, zscore
+
+CLIENT = Scaler(uuid.uuid4().hex)
+TRANSFORMS = {"z": zscore, "c": clip, "s": CLIENT.transform}
+NAMES = {zscore, clip}
+
+
+@asset
+def raw():
+    return 1
+
+
+@asset
+def a(raw):
+    return TRANSFORMS["s"](raw) + len(NAMES)
+"""
+
+
+def test_versions_of_values_are_the_same_in_every_process(sqlite_project: Project) -> None:
+    # The planner and each step (another process, another pod) must agree: an instance's state (here a
+    # random id) and set order are not part of the version.
+    here = versions(sqlite_project, UNSTABLE)
+    seen = []
+    for seed in ("1", "2"):
+        env = {**sqlite_project.env(), "PYTHONHASHSEED": seed, "PYTHONDONTWRITEBYTECODE": "1"}
+        out = subprocess.run(
+            [sys.executable, "-c", _PROBE, sqlite_project.module()],
+            cwd=sqlite_project.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        seen.append(json.loads(out.stdout))
+    assert seen[0] == seen[1] == here
