@@ -50,7 +50,7 @@ _LIBRARY_CODE = (types.FunctionType, types.BuiltinFunctionType, types.MethodWrap
 Chain = tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs ~1 us per field, per part
 class CodePart:
     """One thing a code version is made of: a function, class, constant, module-level value or (taken
     conservatively, with the reason) a whole module, with the hash of its own code."""
@@ -545,6 +545,15 @@ class _Scope:
 
 
 _NO_IMPORTS: dict[str, _Found] = {}
+_OWN_NODES = frozenset({_Constant, _Binding, _WholeModule, _Value})
+
+
+def _key(node: _Node) -> object:
+    """Identity of a node: its value for the nodes above, its id for functions and classes (whose own
+    ``__eq__``/``__hash__`` a user's metaclass may define)."""
+    return node if type(node) in _OWN_NODES else id(node)
+
+
 _Node = object  # a function, a class, or one of _Constant, _Binding, _WholeModule, _Value
 _Found = tuple[str | None, str, object]  # (module that holds the name or None for a closure, name, value)
 
@@ -574,7 +583,7 @@ class CodeVersioner:
         seen: set[object] = set()
         while stack:
             node = stack.pop()
-            key = node if isinstance(node, (_Constant, _Binding, _WholeModule, _Value)) else id(node)
+            key = _key(node)
             if key in seen:
                 continue
             seen.add(key)
@@ -617,15 +626,15 @@ class CodeVersioner:
 
     def _part(self, node: _Node) -> tuple[CodePart, list[_Node]]:
         """A node's own part and the nodes it references."""
-        if isinstance(node, _Constant):
+        cached = self._parts.get(_key(node))
+        if cached is not None:
+            return cached
+        if isinstance(node, _Constant):  # made afresh per lookup, cheap: not cached
             return CodePart(node.name, "constant", structured_hash(["const", node.text])), []
         if isinstance(node, _Value):
             refs: list[_Node] = []
             return CodePart(node.name, "value", structured_hash(["value", self._describe(node.value, refs)])), refs
-        key = node if isinstance(node, (_Binding, _WholeModule)) else id(node)
-        cached = self._parts.get(key)
-        if cached is not None:
-            return cached
+        key = _key(node)
         if isinstance(node, _Binding):
             result = self._binding_part(node)
         elif isinstance(node, _WholeModule):
