@@ -15,39 +15,32 @@ caching, and a later diff (or ``lakeplan plan --explain``) can name what changed
 
 from __future__ import annotations
 
-import ast
 import builtins
 import dataclasses
 import functools
 import importlib
 import importlib.util
 import inspect
-import json
-import os
 import sys
-import tempfile
 import types
 from collections import ChainMap
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
+from .code_syntax import Chain, Code, FileCache, ParsedFile
 from .definitions import AssetDef
 from .hashing import structured_hash
 
 _PRIMITIVES = (int, float, complex, str, bytes, bool, type(None))
 # Part of every automatic version: unchanged while the same code gives the same hashes, so upgrading
-# lakeplan does not make every asset stale. _ANALYSIS keys the per-file cache: bump it whenever what
-# ``_ParsedFile.analyse`` computes changes.
+# lakeplan does not make every asset stale (the analysis cache has its own key, code_syntax.ANALYSIS).
 _SCHEME = "lakeplan-code-v1"
-_ANALYSIS = "lakeplan-analysis-v2"
 _MISSING = object()
 _MAX_CONSTANT_ITEMS = 1000
 _MAX_UNWRAP = 20
 _LIBRARY_CODE = (types.FunctionType, types.BuiltinFunctionType, types.MethodWrapperType, type)
-
-Chain = tuple[str, ...]
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs ~1 us per field, per part
@@ -102,376 +95,6 @@ def _render(value: object, budget: list[int], leaf: Callable[[object], str | Non
     return leaf(value) if leaf is not None else None
 
 
-def _strip_docstrings(tree: ast.AST) -> None:
-    """Remove docstrings in place: they document code, they do not run it."""
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)):
-            body = node.body
-            first = body[0] if body else None
-            if (
-                isinstance(first, ast.Expr)
-                and isinstance(first.value, ast.Constant)
-                and isinstance(first.value.value, str)
-            ):
-                node.body = body[1:] or [ast.Pass()]
-
-
-class _Decorator(NamedTuple):
-    """A decorator expression: its hash, the dotted name it calls (empty when not a plain name) and the
-    names it reads. It counts only when that name is the user's own code (see ``_resolve``)."""
-
-    digest: str
-    callee: Chain
-    chains: tuple[Chain, ...]
-
-
-class _Code(NamedTuple):
-    """What versioning needs from one piece of syntax: the hash of its normalized tree, the dotted names
-    it reads from outside itself, the imports inside it (local name, form, level, module, name), its own
-    decorators, and the references no static reading resolves (see ``_Reads``). A NamedTuple: tens of
-    thousands are read from the cache on every load."""
-
-    digest: str
-    chains: tuple[Chain, ...]
-    imports: tuple[tuple[str, str, int, str, str], ...] = ()
-    decorators: tuple[_Decorator, ...] = ()
-    dynamic: tuple[Chain, ...] = ()
-
-    def to_json(self, decorators: dict[_Decorator, int]) -> list[Any]:
-        """As a list without trailing empty fields; decorators as indexes into the file's table (most
-        functions of a file share the same one, e.g. ``@asset``)."""
-        indexes = [decorators.setdefault(d, len(decorators)) for d in self.decorators]
-        data: list[Any] = [self.digest, self.chains, self.imports, indexes, self.dynamic]
-        while len(data) > 2 and not data[-1]:
-            data.pop()
-        return data
-
-    @classmethod
-    def from_json(cls, data: list[Any], decorators: list[_Decorator]) -> _Code:
-        digest, chains, imports, indexes, dynamic = (*data, [], [], [])[:5]
-        return cls(
-            digest,
-            _chains(chains),
-            tuple((a, b, int(c), d, e) for a, b, c, d, e in imports) if imports else (),
-            tuple(decorators[i] for i in indexes) if indexes else (),
-            _chains(dynamic),
-        )
-
-
-def _chains(data: Iterable[Iterable[str]]) -> tuple[Chain, ...]:
-    return tuple(map(tuple, data)) if data else ()
-
-
-@dataclass
-class _Reads:
-    """Names read by a piece of code, and its dynamic references: ``("getattr", *chain)`` for
-    ``getattr(x, expr)``, ``("globals",)`` for ``globals()``/``vars()``/``eval``/``exec``, ``("module",
-    name)`` for ``import_module("name")`` and ``("import", prefix)`` for ``import_module(expr)``."""
-
-    chains: list[Chain] = field(default_factory=list)
-    dynamic: list[Chain] = field(default_factory=list)
-
-
-def _dotted(node: ast.AST) -> Chain | None:
-    """``a.b.c`` as ('a', 'b', 'c'); None for anything but a dotted name."""
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    return (node.id, *reversed(parts)) if isinstance(node, ast.Name) else None
-
-
-def _string_prefix(node: ast.AST) -> str:
-    """The constant text an expression's string value starts with (e.g. of f"pkg.{name}": "pkg.")."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    if isinstance(node, ast.JoinedStr) and node.values:
-        return _string_prefix(node.values[0])
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        return _string_prefix(node.left)
-    return ""
-
-
-def _reads(roots: Iterable[ast.AST]) -> _Reads:
-    """Dotted names read under ``roots`` (``helpers.clean`` gives ('helpers', 'clean') only, so a bare
-    module name means the module itself is used as a value), and the dynamic references."""
-    found = _Reads()
-    stack = list(roots)
-    while stack:
-        node = stack.pop()
-        chain = _dotted(node) if isinstance(node, (ast.Attribute, ast.Name)) else None
-        if chain is not None:
-            if not isinstance(node, ast.Name) or isinstance(node.ctx, ast.Load):
-                found.chains.append(chain)
-            continue
-        if isinstance(node, ast.Call) and _dynamic_call(node, found):
-            continue
-        stack.extend(ast.iter_child_nodes(node))
-    return found
-
-
-def _dynamic_call(call: ast.Call, found: _Reads) -> bool:
-    """Record a call that reaches code by a computed name; True when its arguments are handled here."""
-    func = call.func
-    name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-    args = call.args
-    if name == "getattr" and isinstance(func, ast.Name) and len(args) >= 2 and (target := _dotted(args[0])):
-        attr = args[1]
-        if isinstance(attr, ast.Constant) and isinstance(attr.value, str):
-            found.chains.append((*target, attr.value))
-        else:
-            found.dynamic.append(("getattr", *target))
-            found.chains.extend(_reads([attr]).chains)
-        found.chains.extend(_reads(args[2:]).chains)
-        return True
-    if isinstance(func, ast.Name) and name in ("globals", "vars", "eval", "exec") and (name != "vars" or not args):
-        found.dynamic.append(("globals",))
-    elif name in ("import_module", "__import__") and args:
-        first = args[0]
-        if isinstance(first, ast.Constant) and isinstance(first.value, str):
-            found.dynamic.append(("module", first.value))
-        else:
-            found.dynamic.append(("import", _string_prefix(first)))
-    return False
-
-
-def _imports(node: ast.AST) -> tuple[tuple[str, str, int, str, str], ...]:
-    """Imports anywhere inside ``node``: (local name, form, level, module, imported name), where form is
-    "from" (``from m import n``), "as" (``import a.b as z``: the module) or "top" (``import a.b``: a)."""
-    found: list[tuple[str, str, int, str, str]] = []
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.ImportFrom):
-            found += [(a.asname or a.name, "from", sub.level, sub.module or "", a.name) for a in sub.names]
-        elif isinstance(sub, ast.Import):
-            for a in sub.names:
-                form = "as" if a.asname else "top"
-                found.append((a.asname or a.name.split(".")[0], form, 0, a.name, ""))
-    return tuple(found)
-
-
-def _own_decorators(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> tuple[_Decorator, ...]:
-    result = []
-    for expr in node.decorator_list:
-        callee = _dotted(expr.func if isinstance(expr, ast.Call) else expr) or ()
-        digest = structured_hash(["decorator", ast.dump(expr, annotate_fields=False)])
-        result.append(_Decorator(digest, callee, tuple(_reads([expr]).chains)))
-    return tuple(result)
-
-
-def _dump_undecorated(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> str:
-    """The node's tree without its own decorators (they count separately), nested ones kept."""
-    saved, node.decorator_list = node.decorator_list, []
-    try:
-        return ast.dump(node, annotate_fields=False)
-    finally:
-        node.decorator_list = saved
-
-
-def _body(node: ast.AST) -> list[ast.AST]:
-    """A definition's children except its own decorators."""
-    own = getattr(node, "decorator_list", [])
-    return [c for c in ast.iter_child_nodes(node) if not any(c is d for d in own)]
-
-
-def _function_code(node: ast.FunctionDef | ast.AsyncFunctionDef) -> _Code:
-    local = _local_names(node)
-    imports = _imports(node)
-    imported = {i[0] for i in imports}
-    reads = _reads(_body(node))
-    chains = tuple(c for c in reads.chains if c[0] not in local or c[0] in imported)
-    digest = structured_hash(["def", _dump_undecorated(node)])
-    return _Code(digest, chains, imports, _own_decorators(node), tuple(reads.dynamic))
-
-
-def _class_code(node: ast.ClassDef) -> _Code:
-    reads = _reads(_body(node))
-    digest = structured_hash(["class", _dump_undecorated(node)])
-    return _Code(digest, tuple(reads.chains), _imports(node), _own_decorators(node), tuple(reads.dynamic))
-
-
-def _lambda_code(nodes: list[ast.Lambda]) -> _Code:
-    """All lambdas that start on one line (a code object names only its first line)."""
-    local = set().union(*(_local_names(n) for n in nodes))
-    reads = _reads(nodes)
-    chains = tuple(c for c in reads.chains if c[0] not in local)
-    digest = structured_hash(["lambda", *(ast.dump(n, annotate_fields=False) for n in nodes)])
-    return _Code(digest, chains, (), (), tuple(reads.dynamic))
-
-
-def _top_level(tree: ast.Module) -> Iterator[ast.stmt]:
-    """Module-level statements, including those inside top-level if/try/with/for blocks."""
-    stack: list[ast.stmt] = list(reversed(tree.body))
-    while stack:
-        stmt = stack.pop()
-        yield stmt
-        if isinstance(stmt, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
-            nested: list[ast.stmt] = [*stmt.body, *stmt.orelse] if not isinstance(stmt, ast.With) else [*stmt.body]
-            if isinstance(stmt, ast.Try):
-                nested += [s for h in stmt.handlers for s in h.body] + stmt.finalbody
-            stack.extend(reversed(nested))
-
-
-def _bound_names(stmt: ast.stmt) -> set[str]:
-    """Global names a module-level statement binds or mutates (``X = ...``, ``X[k] = ...``,
-    ``X.attr = ...``, ``X.append(...)``, ``for X in ...``, ``with ... as X``)."""
-    targets: list[ast.AST] = []
-    if isinstance(stmt, ast.Assign):
-        targets = list(stmt.targets)
-    elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign, ast.For)):
-        targets = [stmt.target]
-    elif isinstance(stmt, ast.With):
-        targets = [i.optional_vars for i in stmt.items if i.optional_vars is not None]
-    elif isinstance(stmt, ast.Delete):
-        targets = list(stmt.targets)
-    elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
-        func = stmt.value.func
-        targets = [func.value] if isinstance(func, ast.Attribute) else []
-    names: set[str] = set()
-    for target in targets:
-        for sub in ast.walk(target):
-            while isinstance(sub, (ast.Attribute, ast.Subscript, ast.Starred)):
-                sub = sub.value
-            if isinstance(sub, ast.Name):
-                names.add(sub.id)
-    return names
-
-
-class _ParsedFile:
-    """One source file analysed once: functions by first line (decorators included), lambdas by line,
-    classes by qualified name, the module-level statements that bind each global, where imported names
-    come from, and a hash of the whole module. A pure function of the source text, so it can be cached
-    by content (``_FileCache``)."""
-
-    def __init__(
-        self,
-        functions: dict[int, _Code],
-        classes: dict[str, _Code],
-        lambdas: dict[int, _Code],
-        bindings: dict[str, _Code],
-        imported: dict[str, tuple[int, str, str]],
-        module_digest: str,
-    ) -> None:
-        self.functions = functions
-        self.classes = classes
-        self.lambdas = lambdas
-        self.bindings = bindings
-        self.imported = imported  # global name -> (level, module, name), "*" for a star import's name
-        self.module_digest = module_digest
-
-    @classmethod
-    def analyse(cls, source: str, filename: str) -> _ParsedFile:
-        tree = ast.parse(source, filename)
-        _strip_docstrings(tree)
-        functions: dict[int, _Code] = {}
-        by_line: dict[int, list[ast.Lambda]] = {}
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                functions[min([node.lineno] + [d.lineno for d in node.decorator_list])] = _function_code(node)
-            elif isinstance(node, ast.Lambda):
-                by_line.setdefault(node.lineno, []).append(node)
-        classes: dict[str, ast.ClassDef] = {}
-        _index_classes(tree, "", classes)
-        class_codes = {name: _class_code(node) for name, node in classes.items()}
-        statements: dict[str, list[ast.stmt]] = {}
-        imported: dict[str, tuple[int, str, str]] = {}
-        top_digests: list[str] = []
-        for stmt in _top_level(tree):
-            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                line = min([stmt.lineno] + [d.lineno for d in stmt.decorator_list])
-                code = class_codes[stmt.name] if isinstance(stmt, ast.ClassDef) else functions[line]
-                top_digests += [code.digest, *(d.digest for d in code.decorators)]
-                continue
-            top_digests.append(structured_hash([ast.dump(stmt, annotate_fields=False)]))
-            if isinstance(stmt, ast.ImportFrom):
-                for a in stmt.names:
-                    imported[a.asname or a.name] = (stmt.level, stmt.module or "", a.name)
-            for name in _bound_names(stmt):
-                statements.setdefault(name, []).append(stmt)
-        bindings = {}
-        for name, stmts in statements.items():
-            reads = _reads(stmts)
-            digest = structured_hash(["binding", *(ast.dump(s, annotate_fields=False) for s in stmts)])
-            bindings[name] = _Code(digest, tuple(reads.chains), (), (), tuple(reads.dynamic))
-        return cls(
-            functions,
-            class_codes,
-            {line: _lambda_code(nodes) for line, nodes in by_line.items()},
-            bindings,
-            imported,
-            structured_hash(["module", *top_digests]),
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        table: dict[_Decorator, int] = {}
-        data = {
-            "functions": [[line, c.to_json(table)] for line, c in self.functions.items()],
-            "classes": [[name, c.to_json(table)] for name, c in self.classes.items()],
-            "lambdas": [[line, c.to_json(table)] for line, c in self.lambdas.items()],
-            "bindings": [[name, c.to_json(table)] for name, c in self.bindings.items()],
-            "imported": [[name, *source] for name, source in self.imported.items()],
-            "module_digest": self.module_digest,
-        }
-        return {"decorators": list(table), **data}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> _ParsedFile:
-        table = [_Decorator(d, tuple(c), _chains(ch)) for d, c, ch in data["decorators"]]
-        return cls(
-            {int(line): _Code.from_json(c, table) for line, c in data["functions"]},
-            {name: _Code.from_json(c, table) for name, c in data["classes"]},
-            {int(line): _Code.from_json(c, table) for line, c in data["lambdas"]},
-            {name: _Code.from_json(c, table) for name, c in data["bindings"]},
-            {name: (int(level), module, orig) for name, level, module, orig in data["imported"]},
-            str(data["module_digest"]),
-        )
-
-
-def _index_classes(node: ast.AST, prefix: str, classes: dict[str, ast.ClassDef]) -> None:
-    for child in ast.iter_child_nodes(node):
-        if isinstance(child, ast.ClassDef):
-            name = prefix + child.name
-            classes[name] = child
-            _index_classes(child, name + ".", classes)
-        elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            _index_classes(child, prefix + child.name + ".<locals>.", classes)
-        elif isinstance(child, (ast.stmt, ast.ExceptHandler, ast.match_case)):
-            _index_classes(child, prefix, classes)  # expressions hold no class statements
-
-
-class _FileCache:
-    """Analysed files on disk under ``directory``, one entry per source path, valid while the source text
-    (and the Python version, which shapes the syntax tree, and the analysis itself) is unchanged. Reading
-    it replaces parsing and hashing thousands of functions on every load; any problem with it just means
-    analysing again."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-
-    @staticmethod
-    def _key(source: str) -> str:
-        return structured_hash([_ANALYSIS, f"{sys.version_info[0]}.{sys.version_info[1]}", source])
-
-    def _entry(self, filename: str) -> Path:
-        return self.directory / (structured_hash(["file", filename])[:32] + ".json")
-
-    def get(self, filename: str, source: str) -> _ParsedFile | None:
-        try:
-            data = json.loads(self._entry(filename).read_text(encoding="utf-8"))
-            return _ParsedFile.from_json(data) if data.get("key") == self._key(source) else None
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-
-    def put(self, filename: str, source: str, parsed: _ParsedFile) -> None:
-        entry = self._entry(filename)
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile("w", dir=self.directory, suffix=".tmp", delete=False) as handle:
-                json.dump({"key": self._key(source), **parsed.to_json()}, handle)
-            os.replace(handle.name, entry)
-        except OSError:
-            return  # a read-only project still works, only slower
-
-
 def _code_fingerprint(code: types.CodeType) -> Iterator[str]:
     """Fallback for code without readable source (exec, REPL): bytecode, names and constants."""
     yield code.co_code.hex()
@@ -481,23 +104,6 @@ def _code_fingerprint(code: types.CodeType) -> Iterator[str]:
             yield from _code_fingerprint(const)
         else:
             yield repr(const)
-
-
-def _local_names(node: ast.AST) -> set[str]:
-    """Parameters and assigned (or imported) names inside a function: they shadow globals of the same
-    name. Imported names are resolved from their import instead (``_Code.imports``)."""
-    names: set[str] = set()
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.arg):
-            names.add(sub.arg)
-        elif isinstance(sub, ast.Name) and isinstance(sub.ctx, (ast.Store, ast.Del)):
-            names.add(sub.id)
-        elif isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and sub is not node:
-            names.add(sub.name)
-        elif isinstance(sub, (ast.Import, ast.ImportFrom)):
-            names.update((a.asname or a.name).split(".")[0] for a in sub.names)
-    declared_global = {n for sub in ast.walk(node) if isinstance(sub, ast.Global) for n in sub.names}
-    return names - declared_global
 
 
 @dataclass(frozen=True, slots=True)
@@ -567,8 +173,8 @@ class CodeVersioner:
 
     def __init__(self, is_user_file: Callable[[str], bool], cache_dir: Path | None = None) -> None:
         self._is_user_file = is_user_file
-        self._cache = _FileCache(cache_dir) if cache_dir is not None else None
-        self._files: dict[str, _ParsedFile | None] = {}
+        self._cache = FileCache(cache_dir) if cache_dir is not None else None
+        self._files: dict[str, ParsedFile | None] = {}
         self._parts: dict[object, tuple[CodePart, list[_Node]]] = {}
         self._user_tops: dict[str, bool] = {}
         self._decorators: dict[tuple[str, Chain], bool] = {}
@@ -596,16 +202,16 @@ class CodeVersioner:
             hashed += (part.name, part.digest)
         return CodeVersion(structured_hash(hashed), {p.name: p.digest for p in parts}, parts)
 
-    def _parsed(self, filename: str) -> _ParsedFile | None:
+    def _parsed(self, filename: str) -> ParsedFile | None:
         if filename not in self._files:
             self._files[filename] = self._analyse(filename)
         return self._files[filename]
 
-    def _parsed_module(self, module: str) -> _ParsedFile | None:
+    def _parsed_module(self, module: str) -> ParsedFile | None:
         filename = getattr(sys.modules.get(module), "__file__", None)
         return self._parsed(filename) if isinstance(filename, str) and self._is_user_file(filename) else None
 
-    def _analyse(self, filename: str) -> _ParsedFile | None:
+    def _analyse(self, filename: str) -> ParsedFile | None:
         """The file's analysis, from the cache while its text is unchanged; None when it cannot be parsed."""
         try:
             source = Path(filename).read_text(encoding="utf-8")
@@ -615,7 +221,7 @@ class CodeVersioner:
         if cached is not None:
             return cached
         try:
-            parsed = _ParsedFile.analyse(source, filename)
+            parsed = ParsedFile.analyse(source, filename)
         except (SyntaxError, ValueError):
             return None
         if self._cache:
@@ -656,7 +262,7 @@ class CodeVersioner:
         found = table.get(code.co_firstlineno)
         if found is None:
             digest = structured_hash(["bytecode", *_code_fingerprint(code)])
-            found = _Code(digest, tuple((n,) for n in code.co_names))  # globals only: locals are co_varnames
+            found = Code(digest, tuple((n,) for n in code.co_names))  # globals only: locals are co_varnames
         # Closure variables shadow globals. A ChainMap, not a merged copy: the globals of a module with
         # thousands of assets would be copied once per function.
         closure: dict[str, Any] = {}
@@ -729,7 +335,7 @@ class CodeVersioner:
         module: str,
         namespace: dict[str, Any],
         closure: dict[str, Any],
-        code: _Code,
+        code: Code,
         package: str | None,
         where: str,
     ) -> _Scope:
@@ -741,7 +347,7 @@ class CodeVersioner:
         names = ChainMap(closure, namespace) if closure else namespace
         return _Scope(module, names, closure, imports, where)
 
-    def _resolve(self, code: _Code, scope: _Scope) -> tuple[list[_Node], list[str]]:
+    def _resolve(self, code: Code, scope: _Scope) -> tuple[list[_Node], list[str]]:
         """The nodes the code reaches, and the hashes of its decorators that are the user's own code."""
         refs: list[_Node] = []
         for chain in code.chains:

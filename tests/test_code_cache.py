@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import Project
 
-from assets_core import code_version
+from assets_core import code_syntax
 
 PIPELINE = """
 from assets_core import asset
@@ -79,6 +79,6 @@ def test_entries_of_another_analysis_are_analysed_again(
     sqlite_project.write("pipeline", PIPELINE)
     before = _versions(sqlite_project)
     keys = {entry: json.loads(entry.read_text())["key"] for entry in _cache_files(sqlite_project)}
-    monkeypatch.setattr(code_version, "_ANALYSIS", "lakeplan-analysis-next")
+    monkeypatch.setattr(code_syntax, "ANALYSIS", "lakeplan-analysis-next")
     assert _versions(sqlite_project) == before
     assert all(json.loads(entry.read_text())["key"] != key for entry, key in keys.items())
