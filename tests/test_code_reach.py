@@ -9,12 +9,10 @@ asset does not reach and expects it unchanged.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 from conftest import Project
-from test_code_version import _PROBE
+from test_code_version import versions_in_new_processes
 
 HELPERS = """
 import functools
@@ -580,17 +578,4 @@ def test_versions_of_values_are_the_same_in_every_process(sqlite_project: Projec
     # The planner and each step (another process, another pod) must agree: an instance's state (here a
     # random id) and set order are not part of the version.
     here = versions(sqlite_project, UNSTABLE)
-    seen = []
-    for seed in ("1", "2"):
-        env = {**sqlite_project.env(), "PYTHONHASHSEED": seed, "PYTHONDONTWRITEBYTECODE": "1"}
-        out = subprocess.run(
-            [sys.executable, "-c", _PROBE, sqlite_project.module()],
-            cwd=sqlite_project.root,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=120,
-        )
-        seen.append(json.loads(out.stdout))
-    assert seen[0] == seen[1] == here
+    assert versions_in_new_processes(sqlite_project) == [here, here]
