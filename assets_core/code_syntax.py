@@ -221,16 +221,21 @@ def _lambda_code(nodes: list[ast.Lambda]) -> Code:
 
 
 def _top_level(tree: ast.Module) -> Iterator[ast.stmt]:
-    """Module-level statements, including those inside top-level if/try/with/for blocks."""
+    """Module-level statements, including those inside top-level if/try/with/for/while/match blocks."""
     stack: list[ast.stmt] = list(reversed(tree.body))
     while stack:
         stmt = stack.pop()
         yield stmt
-        if isinstance(stmt, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
-            nested: list[ast.stmt] = [*stmt.body, *stmt.orelse] if not isinstance(stmt, ast.With) else [*stmt.body]
-            if isinstance(stmt, ast.Try):
-                nested += [s for h in stmt.handlers for s in h.body] + stmt.finalbody
-            stack.extend(reversed(nested))
+        nested: list[ast.stmt] = []
+        if isinstance(stmt, (ast.If, ast.For, ast.While)):
+            nested = [*stmt.body, *stmt.orelse]
+        elif isinstance(stmt, ast.With):
+            nested = stmt.body
+        elif isinstance(stmt, (ast.Try, ast.TryStar)):
+            nested = [*stmt.body, *(s for h in stmt.handlers for s in h.body), *stmt.orelse, *stmt.finalbody]
+        elif isinstance(stmt, ast.Match):
+            nested = [s for case in stmt.cases for s in case.body]
+        stack.extend(reversed(nested))
 
 
 def _bound_names(stmt: ast.stmt) -> set[str]:

@@ -131,6 +131,15 @@ class _WholeModule:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Unimportable:
+    """A user module that an import inside a function names but that fails to import while versioning:
+    taken as its source text, so editing it (e.g. fixing it) still changes the version."""
+
+    module: str
+    reason: str
+
+
 @dataclass(eq=False, slots=True)
 class _Value:
     """A value closed over by a function that is neither code nor a plain constant."""
@@ -151,7 +160,7 @@ class _Scope:
 
 
 _NO_IMPORTS: dict[str, _Found] = {}
-_OWN_NODES = frozenset({_Constant, _Binding, _WholeModule, _Value})
+_OWN_NODES = frozenset({_Constant, _Binding, _WholeModule, _Unimportable, _Value})
 
 
 def _key(node: _Node) -> object:
@@ -178,6 +187,7 @@ class CodeVersioner:
         self._parts: dict[object, tuple[CodePart, list[_Node]]] = {}
         self._user_tops: dict[str, bool] = {}
         self._decorators: dict[tuple[str, Chain], bool] = {}
+        self._failed: dict[str, str] = {}  # user module -> why it could not be imported
 
     def version(self, asset: AssetDef) -> CodeVersion:
         """The asset's code version: explicit if declared, otherwise the hash of its reachable code."""
@@ -245,6 +255,8 @@ class CodeVersioner:
             result = self._binding_part(node)
         elif isinstance(node, _WholeModule):
             result = self._module_part(node)
+        elif isinstance(node, _Unimportable):
+            result = CodePart(node.module, "module", self._source_digest(node.module), node.reason), []
         elif isinstance(node, type):
             result = self._class_part(node)
         elif isinstance(node, types.FunctionType):
@@ -408,6 +420,8 @@ class CodeVersioner:
         other module-level values of the user's code are bindings, a user module used as a value is
         taken whole."""
         owner, name, value = found
+        if isinstance(value, _Unimportable):
+            return [value]
         if isinstance(value, types.ModuleType):
             if self._is_user_module(value.__name__):
                 return [_WholeModule(value.__name__, f"module {value.__name__} is used as a value in {scope.where}")]
@@ -500,7 +514,8 @@ class CodeVersioner:
         target = self._absolute(level, module, package)
         loaded = self._load(target) if target is not None else None
         if target is None or loaded is None:
-            return (None, name, _MISSING)
+            failed = self._failed.get(target or "")
+            return (None, name, _MISSING if failed is None else _Unimportable(target or "", failed))
         if form == "top":
             top = target.split(".")[0]
             return (top, top, sys.modules.get(top, _MISSING))
@@ -508,7 +523,9 @@ class CodeVersioner:
             return (target, target, loaded)
         value = getattr(loaded, name, _MISSING)
         if value is _MISSING:
-            value = self._load(f"{target}.{name}") or _MISSING
+            submodule = f"{target}.{name}"
+            failed = self._failed.get(submodule) if self._load(submodule) is None else None
+            value = sys.modules.get(submodule, _MISSING) if failed is None else _Unimportable(submodule, failed)
         return (target, name, value)
 
     @staticmethod
@@ -526,8 +543,19 @@ class CodeVersioner:
             return loaded
         try:
             return importlib.import_module(name)
-        except Exception:  # the user's module fails to import: running the asset will say so
+        except Exception as exc:  # the user's module fails to import: running the asset will say so
+            self._failed[name] = f"could not be imported while versioning ({type(exc).__name__}: {exc})"
             return None
+
+    def _source_digest(self, module: str) -> str:
+        """The hash of a module's source file, found without importing it."""
+        try:
+            spec = importlib.util.find_spec(module)
+            origin = spec.origin if spec else None
+            text = Path(origin).read_bytes() if origin else b""
+        except (ImportError, ValueError, OSError):
+            text = b""
+        return structured_hash(["source", module, text])
 
     def _is_user_package(self, top: str) -> bool:
         """Whether a top-level module not yet imported is the user's own code (found without importing)."""

@@ -579,3 +579,19 @@ def test_versions_of_values_are_the_same_in_every_process(sqlite_project: Projec
     # random id) and set order are not part of the version.
     here = versions(sqlite_project, UNSTABLE)
     assert versions_in_new_processes(sqlite_project) == [here, here]
+
+
+def test_a_module_that_fails_to_import_counts_by_its_source(sqlite_project: Project) -> None:
+    pipeline = (
+        "\n@asset\ndef raw():\n    return 1\n\n\n"
+        "@asset\ndef a(raw):\n    from . import broken\n\n    return broken.f(raw)\n"
+    )
+    broken = "raise RuntimeError('not configured')\n\n\ndef f(x):\n    return x\n"
+
+    def version(source: str) -> str:
+        sqlite_project.write("broken", source)
+        return versions(sqlite_project, pipeline)["a"]
+
+    assert version(broken) != version(broken.replace("return x", "return x + 1"))
+    reasons = [p.reason for p in sqlite_project.workspace().code_version("a").parts if p.reason]
+    assert reasons == ["could not be imported while versioning (RuntimeError: not configured)"]
