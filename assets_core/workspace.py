@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .bulk import collector_paused
 from .code_version import CodeVersion, CodeVersioner, user_file_predicate
 from .config import Settings, load_settings
 from .definitions import SourceAsset
@@ -69,7 +70,8 @@ class Workspace:
 
     @functools.cached_property
     def _code_versions(self) -> dict[str, CodeVersion]:
-        return {key: self._versioner.version(node) for key, node in self.graph.assets.items()}
+        with collector_paused():  # tens of thousands of small acyclic records (see bulk.py)
+            return {key: self._versioner.version(node) for key, node in self.graph.assets.items()}
 
     def select(self, expression: str | None) -> frozenset[str]:
         return select(self.graph, expression)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
 from conftest import Project
+
+from assets_core import code_syntax
 
 PIPELINE = """
 from assets_core import asset
@@ -64,3 +68,17 @@ def test_a_corrupt_cache_entry_is_ignored_and_replaced(sqlite_project: Project) 
         entry.write_text('{"key": "x", "functions": [[1, 2]]')
     assert _versions(sqlite_project) == before
     assert all(entry.read_text().endswith("}") for entry in _cache_files(sqlite_project))
+
+
+def test_entries_of_another_analysis_are_analysed_again(
+    sqlite_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A new analysis (e.g. one that follows more kinds of references) must not read what an older one
+    # cached, and must not change the versions of code it reads the same way.
+    sqlite_project.write("helpers", HELPERS)
+    sqlite_project.write("pipeline", PIPELINE)
+    before = _versions(sqlite_project)
+    keys = {entry: json.loads(entry.read_text())["key"] for entry in _cache_files(sqlite_project)}
+    monkeypatch.setattr(code_syntax, "ANALYSIS", "lakeplan-analysis-next")
+    assert _versions(sqlite_project) == before
+    assert all(json.loads(entry.read_text())["key"] != key for entry, key in keys.items())

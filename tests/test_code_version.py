@@ -274,15 +274,14 @@ print(json.dumps({k: ws.code_version(k).version for k in ws.graph.assets}))
 """
 
 
-def test_versions_are_stable_across_processes(sqlite_project: Project) -> None:
-    helpers = HELPERS.replace('NAMES = ("a", "b")', 'NAMES = frozenset({"alpha", "beta", "gamma", "delta"})')
-    here = versions(sqlite_project, PIPELINE, helpers)
+def versions_in_new_processes(project: Project) -> list[dict[str, str]]:
+    """Every asset's code version as a fresh process computes it, under two hash seeds."""
     seen = []
     for seed in ("1", "2"):
-        env = {**sqlite_project.env(), "PYTHONHASHSEED": seed, "PYTHONDONTWRITEBYTECODE": "1"}
+        env = {**project.env(), "PYTHONHASHSEED": seed, "PYTHONDONTWRITEBYTECODE": "1"}
         out = subprocess.run(
-            [sys.executable, "-c", _PROBE, sqlite_project.module()],
-            cwd=sqlite_project.root,
+            [sys.executable, "-c", _PROBE, project.module()],
+            cwd=project.root,
             env=env,
             capture_output=True,
             text=True,
@@ -290,7 +289,13 @@ def test_versions_are_stable_across_processes(sqlite_project: Project) -> None:
             timeout=120,
         )
         seen.append(json.loads(out.stdout))
-    assert seen[0] == seen[1] == here
+    return seen
+
+
+def test_versions_are_stable_across_processes(sqlite_project: Project) -> None:
+    helpers = HELPERS.replace('NAMES = ("a", "b")', 'NAMES = frozenset({"alpha", "beta", "gamma", "delta"})')
+    here = versions(sqlite_project, PIPELINE, helpers)
+    assert versions_in_new_processes(sqlite_project) == [here, here]
 
 
 def test_hash_inputs_are_unambiguous() -> None:

@@ -61,6 +61,12 @@ def register(subparsers: Any) -> None:
     add_select(plan)
     plan.add_argument("--json", action="store_true", help="print the plan as JSON (schema lakeplan.plan/v1)")
     plan.add_argument("--stale", action="store_true", help="list only stale assets")
+    plan.add_argument(
+        "--explain",
+        metavar="ASSET",
+        help="list what ASSET's code version is made of: each function, class, constant, value and module "
+        "with its own hash, and what was taken whole conservatively (and why)",
+    )
     add_verify(plan)
     plan.set_defaults(handler=cmd_plan)
 
@@ -93,6 +99,7 @@ causes:
 examples:
   lakeplan plan -m examples.quickstart.pipeline
   lakeplan plan -m pipeline.py --select +model --json
+  lakeplan plan -m examples.quickstart.pipeline --explain churn_model
 """
 
 MATERIALIZE_EPILOG = """\
@@ -167,6 +174,8 @@ def load_workspace(args: argparse.Namespace) -> Any:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     ws = load_workspace(args)
+    if args.explain:
+        return explain_code_version(ws, args.explain, args.json)
     result = ws.plan(args.select, verify=args.verify)
     statuses = [s for s in result.statuses if s.stale or not args.stale]
     if args.json:
@@ -185,6 +194,27 @@ def cmd_plan(args: argparse.Namespace) -> int:
     counts = result.counts()
     waiting = f" ({counts['waiting']} waiting on stale upstreams outside the selection)" if counts["waiting"] else ""
     print(f"\n{counts['assets']} assets: {counts['stale']} stale{waiting}, {counts['fresh']} fresh")
+    return 0
+
+
+def explain_code_version(ws: Any, key: str, as_json: bool) -> int:
+    """Print the parts of one asset's code version (schema lakeplan.code-version/v1 as JSON)."""
+    from .audit_commands import _check_asset
+
+    _check_asset(ws, key)
+    code = ws.code_version(key)
+    explicit = not code.parts
+    if as_json:
+        parts = [{"name": p.name, "kind": p.kind, "hash": p.digest, "reason": p.reason} for p in code.parts]
+        data = {"schema": "lakeplan.code-version/v1", "asset": key, "code_version": code.version}
+        dump_json({**data, "explicit": explicit, "parts": parts})
+        return 0
+    if explicit:
+        print(f"{key}: code version {code.version!r}, declared with code_version= (no code is hashed)")
+        return 0
+    print(f"{key}: code version {short(code.version)}, made of {len(code.parts)} parts:\n")
+    rows = [[p.name, p.kind, short(p.digest), f"conservative: {p.reason}" if p.reason else ""] for p in code.parts]
+    table(["PART", "KIND", "HASH", "NOTE"], rows)
     return 0
 
 
