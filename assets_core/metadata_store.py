@@ -21,6 +21,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModu
 from .bulk import collector_paused
 from .claims import Claim
 from .errors import ConfigError, StoreError
+from .masking import mask_url
 from .records import Head, Materialization, MaterializationKind, RunRecord, RunStatus, recipe_of
 from .schema import SCHEMA_REVISION, claims, heads, materializations, runs
 
@@ -36,20 +37,12 @@ def _dumps(value: object) -> str:
 _parse_compact = json.JSONDecoder().raw_decode
 
 
-def display_url(url: str) -> str:
-    """The URL with any password masked, safe for messages and logs."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):  # ValueError: a non-numeric port
-        return "<unparseable database URL>"
-
-
 def _engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
         raise ConfigError(
-            f"database URL {display_url(url)!r} is not valid; use e.g. postgresql://user@host:5432/db or sqlite:///path.db"
+            f"database URL {mask_url(url)!r} is not valid; use e.g. postgresql://user@host:5432/db or sqlite:///path.db"
         ) from None
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -59,11 +52,11 @@ def _engine(url: str) -> Engine:
         return sa.create_engine(parsed, pool_pre_ping=True, pool_size=2, max_overflow=4)
     except NoSuchModuleError:
         raise ConfigError(
-            f"database URL {display_url(url)!r}: unsupported database; use sqlite:/// or postgresql://"
+            f"database URL {mask_url(url)!r}: unsupported database; use sqlite:/// or postgresql://"
         ) from None
     except ImportError as exc:  # a dialect SQLAlchemy knows whose driver is not installed (e.g. mysql://)
         raise ConfigError(
-            f"database URL {display_url(url)!r}: its driver is not installed ({exc}); use sqlite:/// or postgresql://"
+            f"database URL {mask_url(url)!r}: its driver is not installed ({exc}); use sqlite:/// or postgresql://"
         ) from None
 
 
@@ -181,7 +174,7 @@ class MetadataStore:
         return store
 
     def describe(self) -> str:
-        return display_url(self.url)
+        return mask_url(self.url)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -25,6 +25,7 @@ from assets_core.config import Settings
 from assets_core.definitions import SourceAsset
 from assets_core.errors import ConfigError, StepFailed, StoreError
 from assets_core.hashing import structured_hash
+from assets_core.masking import mask_url
 from assets_core.records import Head, Materialization, MaterializationKind
 from assets_core.sources import observe, read_source
 
@@ -142,8 +143,13 @@ class LakeFSStore:
         config = LakeFSConfig.load(settings.section("lakefs"), os.environ if env is None else env)
         return cls(config, settings.project_root, settings.resolved_storage_root / "lakefs-cache")
 
+    @property
+    def shown_endpoint(self) -> str:
+        """The endpoint as messages show it (credentials in the URL masked)."""
+        return mask_url(self.config.endpoint)
+
     def describe(self) -> str:
-        return f"lakefs://{self.config.repository}/{self.config.branch} at {self.config.endpoint}"
+        return f"lakefs://{self.config.repository}/{self.config.branch} at {self.shown_endpoint}"
 
     # -- the SDK and its errors ----------------------------------------------------------------------
 
@@ -186,7 +192,7 @@ class LakeFSStore:
         """One line naming the endpoint/repository and what to check."""
         from lakefs.exceptions import ConflictException, ForbiddenException, NotAuthorizedException, NotFoundException
 
-        where = f"lakeFS at {self.config.endpoint}"
+        where = f"lakeFS at {self.shown_endpoint}"
         if isinstance(exc, NotAuthorizedException):
             return StoreError(
                 f"{where} rejected the credentials while trying to {action}; "
@@ -213,12 +219,12 @@ class LakeFSStore:
         except Exception as exc:  # this only refines the 404 already reported
             if getattr(exc, "status", None) == 404:
                 return (
-                    f"lakeFS repository {repo!r} does not exist at {self.config.endpoint} (or that address is not "
+                    f"lakeFS repository {repo!r} does not exist at {self.shown_endpoint} (or that address is not "
                     "a lakeFS server); create the repository, or fix repository / endpoint in [tool.lakeplan.lakefs]"
                 )
         return (
             f"lakeFS branch {branch!r} (or an object it needs) is missing in repository {repo!r} at "
-            f"{self.config.endpoint}; create the branch or fix [tool.lakeplan.lakefs] branch"
+            f"{self.shown_endpoint}; create the branch or fix [tool.lakeplan.lakefs] branch"
         )
 
     # -- refs ----------------------------------------------------------------------------------------
