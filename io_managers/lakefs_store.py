@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
-from assets_core.config import Settings
+from assets_core.config import Settings, seconds, whole_number
 from assets_core.definitions import SourceAsset
 from assets_core.errors import ConfigError, StepFailed, StoreError
 from assets_core.hashing import structured_hash
@@ -83,20 +83,23 @@ class LakeFSConfig:
         for name in ("endpoint", "repository", "branch"):
             if not isinstance(values.get(name), str) or not values[name].strip():
                 raise ConfigError(f"lakeFS needs {name}: set {name} = '...' in [tool.lakeplan.lakefs] or {_ENV[name]}")
+        retries, backoff = values.get("retries", 4), values.get("retry_backoff_seconds", 0.5)
         try:
-            retries = int(values.get("retries", 4))
-            backoff = float(values.get("retry_backoff_seconds", 0.5))
-        except (TypeError, ValueError):
+            if isinstance(retries, str) or isinstance(backoff, str):  # TOML has numbers: "4" is a typo
+                raise ValueError(retries)
+            retries, backoff = whole_number(retries, 0, 20), seconds(backoff, 60)
+        except ValueError:
             raise ConfigError(
-                "[tool.lakeplan.lakefs]: retries must be a whole number, retry_backoff_seconds a number"
+                f"[tool.lakeplan.lakefs]: retries must be a whole number from 0 to 20 (got {retries!r}) and "
+                f"retry_backoff_seconds a number of seconds from 0 to 60 (got {backoff!r})"
             ) from None
         return cls(
             endpoint=values["endpoint"].rstrip("/"),
             repository=values["repository"],
             branch=values["branch"],
             assets_prefix=str(values.get("assets_prefix", "assets")).strip("/"),
-            retries=max(retries, 0),
-            retry_backoff_seconds=max(backoff, 0.0),
+            retries=retries,
+            retry_backoff_seconds=backoff,
             access_key_id=env.get("LAKEFS_ACCESS_KEY_ID") or env.get("LAKECTL_CREDENTIALS_ACCESS_KEY_ID"),
             secret_access_key=env.get("LAKEFS_SECRET_ACCESS_KEY") or env.get("LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY"),
         )
