@@ -42,10 +42,8 @@ def mask_url(url: str) -> str:
     replaced by ``***``; the rest is kept as written, so the URL stays recognisable."""
     url = _USERINFO.sub(rf"\g<head>:{MASK}@", url, count=1)
     path, question, query = url.partition("?")
-    if not question:
-        return url
-    query, hash_sign, fragment = query.partition("#")
-    return f"{path}?{_mask_query(query)}{hash_sign}{fragment}"
+    # No fragment split: SQLAlchemy reads all after '?' as the query, so a '#' may be part of a password.
+    return f"{path}?{_mask_query(query)}" if question else url
 
 
 def mask_text(text: str) -> str:

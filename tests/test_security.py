@@ -140,7 +140,7 @@ def test_pickle_is_loaded_only_from_the_stores_own_verified_files(sqlite_project
         ("postgresql://u:pw@h:5432/db", "postgresql://u:***@h:5432/db"),
         ("postgresql://u:p@ss/w?rd@h/db", "postgresql://u:***@h/db"),  # unencoded '@', '/', '?' in the password
         ("postgresql://u@h/db?password=pw&sslmode=require", "postgresql://u@h/db?password=***&sslmode=require"),
-        ("postgresql://u@h/db?sslpassword=pw#x", "postgresql://u@h/db?sslpassword=***#x"),
+        ("postgresql://u@h/db?sslpassword=p#w", "postgresql://u@h/db?sslpassword=***"),  # '#' is no fragment here
         (
             "https://h/?access_key=a&Secret=b&api_token=c&page=2",
             "https://h/?access_key=***&Secret=***&api_token=***&page=2",
@@ -155,7 +155,7 @@ def test_mask_url_hides_every_form_of_credential(url: str, shown: str) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(
-    secret=st.text(st.characters(codec="utf-8", exclude_characters="&#%"), min_size=8).filter(str.strip),
+    secret=st.text(st.characters(codec="utf-8", exclude_characters="&%"), min_size=8).filter(str.strip),
     form=st.sampled_from(["userinfo", "password", "sslpassword", "token", "secret_access_key"]),
 )
 def test_no_generated_secret_survives_masking(secret: str, form: str) -> None:
