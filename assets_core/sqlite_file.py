@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import sqlite3
-import tempfile
 from pathlib import Path
 
 from .errors import StoreError
@@ -43,8 +43,7 @@ def check_or_create(path: Path) -> None:
 def _create(path: Path) -> None:
     """A new, empty WAL-mode database at ``path``, appearing there whole (a concurrent creator's file wins)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, aside = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent)
-    os.close(handle)
+    aside = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.new")  # SQLite's own file modes
     try:
         connection = sqlite3.connect(aside)
         try:
@@ -56,14 +55,17 @@ def _create(path: Path) -> None:
         with contextlib.suppress(OSError):
             os.link(aside, path)
     finally:
-        Path(aside).unlink(missing_ok=True)
+        aside.unlink(missing_ok=True)
 
 
 def _refuse_foreign(path: Path) -> None:
     """Refuse an SQLite database with tables but no lakeplan schema revision: another program's. Read-only,
     before lakeplan's own connections would switch its journal to WAL."""
-    with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=60)) as conn:
-        tables = sorted(row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=60)) as conn:
+            tables = sorted(row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+    except sqlite3.Error as exc:  # e.g. "database disk image is malformed"
+        raise StoreError(f"cannot read metadata store file {path}: {exc}; restore it from a backup or {_FIX}") from None
     if tables and "alembic_version" not in tables:
         names = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
         raise StoreError(

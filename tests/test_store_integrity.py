@@ -78,6 +78,7 @@ def _cli_error(project: Project) -> tuple[int, list[str]]:
         (b"", "is empty (0 bytes), not a lakeplan store: its history is gone; restore it from a backup"),
         (b"orders,total\n1,2\n" * 500, "is not an SQLite database (it starts with b'orders,t')"),
         ("foreign-sqlite", "is an SQLite database lakeplan did not create (it holds customers, invoices)"),
+        (b"SQLite format 3\x00" + b"\xff" * 8000, "cannot read metadata store file"),  # a damaged database
     ],
 )
 def test_an_empty_or_foreign_sqlite_file_is_refused_not_reused(
