@@ -11,7 +11,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from assets_core.cli.core_commands import SELECT_HELP, add_select, add_target, command, load_workspace
+from assets_core.cli.core_commands import (
+    SELECT_HELP,
+    add_select,
+    add_target,
+    command,
+    load_workspace,
+    whole_number_option,
+)
 from assets_core.cli.output import dump_json, table
 from assets_core.errors import ConfigError
 from assets_core.schedules import outside_warning
@@ -33,7 +40,10 @@ def _compile_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--template", action="store_true", help="a WorkflowTemplate instead of a Workflow")
     parser.add_argument("--schedules", action="store_true", help="one CronWorkflow per declared schedule")
     parser.add_argument(
-        "--split", type=int, metavar="N", help="WorkflowTemplates of at most N tasks each, run by a parent workflow"
+        "--split",
+        type=whole_number_option(),
+        metavar="N",
+        help="WorkflowTemplates of at most N tasks each, run by a parent workflow",
     )
 
 
@@ -44,7 +54,9 @@ def register(subparsers: Any) -> None:
     compile_.set_defaults(handler=cmd_compile)
 
     schedules = _command(subparsers, "schedules", "list the schedules and their next fire times", SCHEDULES_EPILOG)
-    schedules.add_argument("-n", "--count", type=int, default=5, metavar="N", help="fire times to show (default 5)")
+    schedules.add_argument(
+        "-n", "--count", type=whole_number_option(), default=5, metavar="N", help="fire times to show (default 5)"
+    )
     schedules.add_argument("--json", action="store_true", help="print as JSON (schema lakeplan.schedules/v1)")
     schedules.set_defaults(handler=cmd_schedules)
 
@@ -58,7 +70,9 @@ def register(subparsers: Any) -> None:
     )
     add_select(submit)
     submit.add_argument("--all", action="store_true", help="with --kind workflow: every selected asset")
-    submit.add_argument("--split", type=int, metavar="N", help="split into WorkflowTemplates of at most N tasks")
+    submit.add_argument(
+        "--split", type=whole_number_option(), metavar="N", help="split into WorkflowTemplates of at most N tasks"
+    )
     submit.add_argument("-f", "--file", type=Path, metavar="FILE", help="submit an already compiled YAML file")
     submit.add_argument(
         "--host",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +81,7 @@ def _read_table(pyproject: Path) -> dict[str, Any]:
 
 
 _TRUE, _FALSE = ("1", "true", "yes"), ("0", "false", "no")
+MAX_WORKERS = 256  # more worker processes than this is a typo (99999), not a machine
 
 
 def parse_bool(value: object) -> bool:
@@ -94,32 +95,64 @@ def parse_bool(value: object) -> bool:
     return text in _TRUE
 
 
-def _coerce(name: str, value: Any, source: str) -> Any:
+def whole_number(value: object, low: int, high: int | None = None) -> int:
+    """An int (or its decimal text, from the environment or command line) from ``low`` to ``high``;
+    anything else, booleans and fractions included (never truncated), raises ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(value)
+    number = int(value)
+    if number < low or (high is not None and number > high):
+        raise ValueError(value)
+    return number
+
+
+def seconds(value: object, high: float = 3600) -> float:
+    """A duration from 0 to ``high`` seconds (a number, or its text); anything else raises ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(value)
+    number = float(value)
+    if not 0 <= number <= high:  # also refuses NaN
+        raise ValueError(value)
+    return number
+
+
+@dataclass(frozen=True)
+class _Typed:
+    """How one non-string setting is parsed, the TOML types it takes, and the words to report it with."""
+
+    parse: Callable[[object], Any]
+    toml_types: tuple[type, ...]
+    expected: str
+    example: str
+
+
+_TYPED = {
+    "workers": _Typed(
+        lambda v: whole_number(v, 1, MAX_WORKERS), (int,), f"a whole number from 1 to {MAX_WORKERS}", "workers = 4"
+    ),
+    "retry_backoff_seconds": _Typed(seconds, (int, float), "seconds from 0 to 3600", "retry_backoff_seconds = 1.5"),
+    "fsync": _Typed(parse_bool, (bool,), "true or false", "fsync = true"),
+}
+
+
+def _coerce(name: str, value: Any, source: str, from_env: bool) -> Any:
+    """``value`` of setting ``name`` as its type. The environment holds text; TOML has types, so a string or
+    number where a boolean belongs (``fsync = "yes"``, ``fsync = 1``) is refused with the form to write."""
+    typed = _TYPED.get(name)
+    if typed is None:
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{source}: {name} must be a non-empty string, got {value!r}")
+        return value
+    if not from_env and not isinstance(value, typed.toml_types):
+        if isinstance(value, str):
+            raise ConfigError(
+                f"{source}: {name} must be {typed.expected}, not the string {value!r}; write {typed.example}"
+            )
+        raise ConfigError(f"{source}: {name} must be {typed.expected}, got {value!r}")
     try:
-        if name == "workers":
-            if isinstance(value, (bool, float)):  # int(1.5) would silently truncate
-                raise ValueError
-            number = int(value)
-            if number < 1:
-                raise ValueError
-            return number
-        if name == "retry_backoff_seconds":
-            seconds = float(value)
-            if not 0 <= seconds <= 3600:
-                raise ValueError
-            return seconds
-        if name == "fsync":
-            return parse_bool(value)
+        return typed.parse(value)
     except (TypeError, ValueError):
-        expected = {
-            "workers": "a whole number >= 1",
-            "retry_backoff_seconds": "seconds from 0 to 3600",
-            "fsync": "true or false",
-        }[name]
-        raise ConfigError(f"{source}: {name} must be {expected}, got {value!r}") from None
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{source}: {name} must be a non-empty string, got {value!r}")
-    return value
+        raise ConfigError(f"{source}: {name} must be {typed.expected}, got {value!r}") from None
 
 
 def load_settings(start: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
@@ -137,7 +170,7 @@ def load_settings(start: Path | None = None, env: Mapping[str, str] | None = Non
                 raise ConfigError(f"{pyproject}: [tool.lakeplan.{name}] must be a table")
             sections[name] = value
         elif name in _ENV:
-            values[name] = _coerce(name, value, f"{pyproject} [tool.lakeplan]")
+            values[name] = _coerce(name, value, f"{pyproject} [tool.lakeplan]", from_env=False)
         else:
             known = [*_ENV, *_SECTIONS]
             close = difflib.get_close_matches(name, known, n=1)
@@ -145,7 +178,7 @@ def load_settings(start: Path | None = None, env: Mapping[str, str] | None = Non
             raise ConfigError(f"{pyproject}: unknown key {name!r} in [tool.lakeplan]; {hint}")
     for name, var in _ENV.items():
         if env.get(var):
-            values[name] = _coerce(name, env[var], f"environment variable {var}")
+            values[name] = _coerce(name, env[var], f"environment variable {var}", from_env=True)
     storage = values.pop("storage_root", None)
     if storage is not None:
         storage_path = Path(storage)

@@ -23,10 +23,9 @@ from typing import Any
 
 from .code_version import user_file_predicate
 from .config import Settings
-from .metadata_store import display_url
+from .masking import mask_settings, mask_url
 
 IMAGE_VARIABLES = ("LAKEPLAN_IMAGE",)  # set by the Argo pod spec to the step's container image
-_SECRET_WORDS = ("password", "secret", "token", "key")
 
 
 def imported_top_modules(sources: Iterable[str]) -> set[str]:
@@ -125,20 +124,16 @@ def git_state(project_root: Path) -> dict[str, Any] | None:
     return parse_git_status(result.stdout) if result.returncode == 0 else None
 
 
-def _mask(section: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: "***" if any(w in k.lower() for w in _SECRET_WORDS) else v for k, v in section.items()}
-
-
 def configuration(settings: Settings, target: str) -> dict[str, Any]:
     """The settings a run used (passwords and secrets masked), to tell configuration changes apart."""
     return {
         "module": target,
-        "database": display_url(settings.resolved_database_url),
+        "database": mask_url(settings.resolved_database_url),
         "storage_root": str(settings.resolved_storage_root),
         "workers": settings.workers,
         "retry_backoff_seconds": settings.retry_backoff_seconds,
         "fsync": settings.fsync,
-        **{name: _mask(section) for name, section in sorted(settings.sections.items())},
+        **{name: mask_settings(section) for name, section in sorted(settings.sections.items())},
     }
 
 

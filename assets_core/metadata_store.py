@@ -6,6 +6,7 @@ moved by compare-and-set, so a duplicated or slower step can never overwrite a n
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Collection, Iterator
@@ -21,8 +22,10 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModu
 from .bulk import collector_paused
 from .claims import Claim
 from .errors import ConfigError, StoreError
+from .masking import mask_url
 from .records import Head, Materialization, MaterializationKind, RunRecord, RunStatus, recipe_of
 from .schema import SCHEMA_REVISION, claims, heads, materializations, runs
+from .sqlite_file import check_or_create
 
 _MIGRATION_LOCK = 7_201_415  # PostgreSQL advisory lock id held while migrating
 
@@ -36,20 +39,12 @@ def _dumps(value: object) -> str:
 _parse_compact = json.JSONDecoder().raw_decode
 
 
-def display_url(url: str) -> str:
-    """The URL with any password masked, safe for messages and logs."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):  # ValueError: a non-numeric port
-        return "<unparseable database URL>"
-
-
 def _engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
         raise ConfigError(
-            f"database URL {display_url(url)!r} is not valid; use e.g. postgresql://user@host:5432/db or sqlite:///path.db"
+            f"database URL {mask_url(url)!r} is not valid; use e.g. postgresql://user@host:5432/db or sqlite:///path.db"
         ) from None
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -59,17 +54,17 @@ def _engine(url: str) -> Engine:
         return sa.create_engine(parsed, pool_pre_ping=True, pool_size=2, max_overflow=4)
     except NoSuchModuleError:
         raise ConfigError(
-            f"database URL {display_url(url)!r}: unsupported database; use sqlite:/// or postgresql://"
+            f"database URL {mask_url(url)!r}: unsupported database; use sqlite:/// or postgresql://"
         ) from None
     except ImportError as exc:  # a dialect SQLAlchemy knows whose driver is not installed (e.g. mysql://)
         raise ConfigError(
-            f"database URL {display_url(url)!r}: its driver is not installed ({exc}); use sqlite:/// or postgresql://"
+            f"database URL {mask_url(url)!r}: its driver is not installed ({exc}); use sqlite:/// or postgresql://"
         ) from None
 
 
 def _sqlite_engine(url: sa.URL) -> Engine:
-    if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    if url.database and url.database != ":memory:" and not url.query.get("uri"):
+        check_or_create(Path(url.database))
     engine = sa.create_engine(url, connect_args={"timeout": 60})
 
     @event.listens_for(engine, "connect")
@@ -88,6 +83,21 @@ def _sqlite_engine(url: sa.URL) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
 
     return engine
+
+
+def _alembic_config() -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    return config
+
+
+def _known_revisions(config: Any) -> set[str]:
+    """Every schema revision this lakeplan's migrations know (any other one comes from a newer lakeplan)."""
+    from alembic.script import ScriptDirectory
+
+    return {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
 
 
 class RecordConflict(Exception):
@@ -181,7 +191,7 @@ class MetadataStore:
         return store
 
     def describe(self) -> str:
-        return display_url(self.url)
+        return mask_url(self.url)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -214,14 +224,20 @@ class MetadataStore:
             yield conn
 
     def _migrate(self) -> None:
+        """Upgrade a store that is behind; refuse one with a newer schema instead of changing it."""
         with self._read() as conn:
-            if self._revision(conn) == SCHEMA_REVISION:
+            found = self._revision(conn)
+            if found == SCHEMA_REVISION:
                 return
         from alembic import command
-        from alembic.config import Config
 
-        config = Config()
-        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        config = _alembic_config()
+        if found is not None and found not in _known_revisions(config):
+            raise StoreError(
+                f"metadata store {self.describe()} has schema revision {found!r}, newer than this lakeplan's "
+                f"{SCHEMA_REVISION!r} (a newer lakeplan upgraded it); upgrade lakeplan here "
+                "(pip install -U lakeplan) to use it; nothing was changed"
+            )
         with self._write() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK})
@@ -314,6 +330,16 @@ class MetadataStore:
                 .where(runs.c.run_id == run_id)
                 .values(status=status.value, counts=_dumps(counts), finished_at=time.time())
             )
+        self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """SQLite: copy the write-ahead log into the database file, so ``lakeplan.db`` alone holds every
+        record (a copy or backup of it loses nothing). PASSIVE never waits: with other runs still writing,
+        the last one to finish completes it."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        with self._errors("checkpoint"), contextlib.closing(self.engine.raw_connection()) as raw:
+            raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)")  # the driver's autocommit: outside a transaction
 
     def _insert(self, conn: Connection, mat: Materialization) -> int:
         result = conn.execute(

@@ -12,6 +12,8 @@ from typing import Any, BinaryIO
 
 from assets_core.errors import DefinitionError
 
+from . import canonical_pickle
+
 EXTENSIONS = {"parquet": "parquet", "json": "json", "pickle": "pkl"}
 
 
@@ -106,7 +108,7 @@ def write(value: object, fmt: str, out: BinaryIO) -> dict[str, Any]:
             meta["length"] = len(value)
         return meta
     if fmt == "pickle":
-        pickle.dump(value, out, protocol=5)
+        canonical_pickle.dump(value, out)  # sets and dicts in sorted order: equal values, equal versions
         return {"python_type": f"{type(value).__module__}.{type(value).__qualname__}"}
     raise DefinitionError(f"unknown storage format {fmt!r}")
 

@@ -21,10 +21,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
-from assets_core.config import Settings
+from assets_core.config import Settings, seconds, whole_number
 from assets_core.definitions import SourceAsset
 from assets_core.errors import ConfigError, StepFailed, StoreError
 from assets_core.hashing import structured_hash
+from assets_core.masking import mask_url
 from assets_core.records import Head, Materialization, MaterializationKind
 from assets_core.sources import observe, read_source
 
@@ -82,20 +83,23 @@ class LakeFSConfig:
         for name in ("endpoint", "repository", "branch"):
             if not isinstance(values.get(name), str) or not values[name].strip():
                 raise ConfigError(f"lakeFS needs {name}: set {name} = '...' in [tool.lakeplan.lakefs] or {_ENV[name]}")
+        retries, backoff = values.get("retries", 4), values.get("retry_backoff_seconds", 0.5)
         try:
-            retries = int(values.get("retries", 4))
-            backoff = float(values.get("retry_backoff_seconds", 0.5))
-        except (TypeError, ValueError):
+            if isinstance(retries, str) or isinstance(backoff, str):  # TOML has numbers: "4" is a typo
+                raise ValueError(retries)
+            retries, backoff = whole_number(retries, 0, 20), seconds(backoff, 60)
+        except ValueError:
             raise ConfigError(
-                "[tool.lakeplan.lakefs]: retries must be a whole number, retry_backoff_seconds a number"
+                f"[tool.lakeplan.lakefs]: retries must be a whole number from 0 to 20 (got {retries!r}) and "
+                f"retry_backoff_seconds a number of seconds from 0 to 60 (got {backoff!r})"
             ) from None
         return cls(
             endpoint=values["endpoint"].rstrip("/"),
             repository=values["repository"],
             branch=values["branch"],
             assets_prefix=str(values.get("assets_prefix", "assets")).strip("/"),
-            retries=max(retries, 0),
-            retry_backoff_seconds=max(backoff, 0.0),
+            retries=retries,
+            retry_backoff_seconds=backoff,
             access_key_id=env.get("LAKEFS_ACCESS_KEY_ID") or env.get("LAKECTL_CREDENTIALS_ACCESS_KEY_ID"),
             secret_access_key=env.get("LAKEFS_SECRET_ACCESS_KEY") or env.get("LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY"),
         )
@@ -142,8 +146,13 @@ class LakeFSStore:
         config = LakeFSConfig.load(settings.section("lakefs"), os.environ if env is None else env)
         return cls(config, settings.project_root, settings.resolved_storage_root / "lakefs-cache")
 
+    @property
+    def shown_endpoint(self) -> str:
+        """The endpoint as messages show it (credentials in the URL masked)."""
+        return mask_url(self.config.endpoint)
+
     def describe(self) -> str:
-        return f"lakefs://{self.config.repository}/{self.config.branch} at {self.config.endpoint}"
+        return f"lakefs://{self.config.repository}/{self.config.branch} at {self.shown_endpoint}"
 
     # -- the SDK and its errors ----------------------------------------------------------------------
 
@@ -186,7 +195,7 @@ class LakeFSStore:
         """One line naming the endpoint/repository and what to check."""
         from lakefs.exceptions import ConflictException, ForbiddenException, NotAuthorizedException, NotFoundException
 
-        where = f"lakeFS at {self.config.endpoint}"
+        where = f"lakeFS at {self.shown_endpoint}"
         if isinstance(exc, NotAuthorizedException):
             return StoreError(
                 f"{where} rejected the credentials while trying to {action}; "
@@ -213,12 +222,12 @@ class LakeFSStore:
         except Exception as exc:  # this only refines the 404 already reported
             if getattr(exc, "status", None) == 404:
                 return (
-                    f"lakeFS repository {repo!r} does not exist at {self.config.endpoint} (or that address is not "
+                    f"lakeFS repository {repo!r} does not exist at {self.shown_endpoint} (or that address is not "
                     "a lakeFS server); create the repository, or fix repository / endpoint in [tool.lakeplan.lakefs]"
                 )
         return (
             f"lakeFS branch {branch!r} (or an object it needs) is missing in repository {repo!r} at "
-            f"{self.config.endpoint}; create the branch or fix [tool.lakeplan.lakefs] branch"
+            f"{self.shown_endpoint}; create the branch or fix [tool.lakeplan.lakefs] branch"
         )
 
     # -- refs ----------------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ def sync(ws: Workspace) -> SyncResult:
         ws.store.record(mat, head.id if head else None)
         commits.add(commit)
         recorded += 1
+    ws.store.checkpoint()  # as at a run's end: lakeplan.db alone holds what sync recorded
     return SyncResult(len(mats), recorded, len(newest))
 
 

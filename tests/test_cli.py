@@ -200,8 +200,11 @@ def test_unknown_select_name(sqlite_project: Project) -> None:
             'databse_url = "sqlite:///x.db"\n',
             "unknown key 'databse_url' in [tool.lakeplan]; did you mean 'database_url'?",
         ),
-        ("workers = 0\n", "workers must be a whole number >= 1, got 0"),
-        ('workers = "many"\n', "workers must be a whole number >= 1, got 'many'"),
+        ("workers = 0\n", "workers must be a whole number from 1 to 256, got 0"),
+        ("workers = 99999\n", "workers must be a whole number from 1 to 256, got 99999"),
+        ('workers = "4"\n', "workers must be a whole number from 1 to 256, not the string '4'; write workers = 4"),
+        ('fsync = "yes"\n', "fsync must be true or false, not the string 'yes'; write fsync = true"),
+        ("retry_backoff_seconds = true\n", "retry_backoff_seconds must be seconds from 0 to 3600, got True"),
         ("module = [\n", "not valid TOML"),
         ("argo = 3\n", "[tool.lakeplan.argo] must be a table"),
     ],
@@ -216,18 +219,36 @@ def test_invalid_config(sqlite_project: Project, table: str, expected: str) -> N
 
 def test_invalid_environment_variable(sqlite_project: Project) -> None:
     sqlite_project.write("pipeline", GOOD)
-    result = sqlite_project.cli("plan", "-m", sqlite_project.module(), env={"LAKEPLAN_WORKERS": "-3"})
-    assert "environment variable LAKEPLAN_WORKERS: workers must be a whole number >= 1, got '-3'" in one_error_line(
-        result
-    )
+    for value in ("-3", "99999"):
+        result = sqlite_project.cli("plan", "-m", sqlite_project.module(), env={"LAKEPLAN_WORKERS": value})
+        expected = f"environment variable LAKEPLAN_WORKERS: workers must be a whole number from 1 to 256, got '{value}'"
+        assert expected in one_error_line(result)
 
 
-@pytest.mark.parametrize("workers", ["0", "-1", "two"])
-def test_bad_workers_option(sqlite_project: Project, workers: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "option", "expected"),
+    [
+        (("materialize", "--workers", "0"), "-w/--workers", "a whole number from 1 to 256, got '0'"),
+        (("materialize", "--workers", "-1"), "-w/--workers", "a whole number from 1 to 256, got '-1'"),
+        (("materialize", "--workers", "99999"), "-w/--workers", "a whole number from 1 to 256, got '99999'"),
+        (("materialize", "--workers", "two"), "-w/--workers", "a whole number from 1 to 256, got 'two'"),
+        (("history", "a", "--limit", "-1"), "-n/--limit", "a whole number >= 1, got '-1'"),
+        (("runs", "--limit", "0"), "-n/--limit", "a whole number >= 1, got '0'"),
+        (("schedules", "--count", "-5"), "-n/--count", "a whole number >= 1, got '-5'"),
+        (("compile", "--split", "0"), "--split", "a whole number >= 1, got '0'"),
+        (("submit", "--split", "1.5"), "--split", "a whole number >= 1, got '1.5'"),
+    ],
+)
+def test_numeric_options_are_range_checked(
+    sqlite_project: Project, args: tuple[str, ...], option: str, expected: str
+) -> None:
+    """A count out of range is a usage error naming the option and the range, before anything runs (it was a
+    'store' error for ``history --limit -1``, and ``--workers 99999`` was accepted)."""
     sqlite_project.write("pipeline", GOOD)
-    result = sqlite_project.cli("materialize", "-m", sqlite_project.module(), "--workers", workers)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "--workers" in result.stderr and "whole number >= 1" in result.stderr
+    result = sqlite_project.cli(*args, "-m", sqlite_project.module())
+    assert result.returncode == 2 and "Traceback" not in result.stderr and not result.stdout
+    assert result.stderr.strip().splitlines()[-1].endswith(f"error: argument {option}: must be {expected}")
+    assert not (sqlite_project.root / ".lakeplan").exists(), "nothing may be opened or written"
 
 
 @pytest.mark.parametrize(

@@ -61,10 +61,17 @@ def test_parse_git_status_of_a_repository_without_commits() -> None:
 
 def test_configuration_masks_secrets(sqlite_project: Project) -> None:
     settings = replace(
-        sqlite_project.settings(), sections={"lakefs": {"endpoint": "http://x", "secret_access_key": "s"}}
+        sqlite_project.settings(),
+        database_url="postgresql://u@h/db?sslmode=require&password=pw1",
+        sections={
+            "lakefs": {"endpoint": "http://k:pw2@x/?token=pw3", "secret_access_key": "s", "retries": 2},
+            "argo": {"secret_env": {"API": "name/key"}, "pod": {"api_token": "pw4", "image": "i"}},
+        },
     )
     config = configuration(settings, "pkg.pipeline")
-    assert config["lakefs"] == {"endpoint": "http://x", "secret_access_key": "***"}
+    assert config["database"] == "postgresql://u@h/db?sslmode=require&password=***"
+    assert config["lakefs"] == {"endpoint": "http://k:***@x/?token=***", "secret_access_key": "***", "retries": 2}
+    assert config["argo"] == {"secret_env": "***", "pod": {"api_token": "***", "image": "i"}}
     assert config["module"] == "pkg.pipeline" and config["workers"] == 1
 
 

@@ -305,6 +305,12 @@ CONFIG_CASES = {
     "malformed pyproject": ("[tool.lakeplan\nmodule = ", {}),
     "unknown config key": ("[tool.lakeplan]\nwrokers = 2\n", {}),
     "bad workers": ("[tool.lakeplan]\n", {"LAKEPLAN_WORKERS": "many"}),
+    "too many workers": ("[tool.lakeplan]\n", {"LAKEPLAN_WORKERS": "99999"}),
+    "boolean as a string": ('[tool.lakeplan]\nfsync = "yes"\n', {}),
+    "password in the URL query": (
+        "[tool.lakeplan]\n",
+        {"LAKEPLAN_DATABASE_URL": "postgresql://u@127.0.0.1:1/x?sslpassword=pw&password=pw"},
+    ),
     "unreachable database": ("[tool.lakeplan]\n", {"LAKEPLAN_DATABASE_URL": "postgresql://u:pw@127.0.0.1:1/x"}),
     "unsupported database": ("[tool.lakeplan]\n", {"LAKEPLAN_DATABASE_URL": "mysql://u@127.0.0.1:1/x"}),
 }
@@ -343,4 +349,4 @@ def test_cli_bad_configuration_fails_in_one_line(sqlite_project: Project, case: 
     sqlite_project.write("pipeline", HEADER + "@asset\ndef a(): return 1\n")
     (sqlite_project.root / "pyproject.toml").write_text(textwrap.dedent(pyproject))
     line = _cli_fails_cleanly(sqlite_project, {"LAKEPLAN_DATABASE_URL": "", **env}, "plan")
-    assert "pw@" not in line
+    assert "pw@" not in line and "=pw" not in line

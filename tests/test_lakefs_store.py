@@ -19,9 +19,9 @@ import lakefs
 import pytest
 from conftest import SHARED, Project
 
-from assets_core.errors import StoreError
+from assets_core.errors import ConfigError, StoreError
 from assets_core.executor import run
-from io_managers.lakefs_store import LakeFSStore, parse_uri
+from io_managers.lakefs_store import LakeFSConfig, LakeFSStore, parse_uri
 from io_managers.lakefs_sync import sync
 
 SPEC = SHARED / "lakefs" / "swagger.yml"
@@ -377,3 +377,22 @@ def test_locations_are_pinned_to_commits(sqlite_project: Project, lakefs_target:
         parsed = parse_uri(head.location)
         assert parsed is not None and parsed[0] == lakefs_target.repository
         assert len(parsed[1]) == 64 and parsed[2].startswith("assets/")
+
+
+@pytest.mark.parametrize(
+    ("section", "got"),
+    [
+        ({"retries": "4"}, "got '4'"),  # a TOML string where a number belongs
+        ({"retries": -1}, "got -1"),  # was silently clamped to 0
+        ({"retries": 1.9}, "got 1.9"),  # was silently truncated to 1
+        ({"retries": True}, "got True"),
+        ({"retry_backoff_seconds": "fast"}, "got 'fast'"),
+        ({"retry_backoff_seconds": -0.5}, "got -0.5"),
+    ],
+)
+def test_numeric_settings_are_typed_and_range_checked(section: dict[str, Any], got: str) -> None:
+    base = {"endpoint": "http://lakefs:8000", "repository": "r", "branch": "main"}
+    with pytest.raises(ConfigError, match="retries must be a whole number from 0 to 20") as caught:
+        LakeFSConfig.load({**base, **section}, {})
+    assert got in str(caught.value) and "\n" not in str(caught.value)
+    assert LakeFSConfig.load({**base, "retries": 0, "retry_backoff_seconds": 2}, {}).retries == 0

@@ -13,6 +13,7 @@ import pickle
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
@@ -23,6 +24,7 @@ from hypothesis import strategies as st
 from argo_compiler import from_yaml
 from assets_core.errors import StoreError
 from assets_core.keys import validate_key
+from assets_core.masking import mask_text, mask_url
 from assets_core.schema import materializations
 from assets_core.step import Outcome, materialize
 from io_managers import LocalObjectStore
@@ -132,6 +134,43 @@ def test_pickle_is_loaded_only_from_the_stores_own_verified_files(sqlite_project
 # -- secrets -----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u:pw@h:5432/db", "postgresql://u:***@h:5432/db"),
+        ("postgresql://u:p@ss/w?rd@h/db", "postgresql://u:***@h/db"),  # unencoded '@', '/', '?' in the password
+        ("postgresql://u@h/db?password=pw&sslmode=require", "postgresql://u@h/db?password=***&sslmode=require"),
+        ("postgresql://u@h/db?sslpassword=p#w", "postgresql://u@h/db?sslpassword=***"),  # '#' is no fragment here
+        (
+            "https://h/?access_key=a&Secret=b&api_token=c&page=2",
+            "https://h/?access_key=***&Secret=***&api_token=***&page=2",
+        ),
+        ("postgresql://h:54x2/db", "postgresql://h:54x2/db"),  # unparseable port: nothing to hide, kept
+        ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
+    ],
+)
+def test_mask_url_hides_every_form_of_credential(url: str, shown: str) -> None:
+    assert mask_url(url) == shown
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    secret=st.text(st.characters(codec="utf-8", exclude_characters="&%"), min_size=8).filter(str.strip),
+    form=st.sampled_from(["userinfo", "password", "sslpassword", "token", "secret_access_key"]),
+)
+def test_no_generated_secret_survives_masking(secret: str, form: str) -> None:
+    """Any secret text, raw or percent-encoded, in userinfo or a secret-named query parameter, is gone from the
+    masked URL and from a message quoting it."""
+    for value in (secret, quote(secret, safe="")):
+        if form == "userinfo":
+            url = f"postgresql://user:{value}@db.example:5432/lake?sslmode=require"
+        else:
+            url = f"postgresql://user@db.example:5432/lake?sslmode=require&{form}={value}"
+        assert value not in mask_url(url).replace("user", "").replace("db.example:5432/lake?sslmode=require", "")
+        if " " not in value and "'" not in value:
+            assert value not in mask_text(f"error: cannot open {url!r}: refused").replace("user", "")
+
+
 def _store_dump(url: str) -> str:
     engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
     try:
@@ -152,12 +191,44 @@ def _all_files(root: Path) -> str:
     return "\n".join(texts)
 
 
-@pytest.mark.postgres
-def test_no_secret_reaches_logs_files_or_the_store(tmp_path: Path, postgres_url: str) -> None:
-    url = sa.make_url(postgres_url).set(drivername="postgresql", password=SECRETS["db_password"])
-    secret_url = url.render_as_string(hide_password=False)
+def _secret_database_url(form: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """The store URL for one planting form: SQLite (secrets only elsewhere), or PostgreSQL with the
+    password as userinfo, as a ``password`` query parameter, or as an ``sslpassword`` one."""
+    if form == "sqlite":
+        return f"sqlite:///{tmp_path / 'state' / 'lakeplan.db'}"
+    url = sa.make_url(str(request.getfixturevalue("postgres_url"))).set(drivername="postgresql")
+    if form == "postgres-userinfo":
+        return url.set(password=SECRETS["db_password"]).render_as_string(hide_password=False)
+    name = "password" if form == "postgres-query" else "sslpassword"
+    return url.update_query_dict({name: SECRETS["db_password"]}).render_as_string(hide_password=False)
+
+
+def _unreachable(url: str) -> str:
+    """The same URL pointing at a server that does not answer (SQLite: a directory, not a file)."""
+    return url.replace("5432", "1") if url.startswith("postgresql") else f"sqlite:///{Path(url[10:]).parent}"
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "sqlite",
+        pytest.param("postgres-userinfo", marks=pytest.mark.postgres),
+        pytest.param("postgres-query", marks=pytest.mark.postgres),
+        pytest.param("postgres-sslpassword", marks=pytest.mark.postgres),
+    ],
+)
+def test_no_secret_reaches_logs_files_or_the_store(tmp_path: Path, request: pytest.FixtureRequest, form: str) -> None:
+    """Every artefact of a full local run (outputs of run, failed run, plans, runs/history JSON, the HTML
+    page, files, store rows with lp_runs.environment) is searched for each planted secret."""
+    secret_url = _secret_database_url(form, tmp_path, request)
     project = _make_project(tmp_path, secret_url)
     project.write("pipeline", PIPELINE)
+    # Settings tables are recorded with each run: a URL with credentials and a secret-named key in one.
+    (project.root / "pyproject.toml").write_text(
+        "[tool.lakeplan.argo]\n"
+        f'host = "https://ci:{SECRETS["argo"]}@argo.example:2746/?token={SECRETS["argo"]}&access_key={SECRETS["env"]}"\n'
+        f'service_account_token = "{SECRETS["argo"]}"\n'
+    )
     env = {
         **project.env(),
         "LAKEPLAN_SECRET_PROBE": SECRETS["env"],
@@ -177,21 +248,32 @@ def test_no_secret_reaches_logs_files_or_the_store(tmp_path: Path, postgres_url:
         )
         return result.stdout + result.stderr
 
-    output = [
-        lakeplan("materialize", "-m", project.module()),  # 'broken' fails: a failed run is recorded too
-        lakeplan("materialize", "-m", project.module(), "--json", "--force", "--select", "+score"),
-        lakeplan("plan", "-m", project.module()),
-        lakeplan("plan", "-m", project.module(), "--json"),
-        lakeplan(
-            "--debug", "plan", "-m", project.module(), extra={"LAKEPLAN_DATABASE_URL": secret_url.replace("5432", "1")}
+    module = ("-m", project.module())
+    output = {
+        "materialize": lakeplan("materialize", *module),  # 'broken' fails: a failed run is recorded too
+        "materialize --json": lakeplan("materialize", *module, "--json", "--force", "--select", "+score"),
+        "plan": lakeplan("plan", *module),
+        "plan --json": lakeplan("plan", *module, "--json"),
+        "runs --json": lakeplan("runs", *module, "--json"),
+        "history --json": lakeplan("history", "score", *module, "--json"),
+        "graph --html": lakeplan("graph", "--html", "-o", "graph.html", *module),
+        "unreachable store, --debug": lakeplan(
+            "--debug", "plan", *module, extra={"LAKEPLAN_DATABASE_URL": _unreachable(secret_url)}
         ),
-    ]
-    assert "this asset always fails" in output[0] and "Connection refused" in output[-1]
+        "invalid store URL": lakeplan(
+            "plan", *module, extra={"LAKEPLAN_DATABASE_URL": secret_url.replace("5432", "54x2")}
+        ),
+    }
+    assert "this asset always fails" in output["materialize"], output["materialize"]
+    assert '"run_id"' in output["runs --json"] and '"data_version"' in output["history --json"]
+    assert "error:" in output["unreachable store, --debug"] and "Traceback" in output["unreachable store, --debug"]
+    assert (project.root / "graph.html").is_file(), output["graph --html"]
     artefacts = {
-        "command output": "\n".join(output),
-        "files under the project (.lakeplan, storage)": _all_files(project.root),
+        **output,
+        "files under the project (.lakeplan, storage, graph.html)": _all_files(project.root),
         "metadata store rows": _store_dump(secret_url),
     }
+    assert "argo.example" in artefacts["metadata store rows"], "the run's settings must be recorded, masked"
     leaks = [
         f"{name} in {where}" for where, text in artefacts.items() for name, value in SECRETS.items() if value in text
     ]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import LakeplanError
 from ..hashing import short
-from .core_commands import add_select, add_target, command, load_workspace
+from .core_commands import add_select, add_target, command, load_workspace, whole_number_option
 from .output import dump_json, table
 
 if TYPE_CHECKING:
@@ -36,14 +36,16 @@ def register(subparsers: Any) -> None:
 
     runs = command(subparsers, "runs", "list recorded runs, newest first", RUNS_EPILOG)
     add_target(runs)
-    runs.add_argument("-n", "--limit", type=int, default=20, metavar="N", help="show the newest N runs (default 20)")
+    runs.add_argument(
+        "-n", "--limit", type=whole_number_option(), default=20, metavar="N", help="show the newest N runs (default 20)"
+    )
     runs.add_argument("--json", action="store_true", help="print as JSON, environments included (lakeplan.runs/v1)")
     runs.set_defaults(handler=cmd_runs)
 
     history = command(subparsers, "history", "list every materialization of an asset, newest first", HISTORY_EPILOG)
     add_target(history)
     history.add_argument("asset", metavar="ASSET")
-    history.add_argument("-n", "--limit", type=int, metavar="N", help="show the newest N only")
+    history.add_argument("-n", "--limit", type=whole_number_option(), metavar="N", help="show the newest N only")
     history.add_argument("--json", action="store_true", help="print as JSON (lakeplan.history/v1)")
     history.set_defaults(handler=cmd_history)
 

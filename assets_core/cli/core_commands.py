@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any
 
+from ..config import MAX_WORKERS, whole_number
 from ..hashing import short
 from .output import dump_json, table
 
@@ -40,12 +42,18 @@ def add_select(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-s", "--select", metavar="EXPR", help=SELECT_HELP)
 
 
-def _workers(text: str) -> int:
-    """``--workers`` value: a whole number >= 1 (0 or -1 would otherwise silently mean 'the default')."""
-    number = int(text) if text.strip().lstrip("-").isdigit() else 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
-    return number
+def whole_number_option(low: int = 1, high: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type`` for a count option: a whole number from ``low`` (to ``high``), so ``-1``, ``0`` or
+    ``99999`` is a usage error naming the range instead of a store error or a silent default later."""
+    expected = f"a whole number from {low} to {high}" if high is not None else f"a whole number >= {low}"
+
+    def parse(text: str) -> int:
+        try:
+            return whole_number(text, low, high)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {expected}, got {text!r}") from None
+
+    return parse
 
 
 def command(subparsers: Any, name: str, summary: str, epilog: str) -> argparse.ArgumentParser:
@@ -76,7 +84,11 @@ def register(subparsers: Any) -> None:
     add_verify(mat)
     mat.add_argument("--force", action="store_true", help="rebuild the selected assets even if fresh")
     mat.add_argument(
-        "-w", "--workers", type=_workers, metavar="N", help="run up to N assets at once in worker processes"
+        "-w",
+        "--workers",
+        type=whole_number_option(1, MAX_WORKERS),
+        metavar="N",
+        help="run up to N assets at once in worker processes",
     )
     mat.add_argument("--json", action="store_true", help="print the run summary as JSON (schema lakeplan.run/v1)")
     mat.add_argument("-q", "--quiet", action="store_true", help="no progress lines")

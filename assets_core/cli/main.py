@@ -9,6 +9,7 @@ import traceback
 from collections.abc import Sequence
 
 from ..errors import ExitCode, LakeplanError
+from ..masking import mask_text
 
 # Each module has ``register(subparsers)``; heavy imports stay inside the command functions.
 COMMAND_MODULES = (
@@ -48,8 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except LakeplanError as exc:
         if args.debug:
-            traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
+            print(mask_text(traceback.format_exc()), end="", file=sys.stderr)
+        print(f"error: {mask_text(str(exc))}", file=sys.stderr)
         return int(exc.exit_code)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

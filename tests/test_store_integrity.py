@@ -1,0 +1,141 @@
+"""Store integrity (issue 12, items 6 and 7): a store lakeplan cannot read is refused in one line and left
+unchanged (a newer schema revision, an empty or foreign SQLite file); a run leaves ``lakeplan.db`` whole.
+
+Each fault is the real thing: the revision row rewritten in a real SQLite / PostgreSQL store, the file
+truncated or replaced on disk, the database file copied without its ``-wal`` after a real CLI run.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from conftest import REPO, Project
+
+from assets_core import StoreError
+from assets_core.metadata_store import MetadataStore
+from assets_core.schema import SCHEMA_REVISION
+
+PIPELINE = """
+from assets_core import asset
+
+@asset
+def a() -> int:
+    return 1
+
+@asset
+def b(a: int) -> int:
+    return a + 1
+"""
+
+
+def _revision(url: str) -> str:
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            return str(conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar())
+    finally:
+        engine.dispose()
+
+
+def test_a_store_from_a_newer_lakeplan_is_refused_and_left_alone(project: Project) -> None:
+    """Any revision this lakeplan's migrations do not know is newer: refused in one line naming both
+    revisions and the fix, with no attempt to migrate (it was an 85-line alembic traceback)."""
+    MetadataStore.open(project.database_url).close()
+    newer = f"{int(SCHEMA_REVISION) + 97:04d}"
+    store = MetadataStore.open(project.database_url)
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = :v"), {"v": newer})
+    store.close()
+    with pytest.raises(StoreError) as caught:
+        MetadataStore.open(project.database_url)
+    message = str(caught.value)
+    assert f"schema revision '{newer}', newer than this lakeplan's '{SCHEMA_REVISION}'" in message
+    assert "upgrade lakeplan" in message and "\n" not in message
+    assert _revision(project.database_url) == newer, "a newer store must not be touched"
+
+    project.write("pipeline", PIPELINE)
+    result = project.cli("plan", "-m", project.module())
+    assert result.returncode == 3 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip().splitlines() == [f"error: {message}"]
+
+
+def _cli_error(project: Project) -> tuple[int, list[str]]:
+    result = project.cli("materialize", "-m", project.module())
+    assert "Traceback" not in result.stderr and not result.stdout, result
+    return result.returncode, result.stderr.strip().splitlines()
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "is empty (0 bytes), not a lakeplan store: its history is gone; restore it from a backup"),
+        (b"orders,total\n1,2\n" * 500, "is not an SQLite database (it starts with b'orders,t')"),
+        ("foreign-sqlite", "is an SQLite database lakeplan did not create (it holds customers, invoices)"),
+        (b"SQLite format 3\x00" + b"\xff" * 8000, "cannot read metadata store file"),  # a damaged database
+    ],
+)
+def test_an_empty_or_foreign_sqlite_file_is_refused_not_reused(
+    sqlite_project: Project, content: bytes | str, expected: str
+) -> None:
+    """A zero-byte file used to open as a new, empty store (history lost, everything rebuilt, exit 0)."""
+    sqlite_project.write("pipeline", PIPELINE)
+    db = Path(sqlite_project.database_url.removeprefix("sqlite:///"))
+    db.parent.mkdir(parents=True)
+    if content == "foreign-sqlite":
+        with sqlite3.connect(db) as conn:
+            conn.executescript("CREATE TABLE customers (id); CREATE TABLE invoices (id);")
+        conn.close()
+    else:
+        assert isinstance(content, bytes)
+        db.write_bytes(content)
+    before = db.read_bytes()
+    code, lines = _cli_error(sqlite_project)
+    assert code == 3 and len(lines) == 1 and expected in lines[0], lines
+    assert db.read_bytes() == before, "the refused file must be left exactly as it was"
+    assert not list(sqlite_project.root.glob(".lakeplan/storage/*/*")), "nothing may be built"
+
+
+def test_concurrent_first_opens_of_a_new_sqlite_store_all_succeed(tmp_path: Path) -> None:
+    """A new store's file appears whole (built aside, hard-linked in), so processes racing to create it never
+    see the empty file SQLite creates and refuse it."""
+    db = tmp_path / "state" / "lakeplan.db"
+    go = tmp_path / "go"
+    script = (
+        "import sys, time, pathlib\n"
+        "from assets_core.metadata_store import MetadataStore\n"
+        f"while not pathlib.Path({str(go)!r}).exists(): time.sleep(0.001)\n"
+        f"MetadataStore.open({f'sqlite:///{db}'!r}).close()\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stderr=subprocess.PIPE, text=True) for _ in range(8)
+    ]
+    time.sleep(1.5)  # let every process import and wait at the barrier
+    go.touch()
+    errors = [p.communicate(timeout=60)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 8, errors
+    assert sorted(f.name for f in db.parent.iterdir() if not f.name.startswith("lakeplan.db")) == []
+    assert _revision(f"sqlite:///{db}") == SCHEMA_REVISION
+
+
+def test_a_run_leaves_every_record_in_the_database_file(sqlite_project: Project, tmp_path: Path) -> None:
+    """The WAL is checkpointed when a run ends: a copy of lakeplan.db alone (no -wal) holds the run and all
+    its materializations (it used to hold no table at all after a first run)."""
+    sqlite_project.write("pipeline", PIPELINE)
+    sqlite_project.cli("materialize", "-m", sqlite_project.module(), check=True)
+    sqlite_project.cli("materialize", "-m", sqlite_project.module(), "--force", "--workers", "2", check=True)
+    db = Path(sqlite_project.database_url.removeprefix("sqlite:///"))
+    copy = tmp_path / "backup" / "lakeplan.db"
+    copy.parent.mkdir()
+    shutil.copyfile(db, copy)  # the database file only, as a naive backup or `cp` does
+    with sqlite3.connect(copy) as conn:
+        runs = conn.execute("SELECT status FROM lp_runs").fetchall()
+        built = conn.execute("SELECT count(*) FROM lp_materializations WHERE kind = 'built'").fetchone()
+    conn.close()
+    assert runs == [("success",), ("success",)] and built == (4,)
