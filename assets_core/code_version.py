@@ -160,6 +160,8 @@ class _Scope:
 
 
 _NO_IMPORTS: dict[str, _Found] = {}
+# Set by the import system: where a module's file is, not what its code does.
+_WHERE_CODE_LIVES = frozenset({"__file__", "__cached__", "__path__", "__spec__", "__loader__", "__builtins__"})
 _OWN_NODES = frozenset({_Constant, _Binding, _WholeModule, _Unimportable, _Value})
 
 
@@ -420,6 +422,8 @@ class CodeVersioner:
         other module-level values of the user's code are bindings, a user module used as a value is
         taken whole."""
         owner, name, value = found
+        if name in _WHERE_CODE_LIVES:
+            return []  # the same code checked out elsewhere (another clone, another pod) keeps its version
         if isinstance(value, _Unimportable):
             return [value]
         if isinstance(value, types.ModuleType):

@@ -595,3 +595,29 @@ def test_a_module_that_fails_to_import_counts_by_its_source(sqlite_project: Proj
     assert version(broken) != version(broken.replace("return x", "return x + 1"))
     reasons = [p.reason for p in sqlite_project.workspace().code_version("a").parts if p.reason]
     assert reasons == ["could not be imported while versioning (RuntimeError: not configured)"]
+
+
+LOCATED = """
+from pathlib import Path
+
+from assets_core import asset
+
+ROOT = Path(__file__).resolve().parent
+
+
+@asset
+def located() -> str:
+    return str((ROOT / "data.csv").relative_to(ROOT)) + __name__
+"""
+
+
+def test_versions_do_not_depend_on_where_the_project_is_checked_out(sqlite_project: Project, tmp_path) -> None:
+    """Every clone, CI checkout and Argo pod computes the same versions: ``__file__`` says where, not what."""
+    import shutil
+
+    sqlite_project.write("pipeline", LOCATED)
+    here = versions_in_new_processes(sqlite_project)[0]
+    elsewhere = tmp_path / "another" / "checkout"
+    shutil.copytree(sqlite_project.root, elsewhere)
+    moved = Project(elsewhere, sqlite_project.database_url, sqlite_project.package)
+    assert versions_in_new_processes(moved)[0] == here
