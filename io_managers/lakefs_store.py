@@ -3,49 +3,49 @@ and a run writes to its own branch and is merged into the target branch only whe
 
 Layout in the repository: asset ``a/b`` lives at ``<assets_prefix>/a/b.<ext>`` (default prefix
 ``assets``); a source declared with ``path=`` is the object, or every object under the prefix, at that
-path relative to the project root. Data versions are the checksums lakeFS reports. The SDK (``lakefs``)
-is imported only when this store is opened.
+path relative to the project root. A data version is the checksum lakeFS reports for the object: opaque
+(an MD5 only for plain API uploads), never re-derived here.
+
+Provenance travels with each object as lakeFS user metadata (asset, run, code version, inputs with the
+commits they were read at, timings), so no record depends on which writer's commit took the run branch's
+staging area: lakeFS commits everything staged on a branch, whoever staged it. The SDK (``lakefs``) is
+imported only when this store is opened.
 """
 
 from __future__ import annotations
 
-import difflib
+import contextlib
 import json
 import os
 import re
-import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
+from urllib.parse import quote, urlencode
 
-from assets_core.config import Settings, seconds, whole_number
+from assets_core.config import Settings
 from assets_core.definitions import SourceAsset
-from assets_core.errors import ConfigError, StepFailed, StoreError
+from assets_core.errors import StepFailed, StoreError
 from assets_core.hashing import structured_hash
-from assets_core.masking import mask_url
 from assets_core.records import Head, Materialization, MaterializationKind
 from assets_core.sources import observe, read_source
 
 from .formats import read_source_file
+from .lakefs_config import LakeFSConfig
 from .object_store import StoredObject, file_digest
 from .version_store import Observation
 
 T = TypeVar("T")
 _CHUNK = 8 << 20
-_PAGE = 1000  # lakeFS's maximum page size for listings and logs
+_PAGE = 1000  # lakeFS's maximum page size for listings, diffs and logs
+_AUTH = ["basic_auth", "jwt_token"]  # the SDK's auth settings for raw requests (keys or a session token)
 RUN_BRANCH_PREFIX = "lakeplan-run-"
-_COMMIT_META = "lakeplan."  # commit metadata keys: lakeplan.asset, lakeplan.run_id, ...
-_OBJECT_META = "lakeplan-"  # object user metadata keys: lakeplan-code-version, lakeplan-inputs, ...
+_COMMIT_META = "lakeplan."  # commit metadata: lakeplan.run_id (every run commit and merge), lakeplan.writer
+_OBJECT_META = "lakeplan-"  # object user metadata: the materialization's provenance (see _provenance)
 _URI = re.compile(r"^lakefs://(?P<repo>[^/]+)/(?P<ref>[^/]+)/(?P<path>.+)$")
-_KEYS = ("endpoint", "repository", "branch", "assets_prefix", "retries", "retry_backoff_seconds")
-_ENV = {
-    "endpoint": "LAKEPLAN_LAKEFS_ENDPOINT",
-    "repository": "LAKEPLAN_LAKEFS_REPOSITORY",
-    "branch": "LAKEPLAN_LAKEFS_BRANCH",
-}
 
 
 def lakefs_uri(repository: str, ref: str, path: str) -> str:
@@ -59,68 +59,28 @@ def parse_uri(location: str) -> tuple[str, str, str] | None:
 
 
 @dataclass(frozen=True)
-class LakeFSConfig:
-    """``[tool.lakeplan.lakefs]`` overridden by ``LAKEPLAN_LAKEFS_*``; credentials come from the environment."""
+class Entry:
+    """One object as lakeFS lists it: path, checksum (opaque), size and user metadata (keys lower-cased)."""
 
-    endpoint: str
-    repository: str
-    branch: str
-    assets_prefix: str = "assets"
-    retries: int = 4
-    retry_backoff_seconds: float = 0.5
-    access_key_id: str | None = None
-    secret_access_key: str | None = None
+    path: str
+    checksum: str
+    size: int
+    metadata: dict[str, str]
 
     @classmethod
-    def load(cls, section: Mapping[str, Any], env: Mapping[str, str]) -> LakeFSConfig:
-        for name in section:
-            if name not in _KEYS:
-                close = difflib.get_close_matches(name, _KEYS, n=1)
-                hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(_KEYS)}"
-                raise ConfigError(f"unknown key {name!r} in [tool.lakeplan.lakefs]; {hint}")
-        values = {k: v for k, v in section.items()}
-        values.update({k: env[var] for k, var in _ENV.items() if env.get(var)})
-        for name in ("endpoint", "repository", "branch"):
-            if not isinstance(values.get(name), str) or not values[name].strip():
-                raise ConfigError(f"lakeFS needs {name}: set {name} = '...' in [tool.lakeplan.lakefs] or {_ENV[name]}")
-        retries, backoff = values.get("retries", 4), values.get("retry_backoff_seconds", 0.5)
-        try:
-            if isinstance(retries, str) or isinstance(backoff, str):  # TOML has numbers: "4" is a typo
-                raise ValueError(retries)
-            retries, backoff = whole_number(retries, 0, 20), seconds(backoff, 60)
-        except ValueError:
-            raise ConfigError(
-                f"[tool.lakeplan.lakefs]: retries must be a whole number from 0 to 20 (got {retries!r}) and "
-                f"retry_backoff_seconds a number of seconds from 0 to 60 (got {backoff!r})"
-            ) from None
-        return cls(
-            endpoint=values["endpoint"].rstrip("/"),
-            repository=values["repository"],
-            branch=values["branch"],
-            assets_prefix=str(values.get("assets_prefix", "assets")).strip("/"),
-            retries=retries,
-            retry_backoff_seconds=backoff,
-            access_key_id=env.get("LAKEFS_ACCESS_KEY_ID") or env.get("LAKECTL_CREDENTIALS_ACCESS_KEY_ID"),
-            secret_access_key=env.get("LAKEFS_SECRET_ACCESS_KEY") or env.get("LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY"),
-        )
+    def of(cls, stats: Any) -> Entry:
+        return cls(stats.path, stats.checksum, int(stats.size_bytes or 0), _lower(stats.metadata))
 
 
-def _md5(path: Path) -> str:
-    return file_digest(path, "md5")  # lakeFS's checksum for a simple upload is the MD5
+def _models() -> Any:
+    import lakefs_sdk
+
+    return lakefs_sdk
 
 
-def _common_dir(paths: list[str]) -> str:
-    """The longest directory prefix (ending in '/') shared by ``paths``: what one listing must cover."""
-    if not paths:
-        return ""
-    shared = paths[0].split("/")[:-1]
-    for path in paths[1:]:
-        parts = path.split("/")[:-1]
-        same = 0
-        while same < min(len(shared), len(parts)) and shared[same] == parts[same]:
-            same += 1
-        shared = shared[:same]
-    return "".join(part + "/" for part in shared)
+def _lower(metadata: Mapping[str, str] | None) -> dict[str, str]:
+    """User metadata with lower-case keys, as lakeFS stores them (controller ``extractLakeFSMetadata``)."""
+    return {k.lower(): v for k, v in (metadata or {}).items()}
 
 
 def prefix_version(entries: list[tuple[str, str]]) -> str:
@@ -139,49 +99,41 @@ class LakeFSStore:
         self.project_root = project_root
         self.cache = cache_dir
         self._client: Any = None
-        self._runs: set[str] = set()  # runs whose branch this process has made sure exists
+
+    def __repr__(self) -> str:
+        return f"LakeFSStore({self.describe()})"
 
     @classmethod
     def from_settings(cls, settings: Settings, env: Mapping[str, str] | None = None) -> LakeFSStore:
         config = LakeFSConfig.load(settings.section("lakefs"), os.environ if env is None else env)
         return cls(config, settings.project_root, settings.resolved_storage_root / "lakefs-cache")
 
-    @property
-    def shown_endpoint(self) -> str:
-        """The endpoint as messages show it (credentials in the URL masked)."""
-        return mask_url(self.config.endpoint)
-
     def describe(self) -> str:
-        return f"lakefs://{self.config.repository}/{self.config.branch} at {self.shown_endpoint}"
+        return f"lakefs://{self.config.repository}/{self.config.branch} at {self.config.where}"
 
-    # -- the SDK and its errors ----------------------------------------------------------------------
+    # -- the SDK, raw requests and errors ------------------------------------------------------------
 
     @property
     def client(self) -> Any:
         if self._client is None:
             import lakefs
 
-            credentials = {}
-            if self.config.access_key_id and self.config.secret_access_key:
-                credentials = {"username": self.config.access_key_id, "password": self.config.secret_access_key}
-            self._client = lakefs.Client(host=self.config.endpoint, **credentials)  # type: ignore[no-untyped-call]
+            self._client = lakefs.Client(**self.config.client_arguments())  # type: ignore[no-untyped-call]
         return self._client
 
-    def _repo(self) -> Any:
-        import lakefs
+    @property
+    def _sdk(self) -> Any:
+        return self.client.sdk_client
 
-        return lakefs.Repository(self.config.repository, client=self.client)
-
-    def _call(self, action: str, fn: Callable[[], T], done: Callable[[], T | None] | None = None) -> T:
+    def _call(self, action: str, fn: Callable[[], T]) -> T:
         """``fn()`` with transient failures (5xx, 429, dropped connections) retried with backoff.
 
-        For a non-idempotent call, ``done()`` is asked before each retry whether the last attempt took
-        effect after all (it returns that result), so a commit or merge is never applied twice.
+        The one retry policy for every call, through the ``lakefs`` wrapper or the raw ``lakefs_sdk``.
+        Non-idempotent calls (commit, merge) are written so that a repeat after a lost response is
+        recognised by the server's answer (400 "no changes"), never applied twice.
         """
         for attempt in range(self.config.retries + 1):
             try:
-                if attempt and done is not None and (result := done()) is not None:
-                    return result
                 return fn()
             except Exception as exc:
                 if not _transient(exc):
@@ -192,73 +144,161 @@ class LakeFSStore:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _error(self, action: str, exc: Exception, attempts: int = 1) -> StoreError:
-        """One line naming the endpoint/repository and what to check."""
-        from lakefs.exceptions import ConflictException, ForbiddenException, NotAuthorizedException, NotFoundException
-
-        where = f"lakeFS at {self.shown_endpoint}"
-        if isinstance(exc, NotAuthorizedException):
+        """One line naming the endpoint/repository and what to check (never a credential)."""
+        where, status = f"lakeFS at {self.config.where}", _status(exc)
+        if status == 401:
+            found = f" (found in {', '.join(self.config.sources)})" if self.config.sources else ""
             return StoreError(
-                f"{where} rejected the credentials while trying to {action}; "
-                "check LAKEFS_ACCESS_KEY_ID and LAKEFS_SECRET_ACCESS_KEY"
+                f"{where} rejected the credentials{found} while trying to {action}; check LAKEFS_ACCESS_KEY_ID and "
+                "LAKEFS_SECRET_ACCESS_KEY, LAKECTL_CREDENTIALS_* or ~/.lakectl.yaml"
             )
-        if isinstance(exc, ForbiddenException):
+        if status == 403:
             return StoreError(f"{where} refused to {action} (forbidden); check the user's policies on this repository")
-        if isinstance(exc, NotFoundException):
+        if status == 404:
             return StoreError(f"cannot {action}: {self._missing()}")
-        if isinstance(exc, ConflictException):
+        if status == 409:
             return StoreError(f"cannot {action} on {where}: conflict ({_reason(exc)})")
-        if not hasattr(exc, "status_code"):
+        if status == 412:
+            return StoreError(f"{where}: a lakeFS hook rejected the request to {action} ({_reason(exc)})")
+        if status is None or status == 0:
             return StoreError(
                 f"cannot reach {where} to {action} ({type(exc).__name__}, {attempts} attempts); "
                 "check [tool.lakeplan.lakefs] endpoint / LAKEPLAN_LAKEFS_ENDPOINT and that lakeFS is running"
             )
-        return StoreError(f"{where} failed to {action}: HTTP {exc.status_code} {_reason(exc)} ({attempts} attempts)")
+        return StoreError(f"{where} failed to {action}: HTTP {status} {_reason(exc)} ({attempts} attempts)")
 
     def _missing(self) -> str:
         """Which of repository and branch is missing (asked only after a 404)."""
         repo, branch = self.config.repository, self.config.branch
         try:
-            self.client.sdk_client.repositories_api.get_repository(repo)
+            self._sdk.repositories_api.get_repository(repo)
         except Exception as exc:  # this only refines the 404 already reported
-            if getattr(exc, "status", None) == 404:
+            if _status(exc) == 404:
                 return (
-                    f"lakeFS repository {repo!r} does not exist at {self.shown_endpoint} (or that address is not "
+                    f"lakeFS repository {repo!r} does not exist at {self.config.where} (or that address is not "
                     "a lakeFS server); create the repository, or fix repository / endpoint in [tool.lakeplan.lakefs]"
                 )
         return (
             f"lakeFS branch {branch!r} (or an object it needs) is missing in repository {repo!r} at "
-            f"{self.shown_endpoint}; create the branch or fix [tool.lakeplan.lakefs] branch"
+            f"{self.config.where}; create the branch or fix [tool.lakeplan.lakefs] branch"
         )
+
+    def _raw(self, method: str, resource: str, query: dict[str, str], **kwargs: Any) -> Any:
+        """One HTTP request through the SDK's connection pool and authentication, body streamed (the SDK's
+        generated methods hold whole bodies in memory); an error status raises ``ApiException``."""
+        from lakefs_sdk.exceptions import ApiException
+
+        api = self._sdk.objects_api.api_client
+        headers = dict(kwargs.pop("headers", {}))
+        path = "/repositories/" + quote(self.config.repository, safe="") + resource
+        api.update_params_for_auth(headers, None, _AUTH, path, method, None)
+        url = f"{self.client.config.host}{path}?{urlencode(query)}"
+        response = api.rest_client.pool_manager.request(method, url, headers=headers, preload_content=False, **kwargs)
+        if response.status >= 400:
+            exc = ApiException(status=response.status, reason=response.reason)
+            exc.body = response.read()
+            response.release_conn()
+            raise exc
+        return response
+
+    def _pages(self, action: str, page: Callable[[str], Any]) -> list[Any]:
+        """Every result of a paged listing (objects, diffs, logs, branches), each page retried on its own."""
+        results: list[Any] = []
+        after = ""
+        while True:
+            answer = self._call(action, lambda at=after: page(at))  # type: ignore[misc]
+            results += answer.results
+            if not answer.pagination.has_more:
+                return results
+            after = answer.pagination.next_offset
+
+    def _diff(self, left: str, right: str, kind: str, prefix: str) -> list[Any]:
+        """Every change between two refs (``two_dot``: left against right; ``three_dot``: what right changed
+        since their merge base, with paths both sides changed typed ``conflict``), right-side stats included."""
+        refs = self._sdk.refs_api
+
+        def page(after: str) -> Any:
+            return refs.diff_refs(
+                self.config.repository, left, right, after=after, amount=_PAGE, prefix=prefix, type=kind,
+                include_right_stats=True,
+            )  # fmt: skip
+
+        return self._pages(f"diff {left[:12]} against {right[:12]}", page)
 
     # -- refs ----------------------------------------------------------------------------------------
 
     def run_branch(self, run_id: str) -> str:
         return RUN_BRANCH_PREFIX + re.sub(r"[^\w-]", "-", run_id)
 
-    def _head(self, branch: str) -> str:
-        return str(self._call(f"read branch {branch!r}", lambda: self._repo().branch(branch).head.id))
+    def _commit_of(self, branch: str) -> str | None:
+        """The branch's head commit id, or None when there is no such branch."""
 
-    def _working_branch(self, run_id: str | None) -> str:
-        """The branch a run reads and writes: its run branch (created on first use), else the target."""
-        if run_id is None:
-            return self.config.branch
-        if run_id not in self._runs:
-            self.begin_run(run_id)
-        return self.run_branch(run_id)
+        def get() -> str | None:
+            try:
+                return str(self._sdk.branches_api.get_branch(self.config.repository, branch).commit_id)
+            except Exception as exc:
+                if _status(exc) == 404:
+                    return None
+                raise
+
+        return self._call(f"read branch {branch!r}", get)
 
     def begin_run(self, run_id: str) -> None:
-        branch = self._repo().branch(self.run_branch(run_id))
-        self._call(f"create run branch {branch.id!r}", lambda: branch.create(self.config.branch, exist_ok=True))
-        self._runs.add(run_id)
+        """Make sure the run branch exists; when creating it, first check the target has no uncommitted
+        changes (a merge into a dirty branch fails, and would only fail after all the work)."""
+        self._begin(run_id)
 
-    def _list(self, ref: str, prefix: str) -> dict[str, Any]:
-        """Every object under ``prefix`` at ``ref`` with its checksum and user metadata, in pages."""
+    def _begin(self, run_id: str) -> str:
+        """The run branch's head commit, creating the branch from the target on first use."""
+        name = self.run_branch(run_id)
+        head = self._commit_of(name)
+        if head is not None:
+            return head
+        target = self.config.branch
+        dirty = self._call(
+            f"check branch {target!r} for uncommitted changes",
+            lambda: self._sdk.branches_api.diff_branch(self.config.repository, target, amount=3).results,
+        )
+        if dirty:
+            paths = ", ".join(repr(d.path) for d in dirty)
+            raise StoreError(
+                f"lakeFS branch {target!r} has uncommitted changes ({paths}...): a run could not be published "
+                f"into it; commit them ('lakectl commit lakefs://{self.config.repository}/{target} -m ...') or "
+                f"drop them ('lakectl branch reset lakefs://{self.config.repository}/{target}'), then run again"
+            )
 
-        def listing() -> dict[str, Any]:
-            objects = self._repo().ref(ref).objects(prefix=prefix, amount=_PAGE, user_metadata=True)
-            return {o.path: o for o in objects}
+        def create() -> str:
+            try:
+                created = _models().BranchCreation.from_dict({"name": name, "source": target})
+                return str(self._sdk.branches_api.create_branch(self.config.repository, created))
+            except Exception as exc:
+                if _status(exc) == 409:  # another pod of the run created it first
+                    return self._commit_of(name) or ""
+                raise
 
-        return self._call(f"list objects at {ref[:12]}", listing)
+        return self._call(f"create run branch {name!r}", create)
+
+    def _list(self, ref: str, prefix: str) -> dict[str, Entry]:
+        """Every object under ``prefix`` at ``ref`` with checksum, size and user metadata, in pages."""
+        objects = self._sdk.objects_api
+
+        def page(after: str) -> Any:
+            return objects.list_objects(
+                self.config.repository, ref, user_metadata=True, after=after, amount=_PAGE, prefix=prefix
+            )
+
+        return {e.path: e for e in map(Entry.of, self._pages(f"list {prefix} at {ref[:12]}", page))}
+
+    def _stat(self, ref: str, path: str) -> Entry | None:
+        def stat() -> Entry | None:
+            try:
+                return Entry.of(self._sdk.objects_api.stat_object(self.config.repository, ref, path))
+            except Exception as exc:
+                if _status(exc) == 404:
+                    return None
+                raise
+
+        return self._call(f"stat {lakefs_uri(self.config.repository, ref, path)}", stat)
 
     # -- observing -----------------------------------------------------------------------------------
 
@@ -279,43 +319,62 @@ class LakeFSStore:
         run_id: str | None = None,
         verify: bool = False,  # lakeFS's checksums already are the data versions compared below
     ) -> Observation:
-        """One branch read and a paged listing cover every asset and source, however many there are."""
+        """The branch's head, one paged listing of lakeplan's own prefix, and one stat per source: the cost
+        grows with lakeplan's objects, never with the rest of the repository.
+
+        For a run, the listing is of the run branch itself (staged objects included), so this run's own
+        objects that no record describes yet (a step killed after its upload, whose object another step's
+        commit took) are returned as ``unrecorded`` for the retried step to adopt, not taken as current.
+        """
         repository = self.config.repository
-        commit = self._head(self._working_branch(run_id))
-        asset_paths = {k: p for k, h in heads.items() if (p := _path_of(h.location)) is not None}
-        source_paths = {k: p for k, n in sources.items() if (p := self.source_path(n)) is not None}
-        wanted = [*asset_paths.values(), *source_paths.values()]
-        listing = self._list(commit, _common_dir(wanted)) if wanted else {}
+        if run_id is None:
+            commit = self._commit_of(self.config.branch)
+            if commit is None:
+                raise self._error(f"read branch {self.config.branch!r}", _NotFound())
+            listed_at = commit
+        else:
+            commit, listed_at = self._begin(run_id), self.run_branch(run_id)
+        prefix = self.config.assets_prefix + "/"
+        listing = self._list(listed_at, prefix) if heads or run_id is not None else {}
         seen: dict[str, Head] = {}
         missing: set[str] = set()
         origins: dict[str, str] = {}
         for key, head in heads.items():
-            path = asset_paths.get(key)
-            info = listing.get(path) if path else None
+            path = _path_of(head.location)
+            info = (
+                listing.get(path) if path and path.startswith(prefix) else self._stat(listed_at, path) if path else None
+            )
             if info is None:
                 missing.add(key)
                 seen[key] = head
-            elif info.checksum == head.data_version:
-                seen[key] = head
+            elif info.checksum == head.data_version or (run_id and info.metadata.get(_OBJECT_META + "run") == run_id):
+                seen[key] = head  # this run's own unrecorded object stays stale here; it is adopted, below
             else:
                 uri = lakefs_uri(repository, commit, info.path)
                 seen[key] = _published_head(head, info, uri)
                 if seen[key].code_version == head.code_version and seen[key].input_versions == head.input_versions:
                     origins[key] = uri  # overwritten outside lakeplan: dependents are stale, named at this path
+        unrecorded: dict[str, Materialization] = {}
+        for info in listing.values() if run_id is not None else ():
+            mat = materialization_of(repository, listed_at, info)
+            recorded = heads.get(mat.asset_key) if mat else None
+            if mat and mat.run_id == run_id and (recorded is None or recorded.data_version != info.checksum):
+                unrecorded[mat.asset_key] = mat
         versions: dict[str, str | None] = {}
         for key, node in sources.items():
-            path = source_paths.get(key)
+            path = self.source_path(node)
             if path is None:
                 versions[key] = observe(node)
                 continue
-            if path in listing:
-                versions[key] = listing[path].checksum
+            exact = self._stat(commit, path)
+            if exact is not None:
+                versions[key] = exact.checksum
                 origins[key] = lakefs_uri(repository, commit, path)
                 continue
-            under = [(p[len(path) + 1 :], o.checksum) for p, o in listing.items() if p.startswith(path + "/")]
+            under = [(p[len(path) + 1 :], e.checksum) for p, e in self._list(commit, path + "/").items()]
             versions[key] = prefix_version(under) if under else None
             origins[key] = lakefs_uri(repository, commit, path + "/")
-        return Observation(seen, versions, frozenset(missing), origins)
+        return Observation(seen, versions, frozenset(missing), origins, unrecorded)
 
     # -- reading (pinned to commits) -----------------------------------------------------------------
 
@@ -324,10 +383,11 @@ class LakeFSStore:
         if parsed is None:
             return Path(location).is_file()
         _, ref, path = parsed
-        return bool(self._call(f"check {location}", lambda: self._repo().ref(ref).object(path).exists()))
+        return self._stat(ref, path) is not None
 
     def fetch(self, location: str, data_version: str) -> Path:
-        """The object at a pinned location, downloaded once into the local cache and checked."""
+        """The object at a pinned location, downloaded once into the local cache and checked against the
+        server's identity for it (its checksum, as an ETag) and its size; never re-hashed."""
         parsed = parse_uri(location)
         if parsed is None:
             raise StoreError(
@@ -336,31 +396,37 @@ class LakeFSStore:
         repository, ref, path = parsed
         target = self.cache / repository / ref / path
         if not target.is_file():
-            self._download(ref, path, target)
-        if re.fullmatch(r"[0-9a-f]{32}", data_version) and _md5(target) != data_version:
-            target.unlink(missing_ok=True)
-            raise StoreError(
-                f"{location} does not hold the recorded version {data_version[:12]}; "
-                "rebuild it with 'lakeplan materialize --force --select <asset>'"
-            )
+            self._download(ref, path, target, data_version)
         return target
 
-    def _download(self, ref: str, path: str, target: Path) -> None:
-        """Stream one object to ``target`` in chunks (never whole in memory); visible only when complete."""
+    def _download(self, ref: str, path: str, target: Path, data_version: str = "") -> None:
+        """Stream one object to ``target`` in chunks (never whole in memory); visible only when complete
+        and when the server's ETag is ``data_version`` (if given) and every byte it announced arrived."""
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part.")
+        location = lakefs_uri(self.config.repository, ref, path)
 
-        def download() -> None:
-            with (
-                os.fdopen(os.dup(fd), "wb") as out,
-                self._repo().ref(ref).object(path).reader("rb", pre_sign=False) as src,
-            ):
-                out.seek(0)
-                out.truncate()
-                shutil.copyfileobj(src, out, _CHUNK)
+        def download() -> tuple[str, int, int]:
+            response = self._raw("GET", f"/refs/{quote(ref, safe='')}/objects", {"path": path})
+            try:
+                with os.fdopen(os.dup(fd), "wb") as out:
+                    out.seek(0)
+                    out.truncate()
+                    for chunk in response.stream(_CHUNK):
+                        out.write(chunk)
+                    size = out.tell()
+            finally:
+                response.release_conn()
+            return response.headers.get("ETag", "").strip('"'), int(response.headers.get("Content-Length", size)), size
 
         try:
-            self._call(f"read {lakefs_uri(self.config.repository, ref, path)}", download)
+            etag, announced, size = self._call(f"read {location}", download)
+            if size != announced or (data_version and etag != data_version):
+                raise StoreError(
+                    f"{location} does not hold the recorded version {data_version[:12]} (server checksum "
+                    f"{etag[:12]}, {size} of {announced} bytes); rebuild it with "
+                    "'lakeplan materialize --force --select <asset>'"
+                )
             os.replace(tmp, target)
         finally:
             os.close(fd)
@@ -380,13 +446,14 @@ class LakeFSStore:
         for item in self._list(ref, path).values():
             file = self.cache / repository / ref / item.path
             if not file.is_file():
-                self._download(ref, item.path, file)
+                self._download(ref, item.path, file, item.checksum)
         return read_source_file(folder, annotation)
 
     # -- writing and committing ----------------------------------------------------------------------
 
     def put(self, key: str, extension: str, write: Callable[[BinaryIO], None]) -> StoredObject:
-        """Spool the value to a local file; ``commit`` uploads it (streamed) and commits it."""
+        """Spool the value to a local file; ``commit`` uploads it (streamed) and commits it. The spool's
+        SHA-256 stands in as its version until lakeFS's checksum replaces it on commit."""
         spool = self.cache / ".spool"
         spool.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=spool, prefix=key.replace("/", "__") + ".", suffix=f".{extension}")
@@ -397,74 +464,86 @@ class LakeFSStore:
             Path(name).unlink(missing_ok=True)
             raise
         path = Path(name)
-        return StoredObject(str(path), _md5(path), path.stat().st_size)
+        return StoredObject(str(path), file_digest(path), path.stat().st_size)
+
+    def _upload(self, branch: str, path: str, file: Path, metadata: Mapping[str, str]) -> Entry:
+        """Stream ``file`` to ``path`` on ``branch`` with user metadata; lakeFS's answer is its identity."""
+        headers = {"Content-Type": "application/octet-stream", "Accept": "application/json"}
+        headers.update({"X-Lakefs-Meta-" + k: v for k, v in metadata.items()})
+
+        def upload() -> Entry:
+            with file.open("rb") as body:
+                response = self._raw("POST", f"/branches/{quote(branch, safe='')}/objects", {"path": path},
+                                     headers=headers, body=body)  # fmt: skip
+            try:
+                stats = json.loads(response.read())
+            finally:
+                response.release_conn()
+            size = int(stats.get("size_bytes") or 0)
+            return Entry(stats["path"], stats["checksum"], size, _lower(stats.get("metadata")))
+
+        return self._call(f"upload {path} to branch {branch!r}", upload)
 
     def commit(self, mat: Materialization, input_locations: Mapping[str, str]) -> Materialization:
-        """Upload (or, for a restore, copy) the asset's object onto the run branch and commit it with provenance."""
+        """Stage the asset's object on the run branch with its provenance as user metadata, then commit.
+
+        The commit takes whatever is staged on the branch: if another writer's commit (or an earlier
+        attempt of this one whose answer was lost) already took this object, lakeFS answers "no changes"
+        and the object is pinned at the branch's head instead. Either way no record depends on which
+        commit holds it: ``lakeplan sync`` reads provenance from the objects each commit changed.
+        """
         if mat.location is None:
             raise StoreError(f"nothing to commit for {mat.asset_key!r}")
-        branch = self._repo().branch(self._working_branch(mat.run_id))
+        branch = self.run_branch(mat.run_id)
+        self._begin(mat.run_id)
         path = self.asset_path(mat.asset_key, mat.location.rsplit(".", 1)[-1])
-        obj = branch.object(path)
-        object_meta = {
-            _OBJECT_META + "asset": mat.asset_key,
-            _OBJECT_META + "code-version": mat.code_version,
-            _OBJECT_META + "inputs": json.dumps(mat.input_versions, sort_keys=True),
-            _OBJECT_META + "run": mat.run_id,
-        }
-        source = parse_uri(mat.location)
-        if source is None:
-            spooled = Path(mat.location)
-
-            def upload() -> None:
-                with spooled.open("rb") as src, obj.writer("wb", pre_sign=False, metadata=object_meta) as out:
-                    shutil.copyfileobj(src, out, _CHUNK)
-
-            self._call(f"upload {path} to branch {branch.id!r}", upload)
-            spooled.unlink(missing_ok=True)
-        else:
-            _, ref, src_path = source
-            self._call(
-                f"copy {mat.location} to {path}", lambda: self._repo().ref(ref).object(src_path).copy(branch.id, path)
-            )
-        stats = self._call(f"stat {path}", lambda: branch.object(path).stat())
         inputs = {
             k: {"data_version": v, "commit": _ref_of(input_locations.get(k))} for k, v in mat.input_versions.items()
         }
-        record = {
-            "started_at": mat.started_at,
-            "finished_at": mat.finished_at,
-            "metadata": mat.metadata,
-            "code_components": mat.code_components,
+        source = parse_uri(mat.location)
+        if (
+            source is not None and source[1:] == (branch, path) and mat.data_version
+        ):  # adopted: this run's object is already here
+            entry = Entry(path, mat.data_version, int(mat.metadata.get("lakefs", {}).get("size", 0)), {})
+        else:
+            spooled = Path(mat.location) if source is None else self.fetch(mat.location, mat.data_version or "")
+            entry = self._upload(branch, path, spooled, _provenance(mat, inputs))
+            if source is None:
+                spooled.unlink(missing_ok=True)
+        commit_id = self._commit_staged(branch, mat)
+        lakefs_meta = {
+            "commit": commit_id,
+            "branch": branch,
+            "size": entry.size,
+            "inputs": {k: v["commit"] for k, v in inputs.items()},
         }
-        metadata = {
-            _COMMIT_META + "asset": mat.asset_key,
-            _COMMIT_META + "run_id": mat.run_id,
-            _COMMIT_META + "kind": mat.kind.value,
-            _COMMIT_META + "code_version": mat.code_version,
-            _COMMIT_META + "data_version": stats.checksum,
-            _COMMIT_META + "path": path,
-            _COMMIT_META + "inputs": json.dumps(inputs, sort_keys=True),
-            _COMMIT_META + "record": json.dumps(record, sort_keys=True, default=str),
-        }
-
-        def committed() -> str | None:
-            head = self.client.sdk_client.commits_api.get_commit(self.config.repository, branch.id)
-            same = (head.metadata or {}).get(_COMMIT_META + "data_version") == stats.checksum
-            return str(head.id) if same and (head.metadata or {}).get(_COMMIT_META + "asset") == mat.asset_key else None
-
-        commit_id = self._call(
-            f"commit {mat.asset_key!r} on branch {branch.id!r}",
-            lambda: str(branch.commit(f"lakeplan: {mat.asset_key}", metadata=metadata, allow_empty=True).id),
-            done=committed,
-        )
-        lakefs_meta = {"commit": commit_id, "branch": branch.id, "inputs": {k: v["commit"] for k, v in inputs.items()}}
         return replace(
             mat,
-            data_version=stats.checksum,
+            data_version=entry.checksum,
             location=lakefs_uri(self.config.repository, commit_id, path),
             metadata={**mat.metadata, "lakefs": lakefs_meta},
         )
+
+    def _commit_staged(self, branch: str, mat: Materialization) -> str:
+        """Commit the branch's staging area; the commit that holds what this step staged."""
+        body = _models().CommitCreation.from_dict(
+            {
+                "message": f"lakeplan: {mat.asset_key}",
+                "metadata": {_COMMIT_META + "run_id": mat.run_id, _COMMIT_META + "writer": mat.asset_key},
+                "allow_empty": False,
+            }
+        )
+
+        def commit() -> str | None:
+            try:
+                return str(self._sdk.commits_api.commit(self.config.repository, branch, body).id)
+            except Exception as exc:
+                if _status(exc) == 400 and "no changes" in _reason(exc):
+                    return None  # already committed: by a sibling's commit, or by our own lost attempt
+                raise
+
+        committed = self._call(f"commit {mat.asset_key!r} on branch {branch!r}", commit)
+        return committed or self._commit_of(branch) or ""
 
     def finish_run(self, run_id: str, success: bool) -> str | None:
         """Merge the run branch into the target when every asset succeeded; otherwise keep it and say so.
@@ -472,88 +551,157 @@ class LakeFSStore:
         Safe to call again (Argo retries exit handlers): a run already merged, or whose branch is gone
         (published, or never written to), changes nothing.
         """
-        repo, target, name = self._repo(), self.config.branch, self.run_branch(run_id)
+        repo, target, name = self.config.repository, self.config.branch, self.run_branch(run_id)
 
         def run_head() -> Any:
             try:
-                return self.client.sdk_client.commits_api.get_commit(self.config.repository, name)
+                return self._sdk.commits_api.get_commit(repo, name)
             except Exception as exc:
-                if getattr(exc, "status", None) == 404:
+                if _status(exc) == 404:
                     return None
                 raise
 
         head = self._call(f"read run branch {name!r}", run_head)
         if head is None:
-            self._head(target)  # a missing repository or target branch is an error, not "nothing to do"
+            if self._commit_of(target) is None:  # a missing repository or target is an error, not "nothing to do"
+                raise self._error(f"read branch {target!r}", _NotFound())
             return f"nothing to publish for run {run_id}: no lakeFS branch {name!r} (already published, or no writes)"
+        delete = lambda: self._sdk.branches_api.delete_branch(repo, name)  # noqa: E731
         if (head.metadata or {}).get(_COMMIT_META + "run_id") != run_id:  # nothing committed in this run
-            self._call(f"delete run branch {name!r}", lambda: repo.branch(name).delete())
+            self._call(f"delete run branch {name!r}", delete)
             return None
         if not success:
             return (
                 f"lakeFS branch {target!r} is unchanged; the assets this run built are kept on branch {name!r} "
-                f"({lakefs_uri(self.config.repository, name, '')}) for debugging"
+                f"({lakefs_uri(repo, name, '')}) for debugging"
             )
-        from lakefs.exceptions import BadRequestException, ConflictException
 
-        conflicts: list[str] = []
-
-        def merge() -> str | None:
+        def merge() -> str:
             try:
-                message, meta = f"lakeplan run {run_id}", {_COMMIT_META + "run_id": run_id}
-                return str(repo.ref(name).merge_into(target, message=message, metadata=meta))
-            except ConflictException as exc:
-                conflicts.append(_reason(exc))
-                return None
-            except BadRequestException:  # "no changes": merged by an earlier call that died before deleting
-                if (earlier := merged()) is None:
-                    raise
-                return earlier
+                body = _models().Merge.from_dict(
+                    {"message": f"lakeplan run {run_id}", "metadata": {_COMMIT_META + "run_id": run_id}}
+                )
+                return str(self._sdk.refs_api.merge_into_branch(repo, head.id, target, merge=body).reference)
+            except Exception as exc:
+                if _status(exc) == 400 and "no changes" in _reason(exc) and (earlier := merged()) is not None:
+                    return earlier  # merged by an earlier attempt whose answer was lost, or that died after
+                raise
 
         def merged() -> str | None:
             """The target's commit that already merged the run's head (recent history, newest first)."""
-            log = self._repo().ref(target).log(max_amount=_PAGE)
+            log = self._sdk.refs_api.log_commits(repo, target, amount=_PAGE).results
             return next((str(c.id) for c in log if head.id in (c.parents or [])), None)
 
-        reference = self._call(f"merge run branch {name!r} into {target!r}", merge, done=merged)
-        if reference is None:
-            raise StoreError(
-                f"run {run_id} not published: branch {target!r} changed the same objects concurrently "
-                f"({conflicts[-1]}); nothing was overwritten, the results are kept on lakeFS branch {name!r}; "
-                "rerun 'lakeplan materialize'"
-            )
-        self._call(f"delete run branch {name!r}", lambda: repo.branch(name).delete())
-        return f"published run {run_id} to lakeFS branch {target!r} as commit {str(reference)[:12]}"
+        try:
+            reference = self._call(f"merge run branch {name!r} into {target!r}", merge)
+        except StoreError as exc:
+            raise self._unpublished(run_id, name, str(exc)) from None
+        self._call(f"delete run branch {name!r}", delete)
+        return f"published run {run_id} to lakeFS branch {target!r} as commit {reference[:12]}"
 
-    # -- history (for ``lakeplan sync``) -------------------------------------------------------------
+    def _unpublished(self, run_id: str, name: str, error: str) -> StoreError:
+        """Why a merge failed, in the user's terms: the conflicting paths, or the target's uncommitted changes."""
+        repo, target = self.config.repository, self.config.branch
+        kept = f"nothing was overwritten, the results are kept on lakeFS branch {name!r}"
+        if "conflict" in error:
+            paths = [d.path for d in self._diff(target, name, "three_dot", "") if d.type == "conflict"]
+            shown = ", ".join(paths[:10]) + (f" and {len(paths) - 10} more" if len(paths) > 10 else "")
+            return StoreError(
+                f"run {run_id} not published: branch {target!r} changed the same objects concurrently "
+                f"({shown or 'lakeFS named no paths'}); {kept}; rerun 'lakeplan materialize'"
+            )
+        if "dirty branch" in error or "uncommitted changes" in error:
+            return StoreError(
+                f"run {run_id} not published: lakeFS branch {target!r} has uncommitted changes; {kept}. Commit or "
+                f"reset them ('lakectl commit lakefs://{repo}/{target} -m ...' or 'lakectl branch reset "
+                f"lakefs://{repo}/{target}'), then 'lakectl merge lakefs://{repo}/{name} lakefs://{repo}/{target}'"
+            )
+        return StoreError(error)
+
+    # -- history (for ``lakeplan sync``) and housekeeping (for ``lakeplan gc``) ----------------------
 
     def materializations(self) -> Iterator[Materialization]:
-        """Every lakeplan commit reachable from the target branch, oldest first, as materializations."""
-        commits = self._call(
-            f"read the log of {self.config.branch!r}",
-            lambda: list(self._repo().ref(self.config.branch).log(amount=_PAGE)),
+        """Every lakeplan object version reachable from the target branch, oldest first, read from the
+        objects each run commit changed (their user metadata), not from who committed them."""
+        repo, target, prefix = self.config.repository, self.config.branch, self.config.assets_prefix + "/"
+        log = self._pages(
+            f"read the log of {target!r}",
+            lambda after: self._sdk.refs_api.log_commits(repo, target, after=after, amount=_PAGE),
         )
-        for commit in reversed(commits):
-            mat = materialization_of(self.config.repository, commit.id, commit.metadata or {})
-            if mat is not None:
-                yield mat
+        for commit in reversed(log):
+            if _COMMIT_META + "run_id" not in (commit.metadata or {}) or len(commit.parents or []) != 1:
+                continue  # not a run's commit (merges only repeat what their run commits changed)
+            for change in self._diff(commit.parents[0], commit.id, "two_dot", prefix):
+                if change.type in ("added", "changed") and change.right is not None:
+                    entry = Entry(change.path, change.right.checksum, int(change.size_bytes or 0),
+                                  _lower(change.right.metadata))  # fmt: skip
+                    mat = materialization_of(repo, commit.id, entry)
+                    if mat is not None:
+                        yield mat
+
+    def run_branches(self) -> list[tuple[str, float]]:
+        """Every run branch with the creation time of its head commit."""
+        repo = self.config.repository
+        branches = self._pages(
+            "list run branches",
+            lambda after: self._sdk.branches_api.list_branches(
+                repo, prefix=RUN_BRANCH_PREFIX, after=after, amount=_PAGE
+            ),
+        )
+        return [(str(ref.id), float(self._commit_date(ref.commit_id))) for ref in branches]
+
+    def _commit_date(self, commit_id: str) -> float:
+        commit = self._call(
+            f"read commit {commit_id[:12]}",
+            lambda: self._sdk.commits_api.get_commit(self.config.repository, commit_id),
+        )
+        return float(commit.creation_date)
+
+    def delete_branch(self, name: str) -> None:
+        self._call(
+            f"delete branch {name!r}", lambda: self._sdk.branches_api.delete_branch(self.config.repository, name)
+        )
 
 
-def materialization_of(repository: str, commit_id: str, meta: Mapping[str, str]) -> Materialization | None:
-    """The materialization a lakeplan commit records (None for other commits)."""
-    if _COMMIT_META + "asset" not in meta:
+class _NotFound(Exception):
+    status = 404
+
+
+def _provenance(mat: Materialization, inputs: Mapping[str, Any]) -> dict[str, str]:
+    """The object user metadata that says how it was made (what ``materialization_of`` reads back)."""
+    record = {
+        "started_at": mat.started_at,
+        "finished_at": mat.finished_at,
+        "metadata": mat.metadata,
+        "code_components": mat.code_components,
+    }
+    return {
+        _OBJECT_META + "asset": mat.asset_key,
+        _OBJECT_META + "run": mat.run_id,
+        _OBJECT_META + "kind": mat.kind.value,
+        _OBJECT_META + "code-version": mat.code_version,
+        _OBJECT_META + "inputs": json.dumps(inputs, sort_keys=True),
+        _OBJECT_META + "record": json.dumps(record, sort_keys=True, default=str),
+    }
+
+
+def materialization_of(repository: str, ref: str, entry: Entry) -> Materialization | None:
+    """The materialization an object's lakeplan user metadata records, located at ``ref`` (None for objects
+    lakeplan did not write)."""
+    meta = entry.metadata
+    if _OBJECT_META + "asset" not in meta or _OBJECT_META + "record" not in meta:
         return None
-    inputs = json.loads(meta[_COMMIT_META + "inputs"])
-    record = json.loads(meta[_COMMIT_META + "record"])
-    lakefs_meta = {"commit": commit_id, "inputs": {k: v["commit"] for k, v in inputs.items()}}
+    inputs = json.loads(meta[_OBJECT_META + "inputs"])
+    record = json.loads(meta[_OBJECT_META + "record"])
+    lakefs_meta = {"commit": ref, "size": entry.size, "inputs": {k: v["commit"] for k, v in inputs.items()}}
     return Materialization(
-        asset_key=meta[_COMMIT_META + "asset"],
-        run_id=meta[_COMMIT_META + "run_id"],
-        kind=MaterializationKind(meta[_COMMIT_META + "kind"]),
-        code_version=meta[_COMMIT_META + "code_version"],
+        asset_key=meta[_OBJECT_META + "asset"],
+        run_id=meta[_OBJECT_META + "run"],
+        kind=MaterializationKind(meta[_OBJECT_META + "kind"]),
+        code_version=meta[_OBJECT_META + "code-version"],
         input_versions={k: v["data_version"] for k, v in inputs.items()},
-        data_version=meta[_COMMIT_META + "data_version"],
-        location=lakefs_uri(repository, commit_id, meta[_COMMIT_META + "path"]),
+        data_version=entry.checksum,
+        location=lakefs_uri(repository, ref, entry.path),
         started_at=float(record["started_at"]),
         finished_at=float(record["finished_at"]),
         metadata={**record["metadata"], "lakefs": lakefs_meta},
@@ -561,21 +709,13 @@ def materialization_of(repository: str, commit_id: str, meta: Mapping[str, str])
     )
 
 
-def _published_head(head: Head, info: Any, uri: str) -> Head:
+def _published_head(head: Head, info: Entry, uri: str) -> Head:
     """The head as the branch publishes it: lakeplan's object metadata says how it was made; an object
     written by someone else keeps the recorded recipe with the new data version."""
-    meta = info.metadata or {}
-    code = meta.get(_OBJECT_META + "code-version")
-    if code is None:
+    mat = materialization_of("", "", info)
+    if mat is None:
         return replace(head, data_version=info.checksum, location=uri)
-    return Head(
-        head.id,
-        info.checksum,
-        code,
-        json.loads(meta.get(_OBJECT_META + "inputs", "{}")),
-        uri,
-        meta.get(_OBJECT_META + "run", head.run_id),
-    )
+    return Head(head.id, info.checksum, mat.code_version, mat.input_versions, uri, mat.run_id)
 
 
 def _path_of(location: str) -> str | None:
@@ -588,8 +728,19 @@ def _ref_of(location: str | None) -> str | None:
     return parsed[1] if parsed else None
 
 
+def _status(exc: BaseException) -> int | None:
+    """The HTTP status of a failed call: ``status_code`` on ``lakefs`` exceptions, ``status`` on ``lakefs_sdk``'s."""
+    status = getattr(exc, "status_code", None)
+    if status is None:
+        status = getattr(exc, "status", None)
+    return status if isinstance(status, int) else None
+
+
 def _reason(exc: Exception) -> str:
     body = getattr(exc, "body", None)
+    if isinstance(body, (bytes, str)):
+        with contextlib.suppress(ValueError):
+            body = json.loads(body)
     if isinstance(body, dict) and body.get("message"):
         return str(body["message"])
     return str(getattr(exc, "reason", "") or exc)
@@ -599,7 +750,7 @@ def _transient(exc: Exception) -> bool:
     """Worth retrying: server errors, throttling, and connections that failed or were reset."""
     import urllib3
 
-    status = getattr(exc, "status_code", None)
+    status = _status(exc)
     if status is not None:
-        return bool(status >= 500 or status == 429 or status == 0)
+        return status >= 500 or status == 429 or status == 0
     return isinstance(exc, (urllib3.exceptions.HTTPError, ConnectionError))

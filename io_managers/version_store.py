@@ -29,13 +29,16 @@ from .object_store import LocalObjectStore, ObjectStore
 
 @dataclass(frozen=True)
 class Observation:
-    """What a store says is current: heads as published, source versions, missing outputs, and where
-    changed data was seen (``origins``: key -> location, named in the planner's DATA causes)."""
+    """What a store says is current: heads as published, source versions, missing outputs, where
+    changed data was seen (``origins``: key -> location, named in the planner's DATA causes), and the
+    run's own outputs that the store holds but no record describes yet (``unrecorded``: a step killed
+    after writing; its retry adopts the output instead of calling it fresh or building it again)."""
 
     heads: dict[str, Head]
     sources: dict[str, str | None]
     missing: frozenset[str] = frozenset()
     origins: dict[str, str] = field(default_factory=dict)
+    unrecorded: dict[str, Materialization] = field(default_factory=dict)
 
 
 class VersionStore(ObjectStore, Protocol):

@@ -6,7 +6,36 @@ request is answered 400/500), so the fixture cannot drift from the real API. Tes
 
 Model: repositories hold commits (immutable trees of path -> object) and branches (a head commit plus
 staged changes). Merges are three-way with conflicts on paths both sides changed. Faults can be injected
-(``fail``: answer N matching requests with a status; ``reset``: drop the connection) to test retries.
+(``fail``: answer N matching requests with a status; ``reset``: drop the connection; ``lose``: apply the
+request, then drop the connection so its response is lost) to test retries.
+
+Each rule below is cited from lakeFS's source (github.com/treeverse/lakeFS, read at commit 71a45eeb):
+* a commit takes the branch's whole staging area, whoever staged it (pkg/graveler/graveler.go
+  ``Graveler.Commit`` seals the branch's staging token and commits every sealed token); nothing staged
+  and ``allow_empty`` unset is 400 "commit: no changes" (``ErrNoChanges`` wrapped by ``Commit``, mapped
+  to 400 in pkg/api/controller.go ``handleApiErrorCallback``);
+* a merge into a branch with uncommitted changes is 400 "uncommitted changes (dirty branch)"
+  (``Graveler.Merge`` -> ``prepareForCommitIDUpdate`` -> ``ErrDirtyBranch``); a merge with nothing to
+  merge is 400 "no changes"; a conflict is 409 with the body ``{"reference": ""}`` only
+  (controller ``MergeIntoBranch`` writes ``MergeResult{Reference: reference}``, no message);
+* an object's identity is size + checksum + user metadata + content type (pkg/catalog/entry.go
+  ``EntryToValue``): merges and commits compare identities, not bytes or addresses;
+* user metadata keys arrive lower-cased (controller ``extractLakeFSMetadata``);
+* checksums are MD5s only for API uploads: an S3-gateway multipart upload records the MD5 of the parts'
+  MD5s (pkg/gateway/operations/postobject.go ``HandleCompleteMultipartUpload`` strips the ``-N`` suffix
+  of the multipart ETag); an import records the source store's ETag as is (``put_object(how=...)``);
+* a ranged read answers 206 with ``Content-Range: bytes <first>-<last>/<size>`` (controller
+  ``GetObject``), though swagger.yml's pattern says ``bytes=<from>-<to>``: the response is validated
+  with the spec's form and sent with the real one;
+* ``next_offset`` is set only when ``has_more`` (controller ``paginationFor``);
+* a request without valid credentials is 401 "error authenticating request" (``ErrAuthenticatingRequest``);
+  a session token is accepted as ``Authorization: Bearer <token>``;
+* a three-dot diff marks paths changed on both sides as ``conflict``
+  (pkg/graveler/committed/compare_iterator.go);
+* a locked branch is 500 "branch is currently locked, try again later" (``ErrLockNotAcquired``), too
+  many branch-update retries 429 (``ErrTooManyTries``), a failed hook 412 (``actions.ErrActionFailed``):
+  the messages ``LOCKED``, ``TOO_MANY_TRIES`` and ``HOOK_FAILED`` below, injected with ``fail``;
+* the log lists commits newest first by creation date.
 """
 
 from __future__ import annotations
@@ -22,7 +51,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +64,9 @@ from werkzeug.wrappers import Request, Response
 
 PREFIX = "/api/v1"
 _META = "x-lakefs-meta-"  # user metadata travels in these request headers
+LOCKED = "branch is currently locked, try again later"  # controller handleApiErrorCallback, 500
+TOO_MANY_TRIES = "Too many attempts, try again later"  # ErrTooManyTries, 429
+HOOK_FAILED = "pre-commit hook aborted, run id '0': action failed"  # actions.ErrActionFailed, 412
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
 
@@ -46,6 +78,15 @@ class Obj:
     content_type: str
     address: str
     metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def identity(self) -> tuple[Any, ...]:
+        """What lakeFS compares (catalog ``EntryToValue``): size, checksum, user metadata, content type."""
+        return (len(self.data), self.checksum, tuple(sorted(self.metadata.items())), self.content_type)
+
+
+def _same(a: Obj | None, b: Obj | None) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and a.identity == b.identity)
 
 
 @dataclass(frozen=True)
@@ -79,12 +120,15 @@ class ApiError(Exception):
 
 @dataclass
 class Fault:
-    """Answer the next ``times`` requests matching ``method`` and ``path_part`` with ``status`` (0 = reset)."""
+    """Answer the next ``times`` requests matching ``method`` and ``path_part`` with ``status`` (0 = reset);
+    ``after`` applies the request first and then drops the connection (a lost response)."""
 
     status: int
     times: int
     method: str | None
     path_part: str | None
+    message: str = "injected fault"
+    after: bool = False
 
     def matches(self, request: Request) -> bool:
         return (
@@ -105,6 +149,8 @@ _RULES = [
     ("/repositories/<repository>/branches/<branch>/objects", "DELETE", "delete_object"),
     ("/repositories/<repository>/branches/<branch>/objects/copy", "POST", "copy_object"),
     ("/repositories/<repository>/branches/<branch>/commits", "POST", "commit"),
+    ("/repositories/<repository>/branches/<branch>/diff", "GET", "diff_branch"),
+    ("/repositories/<repository>/refs/<left>/diff/<right>", "GET", "diff_refs"),
     ("/repositories/<repository>/refs/<ref>/objects/ls", "GET", "list_objects"),
     ("/repositories/<repository>/refs/<ref>/objects/stat", "GET", "stat_object"),
     ("/repositories/<repository>/refs/<ref>/objects", "GET", "get_object"),
@@ -122,6 +168,7 @@ class FakeLakeFS:
         self.openapi = OpenAPI.from_file_path(str(spec_path))
         self.access_key = access_key
         self.secret_key = secret_key
+        self.tokens: set[str] = set()  # session tokens accepted as 'Authorization: Bearer <token>'
         self.repos: dict[str, Repo] = {}
         self.calls: list[str] = []
         self.violations: list[str] = []
@@ -143,13 +190,24 @@ class FakeLakeFS:
 
     # -- fault injection -----------------------------------------------------------------------------
 
-    def fail(self, status: int, times: int = 1, method: str | None = None, path_part: str | None = None) -> None:
-        """Answer the next ``times`` matching requests with ``status`` (e.g. 503)."""
-        self.faults.append(Fault(status, times, method, path_part))
+    def fail(
+        self,
+        status: int,
+        times: int = 1,
+        method: str | None = None,
+        path_part: str | None = None,
+        message: str = "injected fault",
+    ) -> None:
+        """Answer the next ``times`` matching requests with ``status`` (e.g. 503, or 500 with ``LOCKED``)."""
+        self.faults.append(Fault(status, times, method, path_part, message))
 
     def reset(self, times: int = 1, method: str | None = None, path_part: str | None = None) -> None:
-        """Drop the connection (TCP reset) on the next ``times`` matching requests."""
+        """Drop the connection (TCP reset) on the next ``times`` matching requests, before applying them."""
         self.faults.append(Fault(0, times, method, path_part))
+
+    def lose(self, times: int = 1, method: str | None = None, path_part: str | None = None) -> None:
+        """Apply the next ``times`` matching requests, then drop the connection: the client never hears."""
+        self.faults.append(Fault(0, times, method, path_part, after=True))
 
     def count(self, *operations: str) -> int:
         return sum(1 for c in self.calls if not operations or c in operations)
@@ -161,12 +219,14 @@ class FakeLakeFS:
         fault = next((f for f in self.faults if f.matches(request)), None)
         if fault is not None:
             fault.times -= 1
+            if fault.after:
+                self._respond(request)
             if fault.status == 0:
                 sock: socket.socket = environ["werkzeug.socket"]
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 sock.close()
                 return []
-            return _error(fault.status, "injected fault")(environ, start_response)
+            return _error(fault.status, fault.message)(environ, start_response)
         response = self._respond(request)
         return response(environ, start_response)
 
@@ -190,17 +250,23 @@ class FakeLakeFS:
         except ApiError as exc:
             response = _error(exc.status, exc.message)
         response.freeze()
+        real_range = response.headers.get("Content-Range")
+        if real_range is not None:  # swagger.yml's pattern is 'bytes=a-b'; the server sends 'bytes a-b/size'
+            response.headers["Content-Range"] = "bytes=" + real_range.split(" ", 1)[1].split("/")[0]
         try:
             self.openapi.validate_response(WerkzeugOpenAPIRequest(request), WerkzeugOpenAPIResponse(response))
         except Exception as exc:
             self.violations.append(f"response to {request.method} {request.path}: {_explain(exc)}")
             return _error(500, f"fake server response does not match the lakeFS API: {exc}")
+        if real_range is not None:
+            response.headers["Content-Range"] = real_range
         return response
 
     def _authenticate(self, request: Request) -> None:
         header = request.headers.get("Authorization", "")
         expected = "Basic " + base64.b64encode(f"{self.access_key}:{self.secret_key}".encode()).decode()
-        if header != expected:
+        bearer = header.removeprefix("Bearer ") if header.startswith("Bearer ") else None
+        if header != expected and bearer not in self.tokens:
             raise ApiError(401, "error authenticating request")
 
     # -- model helpers -------------------------------------------------------------------------------
@@ -267,6 +333,19 @@ class FakeLakeFS:
             "content_type": obj.content_type,
         }
 
+    def _merge_base(self, repo: Repo, a: CommitRec, b: CommitRec) -> CommitRec:
+        a_ids = {c.id for c in self._ancestors(repo, a.id)}
+        return next(c for c in self._ancestors(repo, b.id) if c.id in a_ids)
+
+    @staticmethod
+    def _changes(before: dict[str, Obj], after: dict[str, Obj]) -> set[str]:
+        return {p for p in set(before) | set(after) if not _same(before.get(p), after.get(p))}
+
+    def _conflicts(self, base: CommitRec, ours: CommitRec, theirs: CommitRec) -> set[str]:
+        """Paths both sides changed differently since the merge base."""
+        both = self._changes(base.tree, ours.tree) & self._changes(base.tree, theirs.tree)
+        return {p for p in both if not _same(ours.tree.get(p), theirs.tree.get(p))}
+
     def _object(self, repo: Repo, ref: str, path: str) -> Obj:
         obj = self._tree(repo, ref).get(path)
         if obj is None:
@@ -274,13 +353,21 @@ class FakeLakeFS:
         return obj
 
     def put_object(
-        self, repository: str, branch: str, path: str, data: bytes, metadata: dict[str, str] | None = None
+        self,
+        repository: str,
+        branch: str,
+        path: str,
+        data: bytes,
+        metadata: dict[str, str] | None = None,
+        how: str = "api",
     ) -> Obj:
-        """Stage an object directly (what an upload does), for tests arranging data."""
+        """Stage an object directly, for tests arranging data; ``how`` it was written decides its checksum:
+        "api" (an API upload: the content MD5), "multipart" (an S3-gateway multipart upload in 5 MiB parts:
+        the MD5 of the parts' MD5s) or "import" (the source store's multipart ETag, ``<hex>-<parts>``)."""
         repo = self._repo(repository)
         obj = Obj(
             data,
-            hashlib.md5(data).hexdigest(),  # lakeFS reports the MD5/ETag as checksum
+            _checksum(data, how),
             int(time.time()),
             "application/octet-stream",
             f"{repo.namespace}/data/{uuid.uuid4().hex}",
@@ -337,7 +424,7 @@ class FakeLakeFS:
         path = request.args["path"]
         if request.headers.get("If-None-Match") == "*" and path in self._tree(repo, branch):
             raise ApiError(412, "object exists")
-        meta = {k[len(_META) :].lower(): v for k, v in request.headers.items() if k.lower().startswith(_META)}
+        meta = {k.lower()[len(_META) :]: v for k, v in request.headers.items() if k.lower().startswith(_META)}
         obj = self.put_object(repository, branch, path, request.get_data(), meta)
         return _json(201, self._stats(path, obj))
 
@@ -360,8 +447,8 @@ class FakeLakeFS:
         repo = self._repo(repository)
         body = request.get_json()
         head = repo.commits[repo.branches[self._branch(repo, branch)]]
-        tree = self._tree(repo, branch)
-        if tree == head.tree and not body.get("allow_empty"):
+        tree = self._tree(repo, branch)  # everything staged on the branch, whoever staged it
+        if not self._changes(head.tree, tree) and not body.get("allow_empty"):
             raise ApiError(400, "commit: no changes")
         commit = self._new_commit(repo, (head.id,), tree, body["message"], body.get("metadata") or {})
         repo.branches[branch] = commit.id
@@ -376,6 +463,8 @@ class FakeLakeFS:
         paths = sorted(p for p in self._tree(repo, ref) if p.startswith(prefix) and p > after)
         page, more = paths[:amount], len(paths) > amount
         tree = self._tree(repo, ref)
+        if not _flag(request, "user_metadata", True):
+            tree = {p: replace(o, metadata={}) for p, o in tree.items() if p in page}
         results = [self._stats(p, tree[p]) for p in page]
         return _json(
             200, {"pagination": _pagination(len(page), amount, more, page[-1] if page else ""), "results": results}
@@ -395,11 +484,10 @@ class FakeLakeFS:
             if span is None:
                 raise ApiError(416, "requested range not satisfiable")
             start, stop = span
-            response = Response(data[start:stop], status=206, content_type="application/octet-stream")
-            # The spec's pattern for this header is 'bytes=<from>-<to>' (no total), so that is what is sent.
-            response.headers["Content-Range"] = f"bytes={start}-{stop - 1}"
-            return response
-        response = Response(data, status=200, content_type="application/octet-stream")
+            response = Response(data[start:stop], status=206, content_type=obj.content_type)
+            response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{len(data)}"
+        else:
+            response = Response(data, status=200, content_type=obj.content_type)
         response.headers["ETag"] = f'"{obj.checksum}"'
         return response
 
@@ -413,15 +501,15 @@ class FakeLakeFS:
         after = request.args.get("after", "")
         amount = min(int(request.args.get("amount", 100)), 1000)
         commits = self._ancestors(repo, self._commit_of(repo, ref).id)
+        commits.sort(key=lambda c: (c.created, c.seq), reverse=True)
         if after:
             ids = [c.id for c in commits]
             commits = commits[ids.index(after) + 1 :] if after in ids else []
         page, more = commits[:amount], len(commits) > amount
-        next_offset = page[-1].id if page else ""
         return _json(
             200,
             {
-                "pagination": _pagination(len(page), amount, more, next_offset),
+                "pagination": _pagination(len(page), amount, more, page[-1].id if page else ""),
                 "results": [_commit_json(c) for c in page],
             },
         )
@@ -435,14 +523,14 @@ class FakeLakeFS:
         body = request.get_json(silent=True) or {}
         theirs = self._commit_of(repo, source)
         ours = repo.commits[repo.branches[self._branch(repo, dest)]]
-        base_ids = {c.id for c in self._ancestors(repo, ours.id)}
-        base = next(c for c in self._ancestors(repo, theirs.id) if c.id in base_ids)
-        changed = {p for p in set(base.tree) | set(theirs.tree) if base.tree.get(p) != theirs.tree.get(p)}
+        if repo.staged.get(dest):
+            raise ApiError(400, f"{dest}: uncommitted changes (dirty branch)")
+        base = self._merge_base(repo, ours, theirs)
+        changed = self._changes(base.tree, theirs.tree)
         if not changed:
             raise ApiError(400, "no changes")
-        conflicts = sorted(p for p in changed if base.tree.get(p) != ours.tree.get(p) != theirs.tree.get(p))
-        if conflicts:  # the spec's 409 body is a MergeResult (with the Error's message alongside)
-            return _json(409, {"reference": "", "message": f"conflict found: {', '.join(conflicts[:5])}"})
+        if self._conflicts(base, ours, theirs):
+            return _json(409, {"reference": ""})
         tree = dict(ours.tree)
         for path in changed:
             if path in theirs.tree:
@@ -453,6 +541,68 @@ class FakeLakeFS:
         commit = self._new_commit(repo, (ours.id, theirs.id), tree, message, body.get("metadata") or {})
         repo.branches[dest] = commit.id
         return _json(200, {"reference": commit.id})
+
+    def _diff_branch(self, request: Request, repository: str, branch: str) -> Response:
+        repo = self._repo(repository)
+        head = repo.commits[repo.branches[self._branch(repo, branch)]]
+        return self._diff_page(request, head.tree, self._tree(repo, branch), set())
+
+    def _diff_refs(self, request: Request, repository: str, left: str, right: str) -> Response:
+        """Two-dot: left's tree against right's. Three-dot (the default): what right changed since the merge
+        base, with paths both sides changed marked ``conflict`` (graveler ``compareIterator``)."""
+        repo = self._repo(repository)
+        ours, theirs = self._commit_of(repo, left), self._commit_of(repo, right)
+        if request.args.get("type", "three_dot") == "two_dot":
+            return self._diff_page(request, ours.tree, theirs.tree, set())
+        base = self._merge_base(repo, ours, theirs)
+        return self._diff_page(request, base.tree, theirs.tree, self._conflicts(base, ours, theirs))
+
+    def _diff_page(
+        self, request: Request, before: dict[str, Obj], after: dict[str, Obj], conflicts: set[str]
+    ) -> Response:
+        prefix, start = request.args.get("prefix", ""), request.args.get("after", "")
+        amount = min(int(request.args.get("amount", 100)), 1000)
+        paths = sorted(p for p in self._changes(before, after) if p.startswith(prefix) and p > start)
+        page, more = paths[:amount], len(paths) > amount
+        stats = _flag(request, "include_right_stats", False)
+        results = []
+        for path in page:
+            old, new = before.get(path), after.get(path)
+            kind = (
+                "conflict" if path in conflicts else "added" if old is None else "removed" if new is None else "changed"
+            )
+            entry: dict[str, Any] = {"type": kind, "path": path, "path_type": "object"}
+            entry["size_bytes"] = len((new or old or Obj(b"", "", 0, "", "")).data)
+            if stats and new is not None:
+                entry["right"] = {
+                    "checksum": new.checksum,
+                    "mtime": new.mtime,
+                    "content_type": new.content_type,
+                    "metadata": new.metadata,
+                }
+            results.append(entry)
+        pagination = _pagination(len(page), amount, more, page[-1] if page else "")
+        return _json(200, {"pagination": pagination, "results": results})
+
+
+def _flag(request: Request, name: str, default: bool) -> bool:
+    """A boolean query parameter ("true"/"True"/"false"...)."""
+    value = request.args.get(name)
+    return default if value is None else value.lower() == "true"
+
+
+def _checksum(data: bytes, how: str) -> str:
+    """The checksum lakeFS records for ``data`` written ``how`` (see ``FakeLakeFS.put_object``)."""
+    if how == "api":
+        return hashlib.md5(data).hexdigest()
+    part = 5 << 20
+    parts = [data[i : i + part] for i in range(0, max(len(data), 1), part)]
+    combined = hashlib.md5(b"".join(hashlib.md5(p).digest() for p in parts)).hexdigest()
+    if how == "multipart":
+        return combined
+    if how == "import":
+        return f"{combined}-{len(parts)}"
+    raise ValueError(f"unknown write {how!r}")
 
 
 def _explain(exc: Exception) -> str:
@@ -475,7 +625,8 @@ def _error(status: int, message: str) -> Response:
 
 
 def _pagination(results: int, amount: int, more: bool, next_offset: str) -> dict[str, Any]:
-    return {"has_more": more, "next_offset": next_offset, "results": results, "max_per_page": amount}
+    """lakeFS sets ``next_offset`` only when there is a next page (controller ``paginationFor``)."""
+    return {"has_more": more, "next_offset": next_offset if more else "", "results": results, "max_per_page": amount}
 
 
 def _repository(repo: Repo) -> dict[str, Any]:
