@@ -469,6 +469,7 @@ class LakeFSStore:
     def _upload(self, branch: str, path: str, file: Path, metadata: Mapping[str, str]) -> Entry:
         """Stream ``file`` to ``path`` on ``branch`` with user metadata; lakeFS's answer is its identity."""
         headers = {"Content-Type": "application/octet-stream", "Accept": "application/json"}
+        headers["Content-Length"] = str(file.stat().st_size)
         headers.update({"X-Lakefs-Meta-" + k: v for k, v in metadata.items()})
 
         def upload() -> Entry:

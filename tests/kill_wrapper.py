@@ -89,19 +89,17 @@ class _DyingReader:
 
 def _install_lakefs(point: str, countdown: _Countdown) -> None:
     """Points inside the lakeFS store: mid-upload, before / after the asset's commit, before / after the merge."""
-    import lakefs.object
-
     from io_managers.lakefs_store import LakeFSStore
 
     if point == "lakefs-upload":  # the Nth object upload dies after 256 KiB of its body went out
-        original = lakefs.object.ObjectWriter._upload_raw
+        original = LakeFSStore._raw
 
-        def upload(self: Any) -> Any:
-            if countdown.hit():
-                self._fd = _DyingReader(self._fd, 256 * 1024)
-            return original(self)
+        def raw(self: Any, method: str, resource: str, query: dict[str, str], **kwargs: Any) -> Any:
+            if "body" in kwargs and countdown.hit():
+                kwargs["body"] = _DyingReader(kwargs["body"], 256 * 1024)
+            return original(self, method, resource, query, **kwargs)
 
-        lakefs.object.ObjectWriter._upload_raw = upload  # type: ignore[method-assign]
+        LakeFSStore._raw = raw  # type: ignore[method-assign]
     elif point in ("lakefs-commit-before", "lakefs-merge-before", "lakefs-merge-after"):
         action = "commit " if "commit" in point else "merge run branch "
         when = point.rsplit("-", 1)[1]

@@ -102,18 +102,14 @@ def _assert_records_have_commits(project: Project, target: LakeFS) -> set[str]:
 
 
 def _run_commits(target: LakeFS, run_id: str) -> set[str]:
-    """Assets committed by ``run_id`` on its (unmerged) run branch; each commit must hold its object with the
-    checksum it names."""
-    committed = set()
-    branches = {b.id for b in _repo(target).branches()}
+    """Assets ``run_id`` committed on its (unmerged) run branch: objects at the branch's head commit whose
+    provenance (user metadata) names the run; staged-only objects do not count."""
     name = f"lakeplan-run-{run_id}"
-    for commit in _repo(target).ref(name).log() if name in branches else []:
-        meta = commit.metadata or {}
-        if meta.get("lakeplan.run_id") == run_id and "lakeplan.asset" in meta:
-            stat = _repo(target).ref(commit.id).object(meta["lakeplan.path"]).stat()
-            assert stat.checksum == meta["lakeplan.data_version"], meta
-            committed.add(meta["lakeplan.asset"])
-    return committed
+    if name not in {b.id for b in _repo(target).branches()}:
+        return set()
+    head = _repo(target).branch(name).get_commit().id
+    objects = _repo(target).ref(head).objects(prefix="assets/", user_metadata=True)
+    return {o.metadata["lakeplan-asset"] for o in objects if (o.metadata or {}).get("lakeplan-run") == run_id}
 
 
 def _run_ids(project: Project) -> set[str]:
