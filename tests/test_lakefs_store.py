@@ -297,7 +297,7 @@ def test_sync_rebuilds_the_metadata_store_from_lakefs_history(
     project.database_url = f"sqlite:///{tmp_path / 'fresh.db'}"
     assert all(a["status"] == "STALE" for a in _plan(project).values())
     result = project.cli("sync", "-m", project.module(), check=True)
-    assert "5 lakeplan commits" in result.stderr
+    assert "5 lakeplan object versions" in result.stderr
     assert all(a["status"] == "FRESH" for a in _plan(project).values())
     rebuilt = project.workspace().store.heads()
     assert {k: (h.data_version, h.code_version, h.input_versions, h.location) for k, h in rebuilt.items()} == {
