@@ -260,9 +260,9 @@ class LakeFSStore:
             lambda: self._sdk.branches_api.diff_branch(self.config.repository, target, amount=3).results,
         )
         if dirty:
-            paths = ", ".join(repr(d.path) for d in dirty)
+            paths = ", ".join(repr(d.path) for d in dirty[:2]) + (", ..." if len(dirty) > 2 else "")
             raise StoreError(
-                f"lakeFS branch {target!r} has uncommitted changes ({paths}...): a run could not be published "
+                f"lakeFS branch {target!r} has uncommitted changes ({paths}): a run could not be published "
                 f"into it; commit them ('lakectl commit lakefs://{self.config.repository}/{target} -m ...') or "
                 f"drop them ('lakectl branch reset lakefs://{self.config.repository}/{target}'), then run again"
             )
@@ -495,8 +495,7 @@ class LakeFSStore:
         """
         if mat.location is None:
             raise StoreError(f"nothing to commit for {mat.asset_key!r}")
-        branch = self.run_branch(mat.run_id)
-        self._begin(mat.run_id)
+        branch = self.run_branch(mat.run_id)  # made by begin_run / observe
         path = self.asset_path(mat.asset_key, mat.location.rsplit(".", 1)[-1])
         inputs = {
             k: {"data_version": v, "commit": _ref_of(input_locations.get(k))} for k, v in mat.input_versions.items()

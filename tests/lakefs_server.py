@@ -57,6 +57,7 @@ from typing import Any
 
 from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
+from openapi_core.validation.request.exceptions import SecurityValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.serving import make_server
@@ -129,6 +130,7 @@ class Fault:
     path_part: str | None
     message: str = "injected fault"
     after: bool = False
+    then: Callable[[], object] | None = None  # run after applying a lost request (e.g. a sibling's commit)
 
     def matches(self, request: Request) -> bool:
         return (
@@ -205,9 +207,16 @@ class FakeLakeFS:
         """Drop the connection (TCP reset) on the next ``times`` matching requests, before applying them."""
         self.faults.append(Fault(0, times, method, path_part))
 
-    def lose(self, times: int = 1, method: str | None = None, path_part: str | None = None) -> None:
-        """Apply the next ``times`` matching requests, then drop the connection: the client never hears."""
-        self.faults.append(Fault(0, times, method, path_part, after=True))
+    def lose(
+        self,
+        times: int = 1,
+        method: str | None = None,
+        path_part: str | None = None,
+        then: Callable[[], object] | None = None,
+    ) -> None:
+        """Apply the next ``times`` matching requests, then drop the connection: the client never hears.
+        ``then`` runs between the two (what another client does before this one retries)."""
+        self.faults.append(Fault(0, times, method, path_part, after=True, then=then))
 
     def count(self, *operations: str) -> int:
         return sum(1 for c in self.calls if not operations or c in operations)
@@ -221,6 +230,8 @@ class FakeLakeFS:
             fault.times -= 1
             if fault.after:
                 self._respond(request)
+                if fault.then is not None:
+                    fault.then()
             if fault.status == 0:
                 sock: socket.socket = environ["werkzeug.socket"]
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -234,6 +245,8 @@ class FakeLakeFS:
         request.get_data()  # buffer the body so both validation and the handler can read it
         try:
             self.openapi.validate_request(WerkzeugOpenAPIRequest(request))
+        except SecurityValidationError:  # no credentials the spec accepts: lakeFS answers 401, not 400
+            return _error(401, "error authenticating request")
         except Exception as exc:
             self.violations.append(f"request {request.method} {request.full_path}: {_explain(exc)}")
             return _error(400, f"request does not match the lakeFS API: {exc}")
@@ -444,16 +457,30 @@ class FakeLakeFS:
         return _json(201, self._stats(dest, source))
 
     def _commit(self, request: Request, repository: str, branch: str) -> Response:
-        repo = self._repo(repository)
         body = request.get_json()
-        head = repo.commits[repo.branches[self._branch(repo, branch)]]
-        tree = self._tree(repo, branch)  # everything staged on the branch, whoever staged it
-        if not self._changes(head.tree, tree) and not body.get("allow_empty"):
-            raise ApiError(400, "commit: no changes")
-        commit = self._new_commit(repo, (head.id,), tree, body["message"], body.get("metadata") or {})
-        repo.branches[branch] = commit.id
-        repo.staged.pop(branch, None)
+        message, metadata = body["message"], body.get("metadata") or {}
+        commit = self.commit_staged(repository, branch, message, metadata, bool(body.get("allow_empty")))
         return _json(201, _commit_json(commit))
+
+    def commit_staged(
+        self,
+        repository: str,
+        branch: str,
+        message: str,
+        metadata: dict[str, str] | None = None,
+        allow_empty: bool = False,
+    ) -> CommitRec:
+        """Commit everything staged on the branch, whoever staged it (what the commit endpoint does)."""
+        with self._lock:
+            repo = self._repo(repository)
+            head = repo.commits[repo.branches[self._branch(repo, branch)]]
+            tree = self._tree(repo, branch)
+            if not self._changes(head.tree, tree) and not allow_empty:
+                raise ApiError(400, "commit: no changes")
+            commit = self._new_commit(repo, (head.id,), tree, message, metadata or {})
+            repo.branches[branch] = commit.id
+            repo.staged.pop(branch, None)
+            return commit
 
     def _list_objects(self, request: Request, repository: str, ref: str) -> Response:
         repo = self._repo(repository)
