@@ -11,7 +11,7 @@ Each layer overrides the one before it:
    ``LAKEFS_SECRET_ACCESS_KEY``.
 
 Secrets never appear in a repr, a message or run metadata: the dataclass hides them, and an endpoint
-written as ``http://user:pass@host`` is used without its user part and described as ``http://***@host``.
+written as ``http://key:secret@host`` gives its credentials (if no other layer did) and is kept without them.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
+from assets_core.masking import mask_url as masked
 from assets_core.errors import ConfigError
 
 _KEYS = ("endpoint", "repository", "branch", "assets_prefix", "retries", "retry_backoff_seconds")
@@ -50,8 +51,8 @@ class LakeFSConfig:
 
     @property
     def where(self) -> str:
-        """The endpoint as messages show it: any ``user:pass@`` masked."""
-        return masked(self.endpoint)
+        """The endpoint as messages show it (any ``user:pass@`` was taken out when loading)."""
+        return self.endpoint
 
     def client_arguments(self) -> dict[str, Any]:
         """Keyword arguments for ``lakefs.Client``: explicit, so the SDK reads no file or variable itself."""
@@ -107,8 +108,14 @@ class LakeFSConfig:
                 "[tool.lakeplan.lakefs]: retries must be a whole number, retry_backoff_seconds a number"
             ) from None
         endpoint = values["endpoint"].strip().rstrip("/").removesuffix("/api/v1")
-        if urlsplit(endpoint).scheme not in ("http", "https") or not urlsplit(endpoint).hostname:
-            raise ConfigError(f"lakeFS endpoint {masked(endpoint)!r} is not an http(s) URL; e.g. http://localhost:8000")
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(
+                f"lakeFS endpoint {str(masked(endpoint))!r} is not an http(s) URL; e.g. http://localhost:8000"
+            )
+        if parts.username and parts.password and not values.get("access_key_id"):  # http://key:secret@host
+            values.update(access_key_id=unquote(parts.username), secret_access_key=unquote(parts.password))
+        endpoint = str(masked(endpoint)).replace("***@", "", 1) if "@" in parts.netloc else endpoint
         return cls(
             endpoint=endpoint,
             repository=values["repository"],
@@ -121,14 +128,6 @@ class LakeFSConfig:
             session_token=values.get("session_token") or None,
             sources=tuple(found),
         )
-
-
-def masked(url: str) -> str:
-    """``url`` with any ``user:password@`` replaced by ``***@``."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    return url.replace(parts.netloc, "***@" + parts.netloc.rsplit("@", 1)[1], 1)
 
 
 def _lakectl_yaml(env: Mapping[str, str], home: Path | None) -> dict[str, str]:
