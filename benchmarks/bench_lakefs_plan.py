@@ -1,10 +1,13 @@
-"""How many lakeFS API calls ``plan`` makes for a 1,000-asset graph (and how long it takes).
+"""How many lakeFS API calls ``plan`` and one step make for a 1,000-asset graph (and how long they take),
+next to any number of objects that are not lakeplan's.
 
-    .venv/bin/python benchmarks/bench_lakefs_plan.py [--assets 1000]
+    .venv/bin/python benchmarks/bench_lakefs_plan.py [--assets 1000] [--unrelated 0 20000 100000]
 
 Runs against the fake lakeFS server of the test suite (tests/lakefs_server.py, validated against
 ../shared/lakefs/swagger.yml) through the real ``lakefs`` SDK. Every asset is materialized (its object
-committed on ``main`` and its provenance recorded), then one plan is timed and its API calls counted.
+committed on ``main`` and its provenance recorded), ``--unrelated`` other objects are committed beside
+them (under ``raw/``), then one plan is timed and its API calls counted; then the source changes and one
+step (the root asset) is materialized in a run, its calls counted apart from its data transfers.
 """
 
 from __future__ import annotations
@@ -25,13 +28,19 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--assets", type=int, default=1000)
+    parser.add_argument("--unrelated", type=int, nargs="+", default=[0, 20_000, 100_000])
     args = parser.parse_args()
+    return max(measure(args.assets, unrelated) for unrelated in args.unrelated)
+
+
+def measure(assets: int, unrelated: int) -> int:
 
     import lakefs
     from lakefs_server import FakeLakeFS
 
     from assets_core.config import load_settings
     from assets_core.records import Materialization, MaterializationKind
+    from assets_core.step import materialize
     from assets_core.workspace import Workspace
 
     spec = REPO.parent / "shared" / "lakefs" / "swagger.yml"
@@ -48,7 +57,7 @@ def main() -> int:
     )
     lines = ["from assets_core import asset, source_asset", "raw = source_asset('raw', path='data/raw.csv')"]
     lines += ["@asset\ndef a0(raw): return 0"]
-    lines += [f"@asset\ndef a{i}(a{(i - 1) // 2}): return {i}" for i in range(1, args.assets)]
+    lines += [f"@asset\ndef a{i}(a{(i - 1) // 2}): return {i}" for i in range(1, assets)]
     (root / "bench_graph.py").write_text(textwrap.dedent("\n".join(lines)) + "\n")
     os.environ.update(LAKEFS_ACCESS_KEY_ID=server.access_key, LAKEFS_SECRET_ACCESS_KEY=server.secret_key)
     ws = Workspace.load("bench_graph", load_settings(root, {}))
@@ -59,6 +68,8 @@ def main() -> int:
         if key != "raw":
             data = f"{key}".encode()
             versions[key] = server.put_object("bench", "main", f"assets/{key}.json", data).checksum
+    for i in range(unrelated):
+        server.put_object("bench", "main", f"raw/{i:06d}.csv", b"x")
     commit = lakefs.Repository("bench", client=client).branch("main").commit("arrange").id
     for key in ws.graph.order:
         if key == "raw":
@@ -74,11 +85,24 @@ def main() -> int:
     plan = ws.plan()
     seconds = time.perf_counter() - started
     calls = Counter(server.calls)
-    print(f"assets: {len(plan.statuses)}  stale: {len(plan.stale)}  plan: {seconds:.2f}s")
-    print(f"lakeFS API calls: {sum(calls.values())}  ({', '.join(f'{k} {v}' for k, v in sorted(calls.items()))})")
-    print(f"spec violations: {len(server.violations)}")
+    print(
+        f"assets: {len(plan.statuses)}  unrelated objects: {unrelated}  stale: {len(plan.stale)}  plan: {seconds:.2f}s"
+    )
+    print(f"  plan: {sum(calls.values())} lakeFS calls ({', '.join(f'{k} {v}' for k, v in sorted(calls.items()))})")
+
+    server.put_object("bench", "main", "data/raw.csv", b"x\n2\n")
+    lakefs.Repository("bench", client=client).branch("main").commit("new source")
+    ws.objects.begin_run("bench-run")
+    server.calls.clear()
+    started = time.perf_counter()
+    outcome = materialize(ws, "a0", "bench-run").outcome.value
+    seconds = time.perf_counter() - started
+    steps = Counter(c for c in server.calls if c not in ("get_object", "upload_object"))
+    print(f"  step a0 ({outcome}, {seconds:.2f}s): {sum(steps.values())} lakeFS calls besides data transfers "
+          f"({', '.join(f'{k} {v}' for k, v in sorted(steps.items()))})")  # fmt: skip
+    print(f"  spec violations: {len(server.violations)}")
     server.stop()
-    return 0 if not plan.stale and not server.violations else 1
+    return 0 if not plan.stale and not server.violations and outcome == "built" else 1
 
 
 if __name__ == "__main__":
