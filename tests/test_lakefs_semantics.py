@@ -205,7 +205,8 @@ def test_a_conflict_names_the_conflicting_paths(sqlite_project: Project, lakefs_
 
 
 def test_non_md5_checksums_are_opaque_identities(sqlite_project: Project, lakefs_target: LakeFS) -> None:
-    """A source written by a multipart upload and an asset replaced by an import: read, never re-hashed."""
+    """An asset replaced by an S3-gateway multipart upload (a checksum that looks like, but is not, the
+    content's MD5) and a source written by an import: read by their dependents, never re-hashed."""
     server = lakefs_target.fake_only()
     project = _project(sqlite_project, lakefs_target)
     project.cli("materialize", "-m", project.module(), check=True)
@@ -213,11 +214,14 @@ def test_non_md5_checksums_are_opaque_identities(sqlite_project: Project, lakefs
 
     path = project.root / "t.parquet"
     pd.DataFrame({"customer": ["z"], "amount": [1]}).to_parquet(path)
-    server.put_object(lakefs_target.repository, "main", "assets/totals.parquet", path.read_bytes(), how="import")
-    server.put_object(lakefs_target.repository, "main", "data/orders.csv", ORDERS + b"e,4\n", how="multipart")
+    server.put_object(lakefs_target.repository, "main", "assets/totals.parquet", path.read_bytes(), how="multipart")
+    part = lakefs_target.branch().object("data/extra/part-0.parquet").reader("rb", pre_sign=False).read()
+    server.put_object(lakefs_target.repository, "main", "data/extra/part-1.parquet", part, how="import")
     server.commit_staged(lakefs_target.repository, "main", "outside writes")
+    assert {k for k, a in _plan(project).items() if a["status"] == "STALE"} == {"report", "extra_count"}
     result = project.cli("materialize", "-m", project.module(), "--json")
     assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["counts"]["built"] == 2
     assert all(a["status"] == "FRESH" for a in _plan(project).values())
 
 
