@@ -58,9 +58,9 @@ def measure(assets: int, unrelated: int) -> int:
     lines = ["from assets_core import asset, source_asset", "raw = source_asset('raw', path='data/raw.csv')"]
     lines += ["@asset\ndef a0(raw): return 0"]
     lines += [f"@asset\ndef a{i}(a{(i - 1) // 2}): return {i}" for i in range(1, assets)]
-    (root / "bench_graph.py").write_text(textwrap.dedent("\n".join(lines)) + "\n")
+    (root / f"bench_graph_{unrelated}.py").write_text(textwrap.dedent("\n".join(lines)) + "\n")
     os.environ.update(LAKEFS_ACCESS_KEY_ID=server.access_key, LAKEFS_SECRET_ACCESS_KEY=server.secret_key)
-    ws = Workspace.load("bench_graph", load_settings(root, {}))
+    ws = Workspace.load(f"bench_graph_{unrelated}", load_settings(root, {}))
 
     # Arrange: the source and every asset's object on main in one commit; provenance in the SQL store.
     versions = {"raw": server.put_object("bench", "main", "data/raw.csv", b"x\n1\n").checksum}

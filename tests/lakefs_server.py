@@ -416,8 +416,14 @@ class FakeLakeFS:
 
     def _list_branches(self, request: Request, repository: str) -> Response:
         repo = self._repo(repository)
-        refs = [{"id": name, "commit_id": commit} for name, commit in sorted(repo.branches.items())]
-        return _json(200, {"pagination": _pagination(len(refs), 1000, False, ""), "results": refs})
+        prefix, after = request.args.get("prefix", ""), request.args.get("after", "")
+        amount = min(int(request.args.get("amount", 100)), 1000)
+        names = sorted(n for n in repo.branches if n.startswith(prefix) and n > after)
+        page, more = names[:amount], len(names) > amount
+        refs = [{"id": name, "commit_id": repo.branches[name]} for name in page]
+        return _json(
+            200, {"pagination": _pagination(len(page), amount, more, page[-1] if page else ""), "results": refs}
+        )
 
     def _get_branch(self, request: Request, repository: str, branch: str) -> Response:
         repo = self._repo(repository)

@@ -88,3 +88,33 @@ def test_plan_authenticates_from_lakectl_yaml_or_a_session_token(
         _plan(project)
     server.tokens.add("session-1")
     assert set(a["status"] for a in _plan(project).values()) == {"STALE"}
+
+
+def test_gc_removes_old_failed_run_branches_and_cache_files(sqlite_project: Project, lakefs_target: LakeFS) -> None:
+    import os
+    import time
+
+    from io_managers.lakefs_gc import DAY, gc
+
+    project = _project(sqlite_project, lakefs_target, fail=True)
+    assert project.cli("materialize", "-m", project.module()).returncode == 1  # keeps its run branch
+    ws = project.workspace()
+    assert isinstance(ws.objects, LakeFSStore)
+    ws.objects.begin_run("still-running")
+    from assets_core.records import RunRecord, RunStatus
+
+    ws.store.ensure_run(RunRecord("still-running", time.time(), RunStatus.RUNNING, "*"))
+    cached = [p for p in ws.objects.cache.rglob("*") if p.is_file()]
+    assert cached  # the failed run downloaded its sources
+    assert gc(ws, 7 * DAY) == gc(ws, 7 * DAY, dry_run=True)  # nothing is old yet
+    assert gc(ws, 7 * DAY).branches == ()
+    for path in cached:
+        os.utime(path, (time.time() - 8 * DAY, time.time() - 8 * DAY))
+    result = gc(ws, 7 * DAY, now=time.time() + 8 * DAY)
+    assert len(result.branches) == 1 and result.branches[0].startswith("lakeplan-run-")
+    assert result.kept_running == ("lakeplan-run-still-running",)
+    assert result.cache_files == len(cached) and not [p for p in cached if p.exists()]
+    import lakefs
+
+    names = {b.id for b in lakefs.Repository(lakefs_target.repository, client=lakefs_target.client).branches()}
+    assert names == {"main", "lakeplan-run-still-running"}

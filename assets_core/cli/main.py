@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "argo_compiler.cli",
     "assets_core.cli.audit_commands",
     "io_managers.lakefs_sync",
+    "io_managers.lakefs_gc",
 )
 
 DESCRIPTION = """\
