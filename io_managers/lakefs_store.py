@@ -99,6 +99,7 @@ class LakeFSStore:
         self.project_root = project_root
         self.cache = cache_dir
         self._client: Any = None
+        self._bases: dict[str, str] = {}  # run id -> a commit of its run branch seen by this process
 
     def __repr__(self) -> str:
         return f"LakeFSStore({self.describe()})"
@@ -249,10 +250,15 @@ class LakeFSStore:
         self._begin(run_id)
 
     def _begin(self, run_id: str) -> str:
-        """The run branch's head commit, creating the branch from the target on first use."""
+        """A commit of the run branch, creating the branch from the target on first use; asked once per
+        process. Any of its commits pins sources and objects that are not this run's equally well: the run
+        branch only ever adds this run's own objects (which ``observe`` reads by the branch's name)."""
+        if run_id in self._bases:
+            return self._bases[run_id]
         name = self.run_branch(run_id)
         head = self._commit_of(name)
         if head is not None:
+            self._bases[run_id] = head
             return head
         target = self.config.branch
         dirty = self._call(
@@ -276,7 +282,8 @@ class LakeFSStore:
                     return self._commit_of(name) or ""
                 raise
 
-        return self._call(f"create run branch {name!r}", create)
+        self._bases[run_id] = self._call(f"create run branch {name!r}", create)
+        return self._bases[run_id]
 
     def _list(self, ref: str, prefix: str) -> dict[str, Entry]:
         """Every object under ``prefix`` at ``ref`` with checksum, size and user metadata, in pages."""

@@ -250,12 +250,39 @@ def test_plan_and_step_cost_do_not_grow_with_unrelated_objects(sqlite_project: P
 
     lakefs_target.put("data/orders.csv", ORDERS + b"d,9\n")  # orders is stale now
     ws = project.workspace()
-    ws.objects.begin_run("one-step")
     server.calls.clear()
+    ws.objects.begin_run("one-step")  # as every Argo pod does first; it creates the run branch here
     result = materialize(ws, "orders", "one-step")
     assert result.outcome is Outcome.BUILT
     transfers = {"get_object", "upload_object"}
-    # the run branch, lakeplan's prefix, the source (a stat), the commit
+    # the run branch (missing: the target is checked clean, and it is made), lakeplan's prefix, the source, the commit
     assert sorted(c for c in server.calls if c not in transfers) == [
-        "commit", "get_branch", "list_objects", "stat_object"
+        "commit", "create_branch", "diff_branch", "get_branch", "list_objects", "stat_object"
     ], server.calls  # fmt: skip
+    server.calls.clear()
+    pod = project.workspace()  # the next pod of the same run: the branch exists; totals reads orders
+    pod.objects.begin_run("one-step")
+    assert materialize(pod, "totals", "one-step").outcome is Outcome.BUILT
+    assert sorted(c for c in server.calls if c not in transfers) == ["commit", "get_branch", "list_objects"]
+
+
+def test_a_merge_whose_answer_was_lost_is_found_not_repeated(sqlite_project: Project, lakefs_target: LakeFS) -> None:
+    server = lakefs_target.fake_only()
+    project = _project(sqlite_project, lakefs_target)
+    server.lose(method="POST", path_part="/merge/")
+    result = project.cli("materialize", "-m", project.module())
+    assert result.returncode == 0 and "published run" in result.stderr, result.stderr
+    merges = [c for c in _repo(lakefs_target).ref("main").log() if len(c.parents or []) == 2]
+    assert len(merges) == 1
+
+
+def test_a_hook_that_rejects_a_commit_is_named(sqlite_project: Project, lakefs_target: LakeFS) -> None:
+    from lakefs_server import HOOK_FAILED
+
+    server = lakefs_target.fake_only()
+    project = _project(sqlite_project, lakefs_target)
+    server.fail(412, times=1, method="POST", path_part="/commits", message=HOOK_FAILED)
+    result = project.cli("materialize", "-m", project.module())
+    assert result.returncode == 3
+    (error,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert "a lakeFS hook rejected the request to commit" in error and "action failed" in error

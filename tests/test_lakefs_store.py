@@ -160,8 +160,9 @@ def test_run_commits_provenance_publishes_and_plans_fresh(sqlite_project: Projec
     }  # fmt: skip
     orders = objects["assets/orders.parquet"]
     inputs = json.loads(orders.metadata["lakeplan-inputs"])
-    assert repo.ref(inputs["orders_csv"]["commit"]).object("data/orders.csv").stat().checksum == (
-        inputs["orders_csv"]["data_version"]
+    assert (
+        repo.ref(inputs["orders_csv"]["commit"]).object("data/orders.csv").stat().checksum
+        == (inputs["orders_csv"]["data_version"])
     )
     heads = project.workspace().store.heads()
     assert heads["orders"].data_version == orders.checksum  # data version = lakeFS checksum
