@@ -286,3 +286,19 @@ def test_a_hook_that_rejects_a_commit_is_named(sqlite_project: Project, lakefs_t
     assert result.returncode == 3
     (error,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert "a lakeFS hook rejected the request to commit" in error and "action failed" in error
+
+
+def test_a_target_made_dirty_during_the_run_is_named_at_publish(sqlite_project: Project, lakefs_target: LakeFS) -> None:
+    from assets_core.errors import StoreError
+    from assets_core.records import Materialization, MaterializationKind
+
+    project = _project(sqlite_project, lakefs_target)
+    store = project.workspace().objects
+    assert isinstance(store, LakeFSStore)
+    store.begin_run("r1")
+    stored = store.put("orders", "json", lambda out: out.write(b"[1]"))
+    store.commit(Materialization("orders", "r1", MaterializationKind.BUILT, "c", {}, "", stored.location), {})
+    lakefs_target.branch().object("notes/draft.txt").upload(b"wip", mode="wb", pre_sign=False)  # not committed
+    with pytest.raises(StoreError, match="'main' has uncommitted changes; nothing was overwritten") as raised:
+        store.finish_run("r1", True)
+    assert "lakectl merge lakefs://" in str(raised.value) and "\n" not in str(raised.value)
