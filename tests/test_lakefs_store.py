@@ -362,12 +362,14 @@ def test_configuration_errors_are_one_line(
 
 def test_fake_server_rejects_requests_outside_the_spec(lakefs_target: LakeFS) -> None:
     server = lakefs_target.fake_only()
+    import base64
     import urllib.request
 
+    auth = base64.b64encode(f"{server.access_key}:{server.secret_key}".encode()).decode()
     request = urllib.request.Request(
         f"{server.endpoint}/api/v1/repositories/{lakefs_target.repository}/branches",
         data=b'{"source": "main"}',  # "name" is required by BranchCreation
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", "Authorization": f"Basic {auth}"},
         method="POST",
     )
     with pytest.raises(urllib.request.HTTPError) as raised:
