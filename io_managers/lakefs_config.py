@@ -26,12 +26,14 @@ from urllib.parse import unquote, urlsplit
 from assets_core.masking import mask_url as masked
 from assets_core.errors import ConfigError
 
-_KEYS = ("endpoint", "repository", "branch", "assets_prefix", "retries", "retry_backoff_seconds")
+_KEYS = ("endpoint", "repository", "branch", "assets_prefix", "retries", "retry_backoff_seconds", "presign")
 _ENV = {
     "endpoint": "LAKEPLAN_LAKEFS_ENDPOINT",
     "repository": "LAKEPLAN_LAKEFS_REPOSITORY",
     "branch": "LAKEPLAN_LAKEFS_BRANCH",
+    "presign": "LAKEPLAN_LAKEFS_PRESIGN",
 }
+_PRESIGN = {"true": True, "false": False, "auto": None}
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class LakeFSConfig:
     assets_prefix: str = "assets"
     retries: int = 4
     retry_backoff_seconds: float = 0.5
+    presign: bool | None = False  # move data through presigned URLs; None: where the server supports them
     access_key_id: str | None = None
     secret_access_key: str | None = field(default=None, repr=False)
     session_token: str | None = field(default=None, repr=False)
@@ -107,6 +110,9 @@ class LakeFSConfig:
             raise ConfigError(
                 "[tool.lakeplan.lakefs]: retries must be a whole number, retry_backoff_seconds a number"
             ) from None
+        presign = str(values.get("presign", "false")).lower()
+        if presign not in _PRESIGN:
+            raise ConfigError('[tool.lakeplan.lakefs]: presign must be true, false or "auto"')
         endpoint = values["endpoint"].strip().rstrip("/").removesuffix("/api/v1")
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -123,6 +129,7 @@ class LakeFSConfig:
             assets_prefix=str(values.get("assets_prefix", "assets")).strip("/"),
             retries=max(retries, 0),
             retry_backoff_seconds=max(backoff, 0.0),
+            presign=_PRESIGN[presign],
             access_key_id=values.get("access_key_id") or None,
             secret_access_key=values.get("secret_access_key") or None,
             session_token=values.get("session_token") or None,

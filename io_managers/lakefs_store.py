@@ -100,6 +100,7 @@ class LakeFSStore:
         self.cache = cache_dir
         self._client: Any = None
         self._bases: dict[str, str] = {}  # run id -> a commit of its run branch seen by this process
+        self._presign: bool | None = config.presign  # None until the server was asked ("auto")
 
     def __repr__(self) -> str:
         return f"LakeFSStore({self.describe()})"
@@ -187,8 +188,6 @@ class LakeFSStore:
     def _raw(self, method: str, resource: str, query: dict[str, str], **kwargs: Any) -> Any:
         """One HTTP request through the SDK's connection pool and authentication, body streamed (the SDK's
         generated methods hold whole bodies in memory); an error status raises ``ApiException``."""
-        from lakefs_sdk.exceptions import ApiException
-
         api = self._sdk.objects_api.api_client
         headers = dict(kwargs.pop("headers", {}))
         path = "/repositories/" + quote(self.config.repository, safe="") + resource
@@ -196,10 +195,7 @@ class LakeFSStore:
         url = f"{self.client.config.host}{path}?{urlencode(query)}"
         response = api.rest_client.pool_manager.request(method, url, headers=headers, preload_content=False, **kwargs)
         if response.status >= 400:
-            exc = ApiException(status=response.status, reason=response.reason)
-            exc.body = response.read()
-            response.release_conn()
-            raise exc
+            raise _http_error(response)
         return response
 
     def _pages(self, action: str, page: Callable[[str], Any]) -> list[Any]:
@@ -406,15 +402,37 @@ class LakeFSStore:
             self._download(ref, path, target, data_version)
         return target
 
+    def _presigned(self) -> bool:
+        """Whether data moves straight between this process and object storage through presigned URLs:
+        the ``presign`` setting, or with "auto" what the server's storage supports (asked once)."""
+        if self._presign is None:
+            config = self._call("read the server's configuration", lambda: self._sdk.config_api.get_config())
+            storage = config.storage_config or next(iter(config.storage_config_list or []), None)
+            self._presign = bool(storage is not None and storage.pre_sign_support)
+        return self._presign
+
     def _download(self, ref: str, path: str, target: Path, data_version: str = "") -> None:
         """Stream one object to ``target`` in chunks (never whole in memory); visible only when complete
-        and when the server's ETag is ``data_version`` (if given) and every byte it announced arrived."""
+        and when the server's checksum is ``data_version`` (if given) and every byte it announced arrived.
+
+        Through lakeFS, the checksum is the response's ETag; presigned, a stat gives the checksum, size
+        and URL, and the bytes come straight from object storage (whose ETag need not be lakeFS's)."""
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part.")
         location = lakefs_uri(self.config.repository, ref, path)
 
         def download() -> tuple[str, int, int]:
-            response = self._raw("GET", f"/refs/{quote(ref, safe='')}/objects", {"path": path})
+            if self._presigned():
+                stats = self._sdk.objects_api.stat_object(self.config.repository, ref, path, presign=True)
+                response = self._sdk.objects_api.api_client.rest_client.pool_manager.request(
+                    "GET", stats.physical_address, preload_content=False
+                )
+                if response.status >= 400:
+                    raise _http_error(response)
+                checksum, announced = str(stats.checksum), int(stats.size_bytes or 0)
+            else:
+                response = self._raw("GET", f"/refs/{quote(ref, safe='')}/objects", {"path": path})
+                checksum, announced = response.headers.get("ETag", "").strip('"'), -1
             try:
                 with os.fdopen(os.dup(fd), "wb") as out:
                     out.seek(0)
@@ -424,14 +442,14 @@ class LakeFSStore:
                     size = out.tell()
             finally:
                 response.release_conn()
-            return response.headers.get("ETag", "").strip('"'), int(response.headers.get("Content-Length", size)), size
+            return checksum, int(response.headers.get("Content-Length", size)) if announced < 0 else announced, size
 
         try:
-            etag, announced, size = self._call(f"read {location}", download)
-            if size != announced or (data_version and etag != data_version):
+            checksum, announced, size = self._call(f"read {location}", download)
+            if size != announced or (data_version and checksum != data_version):
                 raise StoreError(
                     f"{location} does not hold the recorded version {data_version[:12]} (server checksum "
-                    f"{etag[:12]}, {size} of {announced} bytes); rebuild it with "
+                    f"{checksum[:12]}, {size} of {announced} bytes); rebuild it with "
                     "'lakeplan materialize --force --select <asset>'"
                 )
             os.replace(tmp, target)
@@ -474,9 +492,15 @@ class LakeFSStore:
         return StoredObject(str(path), file_digest(path), path.stat().st_size)
 
     def _upload(self, branch: str, path: str, file: Path, metadata: Mapping[str, str]) -> Entry:
-        """Stream ``file`` to ``path`` on ``branch`` with user metadata; lakeFS's answer is its identity."""
+        """Stream ``file`` to ``path`` on ``branch`` with user metadata; lakeFS's answer is its identity.
+        Presigned: PUT straight to a staging location in object storage, then link it with its ETag."""
+        size = file.stat().st_size
+        if self._presigned():
+            return self._call(
+                f"upload {path} to branch {branch!r}", lambda: self._upload_presigned(branch, path, file, metadata)
+            )
         headers = {"Content-Type": "application/octet-stream", "Accept": "application/json"}
-        headers["Content-Length"] = str(file.stat().st_size)
+        headers["Content-Length"] = str(size)
         headers.update({"X-Lakefs-Meta-" + k: v for k, v in metadata.items()})
 
         def upload() -> Entry:
@@ -487,10 +511,33 @@ class LakeFSStore:
                 stats = json.loads(response.read())
             finally:
                 response.release_conn()
-            size = int(stats.get("size_bytes") or 0)
-            return Entry(stats["path"], stats["checksum"], size, _lower(stats.get("metadata")))
+            return Entry(
+                stats["path"], stats["checksum"], int(stats.get("size_bytes") or 0), _lower(stats.get("metadata"))
+            )
 
         return self._call(f"upload {path} to branch {branch!r}", upload)
+
+    def _upload_presigned(self, branch: str, path: str, file: Path, metadata: Mapping[str, str]) -> Entry:
+        repo, staging = self.config.repository, self._sdk.staging_api
+        location = staging.get_physical_address(repo, branch, path, presign=True)
+        with file.open("rb") as body:
+            response = self._sdk.objects_api.api_client.rest_client.pool_manager.request(
+                "PUT", location.presigned_url, body=body, headers={"Content-Length": str(file.stat().st_size)},
+                preload_content=False,
+            )  # fmt: skip
+        if response.status >= 400:
+            raise _http_error(response)
+        response.release_conn()
+        link = _models().StagingMetadata.from_dict(
+            {
+                "staging": location.to_dict(),
+                "checksum": response.headers.get("ETag", "").strip('" '),
+                "size_bytes": file.stat().st_size,
+                "user_metadata": dict(metadata),
+                "content_type": "application/octet-stream",
+            }
+        )
+        return Entry.of(staging.link_physical_address(repo, branch, path, link))
 
     def commit(self, mat: Materialization, input_locations: Mapping[str, str]) -> Materialization:
         """Stage the asset's object on the run branch with its provenance as user metadata, then commit.
@@ -668,6 +715,16 @@ class LakeFSStore:
         self._call(
             f"delete branch {name!r}", lambda: self._sdk.branches_api.delete_branch(self.config.repository, name)
         )
+
+
+def _http_error(response: Any) -> Exception:
+    """An ``ApiException`` (status, reason, body) for a failed raw response, its connection released."""
+    from lakefs_sdk.exceptions import ApiException
+
+    exc = ApiException(status=response.status, reason=response.reason)
+    exc.body = response.read()
+    response.release_conn()
+    return exc
 
 
 class _NotFound(Exception):

@@ -35,7 +35,14 @@ Each rule below is cited from lakeFS's source (github.com/treeverse/lakeFS, read
 * a locked branch is 500 "branch is currently locked, try again later" (``ErrLockNotAcquired``), too
   many branch-update retries 429 (``ErrTooManyTries``), a failed hook 412 (``actions.ErrActionFailed``):
   the messages ``LOCKED``, ``TOO_MANY_TRIES`` and ``HOOK_FAILED`` below, injected with ``fail``;
-* the log lists commits newest first by creation date.
+* the log lists commits newest first by creation date;
+* presigned URLs exist only where the block adapter supports them (``presign``; S3, GCS and Azure do,
+  the local adapter does not: 400 ``block.ErrOperationNotSupported``): a presigned stat returns the URL
+  as ``physical_address`` (controller ``StatObject``), a presigned read redirects to it (``GetObject``,
+  302), a presigned write asks for a staging location (``GetPhysicalAddress``), PUTs the bytes to the
+  object store, then links it with the client's checksum (``LinkPhysicalAddress`` keeps the ETag it is
+  given; an address it did not issue is 400, ``VerifyLinkAddress``). The "object store" is ``/_blob/``
+  on this server: no lakeFS credentials, a single PUT's ETag is the MD5 as on S3.
 """
 
 from __future__ import annotations
@@ -141,7 +148,10 @@ class Fault:
 
 
 _RULES = [
+    ("/config", "GET", "get_config"),
     ("/repositories", "POST", "create_repository"),
+    ("/repositories/<repository>/branches/<branch>/staging/backing", "GET", "get_physical_address"),
+    ("/repositories/<repository>/branches/<branch>/staging/backing", "PUT", "link_physical_address"),
     ("/repositories/<repository>", "GET", "get_repository"),
     ("/repositories/<repository>/branches", "POST", "create_branch"),
     ("/repositories/<repository>/branches", "GET", "list_branches"),
@@ -171,6 +181,9 @@ class FakeLakeFS:
         self.access_key = access_key
         self.secret_key = secret_key
         self.tokens: set[str] = set()  # session tokens accepted as 'Authorization: Bearer <token>'
+        self.presign = False  # whether the block adapter supports presigned URLs (see the module docstring)
+        self.blobs: dict[str, bytes] = {}  # the object store behind presigned URLs: _blob_key(address) -> bytes
+        self._issued: set[str] = set()  # staging addresses handed out and not yet linked
         self.repos: dict[str, Repo] = {}
         self.calls: list[str] = []
         self.violations: list[str] = []
@@ -225,6 +238,8 @@ class FakeLakeFS:
 
     def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
+        if request.path.startswith("/_blob/"):  # the object store, reached through presigned URLs
+            return self._blob(request)(environ, start_response)
         fault = next((f for f in self.faults if f.matches(request)), None)
         if fault is not None:
             fault.times -= 1
@@ -274,6 +289,24 @@ class FakeLakeFS:
         if real_range is not None:
             response.headers["Content-Range"] = real_range
         return response
+
+    def _blob(self, request: Request) -> Response:
+        address = request.path.removeprefix("/_blob/")
+        self.calls.append(f"blob_{request.method.lower()}")
+        if request.method == "PUT":
+            data = request.get_data()
+            self.blobs[address] = data
+            response = Response(status=200)
+            response.headers["ETag"] = f'"{hashlib.md5(data).hexdigest()}"'
+            return response
+        if address not in self.blobs:
+            return Response(status=404)
+        return Response(self.blobs[address], status=200, content_type="application/octet-stream")
+
+    def _presigned(self, address: str) -> str:
+        if not self.presign:  # block.ErrOperationNotSupported -> 400 (handleApiErrorCallback)
+            raise ApiError(400, "operation not supported")
+        return f"{self.endpoint}/_blob/{_blob_key(address)}"
 
     def _authenticate(self, request: Request) -> None:
         header = request.headers.get("Authorization", "")
@@ -378,15 +411,11 @@ class FakeLakeFS:
         "api" (an API upload: the content MD5), "multipart" (an S3-gateway multipart upload in 5 MiB parts:
         the MD5 of the parts' MD5s) or "import" (the source store's multipart ETag, ``<hex>-<parts>``)."""
         repo = self._repo(repository)
-        obj = Obj(
-            data,
-            _checksum(data, how),
-            int(time.time()),
-            "application/octet-stream",
-            f"{repo.namespace}/data/{uuid.uuid4().hex}",
-            metadata or {},
-        )
-        repo.staged.setdefault(branch, {})[path] = obj
+        address = f"{repo.namespace}/data/{uuid.uuid4().hex}"
+        obj = Obj(data, _checksum(data, how), int(time.time()), "application/octet-stream", address, metadata or {})
+        self.blobs[_blob_key(address)] = data
+        with self._lock:
+            repo.staged.setdefault(branch, {})[path] = obj
         return obj
 
     # -- handlers ------------------------------------------------------------------------------------
@@ -506,11 +535,18 @@ class FakeLakeFS:
     def _stat_object(self, request: Request, repository: str, ref: str) -> Response:
         repo = self._repo(repository)
         path = request.args["path"]
-        return _json(200, self._stats(path, self._object(repo, ref, path)))
+        obj = self._object(repo, ref, path)
+        stats = self._stats(path, obj)
+        if _flag(request, "presign", False):
+            stats["physical_address"] = self._presigned(obj.address)
+            stats["physical_address_expiry"] = int(time.time()) + 900
+        return _json(200, stats)
 
     def _get_object(self, request: Request, repository: str, ref: str) -> Response:
         repo = self._repo(repository)
         obj = self._object(repo, ref, request.args["path"])
+        if _flag(request, "presign", False):
+            return Response(status=302, headers={"Location": self._presigned(obj.address)})
         data = obj.data
         if request.range is not None and request.range.ranges:
             span = request.range.range_for_length(len(data))
@@ -575,6 +611,50 @@ class FakeLakeFS:
         repo.branches[dest] = commit.id
         return _json(200, {"reference": commit.id})
 
+    def _get_config(self, request: Request) -> Response:
+        storage = {
+            "blockstore_type": "s3" if self.presign else "local",
+            "blockstore_namespace_example": "s3://example-bucket/",
+            "blockstore_namespace_ValidityRegex": "^s3://",
+            "pre_sign_support": self.presign,
+            "pre_sign_support_ui": False,
+            "import_support": False,
+            "import_validity_regex": "^s3://",
+        }
+        return _json(200, {"version_config": {"version": "fake"}, "storage_config": storage})
+
+    def _get_physical_address(self, request: Request, repository: str, branch: str) -> Response:
+        repo = self._repo(repository)
+        self._branch(repo, branch)
+        address = f"{repo.namespace}/data/{uuid.uuid4().hex}"
+        location: dict[str, Any] = {"physical_address": address}
+        if _flag(request, "presign", False):
+            location["presigned_url"] = self._presigned(address)
+            location["presigned_url_expiry"] = int(time.time()) + 900
+        self._issued.add(address)
+        return _json(200, location)
+
+    def _link_physical_address(self, request: Request, repository: str, branch: str) -> Response:
+        repo = self._repo(repository)
+        self._branch(repo, branch)
+        body = request.get_json()
+        address = body["staging"]["physical_address"]
+        if address not in self._issued:  # catalog VerifyLinkAddress: ErrLinkAddressInvalid -> 400
+            raise ApiError(400, "link address invalid")
+        self._issued.discard(address)
+        data = self.blobs.get(_blob_key(address), b"")
+        obj = Obj(
+            data,
+            body["checksum"].strip('" '),
+            int(time.time()),
+            body.get("content_type") or "application/octet-stream",
+            address,
+            {k.lower(): v for k, v in (body.get("user_metadata") or {}).items()},
+        )
+        path = request.args["path"]
+        repo.staged.setdefault(branch, {})[path] = obj
+        return _json(200, self._stats(path, obj))
+
     def _diff_branch(self, request: Request, repository: str, branch: str) -> Response:
         repo = self._repo(repository)
         head = repo.commits[repo.branches[self._branch(repo, branch)]]
@@ -616,6 +696,11 @@ class FakeLakeFS:
             results.append(entry)
         pagination = _pagination(len(page), amount, more, page[-1] if page else "")
         return _json(200, {"pagination": pagination, "results": results})
+
+
+def _blob_key(address: str) -> str:
+    """Where the fake object store keeps an address's bytes (its last, unique, part)."""
+    return address.rsplit("/", 1)[-1]
 
 
 def _flag(request: Request, name: str, default: bool) -> bool:

@@ -302,3 +302,36 @@ def test_a_target_made_dirty_during_the_run_is_named_at_publish(sqlite_project: 
     with pytest.raises(StoreError, match="'main' has uncommitted changes; nothing was overwritten") as raised:
         store.finish_run("r1", True)
     assert "lakectl merge lakefs://" in str(raised.value) and "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("setting", ["true", "auto"])
+def test_presigned_data_moves_straight_to_object_storage(
+    sqlite_project: Project, lakefs_target: LakeFS, setting: str
+) -> None:
+    server = lakefs_target.fake_only()
+    server.presign = True
+    project = _project(sqlite_project, lakefs_target)
+    with (project.root / "pyproject.toml").open("a") as handle:
+        handle.write(f'presign = "{setting}"\n')
+    server.calls.clear()
+    result = project.cli("materialize", "-m", project.module(), "--json")
+    assert result.returncode == 0 and json.loads(result.stdout)["counts"]["built"] == 5, result.stderr
+    assert server.count("upload_object", "get_object") == 0  # no byte went through the lakeFS server
+    assert server.count("blob_put") == 5 and server.count("link_physical_address") == 5
+    assert server.count("blob_get") >= 5 and server.count("get_config") == (setting == "auto")  # once per process
+    assert all(a["status"] == "FRESH" for a in _plan(project).values())
+    ws = project.workspace()
+    head = ws.store.heads()["report"]
+    assert json.loads(ws.objects.fetch(head.location, head.data_version).read_text())["rows"] == 3
+
+
+def test_presign_auto_keeps_data_on_the_server_when_storage_cannot_presign(
+    sqlite_project: Project, lakefs_target: LakeFS
+) -> None:
+    server = lakefs_target.fake_only()
+    project = _project(sqlite_project, lakefs_target)
+    with (project.root / "pyproject.toml").open("a") as handle:
+        handle.write('presign = "auto"\n')
+    server.calls.clear()
+    assert project.cli("materialize", "-m", project.module()).returncode == 0
+    assert server.count("blob_put", "blob_get") == 0 and server.count("upload_object") == 5
