@@ -186,6 +186,7 @@ class FakeLakeFS:
         self._issued: set[str] = set()  # staging addresses handed out and not yet linked
         self.repos: dict[str, Repo] = {}
         self.calls: list[str] = []
+        self.bytes_out = 0  # object bytes sent by get_object (whole or ranged), for benchmarks
         self.violations: list[str] = []
         self.faults: list[Fault] = []
         self._lock = threading.RLock()
@@ -554,9 +555,11 @@ class FakeLakeFS:
                 raise ApiError(416, "requested range not satisfiable")
             start, stop = span
             response = Response(data[start:stop], status=206, content_type=obj.content_type)
+            self.bytes_out += stop - start
             response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{len(data)}"
         else:
             response = Response(data, status=200, content_type=obj.content_type)
+            self.bytes_out += len(data)
         response.headers["ETag"] = f'"{obj.checksum}"'
         return response
 
