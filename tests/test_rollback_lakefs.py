@@ -23,6 +23,12 @@ def test_rollback_on_lakefs_is_a_commit(sqlite_project: Project, request: pytest
     assert "now stale:" in result.stdout and "totals" in result.stdout
     ws = project.workspace()
     rollback_run = ws.store.history("orders")[0].run_id
-    commits = [c for c in lakefs.branch().log() if c.metadata and c.metadata.get("lakeplan.asset") == "orders"]
+    commits = [c for c in lakefs.branch().log() if (c.metadata or {}).get("lakeplan.writer") == "orders"]
     assert commits[0].metadata["lakeplan.run_id"] == rollback_run
     assert ws.store.heads()["orders"].data_version == first
+    stat = lakefs.branch().object("assets/orders.parquet").stat()  # the object says how it came to be
+    assert (stat.checksum, stat.metadata["lakeplan-run"], stat.metadata["lakeplan-kind"]) == (
+        first,
+        rollback_run,
+        "rollback",
+    )
