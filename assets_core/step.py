@@ -194,16 +194,8 @@ def _materialize(ws: Workspace, key: str, run_id: str, held: Held, *, force: boo
         return StepResult(key, outcome, time.time() - started, mat.data_version, attempts=attempts)
 
     own = seen.unrecorded.get(key)  # this run already wrote it (a killed attempt): record it, don't rebuild
-    if (
-        own is not None
-        and own.data_version
-        and own.location
-        and (own.code_version, own.input_versions)
-        == (
-            code.version,
-            input_versions,
-        )
-    ):
+    same_recipe = own is not None and (own.code_version, own.input_versions) == (code.version, input_versions)
+    if own is not None and same_recipe and own.data_version and own.location:
         return record(MaterializationKind.BUILT, own.data_version, own.location, {**own.metadata, "adopted": True})
 
     if not force:
