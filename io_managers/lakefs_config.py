@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from assets_core.masking import mask_url as masked
+from assets_core.config import seconds, whole_number
 from assets_core.errors import ConfigError
+from assets_core.masking import mask_url
 
 _KEYS = ("endpoint", "repository", "branch", "assets_prefix", "retries", "retry_backoff_seconds", "presign")
 _ENV = {
@@ -103,12 +104,15 @@ class LakeFSConfig:
         for name in ("endpoint", "repository", "branch"):
             if not isinstance(values.get(name), str) or not values[name].strip():
                 raise ConfigError(f"lakeFS needs {name}: set {name} = '...' in [tool.lakeplan.lakefs] or {_ENV[name]}")
+        retries, backoff = values.get("retries", 4), values.get("retry_backoff_seconds", 0.5)
         try:
-            retries = int(values.get("retries", 4))
-            backoff = float(values.get("retry_backoff_seconds", 0.5))
-        except (TypeError, ValueError):
+            if isinstance(section.get("retries"), str) or isinstance(section.get("retry_backoff_seconds"), str):
+                raise ValueError(retries)  # TOML has numbers: "4" is a typo
+            retries, backoff = whole_number(retries, 0, 20), seconds(backoff, 60)
+        except ValueError:
             raise ConfigError(
-                "[tool.lakeplan.lakefs]: retries must be a whole number, retry_backoff_seconds a number"
+                f"[tool.lakeplan.lakefs]: retries must be a whole number from 0 to 20 (got {retries!r}) and "
+                f"retry_backoff_seconds a number of seconds from 0 to 60 (got {backoff!r})"
             ) from None
         presign = str(values.get("presign", "false")).lower()
         if presign not in _PRESIGN:
@@ -117,18 +121,19 @@ class LakeFSConfig:
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(
-                f"lakeFS endpoint {str(masked(endpoint))!r} is not an http(s) URL; e.g. http://localhost:8000"
+                f"lakeFS endpoint {mask_url(endpoint)!r} is not an http(s) URL; e.g. http://localhost:8000"
             )
         if parts.username and parts.password and not values.get("access_key_id"):  # http://key:secret@host
             values.update(access_key_id=unquote(parts.username), secret_access_key=unquote(parts.password))
-        endpoint = str(masked(endpoint)).replace("***@", "", 1) if "@" in parts.netloc else endpoint
+        if "@" in parts.netloc:  # kept without its credentials
+            endpoint = endpoint.replace(parts.netloc, parts.netloc.rsplit("@", 1)[1], 1)
         return cls(
             endpoint=endpoint,
             repository=values["repository"],
             branch=values["branch"],
             assets_prefix=str(values.get("assets_prefix", "assets")).strip("/"),
-            retries=max(retries, 0),
-            retry_backoff_seconds=max(backoff, 0.0),
+            retries=retries,
+            retry_backoff_seconds=backoff,
             presign=_PRESIGN[presign],
             access_key_id=values.get("access_key_id") or None,
             secret_access_key=values.get("secret_access_key") or None,
