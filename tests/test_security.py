@@ -166,7 +166,8 @@ def test_no_generated_secret_survives_masking(secret: str, form: str) -> None:
             url = f"postgresql://user:{value}@db.example:5432/lake?sslmode=require"
         else:
             url = f"postgresql://user@db.example:5432/lake?sslmode=require&{form}={value}"
-        assert value not in mask_url(url).replace("user", "").replace("db.example:5432/lake?sslmode=require", "")
+        shown = mask_url(url).replace(f"&{form}=", "&")  # the parameter's own name is not its value
+        assert value not in shown.replace("user", "").replace("db.example:5432/lake?sslmode=require", "")
         if " " not in value and "'" not in value:
             assert value not in mask_text(f"error: cannot open {url!r}: refused").replace("user", "")
 
