@@ -284,6 +284,21 @@ class MetadataStore:
         with self._read() as conn:
             return [_materialization(r) for r in conn.execute(query)]
 
+    def recorded_keys(self) -> list[str]:
+        """Every asset with a recorded materialization, sorted: today's code may no longer declare some."""
+        query = sa.select(materializations.c.asset_key).distinct().order_by(materializations.c.asset_key)
+        with self._read() as conn:
+            return list(conn.execute(query).scalars())
+
+    def histories(self) -> dict[str, list[Materialization]]:
+        """Every recorded asset's history, newest first, in one read (for audits over all of them)."""
+        query = sa.select(materializations).order_by(materializations.c.id.desc())
+        found: dict[str, list[Materialization]] = {}
+        with self._read() as conn:
+            for row in conn.execute(query):
+                found.setdefault(row.asset_key, []).append(_materialization(row))
+        return found
+
     def run_materializations(self, run_id: str) -> list[Materialization]:
         query = sa.select(materializations).where(materializations.c.run_id == run_id).order_by(materializations.c.id)
         with self._read() as conn:
