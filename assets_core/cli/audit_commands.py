@@ -484,7 +484,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_rollback(args: argparse.Namespace) -> int:
     from ..rollback import rollback
 
-    ws = load_workspace(args)
+    ws = load_workspace(args, writes=True)
     _check_asset(ws, args.asset)
     result = rollback(ws, args.asset, args.to)
     target = result.target
