@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import warnings
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from assets_core.errors import DefinitionError
 
-_SCHEMA_KEY = b"lakeplan.arrow_schema"  # the written Arrow schema, kept only where Parquet would change it
+# Notes kept in the file's schema metadata, only where needed (so other files' bytes, and versions, stay as they were)
+_SCHEMA_KEY = b"lakeplan.arrow_schema"  # the Arrow schema as written, where Parquet would return another
+_LISTS_KEY = b"lakeplan.python_lists"  # pandas object columns of Python lists (pyarrow would return arrays)
 _PICKLE_HINT = "or use io_manager='pickle'"
 
 
@@ -62,9 +65,11 @@ def _arrow(value: object) -> Any:
 
 
 def _check_unique(names: list[Any]) -> None:
-    repeated = [n for i, n in enumerate(names) if n in names[:i]]
-    if repeated:
-        raise DefinitionError(f"column {repeated[0]!r} appears twice; give every column its own name")
+    seen: set[Any] = set()
+    for name in names:
+        if name in seen:
+            raise DefinitionError(f"column {name!r} appears twice; give every column its own name")
+        seen.add(name)
 
 
 def _as_parquet_returns(schema: Any) -> Any:
@@ -81,8 +86,9 @@ def _labels(index: Any) -> list[tuple[type, object]]:
     return [(type(label), label) for label in index.tolist()]
 
 
-def _check_pandas(frame: Any, returned: Any) -> None:
-    """Refuse what Parquet would not give back: labels of other types, and non-None nulls in object columns."""
+def _pandas_notes(frame: Any, table: Any, returned: Any) -> dict[bytes, bytes]:
+    """Refuse what Parquet would not give back (labels of other types, non-None nulls in object columns);
+    returns the notes that restore the rest on read."""
     import pandas as pd
 
     labels = returned.empty_table().to_pandas().columns
@@ -92,17 +98,23 @@ def _check_pandas(frame: Any, returned: Any) -> None:
             f"column labels ({shown}) would come back from Parquet as {list(labels[:4])}; use string labels "
             f"(df.columns = df.columns.astype(str)) {_PICKLE_HINT}"
         )
+    lists = []
     for position, dtype in enumerate(frame.dtypes):
         if not pd.api.types.is_object_dtype(dtype):
             continue
         values = frame.iloc[:, position].to_numpy()
-        not_none = pd.isna(values) & (values != None)  # noqa: E711 - elementwise test for None
-        if not_none.any():
+        nulls = pd.isna(values)
+        odd = next((v for v in values[nulls] if v is not None), None) if nulls.any() else None
+        if odd is not None:
             raise DefinitionError(
-                f"object column {frame.columns[position]!r} holds {values[not_none][0]!r} as a missing value, "
-                f"which Parquet stores as null and would return as None; store None instead, use a typed "
-                f"column (e.g. .astype('float64')), {_PICKLE_HINT}"
+                f"object column {frame.columns[position]!r} holds {odd!r} as a missing value, which Parquet "
+                f"stores as null and would return as None; store None instead, use a typed column "
+                f"(e.g. .astype('float64')), {_PICKLE_HINT}"
             )
+        present = values[~nulls]
+        if len(present) and isinstance(present[0], list):  # (numpy arrays come back as arrays already)
+            lists.append(table.schema.field(position).name)
+    return {_LISTS_KEY: json.dumps(lists).encode()} if lists else {}
 
 
 def write_table(value: object, out: BinaryIO) -> dict[str, Any]:
@@ -120,11 +132,11 @@ def write_table(value: object, out: BinaryIO) -> dict[str, Any]:
             f"cannot store this table as Parquet: {_reason(exc)}; give each column values of one "
             f"supported type {_PICKLE_HINT}"
         ) from None
-    if table_kind(value) == "pandas":
-        _check_pandas(value, returned)
+    notes = _pandas_notes(value, table, returned) if table_kind(value) == "pandas" else {}
     if not returned.equals(table.schema):
-        written = base64.b64encode(table.schema.remove_metadata().serialize().to_pybytes())  # text, as Parquet wants
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), _SCHEMA_KEY: written})
+        notes[_SCHEMA_KEY] = base64.b64encode(table.schema.remove_metadata().serialize().to_pybytes())  # text
+    if notes:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **notes})
     pq.write_table(table, out, compression="zstd")
     return {
         "python_type": table_kind(value),
@@ -133,32 +145,35 @@ def write_table(value: object, out: BinaryIO) -> dict[str, Any]:
     }
 
 
-def _arrow_as_written(path: Path) -> Any:
-    """The stored table with the Arrow types it was written with."""
+def _as_written(table: Any, notes: dict[bytes, bytes]) -> Any:
+    """``table`` with the Arrow types it was written with, and without lakeplan's notes."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    table = pq.read_table(path)
-    meta = table.schema.metadata or {}
-    if _SCHEMA_KEY not in meta:
+    if not notes:
         return table
-    written = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(meta[_SCHEMA_KEY])))
-    kept = {k: v for k, v in meta.items() if k != _SCHEMA_KEY}
-    return table.cast(written).replace_schema_metadata(kept or None)
+    kept = {k: v for k, v in (table.schema.metadata or {}).items() if k not in notes}
+    if _SCHEMA_KEY in notes:
+        table = table.cast(pa.ipc.read_schema(pa.py_buffer(base64.b64decode(notes[_SCHEMA_KEY]))))
+    return table.replace_schema_metadata(kept or None)
 
 
-def _pandas(table: Any) -> Any:
+def _pandas(table: Any, python_lists: set[str]) -> Any:
     """``table`` as pandas; columns that were ``object`` in pandas get back their Python values."""
     import pandas as pd
+    import pyarrow as pa
 
     frame = table.to_pandas()
     described = (table.schema.pandas_metadata or {}).get("columns", [])
     index_fields = {c for c in (table.schema.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)}
     data = [c for c in described if c["field_name"] not in index_fields]
     for position, column in enumerate(data):
-        if column["numpy_type"] == "object":  # None stays None, 1 stays int, a list stays a list
-            values = table.column(column["field_name"]).to_pylist()
-            frame.isetitem(position, pd.Series(values, index=frame.index, dtype=object))
+        if column["numpy_type"] != "object":
+            continue
+        name = column["field_name"]
+        if pa.types.is_nested(table.schema.field(name).type) and name not in python_lists:
+            continue  # pyarrow already gives back dicts, and numpy arrays for the arrays it was given
+        values = table.column(name).to_pylist()  # None stays None, 1 stays int, a list stays a list
+        frame.isetitem(position, pd.Series(values, index=frame.index, dtype=object))
     return frame
 
 
@@ -172,5 +187,9 @@ def read_table(path: Path, want: str | None) -> Any:
         import polars as pl
 
         return pl.read_parquet(path)
-    table = _arrow_as_written(path)
-    return table if want == "pyarrow" else _pandas(table)
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    notes = {k: v for k, v in (table.schema.metadata or {}).items() if k in (_SCHEMA_KEY, _LISTS_KEY)}
+    table = _as_written(table, notes)
+    return table if want == "pyarrow" else _pandas(table, set(json.loads(notes.get(_LISTS_KEY, b"[]"))))

@@ -50,6 +50,7 @@ PANDAS_EXACT = {
             "bytes": objects([b"x", None]),
         }
     ),
+    "numpy arrays in an object column": pd.DataFrame({"x": objects([np.array([1, 2]), None, np.array([3])])}),
     "int labels and an object column with None": pd.DataFrame({0: objects(["a", None]), 1: [1.5, np.nan]}),
     "nullable Int64, categorical, time zone, timedelta": pd.DataFrame(
         {
