@@ -13,6 +13,7 @@ import base64
 import io
 import json
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -99,22 +100,30 @@ def _pandas_notes(frame: Any, table: Any, returned: Any) -> dict[bytes, bytes]:
             f"(df.columns = df.columns.astype(str)) {_PICKLE_HINT}"
         )
     lists = []
-    for position, dtype in enumerate(frame.dtypes):
-        if not pd.api.types.is_object_dtype(dtype):
-            continue
-        values = frame.iloc[:, position].to_numpy()
+    for what, position, values in _object_values(frame):
         nulls = pd.isna(values)
         odd = next((v for v in values[nulls] if v is not None), None) if nulls.any() else None
         if odd is not None:
             raise DefinitionError(
-                f"object column {frame.columns[position]!r} holds {odd!r} as a missing value, which Parquet "
-                f"stores as null and would return as None; store None instead, use a typed column "
-                f"(e.g. .astype('float64')), {_PICKLE_HINT}"
+                f"object {what} holds {odd!r} as a missing value, which Parquet stores as null and would "
+                f"return as None; store None instead, use a typed column (e.g. .astype('float64')), {_PICKLE_HINT}"
             )
         present = values[~nulls]
-        if len(present) and isinstance(present[0], list):  # (numpy arrays come back as arrays already)
+        if position is not None and len(present) and isinstance(present[0], list):  # arrays come back as arrays
             lists.append(table.schema.field(position).name)
     return {_LISTS_KEY: json.dumps(lists).encode()} if lists else {}
+
+
+def _object_values(frame: Any) -> Iterator[tuple[str, int | None, Any]]:
+    """Each ``object`` column (with its position) and ``object`` index, with its values. A MultiIndex is
+    left out: pandas itself turns its missing values into NaN."""
+    import pandas as pd
+
+    for position, dtype in enumerate(frame.dtypes):
+        if pd.api.types.is_object_dtype(dtype):
+            yield f"column {frame.columns[position]!r}", position, frame.iloc[:, position].to_numpy()
+    if frame.index.nlevels == 1 and pd.api.types.is_object_dtype(frame.index.dtype):
+        yield f"index {frame.index.name!r}", None, frame.index.to_numpy()
 
 
 def write_table(value: object, out: BinaryIO) -> dict[str, Any]:
@@ -163,17 +172,25 @@ def _pandas(table: Any, python_lists: set[str]) -> Any:
     import pyarrow as pa
 
     frame = table.to_pandas()
-    described = (table.schema.pandas_metadata or {}).get("columns", [])
-    index_fields = {c for c in (table.schema.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)}
-    data = [c for c in described if c["field_name"] not in index_fields]
-    for position, column in enumerate(data):
-        if column["numpy_type"] != "object":
+    pandas_meta = table.schema.pandas_metadata or {}
+    was_object = {c["field_name"] for c in pandas_meta.get("columns", []) if c["numpy_type"] == "object"}
+    index_columns = pandas_meta.get("index_columns", [])
+    data = [name for name in table.schema.names if name not in index_columns]
+    for position, name in enumerate(data):
+        if name not in was_object:
             continue
-        name = column["field_name"]
         if pa.types.is_nested(table.schema.field(name).type) and name not in python_lists:
             continue  # pyarrow already gives back dicts, and numpy arrays for the arrays it was given
         values = table.column(name).to_pylist()  # None stays None, 1 stays int, a list stays a list
         frame.isetitem(position, pd.Series(values, index=frame.index, dtype=object))
+    if any(isinstance(c, str) and c in was_object for c in index_columns):  # (a RangeIndex is a dict)
+        levels = [
+            pd.Index(table.column(c).to_pylist(), dtype=object, name=frame.index.names[i])
+            if isinstance(c, str) and c in was_object
+            else frame.index.get_level_values(i)
+            for i, c in enumerate(index_columns)
+        ]
+        frame.index = levels[0] if len(levels) == 1 else pd.MultiIndex.from_arrays(levels)
     return frame
 
 

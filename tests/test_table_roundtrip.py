@@ -64,6 +64,10 @@ PANDAS_EXACT = {
     "named multi-level index": pd.DataFrame(
         {"x": [1, 2]}, index=pd.MultiIndex.from_tuples([(5, "a"), (7, "b")], names=["id", "k"])
     ),
+    "object indexes with None": pd.DataFrame({"x": [1, 2]}, index=pd.Index(["a", None], dtype=object, name="k")),
+    "object multi-level index with a missing value": pd.DataFrame(
+        {"x": [1, 2]}, index=pd.MultiIndex.from_arrays([pd.Index(["a", None], dtype=object), [1, 2]])
+    ),
     "range index with a step": pd.DataFrame({"x": [1, 2]}, index=pd.RangeIndex(10, 14, 2)),
 }
 
