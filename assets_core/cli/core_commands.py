@@ -9,7 +9,7 @@ from typing import Any
 
 from ..config import MAX_WORKERS, whole_number
 from ..hashing import short
-from .output import dump_json, table
+from .output import dump_json, note_later, table
 
 SELECT_HELP = (
     "which assets: NAME, +NAME (and all upstream), NAME+ (and all downstream), group:GROUP, '*'; "
@@ -183,7 +183,7 @@ def load_workspace(args: argparse.Namespace, writes: bool = False) -> Any:
     with a note on stderr."""
     from ..workspace import Workspace
 
-    return Workspace.load(args.target, read_only=not writes, notify=lambda note: print(note, file=sys.stderr))
+    return Workspace.load(args.target, read_only=not writes, notify=note_later)
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
