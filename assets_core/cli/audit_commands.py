@@ -107,14 +107,15 @@ examples:
 
 HISTORY_EPILOG = """\
 '*' marks the current version. Metadata includes rows/columns for tables and what the asset passed
-to add_metadata(...).
+to add_metadata(...). An asset deleted or renamed in the code keeps its history (marked removed).
 
 examples:
   lakeplan history model_report
 """
 
 LINEAGE_EPILOG = """\
-Answers from recorded provenance, not from today's code: each node is the exact data version used.
+Answers from recorded provenance, not from today's code: each node is the exact data version used;
+assets no longer in the code are marked removed.
 
 examples:
   lakeplan lineage model_report --upstream
@@ -124,7 +125,8 @@ examples:
 DIFF_EPILOG = """\
 RUN_A and RUN_B are run ids or unique prefixes (see 'lakeplan runs'), or 'latest' and 'latest~N' (N runs
 before the newest); a run is compared by the versions current when it ended. With --asset they may also
-be that asset's versions.
+be that asset's versions. Assets are listed as changed, added (no version when A ended) or removed (no
+longer in the code); 'unchanged' names those with the same version after both.
 
 examples:
   lakeplan diff latest~1 latest
