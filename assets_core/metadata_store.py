@@ -230,14 +230,10 @@ class MetadataStore:
         store.close()
         if revision is None:
             return AbsentStore(url)
-        fix = (
-            "run 'lakeplan materialize' to upgrade it (read-only commands never migrate)"
-            if revision in _known_revisions(_alembic_config())
-            else "a newer lakeplan upgraded it: upgrade lakeplan here (pip install -U lakeplan) to read it"
-        )
+        store._refuse_newer(revision, _alembic_config())
         raise OutdatedStore(
-            f"metadata store {store.describe()} has lakeplan schema revision {revision}, "
-            f"this lakeplan uses {SCHEMA_REVISION}; {fix}"
+            f"metadata store {store.describe()} has lakeplan schema revision {revision}, this lakeplan uses "
+            f"{SCHEMA_REVISION}; run 'lakeplan materialize' to upgrade it (read-only commands never migrate)"
         )
 
     def describe(self) -> str:
@@ -282,17 +278,21 @@ class MetadataStore:
         from alembic import command
 
         config = _alembic_config()
+        self._refuse_newer(found, config)
+        with self._write() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK})
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    def _refuse_newer(self, found: str | None, config: Any) -> None:
+        """Raise for a schema revision this lakeplan's migrations do not know (a newer lakeplan's)."""
         if found is not None and found not in _known_revisions(config):
             raise StoreError(
                 f"metadata store {self.describe()} has schema revision {found!r}, newer than this lakeplan's "
                 f"{SCHEMA_REVISION!r} (a newer lakeplan upgraded it); upgrade lakeplan here "
                 "(pip install -U lakeplan) to use it; nothing was changed"
             )
-        with self._write() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK})
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
 
     @staticmethod
     def _revision(conn: Connection) -> str | None:
