@@ -58,13 +58,15 @@ class Settings:
         return self.sections.get(name, {})
 
 
+def project_root_of(start: Path) -> Path | None:
+    """The nearest directory at or above ``start`` holding a pyproject.toml, else None."""
+    start = start.resolve()
+    return next((c for c in (start, *start.parents) if (c / "pyproject.toml").is_file()), None)
+
+
 def find_project_root(start: Path) -> Path:
     """The nearest directory at or above ``start`` holding a pyproject.toml, else ``start``."""
-    start = start.resolve()
-    for candidate in (start, *start.parents):
-        if (candidate / "pyproject.toml").is_file():
-            return candidate
-    return start
+    return project_root_of(start) or start.resolve()
 
 
 def _read_table(pyproject: Path) -> dict[str, Any]:

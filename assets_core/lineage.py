@@ -8,7 +8,7 @@ by a unique prefix of the data version, or by a materialization id.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,13 +83,15 @@ class LineageNode:
     materialization: Materialization | None
     children: tuple[LineageNode, ...] = ()
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, removed: Collection[str] = ()) -> dict[str, Any]:
+        """The tree as JSON; ``removed`` names the keys today's code no longer declares."""
         mat = self.materialization
         return {
             "asset": self.key,
+            "removed": self.key in removed,
             "data_version": self.data_version,
             "materialization": None if mat is None else materialization_json(mat),
-            "children": [c.to_json() for c in self.children],
+            "children": [c.to_json(removed) for c in self.children],
         }
 
 
@@ -128,3 +130,14 @@ def downstream_lineage(
         return tuple(nodes)
 
     return LineageNode(key, data_version, root, walk(key, data_version))
+
+
+def recorded_downstream(histories: Mapping[str, Sequence[Materialization]]) -> dict[str, tuple[str, ...]]:
+    """Which assets were ever built from each asset, from the recorded input versions (so assets since
+    removed from the code, or edges since changed, still count)."""
+    readers: dict[str, set[str]] = {}
+    for key, history in histories.items():
+        for mat in history:
+            for up in mat.input_versions:
+                readers.setdefault(up, set()).add(key)
+    return {up: tuple(sorted(keys)) for up, keys in readers.items()}

@@ -12,19 +12,20 @@ import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, OperationalError
+from sqlalchemy.pool import StaticPool
 
 from .bulk import collector_paused
 from .claims import Claim
-from .errors import ConfigError, StoreError
+from .errors import ConfigError, ExitCode, StoreError
 from .masking import mask_url
 from .records import Head, Materialization, MaterializationKind, RunRecord, RunStatus, recipe_of
-from .schema import SCHEMA_REVISION, claims, heads, materializations, runs
+from .schema import SCHEMA_REVISION, claims, heads, materializations, metadata, runs
 from .sqlite_file import check_or_create
 
 _MIGRATION_LOCK = 7_201_415  # PostgreSQL advisory lock id held while migrating
@@ -39,7 +40,18 @@ def _dumps(value: object) -> str:
 _parse_compact = json.JSONDecoder().raw_decode
 
 
-def _engine(url: str) -> Engine:
+def _missing_sqlite_file(url: str) -> bool:
+    """True for a SQLite URL naming a file that does not exist (yet)."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return False  # reported by _engine
+    database = parsed.database
+    in_file = parsed.get_backend_name() == "sqlite" and database not in (None, "", ":memory:")
+    return in_file and not parsed.query.get("uri") and not Path(str(database)).exists()
+
+
+def _engine(url: str, read_only: bool = False) -> Engine:
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
@@ -50,7 +62,7 @@ def _engine(url: str) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")
     try:
         if parsed.get_backend_name() == "sqlite":
-            return _sqlite_engine(parsed)
+            return _sqlite_engine(parsed, read_only)
         return sa.create_engine(parsed, pool_pre_ping=True, pool_size=2, max_overflow=4)
     except NoSuchModuleError:
         raise ConfigError(
@@ -62,7 +74,9 @@ def _engine(url: str) -> Engine:
         ) from None
 
 
-def _sqlite_engine(url: sa.URL) -> Engine:
+def _sqlite_engine(url: sa.URL, read_only: bool = False) -> Engine:
+    """``read_only``: the file exists (a missing one is an AbsentStore), so the check creates nothing; and
+    the journal mode is left alone (lakeplan's own files are WAL already)."""
     if url.database and url.database != ":memory:" and not url.query.get("uri"):
         check_or_create(Path(url.database))
     engine = sa.create_engine(url, connect_args={"timeout": 60})
@@ -71,7 +85,8 @@ def _sqlite_engine(url: sa.URL) -> Engine:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # let the "begin" hook below issue BEGIN
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        if not read_only:
+            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=60000")
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -98,6 +113,12 @@ def _known_revisions(config: Any) -> set[str]:
     from alembic.script import ScriptDirectory
 
     return {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+
+
+class OutdatedStore(StoreError):
+    """A read-only command found the lakeplan schema at another revision; it reads nothing and migrates nothing."""
+
+    exit_code = ExitCode.USAGE
 
 
 class RecordConflict(Exception):
@@ -183,12 +204,37 @@ class MetadataStore:
         self.url = url
 
     @classmethod
-    def open(cls, url: str) -> MetadataStore:
-        """Connect, and create or upgrade the schema if it is behind this version of lakeplan."""
+    def open(cls, url: str, create: bool = True) -> MetadataStore:
+        """Connect, and create or upgrade the schema if it is behind this version of lakeplan.
+
+        ``create=False`` (read-only commands) changes nothing: no folder, file, schema or migration. A
+        database with no lakeplan schema yet opens as an ``AbsentStore`` (no records); one at another
+        revision raises OutdatedStore.
+        """
+        if not create:
+            return cls._open_existing(url)
         store = cls(_engine(url), url)
         with store._errors("open"):
             store._migrate()
         return store
+
+    @classmethod
+    def _open_existing(cls, url: str) -> MetadataStore:
+        if _missing_sqlite_file(url):
+            return AbsentStore(url)
+        store = cls(_engine(url, read_only=True), url)
+        with store._read() as conn:
+            revision = store._revision(conn)
+        if revision == SCHEMA_REVISION:
+            return store
+        store.close()
+        if revision is None:
+            return AbsentStore(url)
+        store._refuse_newer(revision, _alembic_config())
+        raise OutdatedStore(
+            f"metadata store {store.describe()} has lakeplan schema revision {revision}, this lakeplan uses "
+            f"{SCHEMA_REVISION}; run 'lakeplan materialize' to upgrade it (read-only commands never migrate)"
+        )
 
     def describe(self) -> str:
         return mask_url(self.url)
@@ -232,17 +278,21 @@ class MetadataStore:
         from alembic import command
 
         config = _alembic_config()
+        self._refuse_newer(found, config)
+        with self._write() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK})
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    def _refuse_newer(self, found: str | None, config: Any) -> None:
+        """Raise for a schema revision this lakeplan's migrations do not know (a newer lakeplan's)."""
         if found is not None and found not in _known_revisions(config):
             raise StoreError(
                 f"metadata store {self.describe()} has schema revision {found!r}, newer than this lakeplan's "
                 f"{SCHEMA_REVISION!r} (a newer lakeplan upgraded it); upgrade lakeplan here "
                 "(pip install -U lakeplan) to use it; nothing was changed"
             )
-        with self._write() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK})
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
 
     @staticmethod
     def _revision(conn: Connection) -> str | None:
@@ -283,6 +333,21 @@ class MetadataStore:
         )
         with self._read() as conn:
             return [_materialization(r) for r in conn.execute(query)]
+
+    def recorded_keys(self) -> list[str]:
+        """Every asset with a recorded materialization, sorted: today's code may no longer declare some."""
+        query = sa.select(materializations.c.asset_key).distinct().order_by(materializations.c.asset_key)
+        with self._read() as conn:
+            return list(conn.execute(query).scalars())
+
+    def histories(self) -> dict[str, list[Materialization]]:
+        """Every recorded asset's history, newest first, in one read (for audits over all of them)."""
+        query = sa.select(materializations).order_by(materializations.c.id.desc())
+        found: dict[str, list[Materialization]] = {}
+        with self._read() as conn:
+            for row in conn.execute(query):
+                found.setdefault(row.asset_key, []).append(_materialization(row))
+        return found
 
     def run_materializations(self, run_id: str) -> list[Materialization]:
         query = sa.select(materializations).where(materializations.c.run_id == run_id).order_by(materializations.c.id)
@@ -435,3 +500,23 @@ class MetadataStore:
         with self._read() as conn:
             rows = conn.execute(sa.select(claims).order_by(claims.c.asset_key)).all()
         return [Claim(r.asset_key, r.run_id, r.holder, r.claimed_at, r.expires_at) for r in rows]
+
+
+class AbsentStore(MetadataStore):
+    """What a read-only command sees where no lakeplan schema exists yet: every read is empty (an
+    in-memory copy of the schema, so it answers like a fresh store) and nothing is created anywhere."""
+
+    def __init__(self, url: str) -> None:
+        engine = sa.create_engine("sqlite://", poolclass=StaticPool)  # one connection: one in-memory database
+        metadata.create_all(engine)
+        super().__init__(engine, url)
+
+    @property
+    def note(self) -> str:
+        return (
+            f"note: no lakeplan metadata store at {self.describe()} yet: nothing has been materialized, "
+            "so every asset counts as never built ('lakeplan materialize' creates it)"
+        )
+
+    def _write(self) -> NoReturn:
+        raise StoreError(f"metadata store {self.describe()} was opened read-only and has no lakeplan schema")

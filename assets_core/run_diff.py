@@ -9,7 +9,7 @@ container image and configuration. A run is compared by the versions current whe
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +82,7 @@ class AssetDiff:
     key: str
     old: Materialization | None
     new: Materialization | None
+    removed: bool = False  # today's code no longer declares the asset
     code: Change | None = None
     functions: dict[str, str] = field(default_factory=dict)  # "module.qualname" -> added|removed|changed
     inputs: dict[str, Change] = field(default_factory=dict)
@@ -91,6 +92,16 @@ class AssetDiff:
     @property
     def changed(self) -> bool:
         return bool(self.code or self.inputs or self.data or self.metadata) or (self.old is None) != (self.new is None)
+
+    @property
+    def status(self) -> str:
+        """'removed' (no longer in the code), 'added' (no version on the A side), 'absent' (none on the B
+        side: B is the earlier one) or 'changed'."""
+        if self.removed:
+            return "removed"
+        if self.old is None:
+            return "added"
+        return "absent" if self.new is None else "changed"
 
 
 def changed_functions(old: Mapping[str, str], new: Mapping[str, str]) -> dict[str, str]:
@@ -102,15 +113,16 @@ def changed_functions(old: Mapping[str, str], new: Mapping[str, str]) -> dict[st
     }
 
 
-def diff_assets(key: str, old: Materialization | None, new: Materialization | None) -> AssetDiff:
+def diff_assets(key: str, old: Materialization | None, new: Materialization | None, removed: bool = False) -> AssetDiff:
     if old is None or new is None:
-        return AssetDiff(key, old, new)
+        return AssetDiff(key, old, new, removed)
     code = (old.code_version, new.code_version) if old.code_version != new.code_version else None
     data = (old.data_version, new.data_version) if old.data_version != new.data_version else None
     return AssetDiff(
         key,
         old,
         new,
+        removed,
         code=code,
         functions=changed_functions(old.code_components, new.code_components) if code else {},
         inputs=changed_keys(old.input_versions, new.input_versions),
@@ -170,7 +182,8 @@ class RunDiff:
     git: dict[str, Change]
     packages: dict[str, Change]
     config: dict[str, Change]
-    assets: tuple[AssetDiff, ...]
+    assets: tuple[AssetDiff, ...]  # those that differ, and every removed one that had a version
+    unchanged: tuple[str, ...] = ()  # assets still in the code with the same version on both sides
 
 
 def diff_runs(
@@ -180,14 +193,18 @@ def diff_runs(
     last_a: int,
     last_b: int,
     order: Sequence[str] = (),
+    removed: Collection[str] = (),
 ) -> RunDiff:
     """Compare environments and the asset versions current after each run (``last_*`` from ``last_id``);
-    assets come in ``order`` (e.g. the graph's), any others after it, sorted."""
+    assets come in ``order`` (e.g. the graph's), any others after it, sorted. Assets in ``removed`` (no
+    longer in the code) are marked so and always listed."""
     env_a, env_b = run_a.environment, run_b.environment
     before, after = versions_as_of(histories, last_a), versions_as_of(histories, last_b)
     position = {key: i for i, key in enumerate(order)}
     keys = sorted(set(before) | set(after), key=lambda k: (position.get(k, len(position)), k))
-    assets = tuple(d for key in keys if (d := diff_assets(key, before.get(key), after.get(key))).changed)
+    diffs = [diff_assets(key, before.get(key), after.get(key), key in removed) for key in keys]
+    assets = tuple(d for d in diffs if d.changed or d.removed)
+    unchanged = tuple(d.key for d in diffs if not (d.changed or d.removed))
     config = changed_keys(
         {**(env_a.get("config") or {}), "selection": run_a.selection},
         {
@@ -205,6 +222,7 @@ def diff_runs(
         packages=changed_keys(env_a.get("packages") or {}, env_b.get("packages") or {}),
         config=config,
         assets=assets,
+        unchanged=unchanged,
     )
 
 
@@ -220,6 +238,7 @@ def asset_diff_json(diff: AssetDiff) -> dict[str, Any]:
     meta = diff.metadata
     return {
         "asset": diff.key,
+        "status": diff.status,
         "old_id": diff.old.id if diff.old else None,
         "new_id": diff.new.id if diff.new else None,
         "code_version": _change_json(diff.code),
@@ -247,4 +266,5 @@ def run_diff_json(diff: RunDiff) -> dict[str, Any]:
         "packages": _changes_json(diff.packages),
         "config": _changes_json(diff.config),
         "assets": [asset_diff_json(d) for d in diff.assets],
+        "unchanged": list(diff.unchanged),
     }

@@ -7,19 +7,20 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from .bulk import collector_paused
 from .code_version import CodeVersion, CodeVersioner, user_file_predicate
-from .config import Settings, load_settings
+from .config import Settings, load_settings, project_root_of
 from .definitions import SourceAsset
 from .errors import ConfigError
 from .graph import AssetGraph
 from .loader import load
-from .metadata_store import MetadataStore
+from .metadata_store import AbsentStore, MetadataStore
 from .planner import AssetStatus, CauseKind, CurrentState, Plan, plan
 from .schedules import Schedule
 from .selection import select
@@ -36,27 +37,50 @@ class Workspace:
     target: str
     graph: AssetGraph
     schedules: tuple[Schedule, ...] = ()
+    read_only: bool = False  # plan, history, compile...: create no folder, file or schema, migrate nothing
+    notify: Callable[[str], None] | None = None  # told when a read-only store has no lakeplan schema yet
     _versioner: CodeVersioner = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         root = self.settings.project_root
-        self._versioner = CodeVersioner(user_file_predicate(root), self.settings.state_dir / "cache" / "code")
+        cache = self.settings.state_dir / "cache" / "code"
+        # The parse cache only saves time: a read-only command uses it where it exists, never creates it.
+        self._versioner = CodeVersioner(
+            user_file_predicate(root), None if self.read_only and not cache.is_dir() else cache
+        )
 
     @classmethod
-    def load(cls, target: str | None = None, settings: Settings | None = None) -> Workspace:
-        """Load the project's definitions (``target`` or ``[tool.lakeplan] module``) and validate the graph."""
-        settings = settings or load_settings()
+    def load(
+        cls,
+        target: str | None = None,
+        settings: Settings | None = None,
+        read_only: bool = False,
+        notify: Callable[[str], None] | None = None,
+    ) -> Workspace:
+        """Load the project's definitions (``target`` or ``[tool.lakeplan] module``) and validate the graph.
+
+        Without ``settings``, the project is the one holding the target (its pyproject.toml, searched
+        upward from the file or module), not the working directory.
+        """
+        located = settings is None
+        if settings is None:
+            target, settings = _locate(target)
         target = target or settings.module
         if not target:
             raise ConfigError(
                 "no definitions to load; pass -m MODULE (or a .py path), or set module = '...' in [tool.lakeplan]"
             )
         loaded = load(target, settings.project_root)
-        return cls(settings, target, AssetGraph.build(loaded.nodes), loaded.schedules)
+        if located:
+            settings = _settings_of_module(loaded.module, settings)
+        return cls(settings, target, AssetGraph.build(loaded.nodes), loaded.schedules, read_only, notify)
 
     @functools.cached_property
     def store(self) -> MetadataStore:
-        return MetadataStore.open(self.settings.resolved_database_url)
+        store = MetadataStore.open(self.settings.resolved_database_url, create=not self.read_only)
+        if isinstance(store, AbsentStore) and self.notify is not None:
+            self.notify(store.note)
+        return store
 
     @functools.cached_property
     def objects(self) -> VersionStore:
@@ -107,6 +131,30 @@ class Workspace:
     def relative(self, path: Path) -> str:
         root = self.settings.project_root
         return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+def _locate(target: str | None) -> tuple[str | None, Settings]:
+    """Settings of the project holding ``target`` when it is a .py file found from here (the file's
+    project, with the target made relative to it); else of the project holding the working directory."""
+    if target and (target.endswith(".py") or "/" in target):
+        path = Path(target).expanduser()
+        path = path if path.is_absolute() else Path.cwd() / path
+        if path.is_file():
+            path = path.resolve()
+            settings = load_settings(path.parent)
+            root = settings.project_root
+            return (str(path.relative_to(root)) if path.is_relative_to(root) else str(path)), settings
+    return target, load_settings()
+
+
+def _settings_of_module(module: ModuleType, settings: Settings) -> Settings:
+    """The settings of the project holding ``module``'s file when that is not the one already chosen
+    (a module imported from elsewhere on sys.path)."""
+    filename = getattr(module, "__file__", None)
+    if not filename or Path(filename).resolve().is_relative_to(settings.project_root):
+        return settings
+    root = project_root_of(Path(filename).resolve().parent)
+    return load_settings(root) if root is not None else settings
 
 
 def _name_origins(result: Plan, origins: Mapping[str, str]) -> Plan:

@@ -1,4 +1,4 @@
-"""How values become files and back: tables as Parquet (through pyarrow), JSON-able values as JSON,
+"""How values become files and back: tables as Parquet (``tables.py``), JSON-able values as JSON,
 anything else with pickle. Reads return the type the consuming parameter's annotation asks for, so a
 polars asset can read a table a pandas asset wrote.
 """
@@ -13,21 +13,9 @@ from typing import Any, BinaryIO
 from assets_core.errors import DefinitionError
 
 from . import canonical_pickle
+from .tables import read_table, table_kind, write_table
 
 EXTENSIONS = {"parquet": "parquet", "json": "json", "pickle": "pkl"}
-
-
-def table_kind(value: object) -> str | None:
-    """'pandas', 'polars' or 'pyarrow' for a table of that library, else None (no imports needed)."""
-    module = type(value).__module__
-    name = type(value).__name__
-    if module.startswith("pandas") and name == "DataFrame":
-        return "pandas"
-    if module.startswith("polars") and name in ("DataFrame", "LazyFrame"):
-        return "polars"
-    if module.startswith("pyarrow") and name == "Table":
-        return "pyarrow"
-    return None
 
 
 def annotation_kind(annotation: object) -> str | None:
@@ -67,35 +55,10 @@ def choose_format(value: object, requested: str) -> str:
     return "json" if _json_text(value) is not None else "pickle"
 
 
-def _arrow_table(value: object) -> Any:
-    import pyarrow as pa
-
-    kind = table_kind(value)
-    if kind == "pandas":
-        return pa.Table.from_pandas(value)
-    if kind == "polars":
-        frame: Any = value
-        return (frame.collect() if type(frame).__name__ == "LazyFrame" else frame).to_arrow()
-    if kind == "pyarrow":
-        return value
-    raise DefinitionError(
-        f"io_manager='parquet' needs a pandas, polars or pyarrow table, got {type(value).__name__}; "
-        "use io_manager='pickle' or 'auto'"
-    )
-
-
 def write(value: object, fmt: str, out: BinaryIO) -> dict[str, Any]:
     """Serialize ``value`` into ``out``; returns metadata (row count and schema for tables)."""
     if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        table = _arrow_table(value)
-        pq.write_table(table, out, compression="zstd")
-        return {
-            "python_type": table_kind(value),
-            "rows": table.num_rows,
-            "columns": {f.name: str(f.type) for f in table.schema},
-        }
+        return write_table(value, out)
     if fmt == "json":
         text = _json_text(value)
         if text is None:
@@ -113,26 +76,10 @@ def write(value: object, fmt: str, out: BinaryIO) -> dict[str, Any]:
     raise DefinitionError(f"unknown storage format {fmt!r}")
 
 
-def read_parquet(path: Path, want: str | None) -> Any:
-    """A Parquet file as the table type ``want`` names (pandas when unspecified)."""
-    if want == "polars-lazy":
-        import polars as pl
-
-        return pl.scan_parquet(path)
-    if want == "polars":
-        import polars as pl
-
-        return pl.read_parquet(path)
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(path)
-    return table if want == "pyarrow" else table.to_pandas()
-
-
 def read(path: Path, fmt: str, annotation: object, written_as: str | None) -> Any:
     """Load a stored value as the consuming parameter's annotation asks (else as it was written)."""
     if fmt == "parquet":
-        return read_parquet(path, annotation_kind(annotation) or written_as)
+        return read_table(path, annotation_kind(annotation) or written_as)
     if fmt == "json":
         return json.loads(path.read_bytes())
     if fmt == "pickle":
@@ -146,7 +93,7 @@ def read_source_file(path: Path, annotation: object) -> Any:
     want = annotation_kind(annotation)
     suffix = path.suffix.lower()
     if path.is_dir() or suffix == ".parquet":
-        return read_parquet(path, want)
+        return read_table(path, want)
     if suffix in (".csv", ".tsv"):
         sep = "\t" if suffix == ".tsv" else ","
         if want in ("polars", "polars-lazy"):

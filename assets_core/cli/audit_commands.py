@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -106,14 +107,15 @@ examples:
 
 HISTORY_EPILOG = """\
 '*' marks the current version. Metadata includes rows/columns for tables and what the asset passed
-to add_metadata(...).
+to add_metadata(...). An asset deleted or renamed in the code keeps its history (marked removed).
 
 examples:
   lakeplan history model_report
 """
 
 LINEAGE_EPILOG = """\
-Answers from recorded provenance, not from today's code: each node is the exact data version used.
+Answers from recorded provenance, not from today's code: each node is the exact data version used;
+assets no longer in the code are marked removed.
 
 examples:
   lakeplan lineage model_report --upstream
@@ -123,7 +125,8 @@ examples:
 DIFF_EPILOG = """\
 RUN_A and RUN_B are run ids or unique prefixes (see 'lakeplan runs'), or 'latest' and 'latest~N' (N runs
 before the newest); a run is compared by the versions current when it ended. With --asset they may also
-be that asset's versions.
+be that asset's versions. Assets are listed as changed, added (no version when A ended) or removed (no
+longer in the code); 'unchanged' names those with the same version after both.
 
 examples:
   lakeplan diff latest~1 latest
@@ -140,13 +143,27 @@ examples:
 """
 
 
-def _check_asset(ws: Workspace, key: str) -> None:
-    if key not in ws.graph.assets:
+def _check_asset(ws: Workspace, key: str, recorded: Collection[str] = ()) -> None:
+    """Refuse a key that is neither in the code nor in ``recorded``, suggesting the nearest of either."""
+    if key not in ws.graph.assets and key not in recorded:
         import difflib
 
-        close = difflib.get_close_matches(key, ws.graph.assets, n=1)
+        close = difflib.get_close_matches(key, [*ws.graph.assets, *recorded], n=1)
         hint = f"did you mean {close[0]!r}?" if close else "run 'lakeplan plan' to list the assets"
         raise UnknownAsset(f"unknown asset {key!r}; {hint}")
+
+
+def _audited(ws: Workspace, key: str) -> bool:
+    """Check an asset the audit commands may name: one in the code (False) or one that is only recorded,
+    no longer in the code (True: removed)."""
+    if key in ws.graph.assets:
+        return False
+    _check_asset(ws, key, ws.store.recorded_keys())
+    return True
+
+
+def _removed_note(key: str) -> str:
+    return f"note: {key!r} is removed: today's code no longer declares it; showing what was recorded"
 
 
 def _histories(ws: Workspace, keys: Any, limit: int | None = None) -> dict[str, list[Materialization]]:
@@ -246,7 +263,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     from ..lineage import iso_time, materialization_json
 
     ws = load_workspace(args)
-    _check_asset(ws, args.asset)
+    removed = _audited(ws, args.asset)
     history = ws.store.history(args.asset, args.limit)
     head = ws.store.heads([args.asset]).get(args.asset)
     head_id = head.id if head else None
@@ -255,6 +272,7 @@ def cmd_history(args: argparse.Namespace) -> int:
             {
                 "schema": "lakeplan.history/v1",
                 "asset": args.asset,
+                "removed": removed,
                 "head": head_id,
                 "materializations": [materialization_json(m) for m in history],
             }
@@ -272,6 +290,8 @@ def cmd_history(args: argparse.Namespace) -> int:
         ]
         for m in history
     ]
+    if removed:
+        print(_removed_note(args.asset), file=sys.stderr)
     table(["ID", "WHEN", "KIND", "RUN", "CODE", "DATA", "METADATA"], rows)
     return 0
 
@@ -280,27 +300,35 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def _lineage_lines(
-    node: LineageNode, is_source: Any, prefix: str = "", last: bool = True, top: bool = True
+    node: LineageNode, ws: Workspace, removed: Collection[str], prefix: str = "", last: bool = True, top: bool = True
 ) -> list[str]:
     mat = node.materialization
     if mat is not None:
         what = f"{mat.kind.value} #{mat.id} in run {mat.run_id}, code {short(mat.code_version, 8)}"
+    elif node.key in ws.graph.nodes and ws.graph.is_source(node.key):
+        what = "source"
     else:
-        what = "source" if is_source(node.key) else "no record of this version"
+        what = "no record of this version"
+    if node.key in removed:
+        what += "; removed"
     branch = "" if top else ("└── " if last else "├── ")
     lines = [f"{prefix}{branch}{node.key} {short(node.data_version, 12)} ({what})"]
     child_prefix = prefix if top else prefix + ("    " if last else "│   ")
     for i, child in enumerate(node.children):
-        lines += _lineage_lines(child, is_source, child_prefix, i == len(node.children) - 1, False)
+        lines += _lineage_lines(child, ws, removed, child_prefix, i == len(node.children) - 1, False)
     return lines
 
 
+def _keys(node: LineageNode) -> set[str]:
+    return {node.key}.union(*(_keys(c) for c in node.children))
+
+
 def cmd_lineage(args: argparse.Namespace) -> int:
-    from ..lineage import downstream_lineage, resolve_version, upstream_lineage
+    from ..lineage import downstream_lineage, recorded_downstream, resolve_version, upstream_lineage
 
     ws = load_workspace(args)
     key, _, spec = args.asset.partition("@")
-    _check_asset(ws, key)
+    _audited(ws, key)
     history = ws.store.history(key)
     if spec:
         root = resolve_version(key, history, spec)
@@ -309,25 +337,22 @@ def cmd_lineage(args: argparse.Namespace) -> int:
         if head is None:
             raise UnknownAsset(f"{key!r} was never materialized; run 'lakeplan materialize --select +{key}' first")
         root = next(m for m in history if m.id == head.id)
-    if args.downstream:
-        histories = _histories(ws, ws.graph.descendants([key]))
-        tree = downstream_lineage(key, root.data_version or "", root, ws.graph.downstream, histories)
+    if args.downstream:  # what was built from it, as recorded: today's graph may have dropped edges
+        histories = ws.store.histories()
+        tree = downstream_lineage(key, root.data_version or "", root, recorded_downstream(histories), histories)
     else:
-        tree = upstream_lineage(root, _histories(ws, ws.graph.ancestors([key])))
+        tree = upstream_lineage(root, ws.store.histories())  # recorded inputs, even removed ones
+    removed = {k for k in _keys(tree) if k not in ws.graph.nodes}
     if args.json:
         dump_json(
             {
                 "schema": "lakeplan.lineage/v1",
                 "direction": "downstream" if args.downstream else "upstream",
-                "tree": tree.to_json(),
+                "tree": tree.to_json(removed),
             }
         )
         return 0
-
-    def is_source(name: str) -> bool:
-        return name in ws.graph.nodes and ws.graph.is_source(name)
-
-    print("\n".join(_lineage_lines(tree, is_source)))
+    print("\n".join(_lineage_lines(tree, ws, removed)))
     return 0
 
 
@@ -350,10 +375,17 @@ def _metric(change: Change) -> str:
     return _arrow(change) + delta
 
 
+_REMOVED = "  removed: no longer in the code"
+
+
 def _asset_lines(diff: AssetDiff) -> list[str]:
-    if diff.old is None or diff.new is None:
-        return [f"  {diff.key}: " + ("new, no earlier version" if diff.old is None else "no version on the B side")]
-    lines = [f"  {diff.key}  (#{diff.old.id} -> #{diff.new.id})"]
+    removed = _REMOVED if diff.removed else ""
+    if diff.new is None:
+        old_id = diff.old.id if diff.old else None
+        return [f"  {diff.key}  no version on the B side (#{old_id} on A){removed}"]
+    if diff.old is None:
+        return [f"  {diff.key}  added: first version #{diff.new.id}{removed}"]
+    lines = [f"  {diff.key}  (#{diff.old.id} -> #{diff.new.id}){removed}"]
     if diff.code:
         changed = ", ".join(f"{name} ({how})" for name, how in diff.functions.items())
         lines.append(f"    code version   {_arrow(diff.code)}" + (f"  changed: {changed}" if changed else ""))
@@ -378,7 +410,7 @@ def _section(title: str, changes: dict[str, Change]) -> list[str]:
     return [f"{title}:"] + [f"  {name}  {_arrow(change)}" for name, change in changes.items()] if changes else []
 
 
-def _run_diff_lines(diff: RunDiff, unchanged: list[str]) -> list[str]:
+def _run_diff_lines(diff: RunDiff) -> list[str]:
     lines = [f"diff {diff.run_a.run_id} -> {diff.run_b.run_id}"]
     lines += _section("packages", diff.packages)
     lines += _section("git", diff.git)
@@ -390,8 +422,8 @@ def _run_diff_lines(diff: RunDiff, unchanged: list[str]) -> list[str]:
             lines += _asset_lines(asset)
     else:
         lines.append("assets: no changes")
-    if unchanged:
-        lines.append("unchanged: " + ", ".join(unchanged))
+    if diff.unchanged:
+        lines.append("unchanged: " + ", ".join(diff.unchanged))
     return lines
 
 
@@ -426,24 +458,25 @@ def cmd_diff(args: argparse.Namespace) -> int:
     ws = load_workspace(args)
     runs = ws.store.runs()
     if args.asset:
-        _check_asset(ws, args.asset)
+        gone = _audited(ws, args.asset)
         history = ws.store.history(args.asset)
         old, new = (_asset_side(runs, spec, args.asset, history) for spec in (args.a, args.b))
-        asset_diff = diff_assets(args.asset, old, new)
+        asset_diff = diff_assets(args.asset, old, new, gone)
         if args.json:
             dump_json({"schema": "lakeplan.diff/v1", **asset_diff_json(asset_diff)})
         else:
-            print("\n".join(_asset_lines(asset_diff) if asset_diff.changed else [f"  {args.asset}: no changes"]))
+            same = f"  {args.asset}: no changes" + (_REMOVED if gone else "")
+            print("\n".join(_asset_lines(asset_diff) if asset_diff.changed else [same]))
         return 0
     run_a, run_b = _run(runs, args.a), _run(runs, args.b)
-    histories = _histories(ws, ws.graph.assets)
+    histories = ws.store.histories()
     last_a, last_b = last_id(run_a, histories), last_id(run_b, histories)
-    result = diff_runs(run_a, run_b, histories, last_a, last_b, ws.graph.order)
+    removed = set(histories) - set(ws.graph.nodes)
+    result = diff_runs(run_a, run_b, histories, last_a, last_b, ws.graph.order, removed)
     if args.json:
         dump_json(run_diff_json(result))
         return 0
-    changed = {d.key for d in result.assets}
-    print("\n".join(_run_diff_lines(result, [k for k in ws.graph.order if k in histories and k not in changed])))
+    print("\n".join(_run_diff_lines(result)))
     return 0
 
 
@@ -453,7 +486,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_rollback(args: argparse.Namespace) -> int:
     from ..rollback import rollback
 
-    ws = load_workspace(args)
+    ws = load_workspace(args, writes=True)
     _check_asset(ws, args.asset)
     result = rollback(ws, args.asset, args.to)
     target = result.target

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..config import MAX_WORKERS, whole_number
 from ..hashing import short
-from .output import dump_json, table
+from .output import dump_json, note_later, table
 
 SELECT_HELP = (
     "which assets: NAME, +NAME (and all upstream), NAME+ (and all downstream), group:GROUP, '*'; "
@@ -177,11 +177,13 @@ def cmd_assets(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_workspace(args: argparse.Namespace) -> Any:
-    """The project the command's -m names (or [tool.lakeplan] module)."""
+def load_workspace(args: argparse.Namespace, writes: bool = False) -> Any:
+    """The project the command's -m names (or [tool.lakeplan] module). Unless the command ``writes``, it
+    is opened read-only: nothing is created or migrated, and a store not created yet reads as empty,
+    with a note on stderr."""
     from ..workspace import Workspace
 
-    return Workspace.load(args.target)
+    return Workspace.load(args.target, read_only=not writes, notify=note_later)
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -235,7 +237,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     from ..step import Outcome
     from .progress import Progress
 
-    ws = load_workspace(args)
+    ws = load_workspace(args, writes=True)
     plan = ws.plan(args.select, verify=args.verify)
     keys, waiting = planned_work(plan, args.force)
     workers = args.workers or ws.settings.workers

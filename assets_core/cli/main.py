@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from ..errors import ExitCode, LakeplanError
 from ..masking import mask_text
+from .output import print_notes
 
 # Each module has ``register(subparsers)``; heavy imports stay inside the command functions.
 COMMAND_MODULES = (
@@ -47,7 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.handler(args))
+        code = int(args.handler(args))
+        print_notes()
+        return code
     except LakeplanError as exc:
         if args.debug:
             print(mask_text(traceback.format_exc()), end="", file=sys.stderr)

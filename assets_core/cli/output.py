@@ -25,3 +25,17 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO | N
 def dump_json(data: Any, out: TextIO | None = None) -> None:
     """Stable JSON: sorted keys, two-space indent."""
     print(json.dumps(data, indent=2, sort_keys=True, default=str), file=out or sys.stdout)
+
+
+_notes: list[str] = []
+
+
+def note_later(text: str) -> None:
+    """A note for stderr, printed once the command has finished without error (an error stays one line)."""
+    _notes.append(text)
+
+
+def print_notes() -> None:
+    for text in _notes:
+        print(text, file=sys.stderr)
+    _notes.clear()
