@@ -119,6 +119,7 @@ def _materialization(row: Any) -> Materialization:
         error=row.error,
         code_components=json.loads(row.code_components),
         id=row.id,
+        traceback=row.traceback,
     )
 
 
@@ -358,6 +359,7 @@ class MetadataStore:
                 "metadata": _dumps(mat.metadata),
                 "error": mat.error,
                 "code_components": _dumps(mat.code_components),
+                "traceback": mat.traceback,
             },
         )
         pk = result.inserted_primary_key

@@ -25,3 +25,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO | N
 def dump_json(data: Any, out: TextIO | None = None) -> None:
     """Stable JSON: sorted keys, two-space indent."""
     print(json.dumps(data, indent=2, sort_keys=True, default=str), file=out or sys.stdout)
+
+
+def indented(text: str, prefix: str = "    ") -> str:
+    """A multi-line text (a traceback) set off under the line it belongs to."""
+    return "\n".join(prefix + line for line in text.rstrip("\n").splitlines())
