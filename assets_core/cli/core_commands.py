@@ -158,13 +158,14 @@ def cmd_assets(args: argparse.Namespace) -> int:
                 "upstream": list(ws.graph.upstream[key]),
                 "code_version": ws.code_version(key).version if is_asset else None,
                 "description": (node.description or "").strip().splitlines()[0] if node.description else "",
+                "metadata": dict(node.metadata),
             }
         )
     if args.json:
         dump_json({"schema": "lakeplan.assets/v1", "assets": rows})
         return 0
     table(
-        ["ASSET", "KIND", "GROUP", "UPSTREAM", "CODE", "DESCRIPTION"],
+        ["ASSET", "KIND", "GROUP", "UPSTREAM", "CODE", "METADATA", "DESCRIPTION"],
         [
             [
                 r["key"],
@@ -172,6 +173,7 @@ def cmd_assets(args: argparse.Namespace) -> int:
                 r["group"],
                 ", ".join(r["upstream"]) or "-",
                 short(r["code_version"]),
+                " ".join(f"{name}={value}" for name, value in r["metadata"].items()) or "-",
                 r["description"],
             ]
             for r in rows
