@@ -17,6 +17,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -125,7 +126,17 @@ class WorkerPool:
         process = self._context.Process(
             target=_serve, args=(theirs, self._ws.target, self._ws.settings), name="lakeplan-worker", daemon=True
         )
-        process.start()
+        # Started with SIGINT ignored (an ignored signal stays ignored across exec, and Python then keeps
+        # it so): a Ctrl-C while the new interpreter imports would otherwise kill it with a traceback.
+        # (Blocking it instead does not hold: starting multiprocessing's resource tracker unblocks it.)
+        if threading.current_thread() is not threading.main_thread():  # only the main thread gets SIGINT
+            process.start()
+        else:
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            try:
+                process.start()
+            finally:
+                signal.signal(signal.SIGINT, previous)
         theirs.close()
         worker = _Worker(process, ours)
         self._workers.append(worker)
