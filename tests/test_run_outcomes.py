@@ -154,6 +154,8 @@ def test_os_exit_in_process_leaves_an_abandoned_run_with_what_it_recorded(sqlite
     assert _nonzero(recorded["counts"]) == {"built": 1}  # type: ignore[arg-type]
     table = sqlite_project.cli("runs", "-m", sqlite_project.module(), check=True).stdout
     assert "abandoned" in table and "built 1" in table
+    shown = sqlite_project.cli("runs", "-m", sqlite_project.module(), "latest", check=True).stdout
+    assert "its process died while building: b (no outcome recorded)" in shown
 
 
 def _interrupt(project: Project, *options: str) -> subprocess.CompletedProcess[str]:

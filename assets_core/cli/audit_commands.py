@@ -272,13 +272,18 @@ def _show_run(ws: Workspace, spec: str, as_json: bool) -> int:
         raise VersionError(f"no run {spec!r}; run 'lakeplan runs' to list them")
     recorded = ws.store.run_materializations(run.run_id)
     counts = _shown_counts(ws, run)
+    status = shown_status(run)
+    # an abandoned run's claims outlive its process: they name what it was building when it died
+    lost = [c.asset_key for c in ws.store.held_claims() if c.run_id == run.run_id] if status == "abandoned" else []
     if as_json:
         data = {**_run_json(run, counts), "materializations": [materialization_json(m) for m in recorded]}
-        dump_json({"schema": "lakeplan.run_detail/v1", "run": data})
+        dump_json({"schema": "lakeplan.run_detail/v1", "run": {**data, "building_when_abandoned": lost}})
         return 0
     took = f", took {run.finished_at - run.started_at:.1f}s" if run.finished_at else ""
-    print(f"run {run.run_id}: {shown_status(run)}, started {iso_time(run.started_at)}{took}, selection {run.selection}")
+    print(f"run {run.run_id}: {status}, started {iso_time(run.started_at)}{took}, selection {run.selection}")
     print(f"counts: {_counts(counts)}")
+    if lost:
+        print(f"its process died while building: {', '.join(lost)} (no outcome recorded)")
     if not recorded:
         print("no materializations recorded")
         return 0
