@@ -40,7 +40,8 @@ def _interrupt_once(_signum: int, _frame: FrameType | None) -> None:
 
 
 def _serve(conn: Connection, target: str, settings: Settings) -> None:
-    """A worker's life: receive ``(key, run_id, force)``, send back ``("done" | "interrupted" | "error", ...)``."""
+    """A worker's life: receive ``(key, run_id, force)``, send back ``("result", StepResult)`` or
+    ``("error", exception)``; ``None`` (or the parent's end of the pipe closing) stops it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     ws: Workspace | None = None
     while True:
@@ -55,11 +56,11 @@ def _serve(conn: Connection, target: str, settings: Settings) -> None:
         signal.signal(signal.SIGINT, _interrupt_once)
         try:
             ws = ws or Workspace.load(target, settings)
-            reply = ("done", materialize(ws, key, run_id, force=force, waiting=waiting))
-        except StepInterrupted as exc:
-            reply = ("interrupted", exc.result)
+            reply = ("result", materialize(ws, key, run_id, force=force, waiting=waiting))
+        except StepInterrupted as exc:  # recorded by the step
+            reply = ("result", exc.result)
         except KeyboardInterrupt:  # it landed in lakeplan's own code, before or after the asset's
-            reply = ("interrupted", StepResult(key, Outcome.FAILED, message="interrupted by Ctrl-C"))
+            reply = ("result", StepResult(key, Outcome.FAILED, message="interrupted by Ctrl-C"))
         except BaseException as exc:  # the store failed, or the project no longer loads: the parent re-raises
             reply = ("error", exc)
         finally:
@@ -70,7 +71,7 @@ def _serve(conn: Connection, target: str, settings: Settings) -> None:
             conn.send(("error", RuntimeError(f"{type(reply[1]).__name__}: {reply[1]}")))
 
 
-def died(exitcode: int | None) -> str:
+def _died(exitcode: int | None) -> str:
     """How a worker's death reads in the asset's failure."""
     if exitcode is not None and exitcode < 0:
         try:
@@ -113,6 +114,8 @@ class WorkerPool:
 
     def submit(self, key: str) -> None:
         """Start ``key`` on an idle worker (a new one while fewer than ``size`` exist)."""
+        for gone in [w for w in self._workers if w.key is None and not w.process.is_alive()]:
+            self._workers.remove(gone)  # it died after its last answer
         worker = next((w for w in self._workers if w.key is None), None)
         if worker is None:
             if len(self._workers) >= self._size:
@@ -159,7 +162,7 @@ class WorkerPool:
         except (EOFError, OSError):  # the worker died before it could answer
             worker.process.join()
             self._workers.remove(worker)
-            return record_lost(self._ws, key, self._run_id, worker.started, died(worker.process.exitcode))
+            return record_lost(self._ws, key, self._run_id, worker.started, _died(worker.process.exitcode))
         worker.key = None
         if kind == "error":
             raise payload
@@ -171,7 +174,8 @@ class WorkerPool:
         busy = [w for w in self._workers if w.key is not None]
         for worker in busy:
             if worker.process.pid is not None:
-                os.kill(worker.process.pid, signal.SIGINT)
+                with contextlib.suppress(ProcessLookupError):  # it ended meanwhile; wait() collects it
+                    os.kill(worker.process.pid, signal.SIGINT)
         results = []
         deadline = time.monotonic() + INTERRUPT_GRACE_SECONDS
         while self.busy and time.monotonic() < deadline:
@@ -185,8 +189,11 @@ class WorkerPool:
         return results
 
     def close(self) -> None:
-        """Stop every worker; one still running a step (after an error in the parent) finishes it first."""
+        """Stop every worker. One still running a step (only when the parent stops on an error, or on a
+        second Ctrl-C) is terminated: its write is atomic and a dead holder's claim is taken over."""
         for worker in self._workers:
+            if worker.key is not None:
+                worker.process.terminate()
             with contextlib.suppress(OSError):  # it died meanwhile
                 worker.conn.send(None)
         for worker in self._workers:
