@@ -17,7 +17,7 @@ from .errors import StoreError
 from .planner import Plan
 from .records import RunStatus, new_run_id
 from .run_lifecycle import begin, finish
-from .step import Outcome, StepInterrupted, StepResult, materialize, record_lost
+from .step import INTERRUPTED, Outcome, StepInterrupted, StepResult, materialize, record_lost
 from .worker_pool import WorkerPool
 from .workspace import Workspace
 
@@ -106,7 +106,7 @@ def run_in_process(
                 raise
             except KeyboardInterrupt:  # it landed in lakeplan's own code around the asset's
                 with contextlib.suppress(StoreError):
-                    report(record_lost(ws, key, run_id, started, "interrupted by Ctrl-C"))
+                    report(record_lost(ws, key, run_id, started, INTERRUPTED))
                 raise
         outcomes[key] = result.outcome
         report(result)

@@ -23,8 +23,8 @@ class Failure:
     """Why an asset failed: ``reason`` (``KeyError: 'id'``), where in the user's code, and the traceback."""
 
     reason: str
-    where: str | None
-    traceback: str | None
+    where: str | None = None
+    traceback: str | None = None
 
     @property
     def message(self) -> str:

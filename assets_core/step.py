@@ -3,7 +3,9 @@ the Argo pod (``lakeplan step``).
 
 It re-checks the asset against the store first (so a retried or duplicated step does nothing twice),
 reuses an identical earlier output when one exists, otherwise runs the user's function, writes the
-value atomically and records provenance with compare-and-set.
+value atomically and records provenance with compare-and-set. Whatever the user's code does to end
+(raise, ``sys.exit``, return a None it is not annotated to return, Ctrl-C) is recorded as a failed
+attempt with the traceback of the user's code (see failures.py).
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ class StepResult:
             "message": self.message,
             "traceback": self.traceback,
         }
+
+
+INTERRUPTED = "interrupted by Ctrl-C"  # the reason of every asset a Ctrl-C stopped, wherever it landed
 
 
 class StepInterrupted(KeyboardInterrupt):
@@ -152,9 +157,7 @@ def _call(
         if value is None and not _may_be_none(asset.return_annotation):
             return Failure(
                 f"asset {asset.key!r} returned None but is annotated -> {_annotation_text(asset.return_annotation)}; "
-                "return a value, or annotate it Optional[...] if None is a valid result",
-                None,
-                None,
+                "return a value, or annotate it Optional[...] if None is a valid result"
             )
         return value, user_metadata, attempt
     raise AssertionError("unreachable")  # pragma: no cover
@@ -211,7 +214,7 @@ def _materialize(ws: Workspace, key: str, run_id: str, held: Held, *, force: boo
             what = "source" if up in sources else "upstream asset"
             hint = "check its path" if up in sources else f"materialize it first (--select +{key})"
             reason = f"{what} {up!r} has no data; {hint}"
-            return _failed(ws, asset, run_id, started, code.version, {}, Failure(reason, None, None))
+            return _failed(ws, asset, run_id, started, code.version, {}, Failure(reason))
     input_versions = {up: v for up in upstreams if (v := state.data_version(up)) is not None}
     expected = head.id if head is not None else None
 
@@ -263,7 +266,7 @@ def _materialize(ws: Workspace, key: str, run_id: str, held: Held, *, force: boo
         try:
             kwargs = _inputs(ws, asset, seen)
         except (CorruptedOutput, MissingOutput) as exc:  # the upstream now plans as MISSING; only this branch fails
-            return failed(Failure(f"cannot read inputs: {exc}", None, None))
+            return failed(Failure(f"cannot read inputs: {exc}"))
         except StoreError:
             raise
         except Exception as exc:  # a source the user's reader or pandas cannot parse
@@ -279,7 +282,7 @@ def _materialize(ws: Workspace, key: str, run_id: str, held: Held, *, force: boo
         except Exception as exc:  # e.g. a column pyarrow cannot type, or an unpicklable object
             return failed(_failure(ws, asset, exc, f"cannot store the value: {_reason(exc)}"))
     except KeyboardInterrupt as exc:  # Ctrl-C while reading, computing or writing: record it, then stop the run
-        raise StepInterrupted(failed(_failure(ws, asset, exc, "interrupted by Ctrl-C"))) from None
+        raise StepInterrupted(failed(_failure(ws, asset, exc, INTERRUPTED))) from None
     return record(
         MaterializationKind.BUILT,
         stored.data_version,
@@ -335,4 +338,4 @@ def _failed(
 def record_lost(ws: Workspace, key: str, run_id: str, started: float, reason: str) -> StepResult:
     """Record a failed attempt for a step whose process died before it could (a worker's ``os._exit``)."""
     asset = ws.graph.asset(key)
-    return _failed(ws, asset, run_id, started, ws.code_version(key).version, {}, Failure(reason, None, None))
+    return _failed(ws, asset, run_id, started, ws.code_version(key).version, {}, Failure(reason))

@@ -27,7 +27,7 @@ from types import FrameType
 from typing import Any
 
 from .config import Settings
-from .step import Outcome, StepInterrupted, StepResult, materialize, record_lost
+from .step import INTERRUPTED, StepInterrupted, StepResult, materialize, record_lost
 from .workspace import Workspace
 
 INTERRUPT_GRACE_SECONDS = 10.0  # after Ctrl-C, how long an interrupted worker gets to record its failure
@@ -40,8 +40,9 @@ def _interrupt_once(_signum: int, _frame: FrameType | None) -> None:
 
 
 def _serve(conn: Connection, target: str, settings: Settings) -> None:
-    """A worker's life: receive ``(key, run_id, force)``, send back ``("result", StepResult)`` or
-    ``("error", exception)``; ``None`` (or the parent's end of the pipe closing) stops it."""
+    """A worker's life: receive ``(key, run_id, force)``, send back ``("result", StepResult)``,
+    ``("lost", reason)`` for the parent to record, or ``("error", exception)`` for it to re-raise;
+    ``None`` (or the parent's end of the pipe closing) stops it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     ws: Workspace | None = None
     while True:
@@ -60,7 +61,7 @@ def _serve(conn: Connection, target: str, settings: Settings) -> None:
         except StepInterrupted as exc:  # recorded by the step
             reply = ("result", exc.result)
         except KeyboardInterrupt:  # it landed in lakeplan's own code, before or after the asset's
-            reply = ("result", StepResult(key, Outcome.FAILED, message="interrupted by Ctrl-C"))
+            reply = ("lost", INTERRUPTED)
         except BaseException as exc:  # the store failed, or the project no longer loads: the parent re-raises
             reply = ("error", exc)
         finally:
@@ -166,6 +167,8 @@ class WorkerPool:
         worker.key = None
         if kind == "error":
             raise payload
+        if kind == "lost":
+            return record_lost(self._ws, key, self._run_id, worker.started, payload)
         return payload  # type: ignore[no-any-return]
 
     def interrupt(self) -> list[StepResult]:
@@ -185,7 +188,7 @@ class WorkerPool:
                 worker.process.terminate()
                 worker.process.join()
                 self._workers.remove(worker)
-                results.append(record_lost(self._ws, worker.key, self._run_id, worker.started, "interrupted by Ctrl-C"))
+                results.append(record_lost(self._ws, worker.key, self._run_id, worker.started, INTERRUPTED))
         return results
 
     def close(self) -> None:
