@@ -34,7 +34,10 @@ class Failure:
 
 def first_line(exc: BaseException) -> str:
     """``Type: message`` on one line (the whole message stays in the traceback)."""
-    text = str(exc).strip()
+    try:
+        text = str(exc).strip()
+    except Exception:  # the user's __str__ itself raised
+        text = "<exception str() failed>"
     line = text.splitlines()[0] if text else ""
     more = " ..." if "\n" in text else ""
     return f"{type(exc).__name__}: {line}{more}" if line else type(exc).__name__
