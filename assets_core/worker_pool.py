@@ -40,7 +40,7 @@ def _interrupt_once(_signum: int, _frame: FrameType | None) -> None:
 
 
 def _serve(conn: Connection, target: str, settings: Settings) -> None:
-    """A worker's life: receive ``(key, run_id, force)``, send back ``("result", StepResult)``,
+    """A worker's life: receive ``(key, run_id, force, waiting)``, send back ``("result", StepResult)``,
     ``("lost", reason)`` for the parent to record, or ``("error", exception)`` for it to re-raise;
     ``None`` (or the parent's end of the pipe closing) stops it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
