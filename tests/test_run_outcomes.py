@@ -126,6 +126,18 @@ def test_sys_exit_fails_its_asset_and_the_run_goes_on(sqlite_project: Project, w
     assert [m["kind"] for m in _history(sqlite_project, "b")] == ["failed"]
 
 
+def test_sys_exit_in_the_argo_pod_step_is_a_failed_step(sqlite_project: Project) -> None:
+    """The pod's ``lakeplan step`` uses the same step: before, it exited 0, so Argo counted the asset done."""
+    _write(sqlite_project)
+    module = sqlite_project.module()
+    sqlite_project.cli("step", "-m", module, "--asset", "a", "--run-id", "wf-1", check=True)
+    result = sqlite_project.cli("step", "-m", module, "--asset", "b", "--run-id", "wf-1", env={"MODE": "sys.exit"})
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    line = json.loads(result.stdout.strip().splitlines()[-1])
+    assert line["outcome"] == "failed" and line["message"].startswith("SystemExit: the asset called sys.exit(0)")
+    assert "sys.exit(0)" in line["traceback"]
+
+
 def test_a_dying_worker_fails_only_its_asset(sqlite_project: Project) -> None:
     """Before: a raw BrokenProcessPool traceback, exit 1, the run 'failed' with all counts 0."""
     _write(sqlite_project)
