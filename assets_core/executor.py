@@ -134,7 +134,7 @@ def run_in_processes(
         report(result)
 
     pending = list(keys)
-    with WorkerPool(ws, run_id, force, workers, waiting) as pool:
+    with WorkerPool(ws, run_id, force, min(workers, len(keys)), waiting) as pool:
         try:
             while pending or pool.busy:
                 for key in list(pending):

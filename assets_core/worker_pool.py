@@ -44,7 +44,10 @@ def _serve(conn: Connection, target: str, settings: Settings) -> None:
     ``("lost", reason)`` for the parent to record, or ``("error", exception)`` for it to re-raise;
     ``None`` (or the parent's end of the pipe closing) stops it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    ws: Workspace | None = None
+    try:  # at once, so loading the project overlaps the parent's first steps
+        ws: Workspace | BaseException = Workspace.load(target, settings)
+    except BaseException as exc:  # reported with the first task: the parent re-raises it
+        ws = exc
     while True:
         try:
             task = conn.recv()
@@ -56,7 +59,8 @@ def _serve(conn: Connection, target: str, settings: Settings) -> None:
         reply: tuple[str, Any]
         signal.signal(signal.SIGINT, _interrupt_once)
         try:
-            ws = ws or Workspace.load(target, settings)
+            if isinstance(ws, BaseException):
+                raise ws
             reply = ("result", materialize(ws, key, run_id, force=force, waiting=waiting))
         except StepInterrupted as exc:  # recorded by the step
             reply = ("result", exc.result)
@@ -92,7 +96,8 @@ class _Worker:
 
 
 class WorkerPool:
-    """Up to ``size`` spawned workers; use as a context manager so every worker is stopped at the end."""
+    """``size`` spawned workers (a dead one is replaced on demand); use as a context manager, which starts
+    them all and stops every one at the end."""
 
     def __init__(self, ws: Workspace, run_id: str, force: bool, size: int, waiting: Mapping[str, str]) -> None:
         self._ws = ws
@@ -104,6 +109,8 @@ class WorkerPool:
         self._context = multiprocessing.get_context("spawn")
 
     def __enter__(self) -> WorkerPool:
+        while len(self._workers) < self._size:  # all at once: each loads the project while others work
+            self._spawn()
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -114,7 +121,7 @@ class WorkerPool:
         return sum(1 for w in self._workers if w.key is not None)
 
     def submit(self, key: str) -> None:
-        """Start ``key`` on an idle worker (a new one while fewer than ``size`` exist)."""
+        """Start ``key`` on an idle worker (a new one in place of one that died)."""
         for gone in [w for w in self._workers if w.key is None and not w.process.is_alive()]:
             self._workers.remove(gone)  # it died after its last answer
         worker = next((w for w in self._workers if w.key is None), None)
