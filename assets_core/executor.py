@@ -1,25 +1,24 @@
 """Executors: run the planned steps in dependency order, in-process or in worker processes.
 
 Both call ``step.materialize`` for each asset and differ only in where it runs. A failed asset's
-downstream is skipped; independent branches go on.
+downstream is skipped; independent branches go on. Ctrl-C fails the asset(s) being built, starts nothing
+more, and records the run as interrupted with the counts of what finished.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import contextlib
-import multiprocessing
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .claims import this_holder
-from .config import Settings
 from .errors import StoreError
 from .planner import Plan
 from .records import RunStatus, new_run_id
 from .run_lifecycle import begin, finish
-from .step import Outcome, StepResult, materialize
+from .step import INTERRUPTED, Outcome, StepInterrupted, StepResult, materialize, record_lost
+from .worker_pool import WorkerPool
 from .workspace import Workspace
 
 OnResult = Callable[[StepResult, int, int], None]
@@ -57,40 +56,60 @@ _BAD = (Outcome.FAILED, Outcome.SKIPPED)
 _NOTHING_WAITS: Mapping[str, str] = {}
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the run: the asset(s) it was building are recorded as failed, nothing after them
+    started, and the run is recorded as interrupted; ``summary`` holds what happened until then."""
+
+    def __init__(self, summary: RunSummary) -> None:
+        super().__init__(f"run {summary.run_id} interrupted")
+        self.summary = summary
+
+
+def _reporter(done: list[StepResult], total: int, on_result: OnResult) -> Callable[[StepResult], None]:
+    """Appends each result to ``done`` as it comes (so an interrupted run still counts it) and reports it."""
+
+    def report(result: StepResult) -> None:
+        done.append(result)
+        on_result(result, len(done), total)
+
+    return report
+
+
 def run_in_process(
     ws: Workspace,
     keys: Sequence[str],
     run_id: str,
     force: bool,
-    on_result: OnResult,
+    done: list[StepResult],
+    on_result: OnResult = _ignore,
     on_start: OnStart = _ignore,
     waiting: Mapping[str, str] = _NOTHING_WAITS,
-) -> list[StepResult]:
-    """One asset at a time, in the given (topological) order."""
+) -> None:
+    """One asset at a time, in the given (topological) order; results are appended to ``done``.
+
+    Ctrl-C fails the asset being built and stops the run (KeyboardInterrupt propagates).
+    """
     waits = ws.graph.nearest_among(keys)
-    results: dict[str, StepResult] = {}
+    report = _reporter(done, len(keys), on_result)
+    outcomes: dict[str, Outcome] = {}
     for key in keys:
-        bad = next((u for u in waits[key] if results[u].outcome in _BAD), None)
-        if not bad:
+        bad = next((u for u in waits[key] if outcomes[u] in _BAD), None)
+        if bad:
+            result = _skip(key, bad)
+        else:
             on_start(key)
-        result = _skip(key, bad) if bad else materialize(ws, key, run_id, force=force, waiting=waiting.get(key, ""))
-        results[key] = result
-        on_result(result, len(results), len(keys))
-    return list(results.values())
-
-
-_worker: Workspace | None = None
-
-
-def _init_worker(target: str, settings: Settings) -> None:
-    global _worker
-    _worker = Workspace.load(target, settings)
-
-
-def _run_in_worker(key: str, run_id: str, force: bool, waiting: str) -> StepResult:
-    if _worker is None:
-        raise RuntimeError("worker not initialised")
-    return materialize(_worker, key, run_id, force=force, waiting=waiting)
+            started = time.time()
+            try:
+                result = materialize(ws, key, run_id, force=force, waiting=waiting.get(key, ""))
+            except StepInterrupted as stop:  # recorded by the step
+                report(stop.result)
+                raise
+            except KeyboardInterrupt:  # it landed in lakeplan's own code around the asset's
+                with contextlib.suppress(StoreError):
+                    report(record_lost(ws, key, run_id, started, INTERRUPTED))
+                raise
+        outcomes[key] = result.outcome
+        report(result)
 
 
 def run_in_processes(
@@ -98,42 +117,45 @@ def run_in_processes(
     keys: Sequence[str],
     run_id: str,
     force: bool,
-    on_result: OnResult,
+    done: list[StepResult],
     workers: int,
+    on_result: OnResult = _ignore,
     on_start: OnStart = _ignore,
     waiting: Mapping[str, str] = _NOTHING_WAITS,
-) -> list[StepResult]:
-    """Up to ``workers`` assets at once in fresh (spawned) processes that load the project themselves."""
+) -> None:
+    """Up to ``workers`` assets at once in worker processes (see worker_pool); results are appended to
+    ``done``. A worker that dies fails its own asset only; Ctrl-C interrupts the running assets and stops."""
     waits = ws.graph.nearest_among(keys)
-    results: dict[str, StepResult] = {}
+    report = _reporter(done, len(keys), on_result)
+    outcomes: dict[str, Outcome] = {}
+
+    def finished(result: StepResult) -> None:
+        outcomes[result.key] = result.outcome
+        report(result)
+
     pending = list(keys)
-    context = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=(ws.target, ws.settings)
-    ) as pool:
-        running: dict[cf.Future[StepResult], str] = {}
-        while pending or running:
-            for key in list(pending):
-                if len(running) >= workers:
-                    break
-                if not all(u in results for u in waits[key]):
-                    continue
-                pending.remove(key)
-                bad = next((u for u in waits[key] if results[u].outcome in _BAD), None)
-                if bad:
-                    results[key] = _skip(key, bad)
-                    on_result(results[key], len(results), len(keys))
-                    continue
-                running[pool.submit(_run_in_worker, key, run_id, force, waiting.get(key, ""))] = key
-                on_start(key)
-            if not running:
-                continue
-            done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
-            for future in done:
-                key = running.pop(future)
-                results[key] = future.result()
-                on_result(results[key], len(results), len(keys))
-    return [results[k] for k in keys]
+    with WorkerPool(ws, run_id, force, min(workers, len(keys)), waiting) as pool:
+        try:
+            while pending or pool.busy:
+                for key in list(pending):
+                    if pool.busy >= workers:
+                        break
+                    if not all(u in outcomes for u in waits[key]):
+                        continue
+                    pending.remove(key)
+                    bad = next((u for u in waits[key] if outcomes[u] in _BAD), None)
+                    if bad:
+                        finished(_skip(key, bad))
+                        continue
+                    pool.submit(key)
+                    on_start(key)
+                if pool.busy:
+                    for result in pool.wait():
+                        finished(result)
+        except KeyboardInterrupt:
+            for result in pool.interrupt():
+                finished(result)
+            raise
 
 
 def planned_work(planned: Plan, force: bool = False) -> tuple[list[str], dict[str, str]]:
@@ -155,7 +177,11 @@ def run(
     waiting: Mapping[str, str] = _NOTHING_WAITS,
 ) -> RunSummary:
     """Materialize ``keys`` (in topological order) as one recorded run; ``waiting`` maps the keys that wait
-    on stale upstreams outside the selection to why (``AssetStatus.waiting_message``)."""
+    on stale upstreams outside the selection to why (``AssetStatus.waiting_message``).
+
+    Raises ``RunInterrupted`` (a KeyboardInterrupt carrying the summary) after Ctrl-C; any other error
+    propagates after the run is recorded as failed with the counts of what finished before it.
+    """
     callback = on_result or _ignore
     started_hook = on_start or _ignore
     summary = RunSummary(new_run_id())
@@ -163,15 +189,17 @@ def run(
     try:
         begin(ws, summary.run_id, selection, started, this_holder())  # e.g. lakeFS: the run's own branch
         if workers > 1 and len(keys) > 1:
-            summary.results = run_in_processes(
-                ws, keys, summary.run_id, force, callback, workers, started_hook, waiting
-            )
+            run_in_processes(ws, keys, summary.run_id, force, summary.results, workers, callback, started_hook, waiting)
         else:
-            summary.results = run_in_process(ws, keys, summary.run_id, force, callback, started_hook, waiting)
-    except BaseException:
+            run_in_process(ws, keys, summary.run_id, force, summary.results, callback, started_hook, waiting)
+    except BaseException as exc:
         summary.seconds = time.time() - started
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        status = RunStatus.INTERRUPTED if interrupted else RunStatus.FAILED
         with contextlib.suppress(StoreError):  # the error in flight says more than this one would
-            ws.store.finish_run(summary.run_id, RunStatus.FAILED, summary.counts())
+            ws.store.finish_run(summary.run_id, status, summary.counts())
+        if interrupted:
+            raise RunInterrupted(summary) from None
         raise
     summary.seconds = time.time() - started
     note = finish(ws, summary.run_id, not summary.failed, summary.counts())  # publishes only a fully successful run

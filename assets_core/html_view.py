@@ -1,5 +1,6 @@
 """The HTML view: one self-contained file with the drawn graph inline and, per asset, its status,
-causes, code version, recent materializations and metadata as JSON, shown when its node is clicked.
+causes, code version, declared metadata, recent materializations and their metadata as JSON, shown when
+its node is clicked.
 Nothing is fetched at view time: no scripts, styles or fonts from the network.
 """
 
@@ -45,6 +46,7 @@ def asset_details(
             "upstream": list(graph.upstream[key]),
             "downstream": list(graph.downstream[key]),
             "metadata": latest.metadata if latest else {},
+            "declared_metadata": dict(node.metadata),
             "materializations": [materialization_json(m) for m in history],
         }
     return details
@@ -145,6 +147,13 @@ _SCRIPT = """
       ["upstream", links(d.upstream)],
       ["downstream", links(d.downstream)],
     ]));
+    const declared = Object.entries(d.declared_metadata);
+    if (declared.length) {
+      panel.appendChild(el("h3", "Declared metadata"));
+      const t = table(["name", "value"], declared.map(([k, v]) => [k, value(v)]));
+      t.id = "lp-declared-metadata";
+      panel.appendChild(t);
+    }
     const meta = Object.entries(d.metadata);
     if (meta.length) {
       panel.appendChild(el("h3", "Metadata (current version)"));

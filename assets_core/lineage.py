@@ -40,6 +40,7 @@ def materialization_json(mat: Materialization) -> dict[str, Any]:
         "location": mat.location,
         "metadata": mat.metadata,
         "error": mat.error,
+        "traceback": mat.traceback,
     }
 
 

@@ -16,9 +16,8 @@ from types import ModuleType, TracebackType
 
 from .definitions import AssetDef, Definitions, SourceAsset
 from .errors import DefinitionError, LakeplanError, UserCodeError
+from .failures import is_lakeplan_frame
 from .schedules import Schedule
-
-_OWN_DIR = str(Path(__file__).resolve().parent.parent)
 
 
 @dataclass(frozen=True)
@@ -33,13 +32,7 @@ class Loaded:
 
 def _user_frame(tb: TracebackType | None) -> traceback.FrameSummary | None:
     """The innermost traceback frame in the user's code (not importlib's, not lakeplan's)."""
-    frames = [
-        f
-        for f in traceback.extract_tb(tb)
-        if not f.filename.startswith("<frozen")
-        and not f.filename.startswith(_OWN_DIR + "/assets_core")
-        and not f.filename.startswith(_OWN_DIR + "/io_managers")
-    ]
+    frames = [f for f in traceback.extract_tb(tb) if not is_lakeplan_frame(f.filename)]
     return frames[-1] if frames else None
 
 

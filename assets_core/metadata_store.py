@@ -140,6 +140,7 @@ def _materialization(row: Any) -> Materialization:
         error=row.error,
         code_components=json.loads(row.code_components),
         id=row.id,
+        traceback=row.traceback,
     )
 
 
@@ -423,6 +424,7 @@ class MetadataStore:
                 "metadata": _dumps(mat.metadata),
                 "error": mat.error,
                 "code_components": _dumps(mat.code_components),
+                "traceback": mat.traceback,
             },
         )
         pk = result.inserted_primary_key

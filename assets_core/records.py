@@ -38,12 +38,14 @@ class Materialization:
     error: str | None = None
     code_components: dict[str, str] = field(default_factory=dict)
     id: int | None = None
+    traceback: str | None = None  # a failed attempt's traceback of the user's code (lakeplan's frames trimmed)
 
 
 class RunStatus(enum.StrEnum):
     RUNNING = "running"
     SUCCESS = "success"
     FAILED = "failed"
+    INTERRUPTED = "interrupted"  # stopped by Ctrl-C: the asset it was building failed, nothing after it started
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
-SCHEMA_REVISION = "0002"  # the newest migration; the store upgrades when the database is behind it
+SCHEMA_REVISION = "0003"  # the newest migration; the store upgrades when the database is behind it
 
 metadata = MetaData()
 # SQLite only makes INTEGER PRIMARY KEY an auto-increment rowid, PostgreSQL wants BIGINT.
@@ -39,6 +39,7 @@ materializations = Table(
     Column("metadata", Text, nullable=False),
     Column("error", Text),
     Column("code_components", Text, nullable=False),
+    Column("traceback", Text),
     Index("ix_lp_mat_key_id", "asset_key", "id"),
     Index("ix_lp_mat_key_recipe", "asset_key", "recipe"),
     Index("ix_lp_mat_run", "run_id"),

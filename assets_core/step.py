@@ -3,23 +3,28 @@ the Argo pod (``lakeplan step``).
 
 It re-checks the asset against the store first (so a retried or duplicated step does nothing twice),
 reuses an identical earlier output when one exists, otherwise runs the user's function, writes the
-value atomically and records provenance with compare-and-set.
+value atomically and records provenance with compare-and-set. Whatever the user's code does to end
+(raise, ``sys.exit``, return a None it is not annotated to return, Ctrl-C) is recorded as a failed
+attempt with the traceback of the user's code (see failures.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 import time
-import traceback
+import types
+import typing
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .claims import Held, claimed
+from .code_version import user_file_predicate
 from .context import collecting
 from .definitions import AssetDef, SourceAsset
-from .errors import CorruptedOutput, LakeplanError, MissingOutput, StepFailed, StoreError
+from .errors import CorruptedOutput, LakeplanError, MissingOutput, StoreError
+from .failures import Failure, describe
 from .metadata_store import RecordConflict
 from .planner import CurrentState, assess
 from .records import Materialization, MaterializationKind, recipe_of
@@ -47,6 +52,7 @@ class StepResult:
     data_version: str | None = None
     message: str = ""
     attempts: int = 0
+    traceback: str | None = None  # a failure's traceback of the user's code, as recorded with the attempt
 
     def to_json(self) -> dict[str, Any]:
         """The stable form ``materialize --json`` and the pod's ``step`` line print."""
@@ -56,14 +62,53 @@ class StepResult:
             "seconds": round(self.seconds, 3),
             "data_version": self.data_version,
             "message": self.message,
+            "traceback": self.traceback,
         }
 
 
-def _error_line(exc: BaseException, fn_file: str) -> str:
-    """``ValueError: bad row (pipeline.py:42)`` pointing at the user's own innermost frame."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == fn_file]
-    where = f" ({Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
-    return f"{type(exc).__name__}: {exc}{where}"
+INTERRUPTED = "interrupted by Ctrl-C"  # the reason of every asset a Ctrl-C stopped, wherever it landed
+
+
+class StepInterrupted(KeyboardInterrupt):
+    """Ctrl-C reached the asset's code: the attempt is recorded as failed; the run must stop, not go on."""
+
+    def __init__(self, result: StepResult) -> None:
+        super().__init__(result.message)
+        self.result = result
+
+
+def _failure(ws: Workspace, asset: AssetDef, exc: BaseException, reason: str | None = None) -> Failure:
+    """``exc`` described at the innermost frame of the user's code (the asset's own file at least)."""
+    own = asset.fn.__code__.co_filename
+    in_project = user_file_predicate(ws.settings.project_root)
+    return describe(exc, lambda f: f == own or in_project(f), ws.settings.project_root, reason)
+
+
+def _exit_reason(exc: SystemExit) -> str:
+    return f"SystemExit: the asset called sys.exit({exc.code!r}); return its value, or raise an exception to fail it"
+
+
+def _may_be_none(annotation: object) -> bool:
+    """Whether a return annotation admits ``None``: none at all, ``None``, ``Any``/``object``, a TypeVar,
+    ``Optional[...]``/``X | None``, or a string (unresolvable here) that mentions one of them."""
+    if annotation is None or annotation is type(None) or annotation is Any or annotation is object:
+        return True
+    if isinstance(annotation, TypeVar):
+        return True
+    if isinstance(annotation, str):
+        return re.search(r"\b(None|Optional|Any|object)\b", annotation) is not None
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _may_be_none(typing.get_args(annotation)[0])
+    if origin is typing.Union or origin is types.UnionType:
+        return any(_may_be_none(arg) for arg in typing.get_args(annotation))
+    if origin is typing.Literal:
+        return None in typing.get_args(annotation)
+    return False
+
+
+def _annotation_text(annotation: object) -> str:
+    return annotation.__name__ if isinstance(annotation, type) else str(annotation).replace("typing.", "")
 
 
 def _inputs(ws: Workspace, asset: AssetDef, seen: Observation) -> dict[str, Any]:
@@ -90,17 +135,31 @@ def _kind(annotation: object) -> str | None:
     return annotation_kind(annotation)
 
 
-def _call(ws: Workspace, asset: AssetDef, kwargs: dict[str, Any], retries: bool) -> tuple[Any, dict[str, Any], int]:
-    """Run the user's function with its declared retries; returns (value, user metadata, attempts)."""
+def _call(
+    ws: Workspace, asset: AssetDef, kwargs: dict[str, Any], retries: bool
+) -> tuple[Any, dict[str, Any], int] | Failure:
+    """Run the user's function with its declared retries: (value, user metadata, attempts), or why it failed.
+
+    ``sys.exit()`` fails the asset without retrying (it was meant, not flaky); Ctrl-C is left to the caller.
+    """
     attempts = asset.retries + 1 if retries else 1
     for attempt in range(1, attempts + 1):
         try:
             with collecting() as user_metadata:
-                return asset.fn(**kwargs), user_metadata, attempt
+                value = asset.fn(**kwargs)
+        except SystemExit as exc:
+            return _failure(ws, asset, exc, _exit_reason(exc))
         except Exception as exc:
             if attempt == attempts:
-                raise StepFailed(_error_line(exc, asset.fn.__code__.co_filename)) from exc
+                return _failure(ws, asset, exc)
             time.sleep(ws.settings.retry_backoff_seconds * 2 ** (attempt - 1))
+            continue
+        if value is None and not _may_be_none(asset.return_annotation):
+            return Failure(
+                f"asset {asset.key!r} returned None but is annotated -> {_annotation_text(asset.return_annotation)}; "
+                "return a value, or annotate it Optional[...] if None is a valid result"
+            )
+        return value, user_metadata, attempt
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -154,7 +213,8 @@ def _materialize(ws: Workspace, key: str, run_id: str, held: Held, *, force: boo
         if state.data_version(up) is None:
             what = "source" if up in sources else "upstream asset"
             hint = "check its path" if up in sources else f"materialize it first (--select +{key})"
-            return _failed(ws, asset, run_id, started, code.version, {}, f"{what} {up!r} has no data; {hint}")
+            reason = f"{what} {up!r} has no data; {hint}"
+            return _failed(ws, asset, run_id, started, code.version, {}, Failure(reason))
     input_versions = {up: v for up in upstreams if (v := state.data_version(up)) is not None}
     expected = head.id if head is not None else None
 
@@ -204,26 +264,30 @@ def _materialize(ws: Workspace, key: str, run_id: str, held: Held, *, force: boo
                 meta = {**earlier.metadata, "restored_from": earlier.id}
                 return record(MaterializationKind.RESTORED, earlier.data_version, earlier.location, meta)
 
+    def failed(failure: Failure) -> StepResult:
+        return _failed(ws, asset, run_id, started, code.version, input_versions, failure)
+
     try:
-        kwargs = _inputs(ws, asset, seen)
-    except (CorruptedOutput, MissingOutput) as exc:  # the upstream now plans as MISSING; only this branch fails
-        return _failed(ws, asset, run_id, started, code.version, input_versions, f"cannot read inputs: {exc}")
-    except StoreError:
-        raise
-    except Exception as exc:  # a source the user's reader or pandas cannot parse
-        return _failed(ws, asset, run_id, started, code.version, input_versions, f"cannot read inputs: {_reason(exc)}")
-    try:
-        value, user_metadata, attempts = _call(ws, asset, kwargs, retries)
-    except StepFailed as exc:
-        return _failed(ws, asset, run_id, started, code.version, input_versions, str(exc))
-    try:
-        stored, metadata = _write(ws, asset, value)
-    except StoreError:
-        raise
-    except Exception as exc:  # e.g. a column pyarrow cannot type, or an unpicklable object
-        return _failed(
-            ws, asset, run_id, started, code.version, input_versions, f"cannot store the value: {_reason(exc)}"
-        )
+        try:
+            kwargs = _inputs(ws, asset, seen)
+        except (CorruptedOutput, MissingOutput) as exc:  # the upstream now plans as MISSING; only this branch fails
+            return failed(Failure(f"cannot read inputs: {exc}"))
+        except StoreError:
+            raise
+        except Exception as exc:  # a source the user's reader or pandas cannot parse
+            return failed(_failure(ws, asset, exc, f"cannot read inputs: {_reason(exc)}"))
+        called = _call(ws, asset, kwargs, retries)
+        if isinstance(called, Failure):
+            return failed(called)
+        value, user_metadata, attempts = called
+        try:
+            stored, metadata = _write(ws, asset, value)
+        except StoreError:
+            raise
+        except Exception as exc:  # e.g. a column pyarrow cannot type, or an unpicklable object
+            return failed(_failure(ws, asset, exc, f"cannot store the value: {_reason(exc)}"))
+    except KeyboardInterrupt as exc:  # Ctrl-C while reading, computing or writing: record it, then stop the run
+        raise StepInterrupted(failed(_failure(ws, asset, exc, INTERRUPTED))) from None
     return record(
         MaterializationKind.BUILT,
         stored.data_version,
@@ -256,7 +320,7 @@ def _failed(
     started: float,
     code_version: str,
     input_versions: dict[str, str],
-    error: str,
+    failure: Failure,
 ) -> StepResult:
     ws.store.record_failure(
         Materialization(
@@ -267,7 +331,16 @@ def _failed(
             input_versions,
             started_at=started,
             finished_at=time.time(),
-            error=error,
+            error=failure.message,
+            traceback=failure.traceback,
         )
     )
-    return StepResult(asset.key, Outcome.FAILED, time.time() - started, message=error)
+    return StepResult(
+        asset.key, Outcome.FAILED, time.time() - started, message=failure.message, traceback=failure.traceback
+    )
+
+
+def record_lost(ws: Workspace, key: str, run_id: str, started: float, reason: str) -> StepResult:
+    """Record a failed attempt for a step whose process died before it could (a worker's ``os._exit``)."""
+    asset = ws.graph.asset(key)
+    return _failed(ws, asset, run_id, started, ws.code_version(key).version, {}, Failure(reason))

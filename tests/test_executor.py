@@ -176,7 +176,7 @@ def test_failure_is_recorded_downstream_skipped_and_other_branches_finish(projec
     assert outcomes(summary) == {"a": "built", "b": "failed", "d": "built", "c": "skipped"}
     assert summary.failed
     failed = next(r for r in summary.results if r.key == "b")
-    assert failed.message.startswith("ValueError: bad row (pipeline.py:")
+    assert failed.message.startswith(f"ValueError: bad row ({project.package}/pipeline.py:")
     skipped = next(r for r in summary.results if r.key == "c")
     assert skipped.message == "upstream 'b' failed"
     (record,) = ws.store.history("b")

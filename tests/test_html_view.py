@@ -32,7 +32,7 @@ PIPELINE = """
         '''Numbers from the raw file.'''
         return raw["values"]
 
-    @asset(group="report")
+    @asset(group="report", metadata={"owner": "data-team", "tier": 1})
     def total(numbers: list) -> dict:
         add_metadata(score=0.875, url="https://example.invalid/report")
         return {"total": sum(numbers)}
@@ -187,9 +187,11 @@ def _assert_click_shows(browser: Browser, html: Path) -> None:
     assert browser.evaluate("document.getElementById('lp-details').dataset.asset") == "total"
     text = browser.evaluate("document.getElementById('lp-details').innerText")
     assert "fresh" in text and "score" in text and "0.875" in text and "built" in text
+    declared = browser.evaluate("document.getElementById('lp-declared-metadata').innerText")
+    assert "owner\tdata-team" in declared and "tier\t1" in declared, declared
     _click_node(browser, "numbers")
     text = browser.evaluate("document.getElementById('lp-details').innerText")
-    assert "Numbers from the raw file." in text and "score" not in text
+    assert "Numbers from the raw file." in text and "score" not in text and "Declared metadata" not in text
     assert browser.problems() == []
 
 

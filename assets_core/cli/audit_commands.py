@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import LakeplanError
 from ..hashing import short
 from .core_commands import add_select, add_target, command, load_workspace, whole_number_option
-from .output import dump_json, table
+from .output import dump_json, indented, table
 
 if TYPE_CHECKING:
     from ..lineage import LineageNode
@@ -35,8 +35,15 @@ def register(subparsers: Any) -> None:
     graph.add_argument("--html", action="store_true", help="write one self-contained HTML page (default graph.html)")
     graph.set_defaults(handler=cmd_graph)
 
-    runs = command(subparsers, "runs", "list recorded runs, newest first", RUNS_EPILOG)
+    runs = command(subparsers, "runs", "list recorded runs, newest first, or show one run in full", RUNS_EPILOG)
     add_target(runs)
+    runs.add_argument(
+        "run",
+        nargs="?",
+        metavar="RUN",
+        help="show this run (id, unique prefix, 'latest' or 'latest~N'): every asset it recorded, "
+        "and each failure's traceback",
+    )
     runs.add_argument(
         "-n", "--limit", type=whole_number_option(), default=20, metavar="N", help="show the newest N runs (default 20)"
     )
@@ -97,17 +104,23 @@ examples:
 """
 
 RUNS_EPILOG = """\
-STATUS is running, success or failed; 'abandoned' marks a run still recorded as running whose process on
-this machine is gone (killed), so it will never finish.
+STATUS is running, success, failed or interrupted (Ctrl-C); 'abandoned' marks a run still recorded as
+running whose process on this machine is gone (killed, or ended by os._exit in an asset), so it will
+never finish; its counts are then taken from what it recorded. With RUN, every asset the run recorded
+is listed, and each failure is followed by the traceback of the user's code.
 
 examples:
   lakeplan runs
   lakeplan runs --json -n 5
+  lakeplan runs latest
+  lakeplan runs 20261121-0930 --json
 """
 
 HISTORY_EPILOG = """\
 '*' marks the current version. Metadata includes rows/columns for tables and what the asset passed
-to add_metadata(...). An asset deleted or renamed in the code keeps its history (marked removed).
+to add_metadata(...); the asset's declared @asset(metadata=...) is shown above the table. The newest
+failed attempt listed is followed by its traceback (--json has every one). An asset deleted or
+renamed in the code keeps its history (marked removed).
 
 examples:
   lakeplan history model_report
@@ -211,7 +224,7 @@ def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{name} {n}" for name, n in counts.items() if n) or "-"
 
 
-def _run_json(run: RunRecord) -> dict[str, Any]:
+def _run_json(run: RunRecord, counts: dict[str, int] | None = None) -> dict[str, Any]:
     from ..lineage import iso_time
     from ..run_lifecycle import shown_status
 
@@ -221,9 +234,16 @@ def _run_json(run: RunRecord) -> dict[str, Any]:
         "finished_at": iso_time(run.finished_at) if run.finished_at else None,
         "status": shown_status(run),
         "selection": run.selection,
-        "counts": run.counts,
+        "counts": run.counts if counts is None else counts,
         "environment": run.environment,
     }
+
+
+def _shown_counts(ws: Workspace, run: RunRecord) -> dict[str, int]:
+    """The run's counts; for an abandoned run (its process died before recording them), what it recorded."""
+    from ..run_lifecycle import counts_of, shown_status
+
+    return counts_of(ws.store.run_materializations(run.run_id)) if shown_status(run) == "abandoned" else run.counts
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -231,9 +251,12 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from ..run_lifecycle import shown_status
 
     ws = load_workspace(args)
+    if args.run:
+        return _show_run(ws, args.run, args.json)
     runs = ws.store.runs(args.limit)
+    counts = {r.run_id: _shown_counts(ws, r) for r in runs}
     if args.json:
-        dump_json({"schema": "lakeplan.runs/v1", "runs": [_run_json(r) for r in runs]})
+        dump_json({"schema": "lakeplan.runs/v1", "runs": [_run_json(r, counts[r.run_id]) for r in runs]})
         return 0
     rows = []
     for run in runs:
@@ -241,9 +264,62 @@ def cmd_runs(args: argparse.Namespace) -> int:
         git = run.environment.get("git") or {}
         commit = (short(git["commit"], 8) + ("+dirty" if git.get("dirty") else "")) if git.get("commit") else "-"
         rows.append(
-            [run.run_id, iso_time(run.started_at), shown_status(run), took, commit, run.selection, _counts(run.counts)]
+            [
+                run.run_id,
+                iso_time(run.started_at),
+                shown_status(run),
+                took,
+                commit,
+                run.selection,
+                _counts(counts[run.run_id]),
+            ]
         )
     table(["RUN", "STARTED", "STATUS", "TOOK", "COMMIT", "SELECTION", "COUNTS"], rows)
+    return 0
+
+
+def _show_run(ws: Workspace, spec: str, as_json: bool) -> int:
+    """One run in full: its outcome, every materialization it recorded, and each failure's traceback."""
+    from ..lineage import VersionError, iso_time, materialization_json
+    from ..records import MaterializationKind
+    from ..run_diff import resolve_run
+    from ..run_lifecycle import shown_status
+
+    run = resolve_run(ws.store.runs(), spec)
+    if run is None:
+        raise VersionError(f"no run {spec!r}; run 'lakeplan runs' to list them")
+    recorded = ws.store.run_materializations(run.run_id)
+    counts = _shown_counts(ws, run)
+    status = shown_status(run)
+    # an abandoned run's claims outlive its process: they name what it was building when it died
+    lost = [c.asset_key for c in ws.store.held_claims() if c.run_id == run.run_id] if status == "abandoned" else []
+    if as_json:
+        data = {**_run_json(run, counts), "materializations": [materialization_json(m) for m in recorded]}
+        dump_json({"schema": "lakeplan.run_detail/v1", "run": {**data, "building_when_abandoned": lost}})
+        return 0
+    took = f", took {run.finished_at - run.started_at:.1f}s" if run.finished_at else ""
+    print(f"run {run.run_id}: {status}, started {iso_time(run.started_at)}{took}, selection {run.selection}")
+    print(f"counts: {_counts(counts)}")
+    if lost:
+        print(f"its process died while building: {', '.join(lost)} (no outcome recorded)")
+    if not recorded:
+        print("no materializations recorded")
+        return 0
+    rows = [
+        [
+            m.asset_key,
+            m.kind.value,
+            f"{m.finished_at - m.started_at:.2f}s",
+            short(m.data_version, 12) if m.data_version else "-",
+            m.error or "",
+        ]
+        for m in recorded
+    ]
+    print()
+    table(["ASSET", "KIND", "TOOK", "DATA", "ERROR"], rows)
+    for m in recorded:
+        if m.kind is MaterializationKind.FAILED and m.traceback:
+            print(f"\n{m.asset_key} (#{m.id}) failed: {m.error}\n{indented(m.traceback)}")
     return 0
 
 
@@ -261,6 +337,7 @@ def _metadata_summary(metadata: dict[str, Any]) -> str:
 
 def cmd_history(args: argparse.Namespace) -> int:
     from ..lineage import iso_time, materialization_json
+    from ..records import MaterializationKind
 
     ws = load_workspace(args)
     removed = _audited(ws, args.asset)
@@ -274,6 +351,7 @@ def cmd_history(args: argparse.Namespace) -> int:
                 "asset": args.asset,
                 "removed": removed,
                 "head": head_id,
+                "declared_metadata": dict(ws.graph.nodes[args.asset].metadata) if args.asset in ws.graph.nodes else {},
                 "materializations": [materialization_json(m) for m in history],
             }
         )
@@ -292,8 +370,20 @@ def cmd_history(args: argparse.Namespace) -> int:
     ]
     if removed:
         print(_removed_note(args.asset), file=sys.stderr)
+    declared = _declared_metadata(ws, args.asset)
+    if declared:
+        print(f"{args.asset}: declared metadata {declared}")
     table(["ID", "WHEN", "KIND", "RUN", "CODE", "DATA", "METADATA"], rows)
+    latest_failure = next((m for m in history if m.kind is MaterializationKind.FAILED and m.traceback), None)
+    if latest_failure is not None and latest_failure.traceback:
+        print(f"\n#{latest_failure.id} failed: {latest_failure.error}\n{indented(latest_failure.traceback)}")
     return 0
+
+
+def _declared_metadata(ws: Workspace, key: str) -> str:
+    """``@asset(metadata=...)`` as ``name=value`` pairs (empty when none, or the asset is no longer declared)."""
+    node = ws.graph.nodes.get(key)
+    return " ".join(f"{name}={value}" for name, value in node.metadata.items()) if node is not None else ""
 
 
 # -- lineage ---------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..config import MAX_WORKERS, whole_number
 from ..hashing import short
-from .output import dump_json, note_later, table
+from .output import dump_json, indented, note_later, table
 
 SELECT_HELP = (
     "which assets: NAME, +NAME (and all upstream), NAME+ (and all downstream), group:GROUP, '*'; "
@@ -92,6 +92,9 @@ def register(subparsers: Any) -> None:
     )
     mat.add_argument("--json", action="store_true", help="print the run summary as JSON (schema lakeplan.run/v1)")
     mat.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    mat.add_argument(  # SUPPRESS: unset here must not undo 'lakeplan --debug materialize'
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="print each failure's full traceback"
+    )
     mat.set_defaults(handler=cmd_materialize)
 
     listing = command(subparsers, "assets", "list the declared assets and sources", ASSETS_EPILOG)
@@ -155,13 +158,14 @@ def cmd_assets(args: argparse.Namespace) -> int:
                 "upstream": list(ws.graph.upstream[key]),
                 "code_version": ws.code_version(key).version if is_asset else None,
                 "description": (node.description or "").strip().splitlines()[0] if node.description else "",
+                "metadata": dict(node.metadata),
             }
         )
     if args.json:
         dump_json({"schema": "lakeplan.assets/v1", "assets": rows})
         return 0
     table(
-        ["ASSET", "KIND", "GROUP", "UPSTREAM", "CODE", "DESCRIPTION"],
+        ["ASSET", "KIND", "GROUP", "UPSTREAM", "CODE", "METADATA", "DESCRIPTION"],
         [
             [
                 r["key"],
@@ -169,6 +173,7 @@ def cmd_assets(args: argparse.Namespace) -> int:
                 r["group"],
                 ", ".join(r["upstream"]) or "-",
                 short(r["code_version"]),
+                " ".join(f"{name}={value}" for name, value in r["metadata"].items()) or "-",
                 r["description"],
             ]
             for r in rows
@@ -233,7 +238,7 @@ def explain_code_version(ws: Any, key: str, as_json: bool) -> int:
 
 
 def cmd_materialize(args: argparse.Namespace) -> int:
-    from ..executor import planned_work, run
+    from ..executor import RunInterrupted, planned_work, run
     from ..step import Outcome
     from .progress import Progress
 
@@ -245,17 +250,21 @@ def cmd_materialize(args: argparse.Namespace) -> int:
 
     if not quiet:
         print(f"{len(keys)} of {len(plan.statuses)} selected assets to materialize", file=sys.stderr)
-    with Progress(enabled=not quiet) as progress:
-        summary = run(
-            ws,
-            keys,
-            selection=args.select or "*",
-            force=args.force,
-            workers=workers,
-            on_result=progress.finished,
-            on_start=progress.started,
-            waiting=waiting,
-        )
+    interrupted = False
+    try:
+        with Progress(enabled=not quiet) as progress:
+            summary = run(
+                ws,
+                keys,
+                selection=args.select or "*",
+                force=args.force,
+                workers=workers,
+                on_result=progress.finished,
+                on_start=progress.started,
+                waiting=waiting,
+            )
+    except RunInterrupted as stop:
+        summary, interrupted = stop.summary, True
     counts = summary.counts()
     if args.json:
         dump_json(
@@ -263,6 +272,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
                 "schema": "lakeplan.run/v1",
                 "run_id": summary.run_id,
                 "seconds": round(summary.seconds, 3),
+                "interrupted": interrupted,
                 "counts": counts,
                 "results": [r.to_json() for r in summary.results],
             }
@@ -278,11 +288,20 @@ def cmd_materialize(args: argparse.Namespace) -> int:
             f"{counts['waiting']} waiting on stale upstreams outside the selection",
             f"{counts['conflict']} kept a concurrent run's version",
         ]
+        if interrupted:
+            parts.append(f"{len(keys) - len(summary.results)} not started")
         shown = [p for p in parts if not p.startswith("0 ") or "built" in p or "failed" in p]
-        print(f"run {summary.run_id}: {', '.join(shown)} in {summary.seconds:.2f}s")
+        stopped = " interrupted" if interrupted else ""
+        print(f"run {summary.run_id}{stopped}: {', '.join(shown)} in {summary.seconds:.2f}s")
         for r in summary.results:
             if r.outcome in (Outcome.FAILED, Outcome.WAITING):
                 print(f"  {r.outcome.value} {r.key}: {r.message}", file=sys.stderr)
+                if args.debug and r.traceback:
+                    print(indented(r.traceback), file=sys.stderr)
+        if any(r.traceback for r in summary.results) and not args.debug:
+            print(f"  tracebacks: lakeplan runs {summary.run_id} (or add --debug)", file=sys.stderr)
     for note in summary.notes:
         print(note, file=sys.stderr)
+    if interrupted:
+        return 130  # the shell's code for a run stopped by SIGINT
     return 1 if summary.failed else 0

@@ -39,3 +39,8 @@ def print_notes() -> None:
     for text in _notes:
         print(text, file=sys.stderr)
     _notes.clear()
+
+
+def indented(text: str, prefix: str = "    ") -> str:
+    """A multi-line text (a traceback) set off under the line it belongs to."""
+    return "\n".join(prefix + line for line in text.rstrip("\n").splitlines())

@@ -1,0 +1,212 @@
+"""Worker processes for ``materialize --workers N``: each loads the project once and materializes one asset
+at a time, and the parent always knows which asset each one is running.
+
+That is why this is not ``concurrent.futures.ProcessPoolExecutor``: when one of its workers dies
+(``os._exit``, a segfault, the OOM killer) it fails every running future with ``BrokenProcessPool``,
+names neither the asset nor the exit code, and refuses further work. Here a dead worker fails exactly
+its own asset ("worker process died (exit code N)") and is replaced, so independent branches go on.
+
+Ctrl-C: a worker lets SIGINT interrupt only a running step (between steps it is ignored, so an idle
+worker never dies with a traceback); the parent forwards it to the busy workers and collects their
+results, so each interrupted asset is recorded as failed before the run stops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from types import FrameType
+from typing import Any
+
+from .config import Settings
+from .step import INTERRUPTED, StepInterrupted, StepResult, materialize, record_lost
+from .workspace import Workspace
+
+INTERRUPT_GRACE_SECONDS = 10.0  # after Ctrl-C, how long an interrupted worker gets to record its failure
+
+
+def _interrupt_once(_signum: int, _frame: FrameType | None) -> None:
+    """SIGINT during a step: raise KeyboardInterrupt once; a repeat must not cut the failure's recording short."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def _serve(conn: Connection, target: str, settings: Settings) -> None:
+    """A worker's life: receive ``(key, run_id, force, waiting)``, send back ``("result", StepResult)``,
+    ``("lost", reason)`` for the parent to record, or ``("error", exception)`` for it to re-raise;
+    ``None`` (or the parent's end of the pipe closing) stops it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:  # at once, so loading the project overlaps the parent's first steps
+        ws: Workspace | BaseException = Workspace.load(target, settings)
+    except BaseException as exc:  # reported with the first task: the parent re-raises it
+        ws = exc
+    while True:
+        try:
+            task = conn.recv()
+        except EOFError:  # the parent is gone
+            return
+        if task is None:
+            return
+        key, run_id, force, waiting = task
+        reply: tuple[str, Any]
+        signal.signal(signal.SIGINT, _interrupt_once)
+        try:
+            if isinstance(ws, BaseException):
+                raise ws
+            reply = ("result", materialize(ws, key, run_id, force=force, waiting=waiting))
+        except StepInterrupted as exc:  # recorded by the step
+            reply = ("result", exc.result)
+        except KeyboardInterrupt:  # it landed in lakeplan's own code, before or after the asset's
+            reply = ("lost", INTERRUPTED)
+        except BaseException as exc:  # the store failed, or the project no longer loads: the parent re-raises
+            reply = ("error", exc)
+        finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            conn.send(reply)
+        except Exception:  # an exception that cannot be pickled: send what it said
+            conn.send(("error", RuntimeError(f"{type(reply[1]).__name__}: {reply[1]}")))
+
+
+def _died(exitcode: int | None) -> str:
+    """How a worker's death reads in the asset's failure."""
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        return f"worker process died (killed by {name}) while materializing it"
+    return f"worker process died (exit code {exitcode}) while materializing it"
+
+
+@dataclass
+class _Worker:
+    process: BaseProcess
+    conn: Connection
+    key: str | None = None  # the asset it is materializing, None when idle
+    started: float = 0.0
+
+
+class WorkerPool:
+    """``size`` spawned workers (a dead one is replaced on demand); use as a context manager, which starts
+    them all and stops every one at the end."""
+
+    def __init__(self, ws: Workspace, run_id: str, force: bool, size: int, waiting: Mapping[str, str]) -> None:
+        self._ws = ws
+        self._run_id = run_id
+        self._force = force
+        self._waiting = waiting  # as step.materialize's ``waiting``, per key
+        self._size = size
+        self._workers: list[_Worker] = []
+        self._context = multiprocessing.get_context("spawn")
+
+    def __enter__(self) -> WorkerPool:
+        while len(self._workers) < self._size:  # all at once: each loads the project while others work
+            self._spawn()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @property
+    def busy(self) -> int:
+        return sum(1 for w in self._workers if w.key is not None)
+
+    def submit(self, key: str) -> None:
+        """Start ``key`` on an idle worker (a new one in place of one that died)."""
+        for gone in [w for w in self._workers if w.key is None and not w.process.is_alive()]:
+            self._workers.remove(gone)  # it died after its last answer
+        worker = next((w for w in self._workers if w.key is None), None)
+        if worker is None:
+            if len(self._workers) >= self._size:
+                raise RuntimeError("no idle worker")  # the executor never submits more than size at once
+            worker = self._spawn()
+        worker.conn.send((key, self._run_id, self._force, self._waiting.get(key, "")))
+        worker.key, worker.started = key, time.time()
+
+    def _spawn(self) -> _Worker:
+        ours, theirs = self._context.Pipe()
+        process = self._context.Process(
+            target=_serve, args=(theirs, self._ws.target, self._ws.settings), name="lakeplan-worker", daemon=True
+        )
+        # Started with SIGINT ignored (an ignored signal stays ignored across exec, and Python then keeps
+        # it so): a Ctrl-C while the new interpreter imports would otherwise kill it with a traceback.
+        # (Blocking it instead does not hold: starting multiprocessing's resource tracker unblocks it.)
+        if threading.current_thread() is not threading.main_thread():  # only the main thread gets SIGINT
+            process.start()
+        else:
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            try:
+                process.start()
+            finally:
+                signal.signal(signal.SIGINT, previous)
+        theirs.close()
+        worker = _Worker(process, ours)
+        self._workers.append(worker)
+        return worker
+
+    def wait(self, timeout: float | None = None) -> list[StepResult]:
+        """Results of the steps that ended (at least one unless ``timeout`` passed); a dead worker's step
+        fails. Re-raises what a worker raised outside the asset's code (e.g. StoreError)."""
+        busy = [w for w in self._workers if w.key is not None]
+        ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout))
+        results = []
+        for worker in busy:
+            if worker.key is not None and (worker.conn in ready or worker.process.sentinel in ready):
+                results.append(self._collect(worker, worker.key))
+        return results
+
+    def _collect(self, worker: _Worker, key: str) -> StepResult:
+        try:
+            kind, payload = worker.conn.recv()
+        except (EOFError, OSError):  # the worker died before it could answer
+            worker.process.join()
+            self._workers.remove(worker)
+            return record_lost(self._ws, key, self._run_id, worker.started, _died(worker.process.exitcode))
+        worker.key = None
+        if kind == "error":
+            raise payload
+        if kind == "lost":
+            return record_lost(self._ws, key, self._run_id, worker.started, payload)
+        return payload  # type: ignore[no-any-return]
+
+    def interrupt(self) -> list[StepResult]:
+        """After Ctrl-C: interrupt every running step and return how each ended (a worker that does not
+        answer within the grace period is terminated and its asset recorded as failed)."""
+        busy = [w for w in self._workers if w.key is not None]
+        for worker in busy:
+            if worker.process.pid is not None:
+                with contextlib.suppress(ProcessLookupError):  # it ended meanwhile; wait() collects it
+                    os.kill(worker.process.pid, signal.SIGINT)
+        results = []
+        deadline = time.monotonic() + INTERRUPT_GRACE_SECONDS
+        while self.busy and time.monotonic() < deadline:
+            results += self.wait(max(0.0, deadline - time.monotonic()))
+        for worker in list(self._workers):
+            if worker.key is not None:
+                worker.process.terminate()
+                worker.process.join()
+                self._workers.remove(worker)
+                results.append(record_lost(self._ws, worker.key, self._run_id, worker.started, INTERRUPTED))
+        return results
+
+    def close(self) -> None:
+        """Stop every worker. One still running a step (only when the parent stops on an error, or on a
+        second Ctrl-C) is terminated: its write is atomic and a dead holder's claim is taken over."""
+        for worker in self._workers:
+            if worker.key is not None:
+                worker.process.terminate()
+            with contextlib.suppress(OSError):  # it died meanwhile
+                worker.conn.send(None)
+        for worker in self._workers:
+            worker.process.join()
+            worker.conn.close()
+        self._workers.clear()
