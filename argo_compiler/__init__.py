@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from . import depends
     from .checks import problems
     from .compiler import Manifest, ManifestTooLarge, Target, cron_workflow, split_workflow, workflow
     from .config import ArgoConfig, SecretRef, argo_config
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from .submit import Server, SubmitError, submit
 
 _WHERE = {
+    "depends": "",
     "problems": "checks",
     "Manifest": "compiler",
     "ManifestTooLarge": "compiler",
@@ -55,6 +57,7 @@ __all__ = [
     "argo_config",
     "compile_project",
     "cron_workflow",
+    "depends",
     "from_yaml",
     "problems",
     "split_workflow",
@@ -69,4 +72,6 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name not in _WHERE:
         raise AttributeError(f"module 'argo_compiler' has no attribute {name!r}")
+    if not _WHERE[name]:  # a submodule
+        return importlib.import_module(f".{name}", __name__)
     return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)

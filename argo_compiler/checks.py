@@ -12,30 +12,16 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from . import depends
 from .compiler import Manifest
 from .render import document, templates_of
 
 SIZE_LIMIT = 1024 * 1024  # Argo/etcd refuse objects near 1 MiB; stay under it
 FIELD_NAME = re.compile(r"[a-zA-Z0-9][-a-zA-Z0-9]*")  # Argo's rule for task and template names
 DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_DEPENDS_TOKEN = re.compile(r"&&|\|\||[()!]|[A-Za-z0-9][-A-Za-z0-9]*(?:\.[A-Za-z]+)?|\S")
-_RESULTS = {"Succeeded", "Failed", "Errored", "Skipped", "Omitted", "Daemoned", "AnySucceeded", "AllFailed"}
 _TASK_REF = re.compile(r"\{\{tasks\.([-A-Za-z0-9]+)\.")
 _CREDENTIAL_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")
 _SECRET_ENV = re.compile(r"(URL|TOKEN|KEY|SECRET|PASSWORD|CREDENTIAL)", re.IGNORECASE)
-
-
-def depends_names(expression: str) -> list[str]:
-    """Task names an Argo ``depends`` expression refers to (``a && (b.Succeeded || b.Skipped)`` -> a, b)."""
-    names = []
-    for token in _DEPENDS_TOKEN.findall(expression):
-        if token in ("&&", "||", "(", ")", "!"):
-            continue
-        name, _, result = token.partition(".")
-        if result and result not in _RESULTS:
-            raise ValueError(f"unknown task result {result!r} in depends {expression!r}")
-        names.append(name)
-    return names
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -83,7 +69,11 @@ def _dag_problems(manifest: Manifest, where: str, templates_by_manifest: dict[st
         tname = template.get("name", "")
         if not FIELD_NAME.fullmatch(tname) or len(tname) > 128:
             problems.append(f"{where}: invalid template name {tname!r}")
-        tasks = template.get("dag", {}).get("tasks", [])
+        if "dag" not in template:
+            continue
+        tasks = template["dag"].get("tasks") or []
+        if not tasks:  # validate.go, validateDAG
+            problems.append(f"{where}: templates.{tname} must have at least one task")
         task_names = [t["name"] for t in tasks]
         if len(set(task_names)) != len(task_names):
             problems.append(f"{where}: template {tname!r} has duplicate task names")
@@ -93,6 +83,8 @@ def _dag_problems(manifest: Manifest, where: str, templates_by_manifest: dict[st
             name = task["name"]
             if not FIELD_NAME.fullmatch(name) or len(name) > 128:
                 problems.append(f"{where}: invalid task name {name!r}")
+            elif name[0].isdigit() and any("depends" in t for t in tasks):  # validate.go, validateDAG
+                problems.append(f"{where}: task name {name!r} cannot begin with a digit when using 'depends'")
             ref = task.get("templateRef")
             if ref is not None:
                 if ref.get("template") not in templates_by_manifest.get(ref.get("name"), set()):
@@ -100,7 +92,7 @@ def _dag_problems(manifest: Manifest, where: str, templates_by_manifest: dict[st
             elif task.get("template") not in names:
                 problems.append(f"{where}: task {name!r} uses missing template {task.get('template')!r}")
             try:
-                deps = depends_names(task.get("depends", ""))
+                deps = depends.names(task.get("depends", ""))
             except ValueError as exc:
                 problems.append(f"{where}: task {name!r}: {exc}")
                 deps = []
@@ -144,8 +136,13 @@ def structure_problems(manifests: Sequence[Manifest]) -> list[str]:
         if doc.get("kind") in ("WorkflowTemplate", "ClusterWorkflowTemplate")
     }
     found: list[str] = []
+    seen: dict[tuple[str, str], int] = {}
     for index, manifest in enumerate(manifests):
         where = _where(manifest, index)
+        key = (str(manifest.get("kind")), str(manifest.get("metadata", {}).get("name", "")))
+        if key[1] and key in seen:
+            found.append(f"{where}: the same name as manifest {seen[key] + 1}; one replaces the other")
+        seen.setdefault(key, index)
         found += _name_problems(manifest, where)
         found += _dag_problems(manifest, where, templates_by_manifest)
         found += _secret_problems(manifest, where)

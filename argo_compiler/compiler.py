@@ -33,13 +33,14 @@ from .contract import (
     WORKFLOW_STATUS,
     when_stale,
 )
-from .names import resource_name, task_name
+from .names import resource_name, sanitize, task_name
 
 API_VERSION = "argoproj.io/v1alpha1"
 ENTRYPOINT = "main"
 STORAGE_VOLUME = "storage"
 ANNOTATION = "lakeplan.dev/"
 GPU_RESOURCE = "nvidia.com/gpu"
+IMAGE_VARIABLE = "LAKEPLAN_IMAGE"  # assets_core.environment.IMAGE_VARIABLES: recorded with each materialization
 # Exit code 2 is a usage/definition error: retrying the same image cannot fix it.
 RETRY_EXPRESSION = "asInt(lastRetry.exitCode) != 2"
 EXIT_RETRIES = 3  # the exit handler is safe to repeat; a store that is briefly down should not strand a run
@@ -61,7 +62,8 @@ class Target:
 
     @property
     def base_name(self) -> str:
-        return self.config.name or resource_name(Path(self.module).stem if self.module.endswith(".py") else self.module)
+        """The project's name in object names; names derived from it (schedules, parts) get a hash when needed."""
+        return self.config.name or sanitize(Path(self.module).stem if self.module.endswith(".py") else self.module, 52)
 
 
 @dataclass(frozen=True)
@@ -105,13 +107,15 @@ def _image(config: ArgoConfig) -> str:
     return config.image
 
 
-def _env(config: ArgoConfig) -> list[m.EnvVar]:
+def _env(config: ArgoConfig, image: str) -> list[m.EnvVar]:
+    """Secrets by reference, the image (recorded with each materialization), and the shared storage root."""
     env = [
         m.EnvVar(
             name=ref.env, value_from=m.EnvVarSource(secret_key_ref=m.SecretKeySelector(name=ref.secret, key=ref.key))
         )
         for ref in config.secrets()
     ]
+    env.append(m.EnvVar(name=IMAGE_VARIABLE, value=image))
     if config.storage_pvc:
         env.append(m.EnvVar(name="LAKEPLAN_STORAGE_ROOT", value=config.storage_mount))
     return env
@@ -130,7 +134,7 @@ def _container(config: ArgoConfig, image: str, args: list[str], profile: Profile
         image_pull_policy=config.image_pull_policy,
         command=["lakeplan"],
         args=args,
-        env=_env(config) or None,
+        env=_env(config, image),
         volume_mounts=[m.VolumeMount(name=STORAGE_VOLUME, mount_path=config.storage_mount)]
         if config.storage_pvc
         else None,

@@ -25,14 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from argo_compiler.checks import depends_names
+from argo_compiler import depends
 from argo_compiler.render import templates_of
 
 _SUBST = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 _REGEX_MATCH = re.compile(r"^'(.*)' =~ '(.*)'$", re.S)
 _EQUALS = re.compile(r"^(.*?) (==|!=) (.*)$", re.S)
 FAILED_PHASES = ("Failed", "Error")
-_DEPENDS_TOKEN = re.compile(r"&&|\|\||[()!]|[A-Za-z0-9][-A-Za-z0-9]*(?:\.[A-Za-z]+)?")
 
 
 @dataclass
@@ -81,20 +80,6 @@ def _substitute(text: str, values: Mapping[str, str]) -> str:
     return _SUBST.sub(one, text)
 
 
-def depends_met(expression: str, phases: Mapping[str, str]) -> bool:
-    """Evaluate an Argo ``depends`` expression against finished tasks' phases."""
-    python = []
-    for token in _DEPENDS_TOKEN.findall(expression):
-        if token in ("&&", "||", "!", "(", ")"):
-            python.append({"&&": "and", "||": "or", "!": "not"}.get(token, token))
-            continue
-        name, _, result = token.partition(".")
-        phase = phases[name]
-        ok = phase in ("Succeeded", "Skipped", "Daemoned") if not result else phase == result
-        python.append(str(ok))
-    return bool(eval(" ".join(python) or "True", {"__builtins__": {}}))  # only True/False/and/or/not/()
-
-
 def when_true(expression: str) -> bool:
     """The two govaluate forms lakeplan emits: ``'text' =~ 'regex'`` and ``a == b`` / ``a != b``."""
     match = _REGEX_MATCH.match(expression.strip())
@@ -131,7 +116,7 @@ class Harness:
         self._scratch = Path(tempfile.mkdtemp(prefix="argo-pod-"))
 
     def order(self) -> list[str]:
-        graph = {name: depends_names(task.get("depends", "")) for name, task in self.tasks.items()}
+        graph = {name: depends.names(task.get("depends", "")) for name, task in self.tasks.items()}
         return list(graphlib.TopologicalSorter(graph).static_order())
 
     def _paths(self, template: Mapping[str, Any], pod_dir: Path) -> dict[str, str]:
@@ -238,7 +223,7 @@ class Harness:
         for name in self.order():
             task = self.tasks[name]
             phases = {k: r.phase for k, r in self.results.items()}
-            if not depends_met(task.get("depends", ""), phases):
+            if not depends.holds(task.get("depends", ""), phases):
                 self.results[name] = TaskRun(name, "Omitted")
                 continue
             if "when" in task:

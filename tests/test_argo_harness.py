@@ -92,6 +92,7 @@ def test_quickstart_workflow_materializes_everything_then_compiles_empty_and_cro
     assert (run.run_id, run.status, run.selection) == ("quickstart-abc12", RunStatus.SUCCESS, "*")
     assert run.counts == {"built": 5, "restored": 0, "failed": 0} and run.finished_at is not None
     assert run.environment["config"]["module"] == QUICKSTART  # captured in the pod that started the run
+    assert run.environment["image"] == env["LAKEPLAN_ARGO_IMAGE"]  # the pod's LAKEPLAN_IMAGE, from its image
     recorded = ws.store.run_materializations("quickstart-abc12")
     assert sorted(m.asset_key for m in recorded) == sorted(QUICKSTART_ASSETS)
     assert all(m.location and (storage / m.location).is_file() for m in recorded)
