@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from . import depends
     from .checks import problems
-    from .compiler import Manifest, ManifestTooLarge, Target, cron_workflow, split_workflow, workflow
+    from .compiler import Manifest, ManifestTooLarge, Run, Target, cron_workflow, split_workflow, workflow
     from .config import ArgoConfig, SecretRef, argo_config
     from .names import task_name
     from .project import Compiled, Request, compile_project
@@ -25,6 +25,7 @@ _WHERE = {
     "problems": "checks",
     "Manifest": "compiler",
     "ManifestTooLarge": "compiler",
+    "Run": "compiler",
     "Target": "compiler",
     "cron_workflow": "compiler",
     "split_workflow": "compiler",
@@ -50,6 +51,7 @@ __all__ = [
     "Manifest",
     "ManifestTooLarge",
     "Request",
+    "Run",
     "SecretRef",
     "Server",
     "SubmitError",

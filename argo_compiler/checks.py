@@ -1,5 +1,5 @@
-"""Checks the Argo JSON schema cannot express: references (tasks, templates, onExit) resolve, names are valid,
-no secret values, size.
+"""Checks the Argo JSON schema cannot express: references (tasks, templates, onExit, the WorkflowTemplates a
+CronWorkflow or a part task runs) resolve, names are valid and unique, no secret values, projected size.
 
 ``problems(manifests)`` returns every problem found (empty when all is well); the compiler runs it on
 its own output and the tests run it on every manifest kind.
@@ -12,13 +12,17 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import yaml
+
 from . import depends
 from .compiler import Manifest
-from .render import document, templates_of
+from .render import templates_of
+from .size import projected_size
 
-SIZE_LIMIT = 1024 * 1024  # Argo/etcd refuse objects near 1 MiB; stay under it
+SIZE_LIMIT = 1024 * 1024  # MAX_WORKFLOW_SIZE's default (workflow/packer/packer.go: getMaxWorkflowSize)
 FIELD_NAME = re.compile(r"[a-zA-Z0-9][-a-zA-Z0-9]*")  # Argo's rule for task and template names
 DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_INPUT_REF = re.compile(r"\{\{inputs\.parameters\.([-A-Za-z0-9_]+)\}\}")
 _TASK_REF = re.compile(r"\{\{tasks\.([-A-Za-z0-9]+)\.")
 _CREDENTIAL_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")
 _SECRET_ENV = re.compile(r"(URL|TOKEN|KEY|SECRET|PASSWORD|CREDENTIAL)", re.IGNORECASE)
@@ -53,18 +57,44 @@ def _name_problems(manifest: Manifest, where: str) -> list[str]:
     return []
 
 
-def _dag_problems(manifest: Manifest, where: str, templates_by_manifest: dict[str, set[str]]) -> list[str]:
+def _created_template(template: dict[str, Any]) -> str | None:
+    """The WorkflowTemplate a ``resource`` template's child Workflow is created from, if any."""
+    manifest = template.get("resource", {}).get("manifest")
+    if not manifest:
+        return None
+    child = yaml.safe_load(manifest)
+    name = child.get("spec", {}).get("workflowTemplateRef", {}).get("name") if isinstance(child, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def _argument(task: dict[str, Any], reference: str) -> str:
+    """``reference`` with a ``{{inputs.parameters.X}}`` replaced by the task's argument X."""
+    match = _INPUT_REF.fullmatch(reference)
+    if match is None:
+        return reference
+    values = {p["name"]: p.get("value") for p in task.get("arguments", {}).get("parameters", [])}
+    return str(values.get(match.group(1)))
+
+
+def _dag_problems(manifest: Manifest, where: str, library: dict[str, Manifest]) -> list[str]:
     problems: list[str] = []
     names = {t.get("name") for t in templates_of(manifest)}
     spec = manifest.get("spec", {})
-    entry = spec.get("workflowSpec", spec).get("entrypoint")
-    if entry is not None and entry not in names:
+    spec = spec.get("workflowSpec", spec)
+    ref = spec.get("workflowTemplateRef")
+    if ref is not None:  # the run's spec is the referenced WorkflowTemplate's
+        if ref.get("name") not in library:
+            return [f"{where}: workflowTemplateRef to {ref.get('name')!r}, which is not compiled with it"]
+        spec = library[ref["name"]]["spec"]
+    entry = spec.get("entrypoint")
+    if entry is not None and ref is None and entry not in names:
         problems.append(f"{where}: entrypoint {entry!r} is not a template")
-    on_exit = spec.get("workflowSpec", spec).get("onExit")
-    if on_exit is not None and on_exit not in names:
+    on_exit = spec.get("onExit")
+    if on_exit is not None and ref is None and on_exit not in names:
         problems.append(f"{where}: onExit {on_exit!r} is not a template")
     if on_exit is None and manifest.get("kind") in ("Workflow", "CronWorkflow"):
         problems.append(f"{where}: no onExit handler, so its run would never be published or recorded")
+    creates = {t.get("name"): _created_template(t) for t in templates_of(manifest)}
     for template in templates_of(manifest):
         tname = template.get("name", "")
         if not FIELD_NAME.fullmatch(tname) or len(tname) > 128:
@@ -85,12 +115,12 @@ def _dag_problems(manifest: Manifest, where: str, templates_by_manifest: dict[st
                 problems.append(f"{where}: invalid task name {name!r}")
             elif name[0].isdigit() and any("depends" in t for t in tasks):  # validate.go, validateDAG
                 problems.append(f"{where}: task name {name!r} cannot begin with a digit when using 'depends'")
-            ref = task.get("templateRef")
-            if ref is not None:
-                if ref.get("template") not in templates_by_manifest.get(ref.get("name"), set()):
-                    problems.append(f"{where}: task {name!r} refers to missing {ref.get('name')}/{ref.get('template')}")
-            elif task.get("template") not in names:
+            if task.get("template") not in names:
                 problems.append(f"{where}: task {name!r} uses missing template {task.get('template')!r}")
+            child = creates.get(task.get("template"))
+            runs = _argument(task, child) if child is not None else None
+            if runs is not None and runs not in library:
+                problems.append(f"{where}: task {name!r} runs {runs!r}, which is not a compiled WorkflowTemplate")
             try:
                 deps = depends.names(task.get("depends", ""))
             except ValueError as exc:
@@ -128,13 +158,9 @@ def _where(manifest: Manifest, index: int) -> str:
 
 
 def structure_problems(manifests: Sequence[Manifest]) -> list[str]:
-    """Names, references, dependency cycles and secrets of manifests compiled together (``templateRef`` may
-    point between them)."""
-    templates_by_manifest = {
-        doc.get("metadata", {}).get("name", ""): {t.get("name", "") for t in templates_of(doc)}
-        for doc in manifests
-        if doc.get("kind") in ("WorkflowTemplate", "ClusterWorkflowTemplate")
-    }
+    """Names, references, dependency cycles and secrets of manifests compiled together (a CronWorkflow or a
+    part task may run a WorkflowTemplate among them)."""
+    library = {d.get("metadata", {}).get("name", ""): d for d in manifests if d.get("kind") == "WorkflowTemplate"}
     found: list[str] = []
     seen: dict[tuple[str, str], int] = {}
     for index, manifest in enumerate(manifests):
@@ -144,20 +170,18 @@ def structure_problems(manifests: Sequence[Manifest]) -> list[str]:
             found.append(f"{where}: the same name as manifest {seen[key] + 1}; one replaces the other")
         seen.setdefault(key, index)
         found += _name_problems(manifest, where)
-        found += _dag_problems(manifest, where, templates_by_manifest)
+        found += _dag_problems(manifest, where, library)
         found += _secret_problems(manifest, where)
     return found
 
 
-def size_problems(
-    manifests: Sequence[Manifest], documents: Sequence[str] | None = None, limit: int = SIZE_LIMIT
-) -> list[str]:
-    """Manifests whose YAML (``documents``, rendered here when not given) reaches Argo's object size limit."""
+def size_problems(manifests: Sequence[Manifest], limit: int = SIZE_LIMIT) -> list[str]:
+    """Objects whose projected running size (spec + status when every task ran, see ``size``) passes ``limit``."""
     found = []
     for index, manifest in enumerate(manifests):
-        size = len((documents[index] if documents is not None else document(manifest)).encode())
-        if size >= limit:
-            found.append(f"{_where(manifest, index)} is {size / 1e6:.2f} MB of YAML, over Argo's ~1 MB object limit")
+        size = projected_size(manifest)
+        if size > limit:
+            found.append(f"{_where(manifest, index)} grows to {size / 1e6:.2f} MB running, over Argo's 1 MiB limit")
     return found
 
 

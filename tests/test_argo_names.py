@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from argo_compiler import ArgoConfig, Target, depends, problems, split_workflow, task_name, workflow
+from argo_compiler import ArgoConfig, Run, Target, depends, problems, split_workflow, task_name, workflow
 from argo_compiler.names import EXPR_RESERVED, resource_name
 from assets_core.definitions import AssetDef, AssetInput
 from assets_core.graph import AssetGraph
@@ -34,7 +34,8 @@ def test_keys_that_are_expr_words_get_task_names_argo_can_evaluate(key: str) -> 
     """A task called ``in`` turns ``depends: in`` into an expr syntax error at run time (dag.go)."""
     name = task_name(key)
     assert depends.names(f"{name} && other") == [name, "other"]
-    doc = workflow(Target(_chain(["first", key, "last"]), "m", CONFIG), ["first", key, "last"])
+    graph = _chain(["first", key, "last"])
+    doc = workflow(Target(graph, "m", CONFIG), Run.of(graph, graph.assets, gated=True))
     assert problems([doc]) == []
 
 
@@ -92,16 +93,16 @@ def test_object_names_never_collide() -> None:
 def test_split_parts_of_a_long_base_name_are_distinct() -> None:
     keys = [f"k{i}" for i in range(6)]
     config = ArgoConfig(image="img:1", name="p" * 60)
-    docs = split_workflow(Target(_chain(keys), "m", config), keys, 2)
+    docs = split_workflow(Target(_chain(keys), "m", config), Run.of(_chain(keys), keys), 2)
     names = [d["metadata"]["name"] for d in docs[:-1]]
     assert len(set(names)) == 3 and problems(docs) == []
 
 
 def test_checks_catch_an_object_name_collision_and_an_empty_dag() -> None:
     keys = [f"k{i}" for i in range(4)]
-    docs = split_workflow(Target(_chain(keys), "m", CONFIG), keys, 2)
+    docs = split_workflow(Target(_chain(keys), "m", CONFIG), Run.of(_chain(keys), keys), 2)
     clash = copy.deepcopy(docs)
     clash[1]["metadata"]["name"] = clash[0]["metadata"]["name"]
     assert any("the same name as manifest 1" in p for p in problems(clash))
-    empty = workflow(Target(_chain(keys), "m", CONFIG), [])
+    empty = workflow(Target(_chain(keys), "m", CONFIG), Run.of(_chain(keys), []))
     assert any("must have at least one task" in p for p in problems([empty]))
