@@ -35,7 +35,10 @@ def _encoded(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
 
 
-def _node(workflow: str, name: str, kind: str, template: str, phase: str, **extra: Any) -> tuple[str, dict[str, Any]]:
+def node_status(
+    workflow: str, name: str, kind: str, template: str, phase: str, **extra: Any
+) -> tuple[str, dict[str, Any]]:
+    """One node of ``status.nodes`` as the controller fills it: (id, NodeStatus), generous where it varies."""
     node_id = f"{workflow}-{zlib.crc32(name.encode()):010d}"
     node: dict[str, Any] = {
         "id": node_id,
@@ -89,20 +92,20 @@ def status_nodes(manifest: Mapping[str, Any], workflow: str, stale: float) -> tu
     def pod(name: str, template_name: str, **extra: Any) -> None:
         template = templates.get(template_name, {})
         if "retryStrategy" in template:
-            retry_id, retry = _node(workflow, name, "Retry", template_name, "Succeeded", **extra)
+            retry_id, retry = node_status(workflow, name, "Retry", template_name, "Succeeded", **extra)
             nodes[retry_id] = retry
             name += "(0)"
-        node_id, node = _node(workflow, name, "Pod", template_name, "Succeeded", **extra)
+        node_id, node = node_status(workflow, name, "Pod", template_name, "Succeeded", **extra)
         nodes[node_id] = node
         pods.append(node_id)
 
-    root_id, root = _node(workflow, workflow, "DAG", _spec_of(manifest).get("entrypoint", ""), "Succeeded")
+    root_id, root = node_status(workflow, workflow, "DAG", _spec_of(manifest).get("entrypoint", ""), "Succeeded")
     nodes[root_id] = root
     for task in tasks:
         name, template_name = f"{workflow}.{task['name']}", task.get("template", "")
         inputs = {"inputs": task["arguments"]} if "arguments" in task else {}
         if task["name"] not in ran:
-            node_id, node = _node(
+            node_id, node = node_status(
                 workflow, name, "Skipped", template_name, "Skipped", message="when 'false' evaluated false", **inputs
             )
             nodes[node_id] = node
