@@ -286,8 +286,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
         return 0
     token = args.token or config.token
     verify = config.verify if args.verify is None else args.verify
-    for created in submit(docs, Server(host, namespace, token, verify)):
-        print(f"created {created} in {namespace} on {host}")
+    for done in submit(docs, Server(host, namespace, token, verify)):
+        print(f"{done} in {namespace} on {host}")
     return 0
 
 

@@ -58,7 +58,7 @@ def plan_task(
         )
     if run_id is not None:
         begin(ws, run_id, select or "*")
-    plan = ws.plan(select)
+    plan = ws.plan(select, run_id=run_id)  # a later part sees what earlier parts of this run built
     stale = {s.key for s in plan.stale}
     start, end = part or (0, len(keys))
     held = ws.graph.descendants(k for k in keys[:start] if k in stale)
