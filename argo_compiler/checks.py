@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 
 from . import depends
-from .compiler import Manifest
-from .render import templates_of
+from .compiler import Manifest, dump
+from .render import templates_of, to_model
 from .size import projected_size
 
 SIZE_LIMIT = 1024 * 1024  # MAX_WORKFLOW_SIZE's default (workflow/packer/packer.go: getMaxWorkflowSize)
@@ -185,6 +185,41 @@ def size_problems(manifests: Sequence[Manifest], limit: int = SIZE_LIMIT) -> lis
     return found
 
 
+def _first_difference(ours: Any, theirs: Any, path: str = "") -> str:
+    """The path of the first field where ``ours`` and ``theirs`` differ (what the model dropped or changed)."""
+    if isinstance(ours, dict) and isinstance(theirs, dict):
+        for key in ours:
+            if key not in theirs:
+                return f"{path}.{key}".lstrip(".")
+            found = _first_difference(ours[key], theirs[key], f"{path}.{key}")
+            if found:
+                return found
+        return ""
+    if isinstance(ours, list) and isinstance(theirs, list) and len(ours) == len(theirs):
+        for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+            found = _first_difference(a, b, f"{path}[{i}]")
+            if found:
+                return found
+        return ""
+    return "" if ours == theirs else path.lstrip(".") or "(root)"
+
+
+def model_problems(manifests: Sequence[Manifest]) -> list[str]:
+    """Manifests that hera's models (generated from Argo's OpenAPI spec) refuse, or that lose a field when read
+    into them (a field Argo does not know): the check that needs no copy of the official JSON schema."""
+    found = []
+    for index, manifest in enumerate(manifests):
+        try:
+            again = dump(to_model(manifest))
+        except (ValueError, TypeError) as exc:
+            first = str(exc).splitlines()[1:2] or [str(exc)]
+            found.append(f"{_where(manifest, index)}: not an Argo object: {first[0].strip()}")
+            continue
+        if again != manifest:
+            found.append(f"{_where(manifest, index)}: {_first_difference(manifest, again)} is not in Argo's model")
+    return found
+
+
 def problems(manifests: Sequence[Manifest], limit: int = SIZE_LIMIT) -> list[str]:
     """Every problem found (empty when all is well)."""
-    return structure_problems(manifests) + size_problems(manifests, limit=limit)
+    return structure_problems(manifests) + model_problems(manifests) + size_problems(manifests, limit=limit)

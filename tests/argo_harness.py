@@ -337,7 +337,7 @@ class Harness:
                 self.clock += float(timeout)
             return TaskRun(pod.name, "Failed", None, message="timeout")  # checkTemplateTimeouts -> ErrTimeout
         cwd = self.cluster.workdir
-        if self.cluster.isolated and self.cluster.pods is None:
+        if self.cluster.isolated:
             cwd = pod.cwd / "image"
             shutil.copytree(self.cluster.workdir, cwd, ignore=_IMAGE_IGNORE, symlinks=True)
         if self.cluster.pods is not None:
@@ -356,6 +356,8 @@ class Harness:
             limit = int(strategy.get("limit", 0))
             exit_code = "-1" if result.exit_code is None else str(result.exit_code)
             if attempts > limit or not retry_allowed(strategy.get("expression", "true"), attempts - 1, exit_code):
+                break
+            if self._past_deadline():  # activeDeadlineSeconds: the controller stops the run, no new pods
                 break
             backoff = strategy.get("backoff", {})
             if backoff:
