@@ -246,6 +246,7 @@ class Harness:
                 if dep not in self.tasks:
                     raise Refused(f"templates.{entry['name']}.tasks.{name} dependency '{dep}' not defined")
             graph[name] = deps
+        self.deps = graph
         try:
             graphlib.TopologicalSorter(graph).prepare()
         except graphlib.CycleError:
@@ -415,9 +416,6 @@ class Harness:
 
     # -- the DAG ------------------------------------------------------------------------------------------
 
-    def _ready(self, name: str) -> bool:
-        return all(d in self.results for d in depends.names(self.tasks[name].get("depends", "")))
-
     def _decide(self, name: str) -> TaskRun | None:
         """Omitted or Skipped before any pod starts; None when the task runs."""
         task = self.tasks[name]
@@ -440,29 +438,41 @@ class Harness:
     def run(self, before: Callable[[str], None] | None = None, exit_handler: bool = True) -> dict[str, TaskRun]:
         """Run the whole DAG, ready tasks in parallel (at most ``parallelism``), then the exit handler (see
         ``exit``); returns every DAG task's outcome."""
-        pending = set(self.tasks)
+        waiting = {name: len(set(deps)) for name, deps in self.deps.items()}
+        dependents: dict[str, list[str]] = {name: [] for name in self.tasks}
+        for name, deps in self.deps.items():
+            for dep in set(deps):
+                dependents[dep].append(name)
+        ready = sorted(name for name, count in waiting.items() if count == 0)
         workers = int(self.spec.get("parallelism") or 8)
+
+        def finished(name: str, result: TaskRun) -> None:
+            self.results[name] = result
+            for child in dependents[name]:
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    ready.append(child)
+
         with ThreadPoolExecutor(max_workers=workers) as pool:
             running: dict[Future[TaskRun], str] = {}
-            while pending or running:
-                for name in sorted(n for n in pending if self._ready(n)):
-                    pending.discard(name)
+            while ready or running:
+                while ready:
+                    name = ready.pop(0)
                     decided = self._decide(name)
                     if decided is None and self._past_deadline():
                         decided = TaskRun(name, "Failed", message="Step exceeded its deadline")
                     if decided is not None:
-                        self.results[name] = decided
+                        finished(name, decided)
                         continue
                     if before is not None:
                         before(name)
                     running[pool.submit(self._run_task, name)] = name
-                if not running:
-                    if pending and not any(self._ready(n) for n in pending):
-                        raise RuntimeError(f"harness deadlock: {sorted(pending)} never became ready")
-                    continue
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    self.results[running.pop(future)] = future.result()
+                if running:
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in sorted(done, key=lambda f: running[f]):
+                        finished(running.pop(future), future.result())
+        if len(self.results) != len(self.tasks):
+            raise RuntimeError(f"harness: {sorted(set(self.tasks) - set(self.results))} never became ready")
         if exit_handler:
             self.run_exit()
         return self.results
@@ -472,7 +482,7 @@ class Harness:
         if name not in memo:
             phase = self.results[name].phase
             if phase not in ("Succeeded", *FAILED_PHASES):
-                parents = [self._branch_phase(d, memo) for d in depends.names(self.tasks[name].get("depends", ""))]
+                parents = [self._branch_phase(d, memo) for d in self.deps[name]]
                 phase = next((p for p in parents if p in FAILED_PHASES), "Succeeded")
             memo[name] = phase
         return memo[name]
@@ -484,7 +494,7 @@ class Harness:
         if self._past_deadline():
             return "Failed"
         dag = self._entry()["dag"]
-        used = {d for t in self.tasks.values() for d in depends.names(t.get("depends", ""))}
+        used = {d for deps in self.deps.values() for d in deps}
         targets = dag["target"].split(" ") if dag.get("target") else [n for n in self.tasks if n not in used]
         memo: dict[str, str] = {}
         phases = [self._branch_phase(t, memo) for t in targets if t in self.results]
