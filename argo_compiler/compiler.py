@@ -392,8 +392,7 @@ def _run_part_template(target: Target) -> m.Template:
             success_condition="status.phase == Succeeded",
             failure_condition="status.phase in (Failed, Error)",
         ),
-        retry_strategy=_retry(target.config, 0),
-    )
+    )  # no retryStrategy: a retry would create the whole part again; its pods have their own retries
 
 
 def split_workflow(

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from argo_harness import Cluster, Harness, TaskRun, dag_tasks
-from conftest import REPO, Project
+from conftest import REPO, Project, _make_project
 
 from argo_compiler import from_yaml
 from argo_compiler.size import projected_size
@@ -224,3 +224,56 @@ def test_cron_fire_runs_only_what_is_stale_including_transitively(project: Proje
     changed = fire("hourly-3")
     assert changed["plan"].outputs["stale"].split() == ["base", "slow", "report"]
     assert {_outcome(changed[n].stdout) for n in ("base", "slow", "report")} == {"built"}
+
+
+FAILING = """
+from assets_core import asset
+
+
+@asset
+def a() -> int:
+    return 1
+
+
+@asset
+def b(a: int) -> int:
+    raise ValueError("bad row")
+
+
+@asset
+def c(b: int) -> int:
+    return b
+
+
+@asset
+def x() -> int:
+    return 2
+
+
+@asset
+def y(x: int) -> int:
+    return x + 1
+"""
+
+
+@pytest.mark.slow
+def test_split_and_unsplit_runs_fail_the_same_way(tmp_path: Path) -> None:
+    """A failure stops what depends on it and nothing else, whether the run is one workflow or parts of one
+    asset each (the old split omitted every later part after a failure in one part); both runs fail."""
+    outcomes = {}
+    for run_id, flags in (("whole-1", ()), ("parts-1", ("--split", "1"))):
+        project = _make_project(tmp_path / run_id, f"sqlite:///{tmp_path / run_id / 'store.db'}")
+        project.write("pipeline", FAILING)
+        storage = tmp_path / run_id / "pvc"
+        storage.mkdir()
+        env = _env(project.database_url, storage)
+        *parts, top = _compile(project.root, env, "-m", project.module(), *flags)
+        assert len(parts) == (5 if flags else 0)
+        harness = Harness(top, _cluster(project.root, project.database_url, storage), run_id, library=parts)
+        harness.run()
+        assert harness.status() == "Failed" and harness.exit is not None, run_id
+        assert json.loads(harness.exit.stdout.splitlines()[-1])["workflow_status"] == "Failed"
+        ws = Workspace.load(project.module(), load_settings(project.root, env))
+        outcomes[run_id] = sorted((m.asset_key, m.kind.value) for m in ws.store.run_materializations(run_id))
+    assert outcomes["whole-1"] == outcomes["parts-1"], outcomes
+    assert [key for key, _ in outcomes["whole-1"]] == ["a", "b", "x", "y"]  # c waits on the failed b
