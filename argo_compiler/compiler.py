@@ -223,11 +223,11 @@ def _step_template(target: Target, profile: Profile, name: str, run: Run, run_id
     )
 
 
-def _plan_template(target: Target, run: Run, run_id: str, part: tuple[int, int] | None) -> m.Template:
+def _plan_template(target: Target, run: Run, run_id: str, digest: str, part: tuple[int, int] | None) -> m.Template:
     """The plan task: checks the image's graph against the compiled digest, then writes the stale keys (of its
     part, holding back keys whose upstream in an earlier part is still stale)."""
     args = ["plan-task", "-m", target.module, "--select", run.selection, "--output", STALE_PATH, "--run-id", run_id]
-    args += ["--graph-digest", graph_digest(target.graph, run.keys)]
+    args += ["--graph-digest", digest]
     if part is not None:
         args += ["--slice", f"{part[0]}:{part[1]}"]
         if not run.gated:
@@ -248,12 +248,16 @@ def _exit_template(target: Target, selection: str) -> m.Template:
     return _pod_template(target, EXIT_TEMPLATE, [*args, "--selection", selection], None, EXIT_RETRIES)
 
 
-def _tasks(target: Target, keys: Sequence[str], templates: Mapping[str, str], gated: bool) -> list[m.DAGTask]:
-    waits = target.graph.nearest_among(keys)
+def _tasks(
+    keys: Sequence[str], waits: Mapping[str, Sequence[str]], templates: Mapping[str, str], gated: bool
+) -> list[m.DAGTask]:
+    """One task per key; ``waits``: the nearest selected upstreams of each key (those outside ``keys`` are in
+    earlier parts, which finished before this part started)."""
+    inside = set(keys)
     tasks = []
     for key in keys:
         depends = [PLAN_TASK] if gated else []
-        depends += [task_name(u) for u in waits[key]]
+        depends += [task_name(u) for u in waits[key] if u in inside]
         tasks.append(
             m.DAGTask(
                 name=task_name(key),
@@ -353,10 +357,10 @@ def _object(target: Target, spec: m.WorkflowSpec, run: Run, template_name: str |
 
 def _single_spec(target: Target, run: Run) -> m.WorkflowSpec:
     chosen, templates = _step_templates(target, run.keys, run, RUN_ID)
-    dag = _tasks(target, run.keys, chosen, run.gated)
+    dag = _tasks(run.keys, target.graph.nearest_among(run.keys), chosen, run.gated)
     if run.gated:
         dag = [m.DAGTask(name=PLAN_TASK, template=PLAN_TASK), *dag]
-        templates = [_plan_template(target, run, RUN_ID, None), *templates]
+        templates = [_plan_template(target, run, RUN_ID, graph_digest(target.graph, run.keys), None), *templates]
     return _spec(target, dag, templates, top=run)
 
 
@@ -412,14 +416,15 @@ def split_workflow(
     names = _part_names(target, top, len(bounds))
     part_of = {key: index for index, (start, end) in enumerate(bounds) for key in keys[start:end]}
     waits = target.graph.nearest_among(keys)
+    digest = graph_digest(target.graph, keys, waits)
     manifests: list[Manifest] = []
     parent_tasks = []
     width = len(str(len(bounds)))
     for index, (start, end) in enumerate(bounds):
         part = keys[start:end]
         chosen, templates = _step_templates(target, part, run, PART_RUN_ID)
-        dag = [m.DAGTask(name=PLAN_TASK, template=PLAN_TASK), *_tasks(target, part, chosen, gated=True)]
-        plan = _plan_template(target, run, PART_RUN_ID, (start, end))
+        dag = [m.DAGTask(name=PLAN_TASK, template=PLAN_TASK), *_tasks(part, waits, chosen, gated=True)]
+        plan = _plan_template(target, run, PART_RUN_ID, digest, (start, end))
         spec = _spec(target, dag, [plan, *templates], top=None)
         manifests.append(_object(target, spec, run, names[index]))
         before = sorted({part_of[u] for key in part for u in waits[key] if part_of[u] != index})

@@ -12,7 +12,7 @@ its parent passes. The plan task checks the image's graph against the compiled g
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from assets_core.graph import AssetGraph
 from assets_core.hashing import structured_hash
@@ -40,9 +40,10 @@ def when_stale(key: str) -> str:
     return f"{{{{=tasks.{PLAN_TASK}.outputs.parameters.{STALE_PARAMETER} contains ' {key} '}}}}"
 
 
-def graph_digest(graph: AssetGraph, keys: Sequence[str]) -> str:
-    """A digest of what was compiled: the keys in order and which of them each waits for."""
-    waits = graph.nearest_among(keys)
+def graph_digest(graph: AssetGraph, keys: Sequence[str], waits: Mapping[str, Sequence[str]] | None = None) -> str:
+    """A digest of what was compiled: the keys in order and which of them each waits for (``waits``: already
+    computed ``graph.nearest_among(keys)``)."""
+    waits = graph.nearest_among(keys) if waits is None else waits
     return structured_hash(["argo-graph", json.dumps([[key, list(waits[key])] for key in keys])])[:16]
 
 
