@@ -23,7 +23,7 @@ SIZE_LIMIT = 1024 * 1024  # MAX_WORKFLOW_SIZE's default (workflow/packer/packer.
 FIELD_NAME = re.compile(r"[a-zA-Z0-9][-a-zA-Z0-9]*")  # Argo's rule for task and template names
 DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _INPUT_REF = re.compile(r"\{\{inputs\.parameters\.([-A-Za-z0-9_]+)\}\}")
-_TASK_REF = re.compile(r"\{\{tasks\.([-A-Za-z0-9]+)\.")
+_TASK_REF = re.compile(r"\{\{=?\s*tasks\.([-A-Za-z0-9]+)\.")
 _CREDENTIAL_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")
 _SECRET_ENV = re.compile(r"(URL|TOKEN|KEY|SECRET|PASSWORD|CREDENTIAL)", re.IGNORECASE)
 

@@ -309,6 +309,9 @@ def _spec(
         on_exit=EXIT_TEMPLATE if exit_handler else None,
         service_account_name=config.service_account,
         image_pull_secrets=[m.LocalObjectReference(name=n) for n in config.image_pull_secrets] or None,
+        security_context=m.PodSecurityContext.model_validate(dict(config.security_context))
+        if config.security_context
+        else None,
         active_deadline_seconds=config.active_deadline_seconds or None,
         parallelism=config.parallelism,
         pod_gc=m.PodGC(strategy="OnPodSuccess"),

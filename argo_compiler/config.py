@@ -40,7 +40,8 @@ _SECONDS = {  # key: (default, maximum)
     "step_deadline_seconds": (6 * 3600, 30 * 86400),
 }
 _COUNTS = {"parallelism": 50, "budget_bytes": 700_000}
-_KNOWN = (*_STRINGS, "verify", *_SECONDS, *_COUNTS, "secret_env", "image_pull_secrets")
+_TABLES = ("secret_env", "security_context")  # configured in pyproject.toml only
+_KNOWN = (*_STRINGS, "verify", *_SECONDS, *_COUNTS, *_TABLES, "image_pull_secrets")
 LAKEFS_ENV = ("LAKEPLAN_LAKEFS_ENDPOINT", "LAKEPLAN_LAKEFS_REPOSITORY", "LAKEPLAN_LAKEFS_BRANCH")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 
@@ -75,6 +76,7 @@ class ArgoConfig:
     parallelism: int = _COUNTS["parallelism"]  # pods of one workflow at once
     budget_bytes: int = _COUNTS["budget_bytes"]  # projected running size of each Argo object, under etcd's ~1 MiB
     image_pull_secrets: tuple[str, ...] = ()
+    security_context: tuple[tuple[str, Any], ...] = ()  # the pods' securityContext, as Kubernetes spells it
     lakefs_env: tuple[tuple[str, str], ...] = ()  # lakeFS endpoint, repository, branch for the pods (not secret)
     host: str | None = None
     verify: bool = True
@@ -166,6 +168,26 @@ def _secret_env(value: Any) -> tuple[SecretRef, ...]:
     return tuple(refs)
 
 
+def _security_context(value: Any) -> tuple[tuple[str, Any], ...]:
+    """A PodSecurityContext table, checked against hera's model (Kubernetes' field names and types)."""
+    from hera.workflows import models as m
+    from pydantic import ValidationError
+
+    where = "[tool.lakeplan.argo.security_context]"
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where} must be a table like {{ runAsNonRoot = true, runAsUser = 1000 }}")
+    try:
+        model = m.PodSecurityContext.model_validate(dict(value))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(f"{where} {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    known = model.model_dump(by_alias=True, exclude_none=True, mode="json")
+    unknown = sorted(set(value) - set(known))
+    if unknown:
+        raise ConfigError(f"{where}: {unknown[0]!r} is not a field of a Kubernetes PodSecurityContext")
+    return tuple(sorted(known.items()))
+
+
 def argo_config(settings: Settings, env: Mapping[str, str] | None = None) -> ArgoConfig:
     """Validate ``[tool.lakeplan.argo]`` and apply ``LAKEPLAN_ARGO_*`` overrides, one clear line per mistake."""
     env = os.environ if env is None else env
@@ -184,10 +206,10 @@ def argo_config(settings: Settings, env: Mapping[str, str] | None = None) -> Arg
             close = difflib.get_close_matches(key, _KNOWN, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(_KNOWN)}"
             raise ConfigError(f"unknown key {key!r} in [tool.lakeplan.argo]; {hint}")
-        if key == "secret_env":
+        if key in _TABLES:
             if from_env:
                 continue  # a table; configured in pyproject.toml only
-            values[key] = _secret_env(value)
+            values[key] = _secret_env(value) if key == "secret_env" else _security_context(value)
         elif key == "verify":
             values[key] = _bool(key, value, from_env)
         elif key in _SECONDS:

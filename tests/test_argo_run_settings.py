@@ -196,3 +196,14 @@ def test_hera_models_catch_wrong_and_unknown_fields_without_the_schema() -> None
     wrong = copy.deepcopy(doc)
     wrong["spec"]["templates"] = "main"
     assert "not an Argo object" in model_problems([wrong])[0]
+
+
+def test_security_context_is_configurable_and_checked(tmp_path: Path) -> None:
+    table = "[tool.lakeplan.argo.security_context]\nrunAsNonRoot = true\nrunAsUser = 1000\n"
+    config = argo_config(_settings(tmp_path, table), {"LAKEPLAN_ARGO_IMAGE": "img:1"})
+    graph = quickstart().graph
+    doc = workflow(Target(graph, "m", config), Run.of(graph, ["orders"]))
+    assert doc["spec"]["securityContext"] == {"runAsNonRoot": True, "runAsUser": 1000}
+    for bad, message in (("runAsUsr = 1000", "'runAsUsr' is not a field"), ('runAsUser = "me"', "runAsUser")):
+        with pytest.raises(ConfigError, match=message):
+            argo_config(_settings(tmp_path, f"[tool.lakeplan.argo.security_context]\n{bad}\n"), {})
