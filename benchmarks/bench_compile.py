@@ -39,7 +39,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    print(f"budget {CONFIG.budget_bytes:,} B per object; running bytes at {', '.join(f'{s:.0%}' for s in SHARES)} stale")
+    shares = ", ".join(f"{s:.0%}" for s in SHARES)
+    print(f"budget {CONFIG.budget_bytes:,} B per object; running bytes at {shares} stale")
     for n in args.sizes:
         ws = Workspace(Settings(project_root=harness.REPO), "bench.assets", AssetGraph.build(graphs.asset_defs(n)))
         gated = compile_project(ws, CONFIG, Request())
