@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assets_core.bulk import collector_paused
-from assets_core.errors import SelectionError
+from assets_core.errors import ConfigError, SelectionError
 from assets_core.workspace import Workspace
 
 from . import checks, compiler
@@ -74,7 +74,10 @@ def _compile(ws: Workspace, config: ArgoConfig, request: Request) -> Compiled:
             raise SelectionError(f"{ws.target} declares no schedules; add schedule('nightly', cron='0 2 * * *')")
         for s in ws.schedules:
             name = compiler.schedule_template_name(target, s)
-            docs += fit(target, Run.of(ws.graph, ws.select(s.select), s.select, gated=True), request.split, name)
+            run = Run.of(ws.graph, ws.select(s.select), s.select, gated=True)
+            if not run.keys:
+                raise SelectionError(f"schedule {s.name!r} selects no assets with select={s.select!r}")
+            docs += fit(target, run, request.split, name)
             docs.append(compiler.cron_workflow(target, s, name))
     elif request.plan_here:
         stale = [s.key for s in ws.plan(request.select).stale]
@@ -105,6 +108,8 @@ def fit(
     The size per task is measured on a sample, so a 100k-asset selection is never built whole to be measured;
     every object built is then measured itself, and parts shrink until each fits."""
     budget = target.config.budget_bytes
+    if part_size is not None and not can_split:
+        raise ConfigError("--split cuts a run planned in the cluster into parts; drop --plan-here to use it")
     if part_size is None:
         sample = Run(run.keys[:SAMPLE], run.selection, run.gated)
         per_task = projected_size(compiler.workflow(target, sample)) / max(len(sample.keys), 1)

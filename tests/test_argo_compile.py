@@ -393,6 +393,8 @@ def test_a_large_selection_is_cut_into_parts_that_each_fit_the_budget() -> None:
     assert projected_size(one[0], 1.0) > 1024 * 1024  # one object would not run: Argo's limit is on spec + status
     with pytest.raises(ManifestTooLarge, match="drop --plan-here"):
         fit(Target(graph, "gen", CONFIG), Run.of(graph, graph.assets), None, None, can_split=False)
+    with pytest.raises(ConfigError, match="drop --plan-here to use it"):  # its slices would not match the pods'
+        fit(Target(graph, "gen", CONFIG), Run.of(graph, graph.assets), 100, None, can_split=False)
 
 
 def _settings(tmp_path: Path, table: str) -> Settings:
