@@ -14,8 +14,9 @@ rules, each rule below cited from argo-workflows (v4.1) so the stand-in is never
   (util/template ReplaceStrictAny with expr-lang; the subset lakeplan emits: ``<path> contains '<text>'``), then
   govaluate decides (steps.go shouldExecute; the subset: ``true`` / ``false``) -> Skipped with the message
   "when '<resolved>' evaluated false". Ready tasks run in parallel, at most ``spec.parallelism`` at once.
-- Pods: each pod gets its own copy of the image's file system (``Cluster.workdir``) unless a volume is mounted
-  at a path (the PVC is shared); env from ``secretKeyRef``: a missing Secret or key leaves the pod Pending
+- Pods: each pod gets its own file system over the image's (``Cluster.workdir``), at the same path, as an
+  overlay in a private mount namespace (a copy at another path where overlays are not allowed); only
+  volumes (the PVC) are shared; env from ``secretKeyRef``: a missing Secret or key leaves the pod Pending
   (CreateContainerConfigError) until the template's ``timeout``, which then fails the node
   (operator.go checkTemplateTimeouts). ``lakeplan`` (the image's entrypoint) runs as ``python -m assets_core``.
 - Retries (operator.go processNodeRetries, buildRetryStrategyLocalScope): up to ``limit`` retries while the
@@ -32,6 +33,7 @@ Expressions outside what lakeplan emits fail loudly (NotImplementedError) instea
 
 from __future__ import annotations
 
+import functools
 import graphlib
 import json
 import os
@@ -337,14 +339,16 @@ class Harness:
             with self._lock:
                 self.clock += float(timeout)
             return TaskRun(pod.name, "Failed", None, message="timeout")  # checkTemplateTimeouts -> ErrTimeout
-        cwd = self.cluster.workdir
-        if self.cluster.isolated:
-            cwd = pod.cwd / "image"
+        cwd, argv = self.cluster.workdir, pod.argv
+        if self.cluster.isolated and self.cluster.pods is None and _overlay_works():
+            argv = _in_overlay(self.cluster.workdir, pod.cwd, pod.argv)  # the image's path, the pod's own writes
+        elif self.cluster.isolated:
+            cwd = pod.cwd / "image"  # a copy: its own writes, but at another path
             shutil.copytree(self.cluster.workdir, cwd, ignore=_IMAGE_IGNORE, symlinks=True)
         if self.cluster.pods is not None:
             code, stdout, stderr = self.cluster.pods(Pod(pod.name, pod.argv, pod.env, cwd, pod.outputs)), "", ""
         else:
-            done = subprocess.run(pod.argv, cwd=cwd, env=pod.env, capture_output=True, text=True, timeout=300)
+            done = subprocess.run(argv, cwd=cwd, env=pod.env, capture_output=True, text=True, timeout=300)
             code, stdout, stderr = done.returncode, done.stdout, done.stderr
         values = {k: Path(p).read_text() for k, p in pod.outputs.items() if code == 0}
         return TaskRun(pod.name, "Succeeded" if code == 0 else "Failed", code, stdout, stderr, values)
@@ -536,6 +540,42 @@ class Harness:
                 nodes[node_id] = node
         body = {"apiVersion": self.manifest.get("apiVersion"), "kind": "Workflow", "spec": self.spec}
         return len(json.dumps({**body, "status": {"nodes": nodes}}, separators=(",", ":")).encode())
+
+
+_OVERLAY = 'mount -t overlay overlay -o lowerdir=$1,upperdir=$2,workdir=$3 $1 && cd $1 && shift 3 && exec "$@"'
+
+
+def _in_overlay(image: Path, pod_dir: Path, argv: list[str]) -> list[str]:
+    """``argv`` in a private mount namespace where ``image`` is an overlay: the same path as in every other pod
+    (as a container image is), with this pod's writes kept in ``pod_dir``."""
+    (pod_dir / "upper").mkdir(exist_ok=True)
+    (pod_dir / "work").mkdir(exist_ok=True)
+    return [
+        "unshare",
+        "--mount",
+        "sh",
+        "-c",
+        _OVERLAY,
+        "sh",
+        str(image),
+        str(pod_dir / "upper"),
+        str(pod_dir / "work"),
+        *argv,
+    ]
+
+
+@functools.cache
+def _overlay_works() -> bool:
+    """Whether this machine lets us give a pod its own file system at the image's path (root, overlayfs)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        image, pod = Path(scratch, "image"), Path(scratch, "pod")
+        image.mkdir()
+        pod.mkdir()
+        try:
+            done = subprocess.run(_in_overlay(image, pod, ["true"]), capture_output=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return False
+        return done.returncode == 0
 
 
 _PENDING = "\0pending"  # an env value a pod cannot get: its Secret or key is missing
