@@ -341,7 +341,8 @@ class Harness:
             return TaskRun(pod.name, "Failed", None, message="timeout")  # checkTemplateTimeouts -> ErrTimeout
         cwd, argv = self.cluster.workdir, pod.argv
         if self.cluster.isolated and self.cluster.pods is None and _overlay_works():
-            argv = _in_overlay(self.cluster.workdir, pod.cwd, pod.argv)  # the image's path, the pod's own writes
+            volumes = [Path(v).resolve() for v in self.cluster.volumes.values()]
+            argv = _in_overlay(self.cluster.workdir.resolve(), pod.cwd, pod.argv, volumes)  # same path, own writes
         elif self.cluster.isolated:
             cwd = pod.cwd / "image"  # a copy: its own writes, but at another path
             shutil.copytree(self.cluster.workdir, cwd, ignore=_IMAGE_IGNORE, symlinks=True)
@@ -542,26 +543,26 @@ class Harness:
         return len(json.dumps({**body, "status": {"nodes": nodes}}, separators=(",", ":")).encode())
 
 
-_OVERLAY = 'mount -t overlay overlay -o lowerdir=$1,upperdir=$2,workdir=$3 $1 && cd $1 && shift 3 && exec "$@"'
+# In a private mount namespace: keep each volume reachable (bind it aside), lay the overlay over the image
+# at its own path, bind the volumes back over their paths (a PVC is mounted over the image, not in it), run.
+_OVERLAY = """set -e
+image=$1; upper=$2; work=$3; aside=$4; shift 4
+i=0; for v in $VOLUMES; do mkdir -p "$aside/$i"; mount --bind "$v" "$aside/$i"; i=$((i+1)); done
+mount -t overlay overlay -o lowerdir="$image",upperdir="$upper",workdir="$work" "$image"
+i=0; for v in $VOLUMES; do mount --bind "$aside/$i" "$v"; i=$((i+1)); done
+cd "$image"
+exec "$@"
+"""
 
 
-def _in_overlay(image: Path, pod_dir: Path, argv: list[str]) -> list[str]:
+def _in_overlay(image: Path, pod_dir: Path, argv: list[str], volumes: Sequence[Path] = ()) -> list[str]:
     """``argv`` in a private mount namespace where ``image`` is an overlay: the same path as in every other pod
-    (as a container image is), with this pod's writes kept in ``pod_dir``."""
-    (pod_dir / "upper").mkdir(exist_ok=True)
-    (pod_dir / "work").mkdir(exist_ok=True)
-    return [
-        "unshare",
-        "--mount",
-        "sh",
-        "-c",
-        _OVERLAY,
-        "sh",
-        str(image),
-        str(pod_dir / "upper"),
-        str(pod_dir / "work"),
-        *argv,
-    ]
+    (as a container image is), with this pod's writes kept in ``pod_dir``; ``volumes`` stay shared."""
+    for name in ("upper", "work", "aside"):
+        (pod_dir / name).mkdir(exist_ok=True)
+    paths = " ".join(str(v) for v in volumes)
+    dirs = [str(image), str(pod_dir / "upper"), str(pod_dir / "work"), str(pod_dir / "aside")]
+    return ["env", f"VOLUMES={paths}", "unshare", "--mount", "sh", "-c", _OVERLAY, "sh", *dirs, *argv]
 
 
 @functools.cache
