@@ -11,8 +11,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from . import depends
     from .checks import problems
-    from .compiler import Manifest, ManifestTooLarge, Target, cron_workflow, split_workflow, workflow
+    from .compiler import Manifest, ManifestTooLarge, Run, Target, cron_workflow, split_workflow, workflow
     from .config import ArgoConfig, SecretRef, argo_config
     from .names import task_name
     from .project import Compiled, Request, compile_project
@@ -20,9 +21,11 @@ if TYPE_CHECKING:
     from .submit import Server, SubmitError, submit
 
 _WHERE = {
+    "depends": "",
     "problems": "checks",
     "Manifest": "compiler",
     "ManifestTooLarge": "compiler",
+    "Run": "compiler",
     "Target": "compiler",
     "cron_workflow": "compiler",
     "split_workflow": "compiler",
@@ -48,6 +51,7 @@ __all__ = [
     "Manifest",
     "ManifestTooLarge",
     "Request",
+    "Run",
     "SecretRef",
     "Server",
     "SubmitError",
@@ -55,6 +59,7 @@ __all__ = [
     "argo_config",
     "compile_project",
     "cron_workflow",
+    "depends",
     "from_yaml",
     "problems",
     "split_workflow",
@@ -69,4 +74,6 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name not in _WHERE:
         raise AttributeError(f"module 'argo_compiler' has no attribute {name!r}")
+    if not _WHERE[name]:  # a submodule
+        return importlib.import_module(f".{name}", __name__)
     return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)

@@ -1,5 +1,5 @@
-"""Checks the Argo JSON schema cannot express: references (tasks, templates, onExit) resolve, names are valid,
-no secret values, size.
+"""Checks the Argo JSON schema cannot express: references (tasks, templates, onExit, the WorkflowTemplates a
+CronWorkflow or a part task runs) resolve, names are valid and unique, no secret values, projected size.
 
 ``problems(manifests)`` returns every problem found (empty when all is well); the compiler runs it on
 its own output and the tests run it on every manifest kind.
@@ -12,30 +12,20 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .compiler import Manifest
-from .render import document, templates_of
+import yaml
 
-SIZE_LIMIT = 1024 * 1024  # Argo/etcd refuse objects near 1 MiB; stay under it
+from . import depends
+from .compiler import Manifest, dump
+from .render import templates_of, to_model
+from .size import projected_size
+
+SIZE_LIMIT = 1024 * 1024  # MAX_WORKFLOW_SIZE's default (workflow/packer/packer.go: getMaxWorkflowSize)
 FIELD_NAME = re.compile(r"[a-zA-Z0-9][-a-zA-Z0-9]*")  # Argo's rule for task and template names
 DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_DEPENDS_TOKEN = re.compile(r"&&|\|\||[()!]|[A-Za-z0-9][-A-Za-z0-9]*(?:\.[A-Za-z]+)?|\S")
-_RESULTS = {"Succeeded", "Failed", "Errored", "Skipped", "Omitted", "Daemoned", "AnySucceeded", "AllFailed"}
-_TASK_REF = re.compile(r"\{\{tasks\.([-A-Za-z0-9]+)\.")
+_INPUT_REF = re.compile(r"\{\{inputs\.parameters\.([-A-Za-z0-9_]+)\}\}")
+_TASK_REF = re.compile(r"\{\{=?\s*tasks\.([-A-Za-z0-9]+)\.")
 _CREDENTIAL_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")
 _SECRET_ENV = re.compile(r"(URL|TOKEN|KEY|SECRET|PASSWORD|CREDENTIAL)", re.IGNORECASE)
-
-
-def depends_names(expression: str) -> list[str]:
-    """Task names an Argo ``depends`` expression refers to (``a && (b.Succeeded || b.Skipped)`` -> a, b)."""
-    names = []
-    for token in _DEPENDS_TOKEN.findall(expression):
-        if token in ("&&", "||", "(", ")", "!"):
-            continue
-        name, _, result = token.partition(".")
-        if result and result not in _RESULTS:
-            raise ValueError(f"unknown task result {result!r} in depends {expression!r}")
-        names.append(name)
-    return names
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -67,23 +57,53 @@ def _name_problems(manifest: Manifest, where: str) -> list[str]:
     return []
 
 
-def _dag_problems(manifest: Manifest, where: str, templates_by_manifest: dict[str, set[str]]) -> list[str]:
+def _created_template(template: dict[str, Any]) -> str | None:
+    """The WorkflowTemplate a ``resource`` template's child Workflow is created from, if any."""
+    manifest = template.get("resource", {}).get("manifest")
+    if not manifest:
+        return None
+    child = yaml.safe_load(manifest)
+    name = child.get("spec", {}).get("workflowTemplateRef", {}).get("name") if isinstance(child, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def _argument(task: dict[str, Any], reference: str) -> str:
+    """``reference`` with a ``{{inputs.parameters.X}}`` replaced by the task's argument X."""
+    match = _INPUT_REF.fullmatch(reference)
+    if match is None:
+        return reference
+    values = {p["name"]: p.get("value") for p in task.get("arguments", {}).get("parameters", [])}
+    return str(values.get(match.group(1)))
+
+
+def _dag_problems(manifest: Manifest, where: str, library: dict[str, Manifest]) -> list[str]:
     problems: list[str] = []
     names = {t.get("name") for t in templates_of(manifest)}
     spec = manifest.get("spec", {})
-    entry = spec.get("workflowSpec", spec).get("entrypoint")
-    if entry is not None and entry not in names:
+    spec = spec.get("workflowSpec", spec)
+    ref = spec.get("workflowTemplateRef")
+    if ref is not None:  # the run's spec is the referenced WorkflowTemplate's
+        if ref.get("name") not in library:
+            return [f"{where}: workflowTemplateRef to {ref.get('name')!r}, which is not compiled with it"]
+        spec = library[ref["name"]]["spec"]
+    entry = spec.get("entrypoint")
+    if entry is not None and ref is None and entry not in names:
         problems.append(f"{where}: entrypoint {entry!r} is not a template")
-    on_exit = spec.get("workflowSpec", spec).get("onExit")
-    if on_exit is not None and on_exit not in names:
+    on_exit = spec.get("onExit")
+    if on_exit is not None and ref is None and on_exit not in names:
         problems.append(f"{where}: onExit {on_exit!r} is not a template")
     if on_exit is None and manifest.get("kind") in ("Workflow", "CronWorkflow"):
         problems.append(f"{where}: no onExit handler, so its run would never be published or recorded")
+    creates = {t.get("name"): _created_template(t) for t in templates_of(manifest)}
     for template in templates_of(manifest):
         tname = template.get("name", "")
         if not FIELD_NAME.fullmatch(tname) or len(tname) > 128:
             problems.append(f"{where}: invalid template name {tname!r}")
-        tasks = template.get("dag", {}).get("tasks", [])
+        if "dag" not in template:
+            continue
+        tasks = template["dag"].get("tasks") or []
+        if not tasks:  # validate.go, validateDAG
+            problems.append(f"{where}: templates.{tname} must have at least one task")
         task_names = [t["name"] for t in tasks]
         if len(set(task_names)) != len(task_names):
             problems.append(f"{where}: template {tname!r} has duplicate task names")
@@ -93,14 +113,16 @@ def _dag_problems(manifest: Manifest, where: str, templates_by_manifest: dict[st
             name = task["name"]
             if not FIELD_NAME.fullmatch(name) or len(name) > 128:
                 problems.append(f"{where}: invalid task name {name!r}")
-            ref = task.get("templateRef")
-            if ref is not None:
-                if ref.get("template") not in templates_by_manifest.get(ref.get("name"), set()):
-                    problems.append(f"{where}: task {name!r} refers to missing {ref.get('name')}/{ref.get('template')}")
-            elif task.get("template") not in names:
+            elif name[0].isdigit() and any("depends" in t for t in tasks):  # validate.go, validateDAG
+                problems.append(f"{where}: task name {name!r} cannot begin with a digit when using 'depends'")
+            if task.get("template") not in names:
                 problems.append(f"{where}: task {name!r} uses missing template {task.get('template')!r}")
+            child = creates.get(task.get("template"))
+            runs = _argument(task, child) if child is not None else None
+            if runs is not None and runs not in library:
+                problems.append(f"{where}: task {name!r} runs {runs!r}, which is not a compiled WorkflowTemplate")
             try:
-                deps = depends_names(task.get("depends", ""))
+                deps = depends.names(task.get("depends", ""))
             except ValueError as exc:
                 problems.append(f"{where}: task {name!r}: {exc}")
                 deps = []
@@ -136,34 +158,68 @@ def _where(manifest: Manifest, index: int) -> str:
 
 
 def structure_problems(manifests: Sequence[Manifest]) -> list[str]:
-    """Names, references, dependency cycles and secrets of manifests compiled together (``templateRef`` may
-    point between them)."""
-    templates_by_manifest = {
-        doc.get("metadata", {}).get("name", ""): {t.get("name", "") for t in templates_of(doc)}
-        for doc in manifests
-        if doc.get("kind") in ("WorkflowTemplate", "ClusterWorkflowTemplate")
-    }
+    """Names, references, dependency cycles and secrets of manifests compiled together (a CronWorkflow or a
+    part task may run a WorkflowTemplate among them)."""
+    library = {d.get("metadata", {}).get("name", ""): d for d in manifests if d.get("kind") == "WorkflowTemplate"}
     found: list[str] = []
+    seen: dict[tuple[str, str], int] = {}
     for index, manifest in enumerate(manifests):
         where = _where(manifest, index)
+        key = (str(manifest.get("kind")), str(manifest.get("metadata", {}).get("name", "")))
+        if key[1] and key in seen:
+            found.append(f"{where}: the same name as manifest {seen[key] + 1}; one replaces the other")
+        seen.setdefault(key, index)
         found += _name_problems(manifest, where)
-        found += _dag_problems(manifest, where, templates_by_manifest)
+        found += _dag_problems(manifest, where, library)
         found += _secret_problems(manifest, where)
     return found
 
 
-def size_problems(
-    manifests: Sequence[Manifest], documents: Sequence[str] | None = None, limit: int = SIZE_LIMIT
-) -> list[str]:
-    """Manifests whose YAML (``documents``, rendered here when not given) reaches Argo's object size limit."""
+def size_problems(manifests: Sequence[Manifest], limit: int = SIZE_LIMIT) -> list[str]:
+    """Objects whose projected running size (spec + status when every task ran, see ``size``) passes ``limit``."""
     found = []
     for index, manifest in enumerate(manifests):
-        size = len((documents[index] if documents is not None else document(manifest)).encode())
-        if size >= limit:
-            found.append(f"{_where(manifest, index)} is {size / 1e6:.2f} MB of YAML, over Argo's ~1 MB object limit")
+        size = projected_size(manifest)
+        if size > limit:
+            found.append(f"{_where(manifest, index)} grows to {size / 1e6:.2f} MB running, over Argo's 1 MiB limit")
+    return found
+
+
+def _first_difference(ours: Any, theirs: Any, path: str = "") -> str:
+    """The path of the first field where ``ours`` and ``theirs`` differ (what the model dropped or changed)."""
+    if isinstance(ours, dict) and isinstance(theirs, dict):
+        for key in ours:
+            if key not in theirs:
+                return f"{path}.{key}".lstrip(".")
+            found = _first_difference(ours[key], theirs[key], f"{path}.{key}")
+            if found:
+                return found
+        return ""
+    if isinstance(ours, list) and isinstance(theirs, list) and len(ours) == len(theirs):
+        for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+            found = _first_difference(a, b, f"{path}[{i}]")
+            if found:
+                return found
+        return ""
+    return "" if ours == theirs else path.lstrip(".") or "(root)"
+
+
+def model_problems(manifests: Sequence[Manifest]) -> list[str]:
+    """Manifests that hera's models (generated from Argo's OpenAPI spec) refuse, or that lose a field when read
+    into them (a field Argo does not know): the check that needs no copy of the official JSON schema."""
+    found = []
+    for index, manifest in enumerate(manifests):
+        try:
+            again = dump(to_model(manifest))
+        except (ValueError, TypeError) as exc:
+            first = str(exc).splitlines()[1:2] or [str(exc)]
+            found.append(f"{_where(manifest, index)}: not an Argo object: {first[0].strip()}")
+            continue
+        if again != manifest:
+            found.append(f"{_where(manifest, index)}: {_first_difference(manifest, again)} is not in Argo's model")
     return found
 
 
 def problems(manifests: Sequence[Manifest], limit: int = SIZE_LIMIT) -> list[str]:
     """Every problem found (empty when all is well)."""
-    return structure_problems(manifests) + size_problems(manifests, limit=limit)
+    return structure_problems(manifests) + model_problems(manifests) + size_problems(manifests, limit=limit)

@@ -36,14 +36,22 @@ def _command(subparsers: Any, name: str, summary: str, epilog: str) -> argparse.
 
 def _compile_options(parser: argparse.ArgumentParser) -> None:
     add_select(parser)
-    parser.add_argument("--all", action="store_true", help="every selected asset, not only the stale ones")
+    parser.add_argument(
+        "--all", action="store_true", help="build every selected asset, not only those the in-cluster plan finds stale"
+    )
+    parser.add_argument(
+        "--plan-here",
+        action="store_true",
+        help="plan against this machine's store and compile only what is stale there (the pods must use the "
+        "same store)",
+    )
     parser.add_argument("--template", action="store_true", help="a WorkflowTemplate instead of a Workflow")
     parser.add_argument("--schedules", action="store_true", help="one CronWorkflow per declared schedule")
     parser.add_argument(
         "--split",
         type=whole_number_option(),
         metavar="N",
-        help="WorkflowTemplates of at most N tasks each, run by a parent workflow",
+        help="parts of at most N tasks (default: as large as the size budget allows), run by a parent workflow",
     )
 
 
@@ -70,8 +78,9 @@ def register(subparsers: Any) -> None:
     )
     add_select(submit)
     submit.add_argument("--all", action="store_true", help="with --kind workflow: every selected asset")
+    submit.add_argument("--plan-here", action="store_true", help="plan against this machine's store (see compile)")
     submit.add_argument(
-        "--split", type=whole_number_option(), metavar="N", help="split into WorkflowTemplates of at most N tasks"
+        "--split", type=whole_number_option(), metavar="N", help="parts of at most N tasks (see compile)"
     )
     submit.add_argument("-f", "--file", type=Path, metavar="FILE", help="submit an already compiled YAML file")
     submit.add_argument(
@@ -99,6 +108,9 @@ def register(subparsers: Any) -> None:
     add_select(plan_task)
     plan_task.add_argument("--output", type=Path, required=True, metavar="FILE", help="where Argo reads the result")
     plan_task.add_argument("--run-id", help="record the run under this id (the workflow name)")
+    plan_task.add_argument("--graph-digest", help="fail unless the image's graph is the compiled one")
+    plan_task.add_argument("--slice", metavar="START:END", help="only this slice of the selection (a part)")
+    plan_task.add_argument("--all", action="store_true", help="every key of the slice, not only the stale ones")
     plan_task.set_defaults(handler=cmd_plan_task)
 
     finish_run = _command(
@@ -113,10 +125,12 @@ def register(subparsers: Any) -> None:
 
 
 COMPILE_EPILOG = f"""\
-By default only the assets stale now are compiled, with dependencies between them; every step re-checks
-its asset when it runs, so a workflow compiled earlier never rebuilds something twice. Secrets are
-referenced by name ([tool.lakeplan.argo] database_secret, lakefs_secret, secret_env), never inlined.
-Output is deterministic: the same project and store give byte-identical YAML.
+By default the whole selection is compiled behind a plan task that plans in the cluster, against the
+store the pods use, and only the stale assets run; every step re-checks its asset when it runs, so a
+workflow never rebuilds something twice. Objects whose projected running size (spec + status) would pass
+[tool.lakeplan.argo] budget_bytes are cut into parts; the projected size of each is printed on stderr.
+Secrets are referenced by name ([tool.lakeplan.argo] database_secret, lakefs_secret, secret_env), never
+inlined. Output is deterministic: the same project gives byte-identical YAML.
 
 --select: {SELECT_HELP}
 
@@ -124,7 +138,8 @@ examples:
   lakeplan compile -m examples.quickstart.pipeline -o workflow.yaml
   lakeplan compile -m examples.quickstart.pipeline --all --template -o template.yaml
   lakeplan compile -m examples.quickstart.pipeline --schedules -o cron.yaml
-  lakeplan compile -m big_project.assets --all --split 2000 -o parts.yaml
+  lakeplan compile -m examples.quickstart.pipeline --plan-here -o stale-now.yaml
+  lakeplan compile -m big_project.assets --split 2000 -o parts.yaml
 """
 
 SCHEDULES_EPILOG = """\
@@ -179,14 +194,21 @@ def _compiled(args: argparse.Namespace, ws: Any) -> Any:
     from .config import argo_config
     from .project import Request, compile_project
 
-    request = Request(args.select, args.all, args.template, args.schedules, args.split)
+    request = Request(args.select, args.all, args.template, args.schedules, args.split, args.plan_here)
     return compile_project(ws, argo_config(ws.settings), request)
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
+    from .size import size_lines
+
     ws = load_workspace(args)
     compiled = _compiled(args, ws)
+    if compiled.nothing:
+        print(f"{compiled.nothing}; no workflow written", file=sys.stderr)
+        return 0
     docs, text = compiled.manifests, compiled.yaml
+    for line in size_lines(docs, compiled.documents, (0.02, 0.3, 1.0)):
+        print(line, file=sys.stderr)
     if args.output:
         args.output.write_text(text)
         tasks = sum(len(t.get("dag", {}).get("tasks", [])) for d in docs for t in _templates(d))
@@ -252,7 +274,6 @@ def cmd_submit(args: argparse.Namespace) -> int:
         ws = load_workspace(args)
         settings = ws.settings
         args.template, args.schedules = args.kind == "template", args.kind == "cron"
-        args.all = args.all or args.kind == "template"
         docs = _compiled(args, ws).manifests
     config = argo_config(settings)
     host = args.host or config.host
@@ -260,13 +281,13 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if not host or not namespace:
         missing = "--host" if not host else "--namespace"
         raise ConfigError(f"{missing} is required (or set it under [tool.lakeplan.argo] / LAKEPLAN_ARGO_*)")
-    if all(not t.get("dag", {}).get("tasks") for d in docs for t in _templates(d) if "dag" in t):
-        print("nothing is stale; nothing submitted", file=sys.stderr)
+    if not docs:
+        print("nothing to run; nothing submitted", file=sys.stderr)
         return 0
     token = args.token or config.token
     verify = config.verify if args.verify is None else args.verify
-    for created in submit(docs, Server(host, namespace, token, verify)):
-        print(f"created {created} in {namespace} on {host}")
+    for done in submit(docs, Server(host, namespace, token, verify)):
+        print(f"{done} in {namespace} on {host}")
     return 0
 
 
@@ -279,7 +300,13 @@ def cmd_step(args: argparse.Namespace) -> int:
 def cmd_plan_task(args: argparse.Namespace) -> int:
     from .pod import plan_task
 
-    return plan_task(args.target, args.select, args.output, args.run_id)
+    part = None
+    if args.slice:
+        start, _, end = args.slice.partition(":")
+        if not (start.isdigit() and end.isdigit()):
+            raise ConfigError(f"--slice must be START:END, got {args.slice!r}")
+        part = (int(start), int(end))
+    return plan_task(args.target, args.select, args.output, args.run_id, args.graph_digest, part, args.all)
 
 
 def cmd_finish_run(args: argparse.Namespace) -> int:

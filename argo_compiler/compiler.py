@@ -1,9 +1,13 @@
-"""Compile a plan to Argo manifests with hera's typed models: one DAG task per asset, a few shared templates.
+"""Compile a selection to Argo manifests with hera's typed models: one DAG task per asset, a few shared templates.
 
 Assets that need the same container settings (image, resources, retries, node placement) share one
 container template; tasks differ only in their ``asset`` argument, so a manifest grows by about one line
-per asset. Every workflow ends with an exit handler (``onExit``) that publishes and records the run.
-Everything is built from sorted inputs, so the same project gives byte-identical YAML.
+per asset. A *gated* run starts with a plan task in the cluster (against the store the pods use) and runs
+only the tasks it lists. A selection too large for one object is cut into *parts*: consecutive slices of
+the graph order, each a WorkflowTemplate run as its own child Workflow by the parent (a ``resource`` task),
+each with its own plan task, so no object holds more than one part's status. Every top-level run ends with
+an exit handler (``onExit``) that publishes and records the run. Everything is built from sorted inputs, so
+the same project gives byte-identical YAML.
 """
 
 from __future__ import annotations
@@ -26,23 +30,35 @@ from .config import ArgoConfig
 from .contract import (
     EXIT_TEMPLATE,
     KEY_PARAMETER,
+    PART_RUN_ID,
     PLAN_TASK,
     RUN_ID,
+    RUN_ID_PARAMETER,
     STALE_PARAMETER,
     STALE_PATH,
     WORKFLOW_STATUS,
+    graph_digest,
+    ordered_selection,
     when_stale,
 )
-from .names import resource_name, task_name
+from .names import resource_name, sanitize, task_name
 
 API_VERSION = "argoproj.io/v1alpha1"
 ENTRYPOINT = "main"
+RUN_PART = "run-part"  # the parent's resource template that runs one part as a child Workflow
+PART_PARAMETER = "part"
 STORAGE_VOLUME = "storage"
 ANNOTATION = "lakeplan.dev/"
 GPU_RESOURCE = "nvidia.com/gpu"
-# Exit code 2 is a usage/definition error: retrying the same image cannot fix it.
-RETRY_EXPRESSION = "asInt(lastRetry.exitCode) != 2"
+IMAGE_VARIABLE = "LAKEPLAN_IMAGE"  # assets_core.environment.IMAGE_VARIABLES: recorded with each materialization
+# Exit codes (pod.py): 1 the user's code failed (retried only as often as the asset says), 2 a usage or
+# definition error (never retried: the same image cannot fix it), 3 or anything else (a killed pod, -1 when no
+# container ran) infrastructure, retried INFRA_RETRIES times. Variables from buildRetryStrategyLocalScope
+# (workflow/controller/operator.go): ``retries`` (attempts so far - 1) and ``lastRetry.exitCode`` (strings).
+INFRA_RETRIES = 3
 EXIT_RETRIES = 3  # the exit handler is safe to repeat; a store that is briefly down should not strand a run
+TTL_AFTER_SUCCESS = 86400  # finished runs are deleted after a day (failed ones after a week): etcd stays small
+TTL_AFTER_FAILURE = 7 * 86400
 
 Manifest = dict[str, Any]
 
@@ -61,7 +77,22 @@ class Target:
 
     @property
     def base_name(self) -> str:
-        return self.config.name or resource_name(Path(self.module).stem if self.module.endswith(".py") else self.module)
+        """The project's name in object names; names derived from it (schedules, parts) get a hash when needed."""
+        return self.config.name or sanitize(Path(self.module).stem if self.module.endswith(".py") else self.module, 52)
+
+
+@dataclass(frozen=True)
+class Run:
+    """What one run executes: ``keys`` (graph order) of ``selection``; ``gated``: a plan task in the cluster
+    decides which of them are built (the stale ones); otherwise every key is built."""
+
+    keys: tuple[str, ...]
+    selection: str
+    gated: bool
+
+    @classmethod
+    def of(cls, graph: AssetGraph, keys: Iterable[str], selection: str = "*", gated: bool = False) -> Run:
+        return cls(tuple(ordered_selection(graph, keys)), selection, gated)
 
 
 @dataclass(frozen=True)
@@ -105,13 +136,16 @@ def _image(config: ArgoConfig) -> str:
     return config.image
 
 
-def _env(config: ArgoConfig) -> list[m.EnvVar]:
+def _env(config: ArgoConfig, image: str) -> list[m.EnvVar]:
+    """Secrets by reference, lakeFS's address, the image (recorded with each materialization), the storage root."""
     env = [
         m.EnvVar(
             name=ref.env, value_from=m.EnvVarSource(secret_key_ref=m.SecretKeySelector(name=ref.secret, key=ref.key))
         )
         for ref in config.secrets()
     ]
+    env += [m.EnvVar(name=name, value=value) for name, value in config.lakefs_env]
+    env.append(m.EnvVar(name=IMAGE_VARIABLE, value=image))
     if config.storage_pvc:
         env.append(m.EnvVar(name="LAKEPLAN_STORAGE_ROOT", value=config.storage_mount))
     return env
@@ -130,7 +164,7 @@ def _container(config: ArgoConfig, image: str, args: list[str], profile: Profile
         image_pull_policy=config.image_pull_policy,
         command=["lakeplan"],
         args=args,
-        env=_env(config) or None,
+        env=_env(config, image),
         volume_mounts=[m.VolumeMount(name=STORAGE_VOLUME, mount_path=config.storage_mount)]
         if config.storage_pvc
         else None,
@@ -139,37 +173,71 @@ def _container(config: ArgoConfig, image: str, args: list[str], profile: Profile
     )
 
 
-def _retry(config: ArgoConfig, limit: int) -> m.RetryStrategy | None:
-    """Retry on any exit but a usage error (2), with the configured exponential backoff."""
-    if not limit:
-        return None
+def retry_expression(user_retries: int) -> str:
+    """Retry infrastructure failures always, the user's code (exit 1) ``user_retries`` times, a usage error never."""
+    code = "asInt(lastRetry.exitCode)"
+    user = f"{code} != 1" if not user_retries else f"({code} != 1 || asInt(retries) < {user_retries})"
+    return f"{code} != 2 && {user}"
+
+
+def _retry(config: ArgoConfig, user_retries: int) -> m.RetryStrategy:
+    """Every pod is retried after an infrastructure failure, with the configured exponential backoff."""
     backoff = config.retry_backoff_seconds
     return m.RetryStrategy(
-        limit=m.IntOrString(limit),
+        limit=m.IntOrString(max(user_retries, INFRA_RETRIES)),
         retry_policy="Always",
-        expression=RETRY_EXPRESSION,
+        expression=retry_expression(user_retries),
         backoff=m.Backoff(duration=f"{backoff}s", factor=m.IntOrString(2)) if backoff else None,
     )
 
 
-def _step_template(target: Target, profile: Profile, name: str, selection: str) -> m.Template:
-    args = ["step", "-m", target.module, "--asset", f"{{{{inputs.parameters.{KEY_PARAMETER}}}}}"]
-    args += ["--run-id", RUN_ID, "--selection", selection]
+def _pod_template(
+    target: Target, name: str, args: list[str], profile: Profile | None, user_retries: int, **extra: Any
+) -> m.Template:
+    """A pod template with the step deadline: ``timeout`` counts from the node's start, Pending included
+    (workflow/controller/operator.go: checkTemplateTimeouts), so a pod that can never start fails in time."""
+    image = (profile.image if profile else None) or _image(target.config)
     return m.Template(
         name=name,
+        container=_container(target.config, image, args, profile),
+        retry_strategy=_retry(target.config, user_retries),
+        timeout=f"{target.config.step_deadline_seconds}s" if target.config.step_deadline_seconds else None,
+        **extra,
+    )
+
+
+def _step_template(target: Target, profile: Profile, name: str, run: Run, run_id: str) -> m.Template:
+    args = ["step", "-m", target.module, "--asset", f"{{{{inputs.parameters.{KEY_PARAMETER}}}}}"]
+    args += ["--run-id", run_id, "--selection", run.selection]
+    annotations = {ANNOTATION + "asset": f"{{{{inputs.parameters.{KEY_PARAMETER}}}}}", ANNOTATION + "run-id": run_id}
+    return _pod_template(
+        target,
+        name,
+        args,
+        profile,
+        profile.retries,
         inputs=m.Inputs(parameters=[m.Parameter(name=KEY_PARAMETER)]),
-        container=_container(target.config, profile.image or _image(target.config), args, profile),
-        retry_strategy=_retry(target.config, profile.retries),
+        metadata=m.Metadata(annotations=annotations),
         node_selector=dict(profile.node_selector) or None,
         tolerations=[m.Toleration.model_validate(dict(t)) for t in profile.tolerations] or None,
     )
 
 
-def _plan_template(target: Target, select: str) -> m.Template:
-    args = ["plan-task", "-m", target.module, "--select", select, "--output", STALE_PATH, "--run-id", RUN_ID]
-    return m.Template(
-        name=PLAN_TASK,
-        container=_container(target.config, _image(target.config), args, None),
+def _plan_template(target: Target, run: Run, run_id: str, digest: str, part: tuple[int, int] | None) -> m.Template:
+    """The plan task: checks the image's graph against the compiled digest, then writes the stale keys (of its
+    part, holding back keys whose upstream in an earlier part is still stale)."""
+    args = ["plan-task", "-m", target.module, "--select", run.selection, "--output", STALE_PATH, "--run-id", run_id]
+    args += ["--graph-digest", digest]
+    if part is not None:
+        args += ["--slice", f"{part[0]}:{part[1]}"]
+        if not run.gated:
+            args.append("--all")
+    return _pod_template(
+        target,
+        PLAN_TASK,
+        args,
+        None,
+        0,
         outputs=m.Outputs(parameters=[m.Parameter(name=STALE_PARAMETER, value_from=m.ValueFrom(path=STALE_PATH))]),
     )
 
@@ -177,32 +245,32 @@ def _plan_template(target: Target, select: str) -> m.Template:
 def _exit_template(target: Target, selection: str) -> m.Template:
     """The exit handler: after the DAG, publish the run only if the workflow succeeded, and record it."""
     args = ["finish-run", "-m", target.module, "--run-id", RUN_ID, "--status", WORKFLOW_STATUS]
-    return m.Template(
-        name=EXIT_TEMPLATE,
-        container=_container(target.config, _image(target.config), [*args, "--selection", selection], None),
-        retry_strategy=_retry(target.config, EXIT_RETRIES),
-    )
+    return _pod_template(target, EXIT_TEMPLATE, [*args, "--selection", selection], None, EXIT_RETRIES)
 
 
-def _tasks(target: Target, keys: Sequence[str], templates: Mapping[str, str], scheduled: bool) -> list[m.DAGTask]:
-    waits = target.graph.nearest_among(keys)
+def _tasks(
+    keys: Sequence[str], waits: Mapping[str, Sequence[str]], templates: Mapping[str, str], gated: bool
+) -> list[m.DAGTask]:
+    """One task per key; ``waits``: the nearest selected upstreams of each key (those outside ``keys`` are in
+    earlier parts, which finished before this part started)."""
+    inside = set(keys)
     tasks = []
     for key in keys:
-        depends = [PLAN_TASK] if scheduled else []
-        depends += [task_name(u) for u in waits[key]]
+        depends = [PLAN_TASK] if gated else []
+        depends += [task_name(u) for u in waits[key] if u in inside]
         tasks.append(
             m.DAGTask(
                 name=task_name(key),
                 template=templates[key],
                 arguments=m.Arguments(parameters=[m.Parameter(name=KEY_PARAMETER, value=key)]),
                 depends=" && ".join(depends) or None,
-                when=when_stale(key) if scheduled else None,
+                when=when_stale(key) if gated else None,
             )
         )
     return tasks
 
 
-def _templates_for(target: Target, keys: Sequence[str], selection: str) -> tuple[dict[str, str], list[m.Template]]:
+def _step_templates(target: Target, keys: Sequence[str], run: Run, run_id: str) -> tuple[dict[str, str], list[Any]]:
     """Each key's template name and the distinct step templates, in a stable order."""
     by_profile: dict[Profile, str] = {}
     chosen: dict[str, str] = {}
@@ -212,26 +280,55 @@ def _templates_for(target: Target, keys: Sequence[str], selection: str) -> tuple
             by_profile[profile] = profile.template_name
         chosen[key] = by_profile[profile]
     templates = sorted(
-        (_step_template(target, p, n, selection) for p, n in by_profile.items()), key=lambda t: t.name or ""
+        (_step_template(target, p, n, run, run_id) for p, n in by_profile.items()), key=lambda t: t.name or ""
     )
     return chosen, templates
 
 
-def _spec(target: Target, dag: list[m.DAGTask], templates: list[m.Template], run: str | None) -> m.WorkflowSpec:
-    """The workflow spec; ``run`` (the selection) adds the exit handler, which a split's parts leave to the parent."""
+def _spec(
+    target: Target, dag: list[m.DAGTask], templates: list[m.Template], *, top: Run | None, all_targets: bool = False
+) -> m.WorkflowSpec:
+    """A workflow spec. ``top``: a top-level run, with the exit handler and the project's mutex (parts have
+    neither: the parent holds the mutex, and runs the exit handler once, after every part), else a part taking
+    its run id as a parameter. ``failFast: false`` lets independent branches finish after a failure, as in an
+    unsplit run; ``all_targets`` makes every task a target so any failed part fails the run
+    (workflow/controller/dag.go: executeDAG, assessDAGPhase)."""
     config = target.config
     volumes = None
     if config.storage_pvc:
         source = m.PersistentVolumeClaimVolumeSource(claim_name=config.storage_pvc)
         volumes = [m.Volume(name=STORAGE_VOLUME, persistent_volume_claim=source)]
-    exit_handler = [_exit_template(target, run)] if run is not None else []
+    exit_handler = [_exit_template(target, top.selection)] if top is not None else []
+    labels = {ANNOTATION + "project": target.base_name}
+    entry = m.DAGTemplate(
+        tasks=dag, fail_fast=False, target=" ".join(t.name for t in dag) if all_targets and dag else None
+    )
     return m.WorkflowSpec(
         entrypoint=ENTRYPOINT,
+        arguments=None if top is not None else m.Arguments(parameters=[m.Parameter(name=RUN_ID_PARAMETER)]),
         on_exit=EXIT_TEMPLATE if exit_handler else None,
         service_account_name=config.service_account,
+        image_pull_secrets=[m.LocalObjectReference(name=n) for n in config.image_pull_secrets] or None,
+        security_context=m.PodSecurityContext.model_validate(dict(config.security_context))
+        if config.security_context
+        else None,
+        active_deadline_seconds=config.active_deadline_seconds or None,
+        parallelism=config.parallelism,
+        pod_gc=m.PodGC(strategy="OnPodSuccess"),
+        ttl_strategy=m.TTLStrategy(seconds_after_success=TTL_AFTER_SUCCESS, seconds_after_failure=TTL_AFTER_FAILURE),
+        workflow_metadata=m.WorkflowMetadata(labels=labels),
+        pod_metadata=m.Metadata(labels=labels),
+        synchronization=m.Synchronization(mutexes=[m.Mutex(name=_mutex(target))]) if top is not None else None,
         volumes=volumes,
-        templates=[m.Template(name=ENTRYPOINT, dag=m.DAGTemplate(tasks=dag)), *templates, *exit_handler],
+        templates=[m.Template(name=ENTRYPOINT, dag=entry), *templates, *exit_handler],
     )
+
+
+def _mutex(target: Target) -> str:
+    """One mutex per project and store: a cron fire and a manual run never build the same assets at once."""
+    where = target.config.lakefs_env or (("pvc", target.config.storage_pvc or ""),)
+    digest = structured_hash(["argo-mutex", json.dumps(list(where))])[:8]
+    return resource_name(f"lakeplan-{target.base_name}-{digest}")
 
 
 def _metadata(target: Target, *, name: str | None = None, selection: str | None = None) -> m.ObjectMeta:
@@ -242,7 +339,7 @@ def _metadata(target: Target, *, name: str | None = None, selection: str | None 
         name=name,
         generate_name=None if name else f"{target.base_name}-",
         namespace=target.config.namespace,
-        labels={ANNOTATION + "managed-by": "lakeplan"},
+        labels={ANNOTATION + "managed-by": "lakeplan", ANNOTATION + "project": target.base_name},
         annotations=annotations,
     )
 
@@ -252,25 +349,105 @@ def dump(model: m.Workflow | m.WorkflowTemplate | m.CronWorkflow) -> Manifest:
     return model.model_dump(by_alias=True, exclude_none=True, mode="json")
 
 
-def workflow(target: Target, keys: Sequence[str], *, selection: str = "*", template: bool = False) -> Manifest:
-    """A Workflow (or, with ``template``, a WorkflowTemplate) running ``keys`` in dependency order."""
-    keys = _ordered(target.graph, keys)
-    chosen, templates = _templates_for(target, keys, selection)
-    spec = _spec(target, _tasks(target, keys, chosen, scheduled=False), templates, selection)
-    if template:
-        meta = _metadata(target, name=target.base_name, selection=selection)
+def _object(target: Target, spec: m.WorkflowSpec, run: Run, template_name: str | None) -> Manifest:
+    """A Workflow, or a WorkflowTemplate called ``template_name``."""
+    if template_name is not None:
+        meta = _metadata(target, name=template_name, selection=run.selection)
         return dump(m.WorkflowTemplate(api_version=API_VERSION, kind="WorkflowTemplate", metadata=meta, spec=spec))
-    meta = _metadata(target, selection=selection)
+    meta = _metadata(target, selection=run.selection)
     return dump(m.Workflow(api_version=API_VERSION, kind="Workflow", metadata=meta, spec=spec))
 
 
-def cron_workflow(target: Target, schedule: Schedule, keys: Sequence[str]) -> Manifest:
-    """A CronWorkflow whose first task plans at fire time; each asset task runs only if the plan lists it."""
-    keys = _ordered(target.graph, keys)
-    chosen, templates = _templates_for(target, keys, schedule.select)
-    dag = [m.DAGTask(name=PLAN_TASK, template=PLAN_TASK), *_tasks(target, keys, chosen, scheduled=True)]
-    spec = _spec(target, dag, [_plan_template(target, schedule.select), *templates], schedule.select)
-    name = resource_name(f"{target.base_name}-{schedule.name}")
+def _single_spec(target: Target, run: Run) -> m.WorkflowSpec:
+    chosen, templates = _step_templates(target, run.keys, run, RUN_ID)
+    dag = _tasks(run.keys, target.graph.nearest_among(run.keys), chosen, run.gated)
+    if run.gated:
+        dag = [m.DAGTask(name=PLAN_TASK, template=PLAN_TASK), *dag]
+        templates = [_plan_template(target, run, RUN_ID, graph_digest(target.graph, run.keys), None), *templates]
+    return _spec(target, dag, templates, top=run)
+
+
+def workflow(target: Target, run: Run, *, template_name: str | None = None) -> Manifest:
+    """One Workflow (or a WorkflowTemplate called ``template_name``) running ``run`` in dependency order."""
+    return _object(target, _single_spec(target, run), run, template_name)
+
+
+def _part_names(target: Target, top_name: str, count: int) -> list[str]:
+    width = len(str(count))
+    return [resource_name(f"{top_name}-part-{i + 1:0{width}d}") for i in range(count)]
+
+
+def _run_part_template(target: Target) -> m.Template:
+    """Creates one part as a child Workflow from its WorkflowTemplate and waits for it to finish; the child
+    records under this workflow's name. The child's status lives in the child, not here."""
+    child = {
+        "apiVersion": API_VERSION,
+        "kind": "Workflow",
+        "metadata": {"generateName": "{{workflow.name}}-", "labels": {ANNOTATION + "project": target.base_name}},
+        "spec": {
+            "arguments": {"parameters": [{"name": RUN_ID_PARAMETER, "value": RUN_ID}]},
+            "workflowTemplateRef": {"name": f"{{{{inputs.parameters.{PART_PARAMETER}}}}}"},
+        },
+    }
+    return m.Template(
+        name=RUN_PART,
+        inputs=m.Inputs(parameters=[m.Parameter(name=PART_PARAMETER)]),
+        resource=m.ResourceTemplate(
+            action="create",
+            manifest=json.dumps(child, sort_keys=True),
+            set_owner_reference=True,
+            success_condition="status.phase == Succeeded",
+            failure_condition="status.phase in (Failed, Error)",
+        ),
+    )  # no retryStrategy: a retry would create the whole part again; its pods have their own retries
+
+
+def split_workflow(
+    target: Target, run: Run, part_size: int, *, top_name: str | None = None, template: bool = False
+) -> list[Manifest]:
+    """WorkflowTemplates of at most ``part_size`` tasks each, then a parent that runs each as a child Workflow.
+
+    Parts are consecutive slices of the graph order, so a part only waits for earlier parts. A part starts once
+    the parts it waits for have *finished*, succeeded or not; its plan task holds back the keys whose upstream
+    in an earlier part is still stale (failed), so a failure stops what depends on it and nothing else, as in
+    one workflow. ``top_name``: the parent's name when it is a WorkflowTemplate (``template``)."""
+    if part_size < 1:
+        raise ConfigError(f"--split must be a number of tasks >= 1, got {part_size}")
+    keys = run.keys
+    bounds = [(i, min(i + part_size, len(keys))) for i in range(0, len(keys), part_size)]
+    top = top_name or target.base_name
+    names = _part_names(target, top, len(bounds))
+    part_of = {key: index for index, (start, end) in enumerate(bounds) for key in keys[start:end]}
+    waits = target.graph.nearest_among(keys)
+    digest = graph_digest(target.graph, keys, waits)
+    manifests: list[Manifest] = []
+    parent_tasks = []
+    width = len(str(len(bounds)))
+    for index, (start, end) in enumerate(bounds):
+        part = keys[start:end]
+        chosen, templates = _step_templates(target, part, run, PART_RUN_ID)
+        dag = [m.DAGTask(name=PLAN_TASK, template=PLAN_TASK), *_tasks(part, waits, chosen, gated=True)]
+        plan = _plan_template(target, run, PART_RUN_ID, digest, (start, end))
+        spec = _spec(target, dag, [plan, *templates], top=None)
+        manifests.append(_object(target, spec, run, names[index]))
+        before = sorted({part_of[u] for key in part for u in waits[key] if part_of[u] != index})
+        finished = [f"(part-{i + 1:0{width}d}.Succeeded || part-{i + 1:0{width}d}.Failed)" for i in before]
+        parent_tasks.append(
+            m.DAGTask(
+                name=f"part-{index + 1:0{width}d}",
+                template=RUN_PART,
+                arguments=m.Arguments(parameters=[m.Parameter(name=PART_PARAMETER, value=names[index])]),
+                depends=" && ".join(finished) or None,
+            )
+        )
+    spec = _spec(target, parent_tasks, [_run_part_template(target)], top=run, all_targets=True)
+    manifests.append(_object(target, spec, run, top if template else None))
+    return manifests
+
+
+def cron_workflow(target: Target, schedule: Schedule, run_template: str) -> Manifest:
+    """A CronWorkflow that starts the WorkflowTemplate ``run_template`` (the gated run of the schedule's
+    selection) at each fire time: deploying a new version updates the template, not the schedule."""
     cron = m.CronWorkflowSpec(
         schedules=[schedule.cron],
         timezone=schedule.timezone,
@@ -278,53 +455,12 @@ def cron_workflow(target: Target, schedule: Schedule, keys: Sequence[str]) -> Ma
         starting_deadline_seconds=schedule.starting_deadline_seconds,
         successful_jobs_history_limit=schedule.successful_jobs_history_limit,
         failed_jobs_history_limit=schedule.failed_jobs_history_limit,
-        workflow_spec=spec,
+        workflow_spec=m.WorkflowSpec(workflow_template_ref=m.WorkflowTemplateRef(name=run_template)),
     )
-    meta = _metadata(target, name=name, selection=schedule.select)
+    meta = _metadata(target, name=run_template, selection=schedule.select)
     return dump(m.CronWorkflow(api_version=API_VERSION, kind="CronWorkflow", metadata=meta, spec=cron))
 
 
-def split_workflow(
-    target: Target, keys: Sequence[str], part_size: int, *, selection: str = "*", template: bool = False
-) -> list[Manifest]:
-    """WorkflowTemplates of at most ``part_size`` tasks each, plus a parent running them via ``templateRef``.
-
-    Parts are consecutive slices of the topological order, so a part only waits for earlier parts. Only the
-    parent has the exit handler: Argo runs the top-level workflow's ``onExit``, once, after every part.
-    """
-    if part_size < 1:
-        raise ConfigError(f"--split must be a number of tasks >= 1, got {part_size}")
-    keys = _ordered(target.graph, keys)
-    parts = [keys[i : i + part_size] for i in range(0, len(keys), part_size)]
-    part_of = {key: index for index, part in enumerate(parts) for key in part}
-    width = len(str(len(parts)))
-    names = [resource_name(f"{target.base_name}-part-{i + 1:0{width}d}") for i in range(len(parts))]
-    manifests: list[Manifest] = []
-    parent_tasks = []
-    waits = target.graph.nearest_among(keys)
-    for index, part in enumerate(parts):
-        chosen, templates = _templates_for(target, part, selection)
-        spec = _spec(target, _tasks(target, part, chosen, scheduled=False), templates, None)
-        meta = _metadata(target, name=names[index], selection=selection)
-        manifests.append(
-            dump(m.WorkflowTemplate(api_version=API_VERSION, kind="WorkflowTemplate", metadata=meta, spec=spec))
-        )
-        before = sorted({part_of[u] for key in part for u in waits[key] if part_of[u] != index})
-        parent_tasks.append(
-            m.DAGTask(
-                name=f"part-{index + 1:0{width}d}",
-                template_ref=m.TemplateRef(name=names[index], template=ENTRYPOINT),
-                depends=" && ".join(f"part-{i + 1:0{width}d}" for i in before) or None,
-            )
-        )
-    spec = _spec(target, parent_tasks, [], selection)
-    kind = "WorkflowTemplate" if template else "Workflow"
-    meta = _metadata(target, name=target.base_name if template else None, selection=selection)
-    model = m.WorkflowTemplate if template else m.Workflow
-    manifests.append(dump(model(api_version=API_VERSION, kind=kind, metadata=meta, spec=spec)))
-    return manifests
-
-
-def _ordered(graph: AssetGraph, keys: Iterable[str]) -> list[str]:
-    wanted = set(keys)
-    return [k for k in graph.order if k in wanted]
+def schedule_template_name(target: Target, schedule: Schedule) -> str:
+    """The name of a schedule's run WorkflowTemplate and of its CronWorkflow (different kinds, one name)."""
+    return resource_name(f"{target.base_name}-{schedule.name}")

@@ -10,11 +10,12 @@ import difflib
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from assets_core.config import Settings, parse_bool
 from assets_core.errors import ConfigError
+from io_managers.version_store import lakefs_configured
 
 ENV_PREFIX = "LAKEPLAN_ARGO_"
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -33,7 +34,15 @@ _STRINGS = (
     "image_pull_policy",
     "host",
 )
-_KNOWN = (*_STRINGS, "verify", "retry_backoff_seconds", "secret_env")
+_SECONDS = {  # key: (default, maximum)
+    "retry_backoff_seconds": (10, 86400),
+    "active_deadline_seconds": (12 * 3600, 30 * 86400),
+    "step_deadline_seconds": (6 * 3600, 30 * 86400),
+}
+_COUNTS = {"parallelism": 50, "budget_bytes": 700_000}
+_TABLES = ("secret_env", "security_context")  # configured in pyproject.toml only
+_KNOWN = (*_STRINGS, "verify", *_SECONDS, *_COUNTS, *_TABLES, "image_pull_secrets")
+LAKEFS_ENV = ("LAKEPLAN_LAKEFS_ENDPOINT", "LAKEPLAN_LAKEFS_REPOSITORY", "LAKEPLAN_LAKEFS_BRANCH")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 
 
@@ -61,7 +70,14 @@ class ArgoConfig:
     storage_mount: str = "/lakeplan/storage"
     workdir: str | None = None
     image_pull_policy: str | None = None
-    retry_backoff_seconds: int = 10
+    retry_backoff_seconds: int = _SECONDS["retry_backoff_seconds"][0]
+    active_deadline_seconds: int = _SECONDS["active_deadline_seconds"][0]  # a whole run, Pending pods included
+    step_deadline_seconds: int = _SECONDS["step_deadline_seconds"][0]  # one pod of one step
+    parallelism: int = _COUNTS["parallelism"]  # pods of one workflow at once
+    budget_bytes: int = _COUNTS["budget_bytes"]  # projected running size of each Argo object, under etcd's ~1 MiB
+    image_pull_secrets: tuple[str, ...] = ()
+    security_context: tuple[tuple[str, Any], ...] = ()  # the pods' securityContext, as Kubernetes spells it
+    lakefs_env: tuple[tuple[str, str], ...] = ()  # lakeFS endpoint, repository, branch for the pods (not secret)
     host: str | None = None
     verify: bool = True
     token: str | None = field(default=None, repr=False)
@@ -115,16 +131,28 @@ def _bool(key: str, value: Any, from_env: bool) -> bool:
         raise ConfigError(f"{_where(key, from_env)} must be true or false, got {value!r}") from None
 
 
-def _seconds(key: str, value: Any, from_env: bool) -> int:
+def _whole(key: str, value: Any, from_env: bool, low: int, high: int, unit: str) -> int:
     try:
         if isinstance(value, bool):
             raise ValueError
-        seconds = int(value)
-        if not 0 <= seconds <= 86400:
+        number = int(value)
+        if not low <= number <= high:
             raise ValueError
     except (TypeError, ValueError):
-        raise ConfigError(f"{_where(key, from_env)} must be whole seconds from 0 to 86400, got {value!r}") from None
-    return seconds
+        raise ConfigError(f"{_where(key, from_env)} must be whole {unit} from {low} to {high}, got {value!r}") from None
+    return number
+
+
+def _names(key: str, value: Any, from_env: bool) -> tuple[str, ...]:
+    """A list of Kubernetes names (a comma-separated string from the environment)."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ConfigError(f'{_where(key, from_env)} must be a list of names, e.g. ["regcred"]')
+    names = tuple(i.strip() for i in items if i.strip())
+    for name in names:
+        if not _DNS_LABEL.fullmatch(name) or len(name) > 63:
+            raise ConfigError(f"{_where(key, from_env)}: {name!r} is not a Kubernetes name")
+    return names
 
 
 def _secret_env(value: Any) -> tuple[SecretRef, ...]:
@@ -140,6 +168,26 @@ def _secret_env(value: Any) -> tuple[SecretRef, ...]:
     return tuple(refs)
 
 
+def _security_context(value: Any) -> tuple[tuple[str, Any], ...]:
+    """A PodSecurityContext table, checked against hera's model (Kubernetes' field names and types)."""
+    from hera.workflows import models as m
+    from pydantic import ValidationError
+
+    where = "[tool.lakeplan.argo.security_context]"
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where} must be a table like {{ runAsNonRoot = true, runAsUser = 1000 }}")
+    try:
+        model = m.PodSecurityContext.model_validate(dict(value))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(f"{where} {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    known = model.model_dump(by_alias=True, exclude_none=True, mode="json")
+    unknown = sorted(set(value) - set(known))
+    if unknown:
+        raise ConfigError(f"{where}: {unknown[0]!r} is not a field of a Kubernetes PodSecurityContext")
+    return tuple(sorted(known.items()))
+
+
 def argo_config(settings: Settings, env: Mapping[str, str] | None = None) -> ArgoConfig:
     """Validate ``[tool.lakeplan.argo]`` and apply ``LAKEPLAN_ARGO_*`` overrides, one clear line per mistake."""
     env = os.environ if env is None else env
@@ -151,22 +199,48 @@ def argo_config(settings: Settings, env: Mapping[str, str] | None = None) -> Arg
             f"pass --token or set {ENV_PREFIX}TOKEN"
         )
     sources = [(k, v, False) for k, v in raw.items()]
-    sources += [(k, env[ENV_PREFIX + k.upper()], True) for k in _KNOWN if env.get(ENV_PREFIX + k.upper())]
+    # set-but-empty counts: LAKEPLAN_ARGO_STORAGE_PVC="" switches the PVC off
+    sources += [(k, env[ENV_PREFIX + k.upper()], True) for k in _KNOWN if ENV_PREFIX + k.upper() in env]
     for key, value, from_env in sources:
         if key not in _KNOWN:
             close = difflib.get_close_matches(key, _KNOWN, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(_KNOWN)}"
             raise ConfigError(f"unknown key {key!r} in [tool.lakeplan.argo]; {hint}")
-        if key == "secret_env":
+        if key in _TABLES:
             if from_env:
                 continue  # a table; configured in pyproject.toml only
-            values[key] = _secret_env(value)
+            values[key] = _secret_env(value) if key == "secret_env" else _security_context(value)
         elif key == "verify":
             values[key] = _bool(key, value, from_env)
-        elif key == "retry_backoff_seconds":
-            values[key] = _seconds(key, value, from_env)
+        elif key in _SECONDS:
+            values[key] = _whole(key, value, from_env, 0, _SECONDS[key][1], "seconds")
+        elif key in _COUNTS:
+            values[key] = _whole(key, value, from_env, 1, 10_000_000, "numbers")
+        elif key == "image_pull_secrets":
+            values[key] = _names(key, value, from_env)
         else:
             values[key] = _string(key, value, from_env)
     if env.get(ENV_PREFIX + "TOKEN"):
         values["token"] = env[ENV_PREFIX + "TOKEN"]
-    return ArgoConfig(**values)
+    return _storage(ArgoConfig(**values), settings, env)
+
+
+def _storage(config: ArgoConfig, settings: Settings, env: Mapping[str, str]) -> ArgoConfig:
+    """Where the pods keep asset data: lakeFS (its settings passed to the pods, no PVC) or the shared PVC;
+    refuses a setup where each pod would write to its own disk."""
+    if not lakefs_configured(settings, env):
+        if config.storage_pvc is None:
+            raise ConfigError(
+                "storage_pvc is off and lakeFS is not configured, so each pod would write to its own disk; "
+                "set [tool.lakeplan.argo] storage_pvc to a ReadWriteMany claim, or configure [tool.lakeplan.lakefs]"
+            )
+        return config
+    if not config.lakefs_secret:
+        raise ConfigError(
+            "lakeFS is configured but [tool.lakeplan.argo] lakefs_secret is not, so pods could not authenticate; "
+            "set lakefs_secret to a Secret with access_key_id and secret_access_key"
+        )
+    section = settings.section("lakefs")
+    lakefs = {var: str(section.get(var.rsplit("_", 1)[1].lower(), "")) for var in LAKEFS_ENV}
+    lakefs.update({var: env[var] for var in LAKEFS_ENV if env.get(var)})
+    return replace(config, storage_pvc=None, lakefs_env=tuple((k, v) for k, v in lakefs.items() if v))

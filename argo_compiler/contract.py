@@ -1,19 +1,29 @@
 """What a compiled manifest and the in-pod commands agree on, kept free of hera so pods start fast.
 
-A schedule's plan task writes the stale keys as one space-padded line; each asset task's ``when`` looks
-for `` key `` in it. Keys are '/'-separated identifiers, so they hold no spaces or regex metacharacters.
-Every pod records under the workflow's name as run id; the exit handler gets the workflow's status.
+A plan task writes the stale keys of its part as one space-padded line; each asset task's ``when`` is an
+expression tag that tests for `` key `` in it. Argo resolves ``{{=...}}`` before it evaluates ``when``
+(workflow/controller/dag.go: resolveDependencyReferences -> util/template ReplaceStrictAny, expressions with
+expr-lang over util/expr/env.GetFuncMap), so a skipped node's message is "when 'false' evaluated false",
+not the whole stale list. Keys are '/'-separated identifiers, so they hold no spaces or quotes.
+The top-level workflow's pods record under its name as run id; a part's pods under the ``run-id`` parameter
+its parent passes. The plan task checks the image's graph against the compiled graph's digest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping, Sequence
+
+from assets_core.graph import AssetGraph
+from assets_core.hashing import structured_hash
 
 PLAN_TASK = "plan"
 STALE_PARAMETER = "stale"
 STALE_PATH = "/tmp/lakeplan-stale.txt"
 KEY_PARAMETER = "asset"
 RUN_ID = "{{workflow.name}}"  # every pod of one workflow run records under the workflow's name
+RUN_ID_PARAMETER = "run-id"  # a part (child Workflow) records under its parent's name, passed as this parameter
+PART_RUN_ID = "{{workflow.parameters.run-id}}"
 EXIT_TEMPLATE = "finish-run"  # the exit handler: publishes and records the run once the DAG is done
 WORKFLOW_STATUS = "{{workflow.status}}"  # what Argo passes the exit handler: one of WORKFLOW_STATUSES
 WORKFLOW_SUCCEEDED = "Succeeded"
@@ -26,5 +36,18 @@ def stale_tokens(keys: Iterable[str]) -> str:
 
 
 def when_stale(key: str) -> str:
-    """The ``when`` condition that runs an asset's task only if the plan task listed it."""
-    return f"'{{{{tasks.{PLAN_TASK}.outputs.parameters.{STALE_PARAMETER}}}}}' =~ ' {key} '"
+    """The ``when`` condition that runs an asset's task only if the plan task listed it (resolves to true/false)."""
+    return f"{{{{=tasks.{PLAN_TASK}.outputs.parameters.{STALE_PARAMETER} contains ' {key} '}}}}"
+
+
+def graph_digest(graph: AssetGraph, keys: Sequence[str], waits: Mapping[str, Sequence[str]] | None = None) -> str:
+    """A digest of what was compiled: the keys in order and which of them each waits for (``waits``: already
+    computed ``graph.nearest_among(keys)``)."""
+    waits = graph.nearest_among(keys) if waits is None else waits
+    return structured_hash(["argo-graph", json.dumps([[key, list(waits[key])] for key in keys])])[:16]
+
+
+def ordered_selection(graph: AssetGraph, keys: Iterable[str]) -> list[str]:
+    """``keys`` in the graph's order: how the compiler and the plan task both number a selection."""
+    wanted = set(keys)
+    return [k for k in graph.order if k in wanted]

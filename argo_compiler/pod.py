@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from assets_core.errors import ExitCode, SelectionError, StoreError
+from assets_core.errors import DefinitionError, ExitCode, SelectionError, StoreError
 from assets_core.run_lifecycle import begin, counts_of, finish, start
 from assets_core.step import Outcome, materialize
 from assets_core.workspace import Workspace
 
-from .contract import WORKFLOW_SUCCEEDED, stale_tokens
+from .contract import WORKFLOW_SUCCEEDED, graph_digest, ordered_selection, stale_tokens
 
 
 def step(target: str | None, key: str, run_id: str, selection: str = "*") -> int:
@@ -34,17 +34,39 @@ def step(target: str | None, key: str, run_id: str, selection: str = "*") -> int
     return int(ExitCode.RUN_FAILED if result.outcome is Outcome.FAILED else ExitCode.OK)
 
 
-def plan_task(target: str | None, select: str | None, output: Path, run_id: str | None = None) -> int:
-    """Write the keys stale now (including those stale only because an upstream is) for the tasks' ``when``;
-    with ``run_id``, also record the run (the plan task is a CronWorkflow's first pod)."""
+def plan_task(
+    target: str | None,
+    select: str | None,
+    output: Path,
+    run_id: str | None = None,
+    digest: str | None = None,
+    part: tuple[int, int] | None = None,
+    every: bool = False,
+) -> int:
+    """Write the keys to build now for the tasks' ``when``: the stale ones (including those stale only because
+    an upstream is), or with ``every`` all of them. ``digest``: refuse an image whose graph is not the compiled
+    one (a stale key would have no task). ``part`` (start, end): only that slice of the selection, without the
+    keys whose upstream in an earlier slice is still stale (it failed in this run). With ``run_id``, also record
+    the run (the plan task is a run's first pod)."""
     ws = Workspace.load(target)
+    keys = ordered_selection(ws.graph, ws.select(select))
+    if digest is not None and graph_digest(ws.graph, keys) != digest:
+        raise DefinitionError(
+            f"the image's graph for {select or '*'!r} differs from the compiled one (digest "
+            f"{graph_digest(ws.graph, keys)} != {digest}), so some assets would have no task; "
+            "recompile and redeploy the manifests with this image"
+        )
     if run_id is not None:
         begin(ws, run_id, select or "*")
-    plan = ws.plan(select)
-    stale = [s.key for s in plan.stale]
+    plan = ws.plan(select, run_id=run_id)  # a later part sees what earlier parts of this run built
+    stale = {s.key for s in plan.stale}
+    start, end = part or (0, len(keys))
+    held = ws.graph.descendants(k for k in keys[:start] if k in stale)
+    chosen = [k for k in keys[start:end] if (every or k in stale) and k not in held]
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(stale_tokens(stale))
-    print(json.dumps({"stale": stale, "counts": plan.counts()}), flush=True)
+    output.write_text(stale_tokens(chosen))
+    held_here = sorted(held & set(keys[start:end]))
+    print(json.dumps({"stale": chosen, "held": held_here, "counts": plan.counts()}), flush=True)
     return int(ExitCode.OK)
 
 

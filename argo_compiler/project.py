@@ -1,6 +1,8 @@
-"""From a loaded project to manifests: what is stale now, the whole selection, or one CronWorkflow per schedule.
+"""From a loaded project to manifests: a plan-gated run of the selection, the whole selection (``--all``),
+what is stale in this machine's store (``--plan-here``), or one CronWorkflow per schedule.
 
-This is the edge that reads the store (to plan); ``compiler`` itself only turns keys into manifests.
+By default nothing is planned here: the plan task plans in the cluster, against the store the pods use.
+``--plan-here`` is the one edge that reads this machine's store; ``compiler`` only turns keys into manifests.
 """
 
 from __future__ import annotations
@@ -9,21 +11,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assets_core.bulk import collector_paused
-from assets_core.errors import SelectionError
+from assets_core.errors import ConfigError, SelectionError
 from assets_core.workspace import Workspace
 
 from . import checks, compiler
-from .compiler import Manifest, ManifestTooLarge, Target
+from .compiler import Manifest, ManifestTooLarge, Run, Target
 from .config import ArgoConfig
 from .render import document, to_yaml
+from .size import projected_size
 
 
 @dataclass(frozen=True)
 class Compiled:
-    """Checked manifests and their YAML documents."""
+    """Checked manifests and their YAML documents; ``nothing``: why there are none."""
 
     manifests: list[Manifest]
     documents: list[str]
+    nothing: str | None = None
 
     @property
     def yaml(self) -> str:
@@ -39,6 +43,7 @@ class Request:
     template: bool = False
     schedules: bool = False
     split: int | None = None
+    plan_here: bool = False  # plan against this machine's store and compile only what is stale there
 
 
 def target_of(ws: Workspace, config: ArgoConfig) -> Target:
@@ -52,7 +57,7 @@ def target_of(ws: Workspace, config: ArgoConfig) -> Target:
 
 
 def compile_project(ws: Workspace, config: ArgoConfig, request: Request) -> Compiled:
-    """Compile, then check the result; a manifest over the size limit is refused with the fix.
+    """Compile, then check the result; objects are cut into parts to stay under the size budget.
 
     The cyclic GC is paused while building: models and YAML nodes are ~50 objects per task, and gen-2
     passes over them made 10k-task compiles superlinear (1.3 s -> 0.6 s for the models alone)."""
@@ -63,24 +68,71 @@ def compile_project(ws: Workspace, config: ArgoConfig, request: Request) -> Comp
 def _compile(ws: Workspace, config: ArgoConfig, request: Request) -> Compiled:
     target = target_of(ws, config)
     selection = request.select or "*"
+    docs: list[Manifest] = []
     if request.schedules:
         if not ws.schedules:
             raise SelectionError(f"{ws.target} declares no schedules; add schedule('nightly', cron='0 2 * * *')")
-        docs = [compiler.cron_workflow(target, s, sorted(ws.select(s.select))) for s in ws.schedules]
+        for s in ws.schedules:
+            name = compiler.schedule_template_name(target, s)
+            run = Run.of(ws.graph, ws.select(s.select), s.select, gated=True)
+            if not run.keys:
+                raise SelectionError(f"schedule {s.name!r} selects no assets with select={s.select!r}")
+            docs += fit(target, run, request.split, name)
+            docs.append(compiler.cron_workflow(target, s, name))
+    elif request.plan_here:
+        stale = [s.key for s in ws.plan(request.select).stale]
+        if not stale:
+            return Compiled([], [], f"nothing is stale in {selection!r} (planned against this machine's store)")
+        run = Run.of(ws.graph, stale, selection, gated=False)
+        docs = fit(target, run, request.split, target.base_name if request.template else None, can_split=False)
     else:
-        keys = sorted(ws.select(request.select)) if request.all else [s.key for s in ws.plan(request.select).stale]
-        if request.split:
-            docs = compiler.split_workflow(target, keys, request.split, selection=selection, template=request.template)
-        else:
-            docs = [compiler.workflow(target, keys, selection=selection, template=request.template)]
+        run = Run.of(ws.graph, ws.select(request.select), selection, gated=not request.all)
+        if not run.keys:
+            return Compiled([], [], f"no assets in {selection!r}")
+        docs = fit(target, run, request.split, target.base_name if request.template else None)
     documents = [document(doc) for doc in docs]
-    too_large = checks.size_problems(docs, documents)
-    if too_large:
-        hint = "pass --split 2000 to run it as WorkflowTemplates of 2000 tasks each"
-        if request.schedules:
-            hint = "narrow the schedule's select= (CronWorkflows cannot be split)"
-        raise ManifestTooLarge(f"{too_large[0]}; {hint}")
     found = checks.structure_problems(docs)
     if found:
         raise RuntimeError("compiled manifests fail lakeplan's own checks (a lakeplan bug): " + "; ".join(found))
     return Compiled(docs, documents)
+
+
+SAMPLE = 400  # tasks compiled to measure the running size per task
+
+
+def fit(
+    target: Target, run: Run, part_size: int | None, template_name: str | None, *, can_split: bool = True
+) -> list[Manifest]:
+    """One object for ``run`` when its projected running size is under the budget, else parts that each are.
+
+    The size per task is measured on a sample, so a 100k-asset selection is never built whole to be measured;
+    every object built is then measured itself, and parts shrink until each fits."""
+    budget = target.config.budget_bytes
+    if part_size is not None and not can_split:
+        raise ConfigError("--split cuts a run planned in the cluster into parts; drop --plan-here to use it")
+    if part_size is None:
+        sample = Run(run.keys[:SAMPLE], run.selection, run.gated)
+        per_task = projected_size(compiler.workflow(target, sample)) / max(len(sample.keys), 1)
+        if per_task * len(run.keys) <= budget:
+            single = compiler.workflow(target, run, template_name=template_name)
+            if projected_size(single) <= budget:
+                return [single]
+        if not can_split:
+            raise ManifestTooLarge(
+                f"{len(run.keys)} tasks would pass the {budget:,}-byte budget of one Argo object; "
+                "drop --plan-here to compile a plan-gated run, which is cut into parts"
+            )
+        part_size = max(1, int(budget * 0.9 / per_task))
+    while True:
+        docs = compiler.split_workflow(
+            target, run, part_size, top_name=template_name, template=template_name is not None
+        )
+        sizes = [projected_size(d) for d in docs]
+        if max(sizes[:-1]) <= budget and sizes[-1] <= budget:
+            return docs
+        if sizes[-1] > budget or part_size == 1:
+            raise ManifestTooLarge(
+                f"{len(run.keys)} tasks need {len(docs) - 1} parts, and the parent that runs them is "
+                f"{sizes[-1]:,} bytes running, over the {budget:,}-byte budget; narrow the selection"
+            )
+        part_size = max(1, int(part_size * budget / max(sizes) * 0.95))

@@ -58,10 +58,11 @@ def _compact(manifest: Manifest) -> Manifest:
         workflow_spec = dict(holder["workflowSpec"])
         holder["workflowSpec"] = workflow_spec
         holder = workflow_spec
-    holder["templates"] = [
-        {**t, "dag": {**t["dag"], "tasks": [_OneLine(task) for task in t["dag"]["tasks"]]}} if "dag" in t else t
-        for t in holder.get("templates", [])
-    ]
+    if "templates" in holder:
+        holder["templates"] = [
+            {**t, "dag": {**t["dag"], "tasks": [_OneLine(task) for task in t["dag"]["tasks"]]}} if "dag" in t else t
+            for t in holder["templates"]
+        ]
     return copy
 
 

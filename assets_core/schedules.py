@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from croniter import croniter
 
+from .cron_syntax import argo_cron_problem
 from .errors import DefinitionError
 from .keys import validate_key
 
@@ -58,6 +59,12 @@ def schedule(
         )
     if len(cron.split()) != 5:
         raise DefinitionError(f"{where}: cron {cron!r} must have exactly five fields (Argo does not take seconds)")
+    problem = argo_cron_problem(cron)
+    if problem is not None:
+        raise DefinitionError(
+            f"{where}: Argo's cron parser refuses {cron!r} ({problem}); use numbers or names in range "
+            "(weekday 0-6 or sun-sat), '*', ranges a-b, lists and /steps (no L, W or #)"
+        )
     try:
         zoneinfo.ZoneInfo(timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):

@@ -124,8 +124,10 @@ class Workspace:
             missing_outputs=seen.missing,
         )
 
-    def plan(self, selection: str | None = None, verify: bool = False) -> Plan:
-        seen = self.observe(verify=verify)
+    def plan(self, selection: str | None = None, verify: bool = False, run_id: str | None = None) -> Plan:
+        """What is stale in ``selection``; with ``run_id``, as that run sees the store (its own outputs
+        included before they are published, e.g. on its lakeFS branch)."""
+        seen = self.observe(verify=verify, run_id=run_id)
         return _name_origins(plan(self.graph, self._state(seen), self.select(selection)), seen.origins)
 
     def relative(self, path: Path) -> str:

@@ -1,48 +1,104 @@
-"""A local stand-in for Argo, for tests only: runs a compiled manifest's DAG tasks as subprocesses.
+"""A local stand-in for the Argo controller, for tests only: runs a compiled manifest's DAG by the controller's
+rules, each rule below cited from argo-workflows (v4.1) so the stand-in is never more forgiving than Argo.
 
-It reads the manifest as Argo would: tasks in ``depends`` order, ``depends`` with Argo's result
-semantics (a bare name means Succeeded, Skipped or Daemoned), ``when`` evaluated after substituting
-``{{tasks.X.outputs.parameters.Y}}``, each task's container ``command``/``args``/``env`` with
-``{{inputs.parameters.*}}`` and ``{{workflow.name}}`` filled in, ``secretKeyRef`` read from a fake Secret
-store, the PVC mount path and output-parameter files mapped to local directories. ``lakeplan`` (the
-image's entrypoint) runs as ``python -m assets_core``. A task with a ``templateRef`` runs the referenced
-WorkflowTemplate's DAG inside the same workflow (same name, the parent's volumes). After the DAG, the
-``onExit`` template runs with ``{{workflow.status}}`` (Failed if any task failed, else Succeeded).
-Retry strategies are not emulated: a test re-runs a task (or ``run_exit``) itself to play an Argo retry.
-Expressions it does not know fail loudly instead of being guessed.
+- Validation at submit (workflow/validate/validate.go: validateDAG, isValidWorkflowFieldName): a DAG has at
+  least one task, names are field names, a task name starts with a letter when ``depends`` is used, every
+  dependency is a task, no cycles, every template exists. ``depends`` is parsed by ``argo_compiler.depends``
+  (workflow/common/ancestry.go and expr-lang, as evaluateDependsLogic in workflow/controller/dag.go does).
+- What runs: a CronWorkflow or a part's child Workflow runs the WorkflowTemplate it references (the template's
+  spec is stored in the run: operator.go setStoredWfSpec); ``spec.arguments`` become
+  ``{{workflow.parameters.*}}``; a ``resource`` template with ``action: create`` creates that child Workflow and
+  waits for its ``successCondition`` / ``failureCondition`` (workflow/executor/resource.go, label selectors).
+- Scheduling (dag.go executeDAG, executeDAGTask): a task starts once every task its ``depends`` names has
+  finished; ``depends`` false -> Omitted; then ``when``: expression tags ``{{=...}}`` are resolved first
+  (util/template ReplaceStrictAny with expr-lang; the subset lakeplan emits: ``<path> contains '<text>'``), then
+  govaluate decides (steps.go shouldExecute; the subset: ``true`` / ``false``) -> Skipped with the message
+  "when '<resolved>' evaluated false". Ready tasks run in parallel, at most ``spec.parallelism`` at once.
+- Pods: each pod gets its own file system over the image's (``Cluster.workdir``), at the same path, as an
+  overlay in a private mount namespace (a copy at another path where overlays are not allowed); only
+  volumes (the PVC) are shared; env from ``secretKeyRef``: a missing Secret or key leaves the pod Pending
+  (CreateContainerConfigError) until the template's ``timeout``, which then fails the node
+  (operator.go checkTemplateTimeouts). ``lakeplan`` (the image's entrypoint) runs as ``python -m assets_core``.
+- Retries (operator.go processNodeRetries, buildRetryStrategyLocalScope): up to ``limit`` retries while the
+  ``expression`` holds, with ``retries`` and ``lastRetry.exitCode`` ("-1" when no container ran); backoff
+  ``duration * factor**n`` is added to the simulated clock, not slept.
+- Phases (dag.go assessDAGPhase): an unfinished task inherits the phase of its failed dependencies; the run
+  fails when a target task (``dag.target`` or the leaves) is Failed or Error. ``failFast: false`` lets every
+  ready branch finish. ``activeDeadlineSeconds``: no pod starts once the simulated clock passes it, and the
+  run fails. Then the ``onExit`` template runs with ``{{workflow.status}}`` (Succeeded, Failed or Error).
+- Size (workflow/packer/packer.go): ``object_size()`` is the JSON of spec (or stored template spec) + status
+  nodes built from what actually ran; over ``MAX_WORKFLOW_SIZE`` (1 MiB) the run is an Error.
+Expressions outside what lakeplan emits fail loudly (NotImplementedError) instead of being guessed.
 """
 
 from __future__ import annotations
 
+import functools
 import graphlib
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from argo_compiler.checks import depends_names
-from argo_compiler.render import templates_of
+from argo_compiler import depends
+from argo_compiler.size import node_status
 
-_SUBST = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
-_REGEX_MATCH = re.compile(r"^'(.*)' =~ '(.*)'$", re.S)
-_EQUALS = re.compile(r"^(.*?) (==|!=) (.*)$", re.S)
+_SUBST = re.compile(r"\{\{\s*([^{}=][^{}]*?)\s*\}\}")
+_EXPRESSION = re.compile(r"\{\{=\s*(.+?)\s*\}\}")
+_CONTAINS = re.compile(r"^([A-Za-z_][\w.-]*) contains '([^']*)'$")
+_FIELD_NAME = re.compile(r"[a-zA-Z0-9][-a-zA-Z0-9]*")  # validate.go workflowFieldNameFmt
+_SELECTOR = re.compile(r"^([\w.]+) (==|in) (.+)$")
 FAILED_PHASES = ("Failed", "Error")
-_DEPENDS_TOKEN = re.compile(r"&&|\|\||[()!]|[A-Za-z0-9][-A-Za-z0-9]*(?:\.[A-Za-z]+)?")
+MAX_WORKFLOW_SIZE = 1024 * 1024
+_IMAGE_IGNORE = shutil.ignore_patterns(
+    ".git",
+    ".venv",
+    "__pycache__",
+    ".pytest_cache",
+    ".hypothesis",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".lakeplan",
+    "*.egg-info",
+)
+
+
+class Refused(Exception):
+    """What Argo would refuse at submit (validation) — the manifest never runs."""
+
+
+@dataclass(frozen=True)
+class Pod:
+    """One pod as the kubelet gets it: argv, env, working directory, output parameter files."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path
+    outputs: dict[str, str]
 
 
 @dataclass
 class Cluster:
-    """What the cluster would provide: Secrets, PVCs (as local directories), and the image's working dir."""
+    """What the cluster provides: Secrets, PVCs (as local directories), the image's file system (copied per pod
+    when ``isolated``), extra image environment, and optionally a fake kubelet ``pods`` that runs a pod in-process
+    (returns the exit code; used for large DAGs where thousands of processes would be too slow)."""
 
     secrets: Mapping[str, Mapping[str, str]]
     volumes: Mapping[str, Path]
     workdir: Path
     image_env: Mapping[str, str] = field(default_factory=dict)
+    isolated: bool = True
+    pods: Callable[[Pod], int] | None = None
 
 
 @dataclass
@@ -50,12 +106,15 @@ class TaskRun:
     """One DAG task's outcome, with Argo's node phase names."""
 
     name: str
-    phase: str  # Succeeded, Failed, Skipped (when was false), Omitted (depends was false)
+    phase: str  # Succeeded, Failed, Error, Skipped (when was false), Omitted (depends was false)
     exit_code: int | None = None
     stdout: str = ""
     stderr: str = ""
     outputs: dict[str, str] = field(default_factory=dict)
-    children: dict[str, TaskRun] = field(default_factory=dict)  # a templateRef task's own DAG tasks
+    children: dict[str, TaskRun] = field(default_factory=dict)  # a part's own DAG tasks
+    attempts: int = 1
+    message: str = ""
+    arguments: dict[str, str] = field(default_factory=dict)
 
 
 def workflow_spec(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -72,44 +131,53 @@ def dag_tasks(manifest: Mapping[str, Any], template: str | None = None) -> list[
 
 
 def _substitute(text: str, values: Mapping[str, str]) -> str:
-    def one(match: re.Match[str]) -> str:
+    """Expression tags first, then simple tags (util/template: parseTag, expressionReplaceCore, simpleReplace)."""
+
+    def expression(match: re.Match[str]) -> str:
+        found = _CONTAINS.match(match.group(1))
+        if found is None or found.group(1) not in values:
+            raise NotImplementedError(f"harness cannot evaluate expression {match.group(0)!r}")
+        return "true" if found.group(2) in values[found.group(1)] else "false"
+
+    def simple(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in values:
             raise NotImplementedError(f"harness cannot resolve {{{{{name}}}}}")
         return values[name]
 
-    return _SUBST.sub(one, text)
-
-
-def depends_met(expression: str, phases: Mapping[str, str]) -> bool:
-    """Evaluate an Argo ``depends`` expression against finished tasks' phases."""
-    python = []
-    for token in _DEPENDS_TOKEN.findall(expression):
-        if token in ("&&", "||", "!", "(", ")"):
-            python.append({"&&": "and", "||": "or", "!": "not"}.get(token, token))
-            continue
-        name, _, result = token.partition(".")
-        phase = phases[name]
-        ok = phase in ("Succeeded", "Skipped", "Daemoned") if not result else phase == result
-        python.append(str(ok))
-    return bool(eval(" ".join(python) or "True", {"__builtins__": {}}))  # only True/False/and/or/not/()
+    return _SUBST.sub(simple, _EXPRESSION.sub(expression, text))
 
 
 def when_true(expression: str) -> bool:
-    """The two govaluate forms lakeplan emits: ``'text' =~ 'regex'`` and ``a == b`` / ``a != b``."""
-    match = _REGEX_MATCH.match(expression.strip())
-    if match:
-        return re.search(match.group(2), match.group(1)) is not None
-    match = _EQUALS.match(expression.strip())
-    if match:
-        equal = match.group(1).strip() == match.group(3).strip()
-        return equal if match.group(2) == "==" else not equal
+    """govaluate on a resolved ``when``: the literals lakeplan's expression tags resolve to."""
+    if expression.strip() in ("true", "false"):
+        return expression.strip() == "true"
     raise NotImplementedError(f"harness cannot evaluate when: {expression!r}")
 
 
+def retry_allowed(expression: str, retries: int, exit_code: str) -> bool:
+    """A retryStrategy expression of the shape lakeplan emits: ``asInt(lastRetry.exitCode) != N`` and
+    ``asInt(retries) < N`` joined by ``&&`` / ``||`` with parentheses (evaluated by expr-lang in Argo)."""
+    python = expression.replace("asInt(lastRetry.exitCode)", str(int(exit_code)))
+    python = python.replace("asInt(retries)", str(retries)).replace("&&", " and ").replace("||", " or ")
+    if not re.fullmatch(r"(?:\s+|-?\d+|[()]|[<>]=?|[!=]=|and|or)+", python):
+        raise NotImplementedError(f"harness cannot evaluate retry expression {expression!r}")
+    return bool(eval(python, {"__builtins__": {}}))  # only integers, comparisons, and/or and parentheses
+
+
+def _selector_holds(selector: str, values: Mapping[str, str]) -> bool:
+    """A Kubernetes label selector of one requirement: ``key == value`` or ``key in (a, b)``."""
+    match = _SELECTOR.match(selector.strip())
+    if match is None:
+        raise NotImplementedError(f"harness cannot evaluate resource condition {selector!r}")
+    key, op, rest = match.groups()
+    wanted = [v.strip() for v in rest.strip("()").split(",")] if op == "in" else [rest.strip()]
+    return values.get(key) in wanted
+
+
 class Harness:
-    """Runs one manifest's tasks against a ``Cluster``; ``library`` holds the WorkflowTemplates that
-    ``templateRef`` tasks point to (a split's parts)."""
+    """Runs one manifest's DAG against a ``Cluster``; ``library`` holds the WorkflowTemplates that CronWorkflows
+    and part tasks run. ``arguments`` override ``spec.arguments`` (what a parent passes a child)."""
 
     def __init__(
         self,
@@ -117,22 +185,76 @@ class Harness:
         cluster: Cluster,
         workflow_name: str = "wf-local-1",
         library: Sequence[Mapping[str, Any]] = (),
-        entry: str | None = None,
+        arguments: Mapping[str, str] | None = None,
     ) -> None:
         self.manifest = manifest
         self.cluster = cluster
         self.workflow_name = workflow_name
         self.library = {doc["metadata"]["name"]: doc for doc in library}
-        self.templates = {t["name"]: t for t in templates_of(dict(manifest))}
-        self.spec = workflow_spec(manifest)
-        self.tasks = {t["name"]: t for t in dag_tasks(manifest, entry)}
+        self.spec = self._resolved_spec(manifest)
+        self.templates = {t["name"]: t for t in self.spec["templates"]}
+        self.tasks = {t["name"]: t for t in self._entry()["dag"]["tasks"]}
+        self.parameters = {p["name"]: p.get("value") for p in self.spec.get("arguments", {}).get("parameters", [])}
+        self.parameters.update(arguments or {})
+        missing = sorted(k for k, v in self.parameters.items() if v is None)
+        if missing:
+            raise Refused(f"spec.arguments.{missing[0]}.value is required")
         self.results: dict[str, TaskRun] = {}
         self.exit: TaskRun | None = None  # the onExit handler's run, once the DAG is done
+        self.clock = 0.0  # simulated seconds spent (pending timeouts, retry backoff)
+        self.children: list[Harness] = []
         self._scratch = Path(tempfile.mkdtemp(prefix="argo-pod-"))
+        self._pods = 0
+        self._lock = threading.Lock()
+        self.validate()
 
-    def order(self) -> list[str]:
-        graph = {name: depends_names(task.get("depends", "")) for name, task in self.tasks.items()}
-        return list(graphlib.TopologicalSorter(graph).static_order())
+    def _resolved_spec(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        spec = dict(workflow_spec(manifest))
+        if manifest.get("kind") == "WorkflowTemplate":
+            return spec  # run by reference: its spec is the run's stored spec
+        ref = spec.get("workflowTemplateRef")
+        if ref is None:
+            return spec
+        if ref["name"] not in self.library:
+            raise Refused(f'workflowtemplates.argoproj.io "{ref["name"]}" not found')
+        stored = dict(self.library[ref["name"]]["spec"])
+        return {**stored, **{k: v for k, v in spec.items() if k != "workflowTemplateRef"}}
+
+    def _entry(self) -> dict[str, Any]:
+        entry: dict[str, Any] = self.templates[self.spec["entrypoint"]]
+        return entry
+
+    def validate(self) -> None:
+        """What validate.go refuses before anything runs (``Refused`` with Argo's wording)."""
+        entry = self._entry()
+        tasks = entry["dag"].get("tasks") or []
+        if not tasks:
+            raise Refused(f"templates.{entry['name']} must have at least one task")
+        using_depends = any("depends" in t for t in tasks)
+        graph: dict[str, list[str]] = {}
+        for task in tasks:
+            name = task["name"]
+            if not _FIELD_NAME.fullmatch(name) or len(name) > 128:
+                raise Refused(f"templates.{entry['name']}.tasks.{name} name must consist of alpha-numeric characters")
+            if using_depends and name[0].isdigit():
+                raise Refused(f"templates.{entry['name']}.tasks.{name} name cannot begin with a digit")
+            if task.get("template") not in self.templates:
+                raise Refused(f"templates.{entry['name']}.tasks.{name} template {task.get('template')!r} not found")
+            try:
+                deps = depends.names(task.get("depends", ""))
+            except ValueError as exc:
+                raise Refused(f"templates.{entry['name']}.tasks.{name}: {exc}") from None
+            for dep in deps:
+                if dep not in self.tasks:
+                    raise Refused(f"templates.{entry['name']}.tasks.{name} dependency '{dep}' not defined")
+            graph[name] = deps
+        self.deps = graph
+        try:
+            graphlib.TopologicalSorter(graph).prepare()
+        except graphlib.CycleError:
+            raise Refused(f"templates.{entry['name']} sorting failed: dependency cycle") from None
+
+    # -- pods ---------------------------------------------------------------------------------------------
 
     def _paths(self, template: Mapping[str, Any], pod_dir: Path) -> dict[str, str]:
         """Container paths -> local paths: PVC mounts, and output-parameter files in the pod's own dir."""
@@ -143,23 +265,32 @@ class Harness:
         }
         for param in template.get("outputs", {}).get("parameters", []):
             path = param["valueFrom"]["path"]
-            mapping[path] = str(pod_dir / Path(path).name)
+            mapping[path] = str(pod_dir / "outputs" / Path(path).name)
         return mapping
 
-    def command(self, name: str) -> tuple[list[str], dict[str, str], dict[str, str]]:
-        """The task's process: argv, environment, and its output parameters' local files."""
-        task = self.tasks[name]
-        values = {"workflow.name": self.workflow_name}
-        for param in task.get("arguments", {}).get("parameters", []):
-            values[f"inputs.parameters.{param['name']}"] = param["value"]
-        return self._process(self.templates[task["template"]], values, name)
+    def _values(self, extra: Mapping[str, str]) -> dict[str, str]:
+        values = {"workflow.name": self.workflow_name, **extra}
+        values.update({f"workflow.parameters.{k}": str(v) for k, v in self.parameters.items()})
+        return values
 
-    def _process(
-        self, template: Mapping[str, Any], values: Mapping[str, str], name: str
-    ) -> tuple[list[str], dict[str, str], dict[str, str]]:
+    def command(self, name: str) -> tuple[list[str], dict[str, str], dict[str, str]]:
+        """The task's process: argv, environment, and its output parameters' local files (run in the shared
+        working dir; ``run_task`` gives each pod its own copy)."""
+        task = self.tasks[name]
+        values = self._values(self._arguments(task))
+        pod = self._pod(self.templates[task["template"]], values, name)
+        return pod.argv, pod.env, pod.outputs
+
+    @staticmethod
+    def _arguments(task: Mapping[str, Any]) -> dict[str, str]:
+        return {f"inputs.parameters.{p['name']}": p["value"] for p in task.get("arguments", {}).get("parameters", [])}
+
+    def _pod(self, template: Mapping[str, Any], values: Mapping[str, str], name: str) -> Pod:
         container = template["container"]
-        pod_dir = self._scratch / f"{name}-{len(self.results)}"
-        pod_dir.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            self._pods += 1
+            pod_dir = self._scratch / f"{name}-{self._pods}"
+        (pod_dir / "outputs").mkdir(parents=True, exist_ok=True)
         paths = self._paths(template, pod_dir)
 
         def local(text: str) -> str:
@@ -177,82 +308,275 @@ class Harness:
             "assets_core",
             *(local(_substitute(a, values)) for a in container.get("args", [])),
         ]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LAKEPLAN_")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKEPLAN_", "LAKECTL_", "LAKEFS_"))}
         env.update(self.cluster.image_env)
         for var in container.get("env", []):
             if "valueFrom" in var:
                 ref = var["valueFrom"]["secretKeyRef"]
-                env[var["name"]] = self.cluster.secrets[ref["name"]][ref["key"]]
+                secret = self.cluster.secrets.get(ref["name"], {})
+                if ref["key"] not in secret:
+                    env[var["name"]] = _PENDING  # CreateContainerConfigError: the pod never starts
+                    continue
+                env[var["name"]] = secret[ref["key"]]
             else:
                 env[var["name"]] = local(var["value"])
         outputs = {p["name"]: paths[p["valueFrom"]["path"]] for p in template.get("outputs", {}).get("parameters", [])}
-        return argv, env, outputs
+        return Pod(name, argv, env, pod_dir, outputs)
 
     def start(self, name: str) -> subprocess.Popen[str]:
-        """Start a task's pod without waiting (for kill tests)."""
+        """Start a task's pod without waiting, in the shared working dir (for kill tests)."""
         argv, env, _ = self.command(name)
         return subprocess.Popen(
             argv, cwd=self.cluster.workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
 
-    def _execute(self, name: str, process: tuple[list[str], dict[str, str], dict[str, str]]) -> TaskRun:
-        argv, env, outputs = process
-        done = subprocess.run(argv, cwd=self.cluster.workdir, env=env, capture_output=True, text=True, timeout=300)
-        values = {k: Path(p).read_text() for k, p in outputs.items() if done.returncode == 0}
-        phase = "Succeeded" if done.returncode == 0 else "Failed"
-        return TaskRun(name, phase, done.returncode, done.stdout, done.stderr, values)
+    def _attempt(self, pod: Pod, template: Mapping[str, Any]) -> TaskRun:
+        """One pod to completion, or Pending until the template's timeout when a Secret is missing."""
+        if _PENDING in pod.env.values():
+            timeout = str(template.get("timeout", "0s")).rstrip("s")
+            if not timeout or timeout == "0":
+                raise NotImplementedError("a pod Pending without a template timeout would wait forever")
+            with self._lock:
+                self.clock += float(timeout)
+            return TaskRun(pod.name, "Failed", None, message="timeout")  # checkTemplateTimeouts -> ErrTimeout
+        cwd, argv = self.cluster.workdir, pod.argv
+        if self.cluster.isolated and self.cluster.pods is None and _overlay_works():
+            volumes = [Path(v).resolve() for v in self.cluster.volumes.values()]
+            argv = _in_overlay(self.cluster.workdir.resolve(), pod.cwd, pod.argv, volumes)  # same path, own writes
+        elif self.cluster.isolated:
+            cwd = pod.cwd / "image"  # a copy: its own writes, but at another path
+            shutil.copytree(self.cluster.workdir, cwd, ignore=_IMAGE_IGNORE, symlinks=True)
+        if self.cluster.pods is not None:
+            code, stdout, stderr = self.cluster.pods(Pod(pod.name, pod.argv, pod.env, cwd, pod.outputs)), "", ""
+        else:
+            done = subprocess.run(argv, cwd=cwd, env=pod.env, capture_output=True, text=True, timeout=300)
+            code, stdout, stderr = done.returncode, done.stdout, done.stderr
+        values = {k: Path(p).read_text() for k, p in pod.outputs.items() if code == 0}
+        return TaskRun(pod.name, "Succeeded" if code == 0 else "Failed", code, stdout, stderr, values)
+
+    def _with_retries(self, template: Mapping[str, Any], make: Callable[[], TaskRun]) -> TaskRun:
+        strategy = template.get("retryStrategy")
+        result = make()
+        attempts = 1
+        while strategy is not None and result.phase in FAILED_PHASES:
+            limit = int(strategy.get("limit", 0))
+            exit_code = "-1" if result.exit_code is None else str(result.exit_code)
+            if attempts > limit or not retry_allowed(strategy.get("expression", "true"), attempts - 1, exit_code):
+                break
+            if self._past_deadline():  # activeDeadlineSeconds: the controller stops the run, no new pods
+                break
+            backoff = strategy.get("backoff", {})
+            if backoff:
+                with self._lock:
+                    self.clock += float(str(backoff["duration"]).rstrip("s")) * float(backoff.get("factor", 1)) ** (
+                        attempts - 1
+                    )
+            result = make()
+            attempts += 1
+        result.attempts = attempts
+        return result
 
     def run_task(self, name: str) -> TaskRun:
-        """Run a task's container to completion (also what an Argo retry of the task does)."""
-        ref = self.tasks[name].get("templateRef")
-        result = self._run_ref(name, ref) if ref else self._execute(name, self.command(name))
+        """Run a task (with its retryStrategy) to completion and record it."""
+        result = self._run_task(name)
         self.results[name] = result
         return result
 
-    def _run_ref(self, name: str, ref: Mapping[str, str]) -> TaskRun:
-        """A WorkflowTemplate's DAG run inside this workflow: same name, this workflow's volumes, no onExit."""
-        if ref["name"] not in self.library:
-            raise NotImplementedError(f"templateRef to {ref['name']!r}, which is not in the harness library")
-        part = Harness(self.library[ref["name"]], self.cluster, self.workflow_name, entry=ref["template"])
-        part.spec = {**part.spec, "volumes": self.spec.get("volumes", [])}
-        children = part.run(exit_handler=False)
-        failed = any(r.phase in FAILED_PHASES for r in children.values())
-        return TaskRun(name, "Failed" if failed else "Succeeded", children=children)
+    def _run_task(self, name: str) -> TaskRun:
+        task = self.tasks[name]
+        template = self.templates[task["template"]]
+        values = self._values(self._arguments(task))
+        if "resource" in template:
+            result = self._with_retries(template, lambda: self._create_child(name, template, values))
+        else:
+            result = self._with_retries(template, lambda: self._attempt(self._pod(template, values, name), template))
+        result.name = name
+        result.arguments = {k.rsplit(".", 1)[1]: v for k, v in self._arguments(task).items()}
+        return result
 
-    def status(self) -> str:
-        """``{{workflow.status}}`` as Argo gives it to the exit handler."""
-        return "Failed" if any(r.phase in FAILED_PHASES for r in self.results.values()) else "Succeeded"
+    def _create_child(self, name: str, template: Mapping[str, Any], values: Mapping[str, str]) -> TaskRun:
+        """``resource: create`` of a Workflow from a WorkflowTemplate, waiting for its conditions."""
+        resource = template["resource"]
+        if resource.get("action") != "create":
+            raise NotImplementedError(f"harness only creates resources, not {resource.get('action')!r}")
+        child = json.loads(_substitute(resource["manifest"], values))
+        ref = child["spec"]["workflowTemplateRef"]["name"]
+        if ref not in self.library:
+            return TaskRun(name, "Error", message=f'workflowtemplates.argoproj.io "{ref}" not found')
+        arguments = {p["name"]: p["value"] for p in child["spec"].get("arguments", {}).get("parameters", [])}
+        with self._lock:
+            child_name = f"{child['metadata']['generateName']}{len(self.children):05d}"
+        run = Harness(self.library[ref], self.cluster, child_name, list(self.library.values()), arguments)
+        with self._lock:
+            self.children.append(run)
+        run.run(exit_handler=False)
+        status = {"status.phase": run.status()}
+        with self._lock:
+            self.clock = max(self.clock, run.clock)
+        if _selector_holds(resource["failureCondition"], status):
+            return TaskRun(name, "Failed", message=f"failure condition met: {run.status()}", children=run.results)
+        if _selector_holds(resource["successCondition"], status):
+            return TaskRun(name, "Succeeded", children=run.results)
+        raise NotImplementedError(f"child {child_name} finished {run.status()}, matching neither condition")
 
-    def run_exit(self, status: str | None = None) -> TaskRun | None:
-        """Run the ``onExit`` template (again, to play Argo retrying it); None when there is none."""
-        handler = self.spec.get("onExit")
-        if handler is None:
-            return None
-        values = {"workflow.name": self.workflow_name, "workflow.status": status or self.status()}
-        self.exit = self._execute(handler, self._process(self.templates[handler], values, handler))
-        return self.exit
+    # -- the DAG ------------------------------------------------------------------------------------------
+
+    def _decide(self, name: str) -> TaskRun | None:
+        """Omitted or Skipped before any pod starts; None when the task runs."""
+        task = self.tasks[name]
+        phases = {k: r.phase for k, r in self.results.items()}
+        if not depends.holds(task.get("depends", ""), phases):
+            return TaskRun(name, "Omitted", message="omitted: depends condition not met")
+        if "when" in task:
+            values = {
+                f"tasks.{t}.outputs.parameters.{p}": v for t, r in self.results.items() for p, v in r.outputs.items()
+            }
+            resolved = _substitute(task["when"], self._values(values))
+            if not when_true(resolved):
+                return TaskRun(name, "Skipped", message=f"when '{resolved}' evaluated false")
+        return None
+
+    def _past_deadline(self) -> bool:
+        deadline = self.spec.get("activeDeadlineSeconds")
+        return deadline is not None and self.clock >= float(deadline)
 
     def run(self, before: Callable[[str], None] | None = None, exit_handler: bool = True) -> dict[str, TaskRun]:
-        """Run the whole DAG once, honouring ``depends`` and ``when``, then the exit handler (see ``exit``);
-        returns every DAG task's outcome."""
-        for name in self.order():
-            task = self.tasks[name]
-            phases = {k: r.phase for k, r in self.results.items()}
-            if not depends_met(task.get("depends", ""), phases):
-                self.results[name] = TaskRun(name, "Omitted")
-                continue
-            if "when" in task:
-                values = {
-                    f"tasks.{t}.outputs.parameters.{p}": v
-                    for t, r in self.results.items()
-                    for p, v in r.outputs.items()
-                }
-                if not when_true(_substitute(task["when"], values)):
-                    self.results[name] = TaskRun(name, "Skipped")
-                    continue
-            if before is not None:
-                before(name)
-            self.run_task(name)
+        """Run the whole DAG, ready tasks in parallel (at most ``parallelism``), then the exit handler (see
+        ``exit``); returns every DAG task's outcome."""
+        waiting = {name: len(set(deps)) for name, deps in self.deps.items()}
+        dependents: dict[str, list[str]] = {name: [] for name in self.tasks}
+        for name, deps in self.deps.items():
+            for dep in set(deps):
+                dependents[dep].append(name)
+        ready = sorted(name for name, count in waiting.items() if count == 0)
+        workers = int(self.spec.get("parallelism") or 8)
+
+        def finished(name: str, result: TaskRun) -> None:
+            self.results[name] = result
+            for child in dependents[name]:
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    ready.append(child)
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            running: dict[Future[TaskRun], str] = {}
+            while ready or running:
+                while ready:
+                    name = ready.pop(0)
+                    decided = self._decide(name)
+                    if decided is None and self._past_deadline():
+                        decided = TaskRun(name, "Failed", message="Step exceeded its deadline")
+                    if decided is not None:
+                        finished(name, decided)
+                        continue
+                    if before is not None:
+                        before(name)
+                    running[pool.submit(self._run_task, name)] = name
+                if running:
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in sorted(done, key=lambda f: running[f]):
+                        finished(running.pop(future), future.result())
+        if len(self.results) != len(self.tasks):
+            raise RuntimeError(f"harness: {sorted(set(self.tasks) - set(self.results))} never became ready")
         if exit_handler:
             self.run_exit()
         return self.results
+
+    def _branch_phase(self, name: str, memo: dict[str, str]) -> str:
+        """assessDAGPhase: a completed node's own phase; otherwise Failed if a dependency's branch failed."""
+        if name not in memo:
+            phase = self.results[name].phase
+            if phase not in ("Succeeded", *FAILED_PHASES):
+                parents = [self._branch_phase(d, memo) for d in self.deps[name]]
+                phase = next((p for p in parents if p in FAILED_PHASES), "Succeeded")
+            memo[name] = phase
+        return memo[name]
+
+    def status(self) -> str:
+        """``{{workflow.status}}`` as Argo gives it to the exit handler."""
+        if self.object_size() > MAX_WORKFLOW_SIZE:
+            return "Error"  # packer.go: "workflow is longer than maximum allowed size"
+        if self._past_deadline():
+            return "Failed"
+        dag = self._entry()["dag"]
+        used = {d for deps in self.deps.values() for d in deps}
+        targets = dag["target"].split(" ") if dag.get("target") else [n for n in self.tasks if n not in used]
+        memo: dict[str, str] = {}
+        phases = [self._branch_phase(t, memo) for t in targets if t in self.results]
+        return next((p for p in phases if p in FAILED_PHASES), "Succeeded")
+
+    def run_exit(self, status: str | None = None) -> TaskRun | None:
+        """Run the ``onExit`` template once, as one attempt (call again to play Argo retrying it)."""
+        handler = self.spec.get("onExit")
+        if handler is None:
+            return None
+        values = self._values({"workflow.status": status or self.status()})
+        template = self.templates[handler]
+        self.exit = self._attempt(self._pod(template, values, handler), template)
+        return self.exit
+
+    def object_size(self) -> int:
+        """Bytes of JSON of this run's Workflow object now: its spec (the stored template spec when run by
+        reference) and one NodeStatus per node that exists, built from what actually ran."""
+        nodes: dict[str, Any] = {}
+        for name, result in self.results.items():
+            template = self.tasks[name]["template"]
+            node_name = f"{self.workflow_name}.{name}"
+            extra: dict[str, Any] = {"message": result.message} if result.message else {}
+            if result.arguments:
+                extra["inputs"] = {"parameters": [{"name": k, "value": v} for k, v in result.arguments.items()]}
+            if result.outputs:
+                extra["outputs"] = {"parameters": [{"name": k, "value": v} for k, v in result.outputs.items()]}
+            if result.phase in ("Skipped", "Omitted"):
+                node_id, node = node_status(self.workflow_name, node_name, "Skipped", template, result.phase, **extra)
+                nodes[node_id] = node
+                continue
+            if "retryStrategy" in self.templates[template]:
+                node_id, node = node_status(self.workflow_name, node_name, "Retry", template, result.phase)
+                nodes[node_id] = node
+            for attempt in range(result.attempts):
+                node_id, node = node_status(
+                    self.workflow_name, f"{node_name}({attempt})", "Pod", template, result.phase, **extra
+                )
+                nodes[node_id] = node
+        body = {"apiVersion": self.manifest.get("apiVersion"), "kind": "Workflow", "spec": self.spec}
+        return len(json.dumps({**body, "status": {"nodes": nodes}}, separators=(",", ":")).encode())
+
+
+# In a private mount namespace: keep each volume reachable (bind it aside), lay the overlay over the image
+# at its own path, bind the volumes back over their paths (a PVC is mounted over the image, not in it), run.
+_OVERLAY = """set -e
+image=$1; upper=$2; work=$3; aside=$4; shift 4
+i=0; for v in $VOLUMES; do mkdir -p "$aside/$i"; mount --bind "$v" "$aside/$i"; i=$((i+1)); done
+mount -t overlay overlay -o lowerdir="$image",upperdir="$upper",workdir="$work" "$image"
+i=0; for v in $VOLUMES; do mount --bind "$aside/$i" "$v"; i=$((i+1)); done
+cd "$image"
+exec "$@"
+"""
+
+
+def _in_overlay(image: Path, pod_dir: Path, argv: list[str], volumes: Sequence[Path] = ()) -> list[str]:
+    """``argv`` in a private mount namespace where ``image`` is an overlay: the same path as in every other pod
+    (as a container image is), with this pod's writes kept in ``pod_dir``; ``volumes`` stay shared."""
+    for name in ("upper", "work", "aside"):
+        (pod_dir / name).mkdir(exist_ok=True)
+    paths = " ".join(str(v) for v in volumes)
+    dirs = [str(image), str(pod_dir / "upper"), str(pod_dir / "work"), str(pod_dir / "aside")]
+    return ["env", f"VOLUMES={paths}", "unshare", "--mount", "sh", "-c", _OVERLAY, "sh", *dirs, *argv]
+
+
+@functools.cache
+def _overlay_works() -> bool:
+    """Whether this machine lets us give a pod its own file system at the image's path (root, overlayfs)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        image, pod = Path(scratch, "image"), Path(scratch, "pod")
+        image.mkdir()
+        pod.mkdir()
+        try:
+            done = subprocess.run(_in_overlay(image, pod, ["true"]), capture_output=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return False
+        return done.returncode == 0
+
+
+_PENDING = "\0pending"  # an env value a pod cannot get: its Secret or key is missing

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -22,34 +23,95 @@ from argo_compiler import from_yaml
 QUICKSTART = "examples.quickstart.pipeline"
 
 
-class ArgoServer:
-    """Records each request; answers like the Argo Server (the created object back), or with ``status``."""
+_BODY = {"workflows": "workflow", "cron-workflows": "cronWorkflow", "workflow-templates": "template"}
+_PATH = re.compile(
+    r"^(?P<base>.*?)/api/v1/(?P<kind>workflows|cron-workflows|workflow-templates)/(?P<ns>[^/]+)(?:/(?P<name>[^/?]+))?"
+)
 
-    def __init__(self) -> None:
+
+class ArgoServer:
+    """Stands in for the Argo Server over the Kubernetes API, by their rules: POST creates (409 AlreadyExists for
+    a taken name; ``generateName`` gets 5 characters), GET reads (404 NotFound), PUT updates only with the
+    current ``metadata.resourceVersion`` (422 when missing, 409 Conflict when stale), a body whose namespace
+    differs from the path's is refused (400), as the apiserver does for server/workflowtemplate and
+    server/cronworkflow's Create/Update. Serves under ``base`` (an ingress path prefix); ``status`` forces a
+    refusal."""
+
+    def __init__(self, base: str = "") -> None:
         self.requests: list[dict[str, Any]] = []
+        self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.status = 200
+        self.base = base
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers["Content-Length"]))
-                owner.requests.append(
-                    {"path": self.path, "auth": self.headers.get("Authorization"), "body": json.loads(raw)}
-                )
-                created = next(v for k, v in json.loads(raw).items() if k in ("workflow", "cronWorkflow", "template"))
-                created["metadata"].setdefault("name", created["metadata"].get("generateName", "") + "x7k2p")
-                reply = json.dumps(created if owner.status == 200 else {"code": 7, "message": "forbidden"}).encode()
-                self.send_response(owner.status)
+            def _reply(self, status: int, body: dict[str, Any]) -> None:
+                reply = json.dumps(body).encode()
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
                 self.wfile.write(reply)
 
+            def _handle(self, method: str) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length)) if length else None
+                owner.requests.append(
+                    {"method": method, "path": self.path, "auth": self.headers.get("Authorization"), "body": body}
+                )
+                status, reply = owner.answer(method, self.path, body)
+                self._reply(status, reply)
+
+            def do_GET(self) -> None:
+                self._handle("GET")
+
+            def do_POST(self) -> None:
+                self._handle("POST")
+
+            def do_PUT(self) -> None:
+                self._handle("PUT")
+
             def log_message(self, *args: object) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{base}"
+
+    def answer(self, method: str, path: str, body: dict[str, Any] | None) -> tuple[int, dict[str, Any]]:
+        match = _PATH.match(path)
+        if self.status != 200:
+            return self.status, {"code": 7, "message": "forbidden"}
+        if match is None or match["base"] != self.base:
+            return 404, {"code": 5, "message": f"no route {path}"}
+        kind, namespace, name = match["kind"], match["ns"], match["name"]
+        if method == "GET":
+            found = self.objects.get((kind, namespace, name or ""))
+            return (200, found) if found else (404, {"code": 5, "message": f'"{name}" not found'})
+        obj = dict(body[_BODY[kind]]) if body else {}
+        meta = obj["metadata"] = dict(obj.get("metadata", {}))
+        if meta.get("namespace", namespace) != namespace:
+            message = "the namespace of the provided object does not match the namespace sent on the request"
+            return 400, {"code": 3, "message": message}
+        meta["namespace"] = namespace
+        if method == "POST":
+            meta.setdefault("name", meta.get("generateName", "") + "x7k2p")
+            if (kind, namespace, meta["name"]) in self.objects:
+                return 409, {"code": 6, "message": f'"{meta["name"]}" already exists'}
+            meta["resourceVersion"] = "1"
+        else:
+            current = self.objects.get((kind, namespace, name or ""))
+            if current is None:
+                return 404, {"code": 5, "message": f'"{name}" not found'}
+            if not meta.get("resourceVersion"):
+                return 422, {"code": 3, "message": "metadata.resourceVersion: must be specified for an update"}
+            if meta["resourceVersion"] != current["metadata"]["resourceVersion"]:
+                return 409, {"code": 10, "message": "the object has been modified"}
+            meta["resourceVersion"] = str(int(meta["resourceVersion"]) + 1)
+        self.objects[(kind, namespace, meta["name"])] = obj
+        return 200, obj
+
+    def sent(self, method: str = "POST") -> list[dict[str, Any]]:
+        return [r for r in self.requests if r["method"] == method]
 
 
 @pytest.fixture
@@ -77,7 +139,8 @@ def _lakeplan(tmp_path: Path, *args: str, **extra: str) -> subprocess.CompletedP
 def test_submit_posts_the_compiled_workflow_with_the_token(tmp_path: Path, argo_server: ArgoServer) -> None:
     out = tmp_path / "workflow.yaml"
     compiled = _lakeplan(tmp_path, "compile", "-m", QUICKSTART, "-o", str(out))
-    assert compiled.returncode == 0 and "5 DAG tasks" in compiled.stderr, compiled.stderr
+    assert compiled.returncode == 0 and "6 DAG tasks" in compiled.stderr, compiled.stderr  # plan + 5
+    assert "Workflow examples-quickstart-pipeline-: 6 tasks, YAML" in compiled.stderr  # projected size per object
     done = _lakeplan(
         tmp_path, "submit", "-f", str(out), "--host", argo_server.url, "--namespace", "ml", "--token", "t0ken"
     )
@@ -85,19 +148,56 @@ def test_submit_posts_the_compiled_workflow_with_the_token(tmp_path: Path, argo_
     [request] = argo_server.requests
     assert request["path"] == "/api/v1/workflows/ml"
     assert request["auth"] == "Bearer t0ken"
-    assert request["body"]["workflow"] == from_yaml(out.read_text())[0]
+    assert request["body"]["workflow"] == {
+        **(doc := from_yaml(out.read_text())[0]),
+        "metadata": {**doc["metadata"], "namespace": "ml"},
+    }
     assert done.stdout.strip() == f"created Workflow/examples-quickstart-pipeline-x7k2p in ml on {argo_server.url}"
 
 
-def test_submit_cron_compiles_and_posts_each_schedule(tmp_path: Path, argo_server: ArgoServer) -> None:
+def test_cron_deploys_again_and_again_templates_first(tmp_path: Path, argo_server: ArgoServer) -> None:
+    """The second deploy updated the fixed-name objects (it was a 409 AlreadyExists before); the
+    WorkflowTemplate a CronWorkflow runs is created, and read back, before the CronWorkflow."""
     config = {"LAKEPLAN_ARGO_HOST": argo_server.url, "LAKEPLAN_ARGO_NAMESPACE": "ml"}
-    expected = from_yaml(_lakeplan(tmp_path, "compile", "-m", QUICKSTART, "--schedules", **config).stdout)
+    template, cron = from_yaml(_lakeplan(tmp_path, "compile", "-m", QUICKSTART, "--schedules", **config).stdout)
     args = ("submit", "-m", QUICKSTART, "--kind", "cron", "--no-verify")
-    done = _lakeplan(tmp_path, *args, LAKEPLAN_ARGO_TOKEN="env-token", **config)
-    assert done.returncode == 0, done.stderr
-    assert [r["path"] for r in argo_server.requests] == ["/api/v1/cron-workflows/ml"]
-    assert argo_server.requests[0]["auth"] == "Bearer env-token"
-    assert [r["body"]["cronWorkflow"] for r in argo_server.requests] == expected
+    first = _lakeplan(tmp_path, *args, LAKEPLAN_ARGO_TOKEN="env-token", **config)
+    assert first.returncode == 0, first.stderr
+    assert [(r["method"], r["path"].split("/")[3]) for r in argo_server.requests] == [
+        ("GET", "workflow-templates"),
+        ("POST", "workflow-templates"),
+        ("GET", "workflow-templates"),  # visible before what runs it is created
+        ("GET", "cron-workflows"),
+        ("POST", "cron-workflows"),
+    ]
+    assert all(r["auth"] == "Bearer env-token" for r in argo_server.requests)
+    assert [r["body"]["cronWorkflow"]["spec"] for r in argo_server.sent() if "cronWorkflow" in r["body"]] == [
+        cron["spec"]
+    ]
+    second = _lakeplan(tmp_path, *args, LAKEPLAN_ARGO_TOKEN="env-token", **config)
+    assert second.returncode == 0, second.stderr
+    assert [line.split(" in ")[0] for line in second.stdout.splitlines()] == [
+        f"updated WorkflowTemplate/{template['metadata']['name']}",
+        f"updated CronWorkflow/{cron['metadata']['name']}",
+    ]
+    assert {o["metadata"]["resourceVersion"] for o in argo_server.objects.values()} == {"2"}
+
+
+def test_namespace_flag_and_base_path_are_kept(tmp_path: Path) -> None:
+    server = ArgoServer(base="/argo")
+    thread = threading.Thread(target=server.server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        config = {"LAKEPLAN_ARGO_NAMESPACE": "dev"}  # the config says dev; the flag says ml
+        args = ("submit", "-m", QUICKSTART, "--kind", "template", "--host", server.url, "--namespace", "ml")
+        done = _lakeplan(tmp_path, *args, **config)
+        assert done.returncode == 0, done.stderr
+        [post] = server.sent()
+        assert post["path"] == "/argo/api/v1/workflow-templates/ml"
+        assert post["body"]["template"]["metadata"]["namespace"] == "ml"
+    finally:
+        server.server.shutdown()
+        thread.join()
 
 
 def test_submit_template_and_a_refusal_is_exit_code_3(tmp_path: Path, argo_server: ArgoServer) -> None:
@@ -105,8 +205,7 @@ def test_submit_template_and_a_refusal_is_exit_code_3(tmp_path: Path, argo_serve
     args = ("submit", "-m", QUICKSTART, "--kind", "template", "--host", argo_server.url, "--namespace", "ml")
     done = _lakeplan(tmp_path, *args)
     assert done.returncode == 3
-    assert [r["path"] for r in argo_server.requests] == ["/api/v1/workflow-templates/ml"]
-    assert argo_server.requests[0]["body"]["template"]["kind"] == "WorkflowTemplate"
+    assert [r["path"] for r in argo_server.requests] == ["/api/v1/workflow-templates/ml/examples-quickstart-pipeline"]
     assert done.stderr.startswith("error: Argo Server") and done.stderr.count("\n") == 1
 
 

@@ -25,6 +25,7 @@ from argo_compiler import (
     ArgoConfig,
     ManifestTooLarge,
     Request,
+    Run,
     SecretRef,
     Target,
     argo_config,
@@ -38,8 +39,10 @@ from argo_compiler import (
     to_yaml,
     workflow,
 )
-from argo_compiler.compiler import dump
+from argo_compiler.compiler import dump, schedule_template_name
 from argo_compiler.names import TASK_NAME_RE
+from argo_compiler.project import fit
+from argo_compiler.size import projected_size
 from assets_core.config import Settings, load_settings
 from assets_core.definitions import AssetDef, AssetInput, Resources
 from assets_core.errors import ConfigError
@@ -118,23 +121,32 @@ def layered_graph(n: int, key_format: str = "a{layer:03d}_{index:04d}") -> Asset
     return AssetGraph.build(assets)
 
 
+def _cron(target: Target, sched: Any, keys: list[str]) -> list[dict[str, Any]]:
+    """A schedule as deployed: its gated run as a WorkflowTemplate, and the CronWorkflow that starts it."""
+    name = schedule_template_name(target, sched)
+    run = Run.of(target.graph, keys, sched.select, gated=True)
+    return [workflow(target, run, template_name=name), cron_workflow(target, sched, name)]
+
+
 def all_kinds() -> dict[str, list[dict[str, Any]]]:
     """Every manifest kind the compiler emits, keyed by its golden file name."""
     qs = Target(quickstart().graph, "examples.quickstart.pipeline", CONFIG)
     odd = Target(odd_graph(), "odd/pipeline.py", CONFIG)
     keys = sorted(qs.graph.assets)
     nightly = quickstart().schedules[0]
-    generated = layered_graph(400)
+    generated = Target(layered_graph(400), "gen", CONFIG)
+    every = schedule("every", cron="*/15 * * * *", concurrency_policy="Replace")
     return {
-        "quickstart-workflow": [workflow(qs, keys)],
-        "quickstart-template": [workflow(qs, keys, template=True)],
-        "quickstart-cron": [cron_workflow(qs, nightly, sorted(quickstart().select(nightly.select)))],
-        "quickstart-cron-all": [
-            cron_workflow(qs, schedule("every", cron="*/15 * * * *", concurrency_policy="Replace"), keys)
-        ],
-        "odd-names-workflow": [workflow(odd, ODD_KEYS)],
-        "odd-names-split": split_workflow(odd, ODD_KEYS, 4),
-        "generated-400-split": split_workflow(Target(generated, "gen", CONFIG), sorted(generated.assets), 150),
+        "quickstart-workflow": [workflow(qs, Run.of(qs.graph, keys, gated=True))],
+        "quickstart-workflow-all": [workflow(qs, Run.of(qs.graph, keys))],
+        "quickstart-template": [workflow(qs, Run.of(qs.graph, keys, gated=True), template_name="quickstart")],
+        "quickstart-cron": _cron(qs, nightly, sorted(quickstart().select(nightly.select))),
+        "quickstart-cron-all": _cron(qs, every, keys),
+        "odd-names-workflow": [workflow(odd, Run.of(odd.graph, ODD_KEYS))],
+        "odd-names-split": split_workflow(odd, Run.of(odd.graph, ODD_KEYS), 4),
+        "generated-400-split": split_workflow(
+            generated, Run.of(generated.graph, generated.graph.assets, gated=True), 150
+        ),
     }
 
 
@@ -166,7 +178,7 @@ def test_every_manifest_kind_validates_against_the_argo_schema(kinds: dict[str, 
 
 
 def test_schema_check_catches_a_wrong_field(kinds: dict[str, Any], validator: Any) -> None:
-    doc = copy.deepcopy(kinds["quickstart-cron"][0])
+    doc = copy.deepcopy(kinds["quickstart-cron"][-1])
     doc["spec"]["schedules"] = "0 2 * * *"  # Argo 4 wants a list
     assert list(validator.iter_errors(doc))
 
@@ -206,9 +218,10 @@ def test_semantic_checks_catch_broken_manifests(kinds: dict[str, Any], breakage:
     assert any(expected in p for p in problems([doc])), problems([doc])
 
 
-def test_a_template_ref_to_a_missing_part_is_caught(kinds: dict[str, Any]) -> None:
+def test_a_missing_part_or_cron_template_is_caught(kinds: dict[str, Any]) -> None:
     parts = kinds["odd-names-split"]
-    assert any("refers to missing" in p for p in problems(parts[1:]))
+    assert any("which is not a compiled WorkflowTemplate" in p for p in problems(parts[1:]))
+    assert any("workflowTemplateRef to" in p for p in problems(kinds["quickstart-cron"][1:]))
 
 
 @pytest.mark.parametrize("name", sorted(all_kinds()))
@@ -283,7 +296,11 @@ def test_container_settings_follow_each_asset(kinds: dict[str, Any]) -> None:
         "factor": 2,
     }
     plain = by_key[ODD_KEYS[2]]  # index 2: nothing declared
-    assert plain["name"] == "step" and "retryStrategy" not in plain and "resources" not in plain["container"]
+    assert plain["name"] == "step" and "resources" not in plain["container"]
+    assert plain["retryStrategy"]["expression"] == "asInt(lastRetry.exitCode) != 2 && asInt(lastRetry.exitCode) != 1"
+    assert retried["retryStrategy"]["expression"] == (
+        "asInt(lastRetry.exitCode) != 2 && (asInt(lastRetry.exitCode) != 1 || asInt(retries) < 3)"
+    )
     assert plain["container"]["image"] == CONFIG.image
     # main, the exit handler, and the step templates: shared, not one per task
     assert len(templates) == 2 + len({t["template"] for t in _entry_tasks(doc)})
@@ -304,18 +321,21 @@ def test_credentials_are_secret_references_never_values(tmp_path: Path) -> None:
     assert env["WAREHOUSE_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "warehouse", "key": "token"}
 
 
-def test_cron_workflow_carries_the_schedule(kinds: dict[str, Any]) -> None:
-    [cron] = kinds["quickstart-cron"]
+def test_cron_workflow_runs_its_template_which_carries_the_gated_run(kinds: dict[str, Any]) -> None:
+    run, cron = kinds["quickstart-cron"]
     spec = cron["spec"]
     assert spec["schedules"] == ["0 2 * * *"] and spec["timezone"] == "Europe/Berlin"
     assert spec["concurrencyPolicy"] == "Forbid"
-    tasks = _entry_tasks(cron)
+    assert spec["workflowSpec"] == {"workflowTemplateRef": {"name": run["metadata"]["name"]}}
+    assert run["kind"] == "WorkflowTemplate" and cron["metadata"]["name"] == run["metadata"]["name"]
+    tasks = _entry_tasks(run)
     assert tasks[0]["name"] == "plan"
     assert [t["arguments"]["parameters"][0]["value"] for t in tasks[1:]] == ["daily_revenue"]
-    assert tasks[1]["depends"] == "plan" and tasks[1]["when"].endswith("=~ ' daily_revenue '")
-    [every] = kinds["quickstart-cron-all"]
+    assert tasks[1]["depends"] == "plan"
+    assert tasks[1]["when"] == "{{=tasks.plan.outputs.parameters.stale contains ' daily_revenue '}}"
+    every, _ = kinds["quickstart-cron-all"]
     for task in _entry_tasks(every)[1:]:
-        assert task["when"].endswith(f"=~ ' {task['arguments']['parameters'][0]['value']} '")
+        assert task["when"].endswith(f" contains ' {task['arguments']['parameters'][0]['value']} '}}}}")
         assert task["depends"].split(" && ")[0] == "plan"
 
 
@@ -324,36 +344,57 @@ def test_every_run_ends_with_the_exit_handler_and_split_parts_leave_it_to_the_pa
         for doc in docs:
             spec = doc["spec"].get("workflowSpec", doc["spec"])
             if name.endswith("-split") and doc is not docs[-1]:
-                assert "onExit" not in spec, name  # a part runs inside the parent, which finishes the run
+                assert "onExit" not in spec, name  # a part runs as a child of the parent, which finishes the run
                 continue
+            if doc["kind"] == "CronWorkflow":
+                continue  # it runs the WorkflowTemplate before it
             handler = next(t for t in spec["templates"] if t["name"] == spec["onExit"])
             args = handler["container"]["args"]
             assert args[0] == "finish-run" and args[args.index("--run-id") + 1] == "{{workflow.name}}", name
             assert args[args.index("--status") + 1] == "{{workflow.status}}", name
             assert handler["retryStrategy"]["limit"] == 3, name
-    [cron] = kinds["quickstart-cron"]
-    steps = [t for t in cron["spec"]["workflowSpec"]["templates"] if "container" in t]
+    run, _ = kinds["quickstart-cron"]
+    steps = [t for t in run["spec"]["templates"] if "container" in t]
     assert all(
         t["container"]["args"][t["container"]["args"].index("--run-id") + 1] == "{{workflow.name}}" for t in steps
     )
+    *parts, _ = kinds["generated-400-split"]
+    steps = [t for p in parts for t in p["spec"]["templates"] if "container" in t]
+    assert {t["container"]["args"][t["container"]["args"].index("--run-id") + 1] for t in steps} == {
+        "{{workflow.parameters.run-id}}"  # a part records under its parent's name
+    }
 
 
 def test_split_parts_respect_the_size_and_the_order(kinds: dict[str, Any]) -> None:
     *parts, parent = kinds["generated-400-split"]
     assert [p["kind"] for p in parts] == ["WorkflowTemplate"] * 3 and parent["kind"] == "Workflow"
-    assert [len(_entry_tasks(p)) for p in parts] == [150, 150, 100]
+    assert [len(_entry_tasks(p)) for p in parts] == [151, 151, 101]  # each with its own plan task
+    plans = [next(t for t in p["spec"]["templates"] if t["name"] == "plan")["container"]["args"] for p in parts]
+    assert [a[a.index("--slice") + 1] for a in plans] == ["0:150", "150:300", "300:400"]
     parent_tasks = _entry_tasks(parent)
-    assert [t["templateRef"]["name"] for t in parent_tasks] == [p["metadata"]["name"] for p in parts]
-    assert [t.get("depends") for t in parent_tasks] == [None, "part-1", "part-2"]
+    assert [t["arguments"]["parameters"][0]["value"] for t in parent_tasks] == [p["metadata"]["name"] for p in parts]
+    assert [t.get("depends") for t in parent_tasks] == [
+        None,
+        "(part-1.Succeeded || part-1.Failed)",  # a part runs once the parts it waits for finished, as in one DAG
+        "(part-2.Succeeded || part-2.Failed)",
+    ]
+    dag = parent["spec"]["templates"][0]["dag"]
+    assert dag["failFast"] is False and dag["target"] == "part-1 part-2 part-3"  # any failed part fails the run
 
 
-def test_too_large_manifest_is_refused_with_the_fix_and_split_fits() -> None:
+def test_a_large_selection_is_cut_into_parts_that_each_fit_the_budget() -> None:
     graph = layered_graph(8000, "warehouse/layer_{layer:03d}/table_{index:05d}")
     ws = Workspace(Settings(project_root=REPO), "gen", graph)
-    with pytest.raises(ManifestTooLarge, match=r"over Argo's ~1 MB object limit; pass --split 2000"):
-        compile_project(ws, CONFIG, Request(all=True))
-    docs = compile_project(ws, CONFIG, Request(all=True, split=2000)).manifests
-    assert len(docs) == 5 and problems(docs) == []
+    docs = compile_project(ws, CONFIG, Request()).manifests
+    assert len(docs) > 2 and problems(docs) == []
+    assert all(projected_size(d, 1.0) <= CONFIG.budget_bytes for d in docs)
+    assert sum(len(_entry_tasks(d)) - 1 for d in docs[:-1]) == 8000  # every asset once, each part with a plan
+    one = split_workflow(Target(graph, "gen", CONFIG), Run.of(graph, graph.assets, gated=True), 8000)
+    assert projected_size(one[0], 1.0) > 1024 * 1024  # one object would not run: Argo's limit is on spec + status
+    with pytest.raises(ManifestTooLarge, match="drop --plan-here"):
+        fit(Target(graph, "gen", CONFIG), Run.of(graph, graph.assets), None, None, can_split=False)
+    with pytest.raises(ConfigError, match="drop --plan-here to use it"):  # its slices would not match the pods'
+        fit(Target(graph, "gen", CONFIG), Run.of(graph, graph.assets), 100, None, can_split=False)
 
 
 def _settings(tmp_path: Path, table: str) -> Settings:
@@ -379,11 +420,11 @@ def test_config_mistakes_are_one_clear_line(tmp_path: Path, table: str, message:
 
 
 def test_environment_overrides_the_config(tmp_path: Path) -> None:
-    settings = _settings(tmp_path, 'image = "a:1"\nnamespace = "dev"\nstorage_pvc = ""')
+    settings = _settings(tmp_path, 'image = "a:1"\nnamespace = "dev"\nparallelism = 8')
     config = argo_config(settings, {"LAKEPLAN_ARGO_IMAGE": "b:2", "LAKEPLAN_ARGO_VERIFY": "false"})
-    assert (config.image, config.namespace, config.verify, config.storage_pvc) == ("b:2", "dev", False, None)
+    assert (config.image, config.namespace, config.verify, config.parallelism) == ("b:2", "dev", False, 8)
 
 
 def test_missing_image_says_how_to_set_it() -> None:
     with pytest.raises(ConfigError, match="LAKEPLAN_ARGO_IMAGE"):
-        workflow(Target(quickstart().graph, "m", ArgoConfig()), ["orders"])
+        workflow(Target(quickstart().graph, "m", ArgoConfig()), Run.of(quickstart().graph, ["orders"]))

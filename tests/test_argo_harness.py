@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from argo_harness import Cluster, Harness, dag_tasks
-from conftest import REPO, Project
+from argo_harness import Cluster, Harness, TaskRun, dag_tasks
+from conftest import REPO, Project, _make_project
 
 from argo_compiler import from_yaml
+from argo_compiler.size import projected_size
 from assets_core.config import load_settings
 from assets_core.records import MaterializationKind, RunStatus
 from assets_core.workspace import Workspace
@@ -39,7 +40,14 @@ def _env(database_url: str, storage: Path) -> dict[str, str]:
 
 
 def _compile(cwd: Path, env: Mapping[str, str], *args: str) -> list[dict[str, Any]]:
-    done = subprocess.run(
+    """``lakeplan compile`` as a user runs it: the manifests it writes."""
+    done = _lakeplan_compile(cwd, env, *args)
+    assert done.returncode == 0, done.stderr
+    return from_yaml(done.stdout)
+
+
+def _lakeplan_compile(cwd: Path, env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, "-m", "assets_core", "compile", *args],
         cwd=cwd,
         env=dict(env),
@@ -47,8 +55,6 @@ def _compile(cwd: Path, env: Mapping[str, str], *args: str) -> list[dict[str, An
         text=True,
         timeout=120,
     )
-    assert done.returncode == 0, done.stderr
-    return from_yaml(done.stdout)
 
 
 def _cluster(workdir: Path, database_url: str, storage: Path) -> Cluster:
@@ -58,6 +64,11 @@ def _cluster(workdir: Path, database_url: str, storage: Path) -> Cluster:
         workdir=workdir,
         image_env={"LAKEPLAN_RETRY_BACKOFF_SECONDS": "0"},
     )
+
+
+def _outcomes(results: Mapping[str, Any]) -> dict[str, str]:
+    """Each asset task's outcome (the plan task prints no outcome)."""
+    return {n: _outcome(r.stdout) for n, r in results.items() if n != "plan"}
 
 
 def _keys(manifest: Mapping[str, Any]) -> set[str]:
@@ -83,7 +94,7 @@ def test_quickstart_workflow_materializes_everything_then_compiles_empty_and_cro
     harness = Harness(workflow, _cluster(REPO, postgres_url, storage), workflow_name="quickstart-abc12")
     results = harness.run()
     assert {r.phase for r in results.values()} == {"Succeeded"}, {n: r.stderr for n, r in results.items()}
-    assert {_outcome(r.stdout) for r in results.values()} == {"built"}
+    assert set(_outcomes(results).values()) == {"built"}
 
     ws = Workspace.load(QUICKSTART, load_settings(REPO, env))
     assert ws.plan().counts() == {"assets": 5, "stale": 0, "fresh": 5, "waiting": 0}
@@ -92,15 +103,21 @@ def test_quickstart_workflow_materializes_everything_then_compiles_empty_and_cro
     assert (run.run_id, run.status, run.selection) == ("quickstart-abc12", RunStatus.SUCCESS, "*")
     assert run.counts == {"built": 5, "restored": 0, "failed": 0} and run.finished_at is not None
     assert run.environment["config"]["module"] == QUICKSTART  # captured in the pod that started the run
+    assert run.environment["image"] == env["LAKEPLAN_ARGO_IMAGE"]  # the pod's LAKEPLAN_IMAGE, from its image
     recorded = ws.store.run_materializations("quickstart-abc12")
     assert sorted(m.asset_key for m in recorded) == sorted(QUICKSTART_ASSETS)
     assert all(m.location and (storage / m.location).is_file() for m in recorded)
+    assert harness.object_size() <= projected_size(workflow, 1.0)  # the compiler's model is not optimistic
 
-    [again] = _compile(REPO, env, "-m", QUICKSTART)
-    assert dag_tasks(again) == []
+    nothing = _lakeplan_compile(REPO, env, "-m", QUICKSTART, "--plan-here")
+    assert (nothing.returncode, nothing.stdout) == (0, "")  # no empty DAG, which Argo refuses
+    assert "nothing is stale in '*'" in nothing.stderr
+    again = Harness(workflow, _cluster(REPO, postgres_url, storage), workflow_name="quickstart-def34").run()
+    assert {n: r.phase for n, r in again.items()} == {"plan": "Succeeded", **{n: "Skipped" for n in _outcomes(results)}}
+    assert again["orders"].message == "when 'false' evaluated false"  # not the stale list (dag.go skipReason)
 
-    [cron] = _compile(REPO, env, "-m", QUICKSTART, "--schedules")
-    fired = Harness(cron, _cluster(REPO, postgres_url, storage), workflow_name="nightly-1700000000").run()
+    template, cron = _compile(REPO, env, "-m", QUICKSTART, "--schedules")
+    fired = Harness(cron, _cluster(REPO, postgres_url, storage), "nightly-1700000000", library=[template]).run()
     assert fired["plan"].phase == "Succeeded"
     assert fired["plan"].outputs == {"stale": " "}
     assert {n: r.phase for n, r in fired.items() if n != "plan"} == {"daily-revenue": "Skipped"}
@@ -184,14 +201,17 @@ def test_killed_step_rerun_by_argo_records_exactly_one_materialization(project: 
 
 def test_cron_fire_runs_only_what_is_stale_including_transitively(project: Project, tmp_path: Path) -> None:
     env, storage = _setup(project, tmp_path)
-    [cron] = _compile(project.root, env, "-m", project.module(), "--schedules")
-    assert cron["kind"] == "CronWorkflow"
+    template, cron = _compile(project.root, env, "-m", project.module(), "--schedules")
+    assert (template["kind"], cron["kind"]) == ("WorkflowTemplate", "CronWorkflow")
     cluster = _cluster(project.root, project.database_url, storage)
 
-    first = Harness(cron, cluster, workflow_name="hourly-1").run()
+    def fire(name: str) -> dict[str, TaskRun]:
+        return Harness(cron, cluster, workflow_name=name, library=[template]).run()
+
+    first = fire("hourly-1")
     assert {n: r.phase for n, r in first.items()} == {n: "Succeeded" for n in ("plan", "base", "slow", "report")}
 
-    quiet = Harness(cron, cluster, workflow_name="hourly-2").run()
+    quiet = fire("hourly-2")
     assert {n: r.phase for n, r in quiet.items()} == {
         "plan": "Succeeded",
         "base": "Skipped",
@@ -201,6 +221,59 @@ def test_cron_fire_runs_only_what_is_stale_including_transitively(project: Proje
 
     # Only the source changes: base is stale for DATA, slow and report only because base is (UPSTREAM).
     project.write_file("raw.json", '{"text": "hello again"}')
-    changed = Harness(cron, cluster, workflow_name="hourly-3").run()
+    changed = fire("hourly-3")
     assert changed["plan"].outputs["stale"].split() == ["base", "slow", "report"]
     assert {_outcome(changed[n].stdout) for n in ("base", "slow", "report")} == {"built"}
+
+
+FAILING = """
+from assets_core import asset
+
+
+@asset
+def a() -> int:
+    return 1
+
+
+@asset
+def b(a: int) -> int:
+    raise ValueError("bad row")
+
+
+@asset
+def c(b: int) -> int:
+    return b
+
+
+@asset
+def x() -> int:
+    return 2
+
+
+@asset
+def y(x: int) -> int:
+    return x + 1
+"""
+
+
+@pytest.mark.slow
+def test_split_and_unsplit_runs_fail_the_same_way(tmp_path: Path) -> None:
+    """A failure stops what depends on it and nothing else, whether the run is one workflow or parts of one
+    asset each (the old split omitted every later part after a failure in one part); both runs fail."""
+    outcomes = {}
+    for run_id, flags in (("whole-1", ()), ("parts-1", ("--split", "1"))):
+        project = _make_project(tmp_path / run_id, f"sqlite:///{tmp_path / run_id / 'store.db'}")
+        project.write("pipeline", FAILING)
+        storage = tmp_path / run_id / "pvc"
+        storage.mkdir()
+        env = _env(project.database_url, storage)
+        *parts, top = _compile(project.root, env, "-m", project.module(), *flags)
+        assert len(parts) == (5 if flags else 0)
+        harness = Harness(top, _cluster(project.root, project.database_url, storage), run_id, library=parts)
+        harness.run()
+        assert harness.status() == "Failed" and harness.exit is not None, run_id
+        assert json.loads(harness.exit.stdout.splitlines()[-1])["workflow_status"] == "Failed"
+        ws = Workspace.load(project.module(), load_settings(project.root, env))
+        outcomes[run_id] = sorted((m.asset_key, m.kind.value) for m in ws.store.run_materializations(run_id))
+    assert outcomes["whole-1"] == outcomes["parts-1"], outcomes
+    assert [key for key, _ in outcomes["whole-1"]] == ["a", "b", "x", "y"]  # c waits on the failed b

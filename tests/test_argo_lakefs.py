@@ -102,10 +102,11 @@ def test_split_run_publishes_in_exit_handler(pg_project: Project, lakefs_target:
     project = _setup(pg_project, lakefs_target)
     *parts, parent = compile_project(project.workspace(), CONFIG, Request(all=True, split=2)).manifests
     harness = Harness(parent, _cluster(project, lakefs_target, tmp_path), "lakeplan-wf-ok12", library=parts)
+    assert len(parts) == 2 and all(p["kind"] == "WorkflowTemplate" for p in parts)
     before = lakefs_target.branch().get_commit().id
 
     results = harness.run(exit_handler=False)
-    phases = {n: r.phase for part in results.values() for n, r in part.children.items()}
+    phases = {n: r.phase for part in results.values() for n, r in part.children.items() if n != "plan"}
     assert phases == {"base": "Succeeded", "shout": "Succeeded", "report": "Succeeded"}
     assert lakefs_target.branch().get_commit().id == before  # built on the run branch, not yet published
     assert not lakefs_target.branch().object("assets/report.json").exists()
@@ -137,10 +138,10 @@ def test_split_run_publishes_in_exit_handler(pg_project: Project, lakefs_target:
 def test_failed_cron_keeps_target_unchanged(pg_project: Project, lakefs_target: LakeFS, tmp_path: Path) -> None:  # noqa: F811
     """A failed CronWorkflow fire leaves the target branch alone and keeps (and names) the run branch."""
     project = _setup(pg_project, lakefs_target, fail=True)
-    [cron] = compile_project(project.workspace(), CONFIG, Request(schedules=True)).manifests
+    template, cron = compile_project(project.workspace(), CONFIG, Request(schedules=True)).manifests
     before = lakefs_target.branch().get_commit().id
 
-    harness = Harness(cron, _cluster(project, lakefs_target, tmp_path), "hourly-1700000000")
+    harness = Harness(cron, _cluster(project, lakefs_target, tmp_path), "hourly-1700000000", library=[template])
     results = harness.run()
     assert {n: r.phase for n, r in results.items()} == {
         "plan": "Succeeded",
