@@ -101,7 +101,11 @@ def register(subparsers: Any) -> None:
     step = _command(subparsers, "step", "(in the pod) materialize one asset once", STEP_EPILOG)
     step.add_argument("--asset", required=True, metavar="KEY", help="the asset key")
     step.add_argument("--run-id", required=True, help="the run this materialization belongs to (the workflow name)")
-    step.add_argument("--selection", default="*", help="the run's selection, recorded with the run (default '*')")
+    step.add_argument(
+        "--selection",
+        default="*",
+        help="the run's selection, recorded with the run; an asset waiting on a stale upstream it leaves out fails",
+    )
     step.set_defaults(handler=cmd_step)
 
     plan_task = _command(subparsers, "plan-task", "(in the pod) write which assets are stale now", PLAN_TASK_EPILOG)
@@ -202,6 +206,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
     from .size import size_lines
 
     ws = load_workspace(args)
+    if args.schedules:
+        _outside_by_schedule(ws, warn=True)
     compiled = _compiled(args, ws)
     if compiled.nothing:
         print(f"{compiled.nothing}; no workflow written", file=sys.stderr)
@@ -227,13 +233,23 @@ def _templates(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return templates_of(doc)
 
 
+def _outside_by_schedule(ws: Any, warn: bool) -> dict[str, tuple[str, ...]]:
+    """Per schedule, the assets its selection reads but does not build; ``warn`` says so on stderr."""
+    found = {s.name: upstreams_outside(ws.graph, ws.select(s.select)) for s in ws.schedules}
+    for declared in ws.schedules:
+        if warn and found[declared.name]:
+            print(f"warning: {outside_warning(declared, found[declared.name])}", file=sys.stderr)
+    return found
+
+
 def cmd_schedules(args: argparse.Namespace) -> int:
     ws = load_workspace(args)
     now = dt.datetime.now(dt.UTC)
     rows = []
+    outside_by_schedule = _outside_by_schedule(ws, warn=not args.json)
     for s in ws.schedules:
         times = [t.isoformat() for t in s.next_fire_times(args.count, after=now)]
-        outside = upstreams_outside(ws.graph, ws.select(s.select))
+        outside = outside_by_schedule[s.name]
         rows.append(
             {
                 "name": s.name,
@@ -244,8 +260,6 @@ def cmd_schedules(args: argparse.Namespace) -> int:
                 "upstreams_outside": list(outside),
             }
         )
-        if outside and not args.json:
-            print(f"warning: {outside_warning(s, outside)}", file=sys.stderr)
     if args.json:
         dump_json({"schema": "lakeplan.schedules/v1", "schedules": rows})
         return 0

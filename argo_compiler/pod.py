@@ -26,12 +26,22 @@ def step(target: str | None, key: str, run_id: str, selection: str = "*") -> int
         raise SelectionError(f"unknown asset {key!r} in {ws.target}; the manifest is older than the code, recompile it")
     try:
         begin(ws, run_id, selection)
-        result = materialize(ws, key, run_id, retries=False)
+        result = materialize(ws, key, run_id, retries=False, waiting=_waiting(ws, key, selection, run_id))
     except StoreError as exc:
         print(json.dumps({"key": key, "run_id": run_id, "outcome": "error", "message": str(exc)}), flush=True)
         return int(ExitCode.INFRASTRUCTURE)
     print(json.dumps({"run_id": run_id, **result.to_json()}), flush=True)
-    return int(ExitCode.RUN_FAILED if result.outcome is Outcome.FAILED else ExitCode.OK)
+    failed = result.outcome in (Outcome.FAILED, Outcome.WAITING)  # a waiting asset is not up to date: as locally
+    return int(ExitCode.RUN_FAILED if failed else ExitCode.OK)
+
+
+def _waiting(ws: Workspace, key: str, selection: str, run_id: str) -> str:
+    """Why the run's selection cannot make ``key`` fresh (a stale upstream it leaves out), or ''. Only a
+    partial selection can leave one out, so only then is the selection planned."""
+    if selection in ("", "*"):
+        return ""
+    status = next((s for s in ws.plan(selection, run_id=run_id).statuses if s.key == key), None)
+    return status.waiting_message if status is not None and status.waiting_on else ""
 
 
 def plan_task(
@@ -66,7 +76,8 @@ def plan_task(
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(stale_tokens(chosen))
     held_here = sorted(held & set(keys[start:end]))
-    print(json.dumps({"stale": chosen, "held": held_here, "counts": plan.counts()}), flush=True)
+    waiting = {s.key: s.waiting_message for s in plan.statuses if s.waiting_on}
+    print(json.dumps({"stale": chosen, "held": held_here, "waiting": waiting, "counts": plan.counts()}), flush=True)
     return int(ExitCode.OK)
 
 

@@ -330,9 +330,9 @@ def test_cron_workflow_runs_its_template_which_carries_the_gated_run(kinds: dict
     assert run["kind"] == "WorkflowTemplate" and cron["metadata"]["name"] == run["metadata"]["name"]
     tasks = _entry_tasks(run)
     assert tasks[0]["name"] == "plan"
-    assert [t["arguments"]["parameters"][0]["value"] for t in tasks[1:]] == ["daily_revenue"]
+    assert [t["arguments"]["parameters"][0]["value"] for t in tasks[1:]] == ["orders", "daily_revenue"]
     assert tasks[1]["depends"] == "plan"
-    assert tasks[1]["when"] == "{{=tasks.plan.outputs.parameters.stale contains ' daily_revenue '}}"
+    assert tasks[1]["when"] == "{{=tasks.plan.outputs.parameters.stale contains ' orders '}}"
     every, _ = kinds["quickstart-cron-all"]
     for task in _entry_tasks(every)[1:]:
         assert task["when"].endswith(f" contains ' {task['arguments']['parameters'][0]['value']} '}}}}")

@@ -120,10 +120,10 @@ def test_quickstart_workflow_materializes_everything_then_compiles_empty_and_cro
     fired = Harness(cron, _cluster(REPO, postgres_url, storage), "nightly-1700000000", library=[template]).run()
     assert fired["plan"].phase == "Succeeded"
     assert fired["plan"].outputs == {"stale": " "}
-    assert {n: r.phase for n, r in fired.items() if n != "plan"} == {"daily-revenue": "Skipped"}
+    assert {n: r.phase for n, r in fired.items() if n != "plan"} == {"orders": "Skipped", "daily-revenue": "Skipped"}
     assert ws.store.run_materializations("nightly-1700000000") == []
     quiet = ws.store.run("nightly-1700000000")  # started by the plan task, finished by the exit handler
-    assert quiet is not None and (quiet.status, quiet.selection) == (RunStatus.SUCCESS, "daily_revenue+")
+    assert quiet is not None and (quiet.status, quiet.selection) == (RunStatus.SUCCESS, "+daily_revenue")
     assert quiet.counts == {"built": 0, "restored": 0, "failed": 0}
 
 

@@ -127,3 +127,21 @@ def test_schedules_warn_about_upstreams_their_selection_leaves_out(sqlite_projec
     assert "'wide'" not in result.stderr
     rows = json.loads(sqlite_project.cli("schedules", "-m", sqlite_project.module(), "--json", check=True).stdout)
     assert {r["name"]: r["upstreams_outside"] for r in rows["schedules"]} == {"narrow": ["orders"], "wide": []}
+
+
+def test_the_argo_pod_step_reports_waiting_and_fails(sqlite_project: Project) -> None:
+    """The in-pod 'lakeplan step' of a run whose selection leaves out a stale upstream does what the local
+    run does: 'waiting', exit 1, so the workflow fails and its run branch is not published."""
+    _setup(sqlite_project)
+    sqlite_project.cli("materialize", "-m", sqlite_project.module(), check=True)
+    sqlite_project.write_file("raw.json", json.dumps({"values": [7]}))
+    args = ("step", "-m", sqlite_project.module(), "--asset", "revenue", "--run-id", "wf-1")
+    result = sqlite_project.cli(*args, "--selection", "revenue+")
+    assert result.returncode == 1, result.stderr
+    line = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (line["outcome"], line["message"]) == (
+        "waiting",
+        "waiting on stale upstream 'orders' (not selected); select +revenue to rebuild it",
+    )
+    whole = sqlite_project.cli(*args, "--selection", "*")  # nothing left out: up to date as far as it can tell
+    assert whole.returncode == 0 and json.loads(whole.stdout.strip().splitlines()[-1])["outcome"] == "fresh"

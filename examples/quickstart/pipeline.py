@@ -94,4 +94,4 @@ def model_report(churn_model: LogisticModel, customer_features: pd.DataFrame) ->
     return report
 
 
-nightly = schedule("nightly", cron="0 2 * * *", select="daily_revenue+", timezone="Europe/Berlin")
+nightly = schedule("nightly", cron="0 2 * * *", select="+daily_revenue", timezone="Europe/Berlin")
