@@ -16,8 +16,10 @@ from urllib.parse import unquote
 MASK = "***"
 SECRET_WORDS = ("password", "passwd", "pwd", "secret", "token", "key", "credential", "auth", "signature")
 
-# scheme://rest-of-url up to whitespace or a quote (URLs in messages are quoted with repr or by hand)
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+# scheme://rest-of-url up to whitespace: a password may hold quotes or '<', so the URL does not end there;
+# punctuation that closes the quoting around it ("'...':") is split off again by mask_text.
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+_CLOSING = "'\",.;:)]>"
 # user:password@ up to the last '@': an unencoded '@', '/' or '?' in a password then cannot leave part of it
 # visible (an '@' later in the URL only widens what is hidden).
 _USERINFO = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@?#]*):.*@", re.DOTALL)
@@ -48,7 +50,12 @@ def mask_url(url: str) -> str:
 
 def mask_text(text: str) -> str:
     """``text`` with every URL in it masked (error messages and tracebacks that quote a URL)."""
-    return _URL_IN_TEXT.sub(lambda match: mask_url(match.group(0)), text)
+
+    def masked(match: re.Match[str]) -> str:
+        url = match.group(0).rstrip(_CLOSING)
+        return mask_url(url) + match.group(0)[len(url) :]
+
+    return _URL_IN_TEXT.sub(masked, text)
 
 
 def mask_settings(table: Mapping[str, Any]) -> dict[str, Any]:
