@@ -1,0 +1,138 @@
+"""Partition definitions and mappings (issue 14, part 1): keys, time zones, DST, windows, fan-in, two
+dimensions, custom mappings, and declaration errors that name the fix."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from assets_core.errors import DefinitionError
+from assets_core.partitions import (
+    AllPartitions,
+    CustomMapping,
+    Identity,
+    Window,
+    daily_partitions,
+    hourly_partitions,
+    monthly_partitions,
+    multi_partitions,
+    partition_key_problem,
+    static_partitions,
+)
+
+UTC = dt.UTC
+
+
+def at(text: str, zone: str = "UTC") -> dt.datetime:
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone))
+
+
+def test_daily_keys_are_the_days_that_have_ended() -> None:
+    days = daily_partitions("2026-01-01")
+    assert days.keys(at("2026-01-04T00:00")) == ("2026-01-01", "2026-01-02", "2026-01-03")
+    assert days.keys(at("2026-01-04T23:59")) == ("2026-01-01", "2026-01-02", "2026-01-03")  # today is not over
+    assert days.keys(at("2025-12-31T12:00")) == ()
+    assert days.key_at(at("2026-03-02T17:30")) == "2026-03-02"
+
+
+def test_end_is_exclusive_and_caps_the_keys() -> None:
+    days = daily_partitions("2026-01-01", end="2026-01-03")
+    assert days.keys(at("2030-01-01T00:00")) == ("2026-01-01", "2026-01-02")
+
+
+def test_days_follow_the_timezone_wall_clock_across_dst() -> None:
+    days = daily_partitions("2026-03-28", timezone="Europe/Berlin")
+    periods = list(days.periods(at("2026-03-31T00:00", "Europe/Berlin")))
+    assert [k for k, _, _ in periods] == ["2026-03-28", "2026-03-29", "2026-03-30"]
+    lengths = [(end.astimezone(UTC) - start.astimezone(UTC)).total_seconds() / 3600 for _, start, end in periods]
+    assert lengths == [24, 23, 24]  # clocks went forward on 29 March
+    # 23:30 UTC on 28 March is already 29 March in Berlin
+    assert days.key_at(dt.datetime(2026, 3, 28, 23, 30, tzinfo=UTC)) == "2026-03-29"
+
+
+def test_hourly_keys_name_the_repeated_hour_with_its_offset() -> None:
+    hours = hourly_partitions("2026-10-25T01:00", timezone="Europe/Berlin")
+    keys = hours.keys(at("2026-10-25T04:00", "Europe/Berlin"))
+    assert keys == (
+        "2026-10-25T01:00",
+        "2026-10-25T02:00+02:00",
+        "2026-10-25T02:00+01:00",
+        "2026-10-25T03:00",
+    )
+    assert len(set(keys)) == len(keys)
+
+
+def test_monthly_keys() -> None:
+    months = monthly_partitions("2025-11-01")
+    assert months.keys(at("2026-02-15T00:00")) == ("2025-11", "2025-12", "2026-01")
+
+
+@pytest.mark.parametrize(
+    ("declare", "message"),
+    [
+        (lambda: daily_partitions("2026-01-01T05:00"), "start must be the beginning of a daily period"),
+        (lambda: daily_partitions("yesterday"), "start must be an ISO date"),
+        (lambda: daily_partitions("2026-01-01", timezone="Mars/Base"), "unknown timezone 'Mars/Base'"),
+        (lambda: daily_partitions("2026-01-02", end="2026-01-01"), "must be after start"),
+        (lambda: monthly_partitions("2026-01-15"), "beginning of a monthly period"),
+        (lambda: static_partitions([]), "non-empty list"),
+        (lambda: static_partitions("DE"), "non-empty list"),
+        (lambda: static_partitions(["DE", "DE"]), "duplicate keys 'DE'"),
+        (lambda: static_partitions(["../etc"]), "invalid partition key"),
+        (lambda: multi_partitions(a=static_partitions(["x"])), "exactly two named dimensions"),
+    ],
+)
+def test_declaration_errors_name_the_fix(declare: object, message: str) -> None:
+    with pytest.raises(DefinitionError, match=message):
+        declare()  # type: ignore[operator]
+
+
+def test_partition_keys_are_one_safe_path_segment() -> None:
+    assert partition_key_problem("2026-10-25T02:00+01:00") is None
+    for bad in ("", ".hidden", "a/b", "a|b", "x" * 101, "é"):
+        assert partition_key_problem(bad) is not None
+
+
+NOW = at("2026-01-11T00:00")
+DAYS = daily_partitions("2026-01-01")
+REGIONS = static_partitions(["DE", "FR"])
+GRID = multi_partitions(date=DAYS, region=REGIONS)
+
+
+def test_identity_window_and_all() -> None:
+    assert Identity().upstream_keys("2026-01-05", DAYS, DAYS, NOW) == ("2026-01-05",)
+    assert Window(3).upstream_keys("2026-01-05", DAYS, DAYS, NOW) == ("2026-01-03", "2026-01-04", "2026-01-05")
+    assert Window(7).upstream_keys("2026-01-02", DAYS, DAYS, NOW) == ("2026-01-01", "2026-01-02")  # clipped
+    assert AllPartitions().upstream_keys("2026-01-05", DAYS, DAYS, NOW) == DAYS.keys(NOW)
+    assert Identity().upstream_keys(None, None, DAYS, NOW) == DAYS.keys(NOW)  # unpartitioned reads all
+
+
+def test_two_dimensions_map_to_and_from_one_of_them() -> None:
+    assert GRID.keys(NOW)[:3] == ("2026-01-01|DE", "2026-01-01|FR", "2026-01-02|DE")
+    assert Identity().upstream_keys("2026-01-02|FR", GRID, DAYS, NOW) == ("2026-01-02",)
+    assert Identity().upstream_keys("FR", REGIONS, GRID, NOW) == tuple(f"{d}|FR" for d in DAYS.keys(NOW))
+    with pytest.raises(DefinitionError, match="deps_window=, deps_all= or deps_mapping="):
+        Identity().upstream_keys("2026-01", monthly_partitions("2026-01-01"), DAYS, NOW)
+
+
+def test_custom_mapping_must_name_existing_partitions() -> None:
+    def previous_day(key: str) -> list[str]:
+        day = dt.date.fromisoformat(key)
+        return [(day - dt.timedelta(days=1)).isoformat()]
+
+    mapping = CustomMapping(previous_day)
+    assert mapping.upstream_keys("2026-01-05", DAYS, DAYS, NOW) == ("2026-01-04",)
+    with pytest.raises(DefinitionError, match="maps partition '2026-01-01' to '2025-12-31'"):
+        mapping.upstream_keys("2026-01-01", DAYS, DAYS, NOW)
+
+
+def test_a_year_of_days_is_cheap_to_map() -> None:
+    year = daily_partitions("2025-01-01")
+    now = at("2026-01-01T00:00")
+    keys = year.keys(now)
+    assert len(keys) == 365
+    windows = [Window(7).upstream_keys(k, year, year, now) for k in keys]
+    assert windows[-1] == keys[-7:] and windows[0] == keys[:1]
