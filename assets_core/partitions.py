@@ -19,7 +19,7 @@ from typing import Literal, Protocol
 from .errors import DefinitionError
 
 _KEY_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:+-]{0,99}")
-_SEPARATOR = "|"  # between the dimensions of a MultiPartitions key
+SEPARATOR = "|"  # between the dimensions of a MultiPartitions key
 
 Unit = Literal["hourly", "daily", "monthly"]
 _FORMATS: dict[Unit, str] = {"hourly": "%Y-%m-%dT%H:%M", "daily": "%Y-%m-%d", "monthly": "%Y-%m"}
@@ -150,7 +150,7 @@ class MultiPartitions:
     def keys(self, now: dt.datetime) -> tuple[str, ...]:
         (_, first), (_, second) = self.dimensions
         inner = second.keys(now)
-        return tuple(f"{a}{_SEPARATOR}{b}" for a in first.keys(now) for b in inner)
+        return tuple(f"{a}{SEPARATOR}{b}" for a in first.keys(now) for b in inner)
 
     def dimension(self, name: str) -> int:
         names = [n for n, _ in self.dimensions]
@@ -267,9 +267,9 @@ class Identity:
             return (key,)
         if isinstance(upstream, MultiPartitions) and not isinstance(downstream, MultiPartitions):
             index = _matching_dimension(upstream, downstream)
-            return tuple(k for k in upstream.keys(now) if k.split(_SEPARATOR)[index] == key)
+            return tuple(k for k in upstream.keys(now) if k.split(SEPARATOR)[index] == key)
         if isinstance(downstream, MultiPartitions) and not isinstance(upstream, MultiPartitions):
-            return (key.split(_SEPARATOR)[_matching_dimension(downstream, upstream)],)
+            return (key.split(SEPARATOR)[_matching_dimension(downstream, upstream)],)
         raise DefinitionError(
             "partitions differ between an asset and its upstream; declare how they map with deps_window=, "
             "deps_all= or deps_mapping="
@@ -342,3 +342,23 @@ class CustomMapping:
 def positions(partitions: AnyPartitions, now: dt.datetime) -> dict[str, int]:
     """Each key's position in ``partitions.keys(now)``, built once per definition and time."""
     return {k: i for i, k in enumerate(partitions.keys(now))}
+
+
+def identity() -> Identity:
+    """Read the same partition of the upstream (the default)."""
+    return Identity()
+
+
+def window(size: int) -> Window:
+    """Read the last ``size`` partitions of a time-partitioned upstream, up to this one."""
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise DefinitionError(f"window(size) takes a whole number of partitions >= 1, got {size!r}")
+    return Window(size)
+
+
+def all_partitions() -> AllPartitions:
+    """Read every partition of the upstream (fan-in)."""
+    return AllPartitions()
+
+
+MAPPINGS = (Identity, Window, AllPartitions, CustomMapping)  # what ``partition_mapping=`` takes as it is

@@ -136,3 +136,116 @@ def test_a_year_of_days_is_cheap_to_map() -> None:
     assert len(keys) == 365
     windows = [Window(7).upstream_keys(k, year, year, now) for k in keys]
     assert windows[-1] == keys[-7:] and windows[0] == keys[:1]
+
+
+# ---------------------------------------------------------------------------------------------- the partition graph
+
+from assets_core import AssetGraph, CurrentState, Head, asset, plan, source_asset  # noqa: E402
+from assets_core.partition_graph import Instance, expand, instance_key  # noqa: E402
+from assets_core.partitions import all_partitions, window  # noqa: E402
+
+TEN_DAYS = at("2026-01-11T00:00")
+
+
+def _pipeline() -> AssetGraph:
+    events = source_asset("events", path="data/{partition}.csv", partitions=DAYS)
+
+    @asset(partitions=DAYS)
+    def clean_events(events: list) -> list:
+        return events
+
+    @asset(partitions=DAYS, partition_mapping={"clean_events": window(7)})
+    def rolling_7d(clean_events: list) -> list:
+        return clean_events
+
+    @asset
+    def model(rolling_7d: dict) -> int:
+        return len(rolling_7d)
+
+    @asset(partitions=GRID)
+    def by_region(clean_events: list) -> list:
+        return clean_events
+
+    @asset(partitions=REGIONS, partition_mapping={"by_region": all_partitions()})
+    def region_total(by_region: list) -> int:
+        return len(by_region)
+
+    return AssetGraph.build([events, clean_events, rolling_7d, model, by_region, region_total])
+
+
+def test_expand_gives_one_node_per_partition_with_the_mapped_edges() -> None:
+    expanded = expand(_pipeline(), TEN_DAYS)
+    graph, up = expanded.graph, expanded.graph.upstream
+    day = "2026-01-05"
+    assert up[f"clean_events/partition={day}"] == (f"events/partition={day}",)
+    assert up[f"rolling_7d/partition={day}"] == tuple(f"clean_events/partition=2026-01-0{d}" for d in range(1, 6))
+    assert len(up["model"]) == 10 and up["model"][-1] == "rolling_7d/partition=2026-01-10"
+    assert up[f"by_region/date={day}/region=FR"] == (f"clean_events/partition={day}",)
+    assert len(up["region_total/partition=FR"]) == 20  # all_partitions(): every (day, region)
+    assert expanded.instances[f"by_region/date={day}/region=DE"] == Instance("by_region", f"{day}|DE")
+    assert instance_key("model", None, None) == "model"
+    order = {k: i for i, k in enumerate(graph.order)}
+    assert all(order[u] < order[k] for k, ups in up.items() for u in ups)  # topological
+    assert len(graph.order) == 3 * 10 + 1 + 20 + 2  # events, clean_events, rolling_7d; model; grid; regions
+
+
+def _built(expanded_graph: AssetGraph, sources: dict[str, str]) -> tuple[dict[str, str], dict[str, Head]]:
+    code = {k: f"code-{expanded_graph.nodes[k].key}" for k in expanded_graph.order if k not in sources}
+    heads: dict[str, Head] = {}
+    for i, key in enumerate(k for k in expanded_graph.order if k in code):
+        inputs = {u: sources[u] if u in sources else heads[u].data_version for u in expanded_graph.upstream[key]}
+        heads[key] = Head(i, f"data-{key}", code[key], inputs, f"{key}/x.json", "r1")
+    return code, heads
+
+
+def test_a_changed_source_day_makes_exactly_its_cone_stale() -> None:
+    expanded = expand(_pipeline(), TEN_DAYS).graph
+    sources = {k: "v1" for k in expanded.order if k.startswith("events/")}
+    code, heads = _built(expanded, sources)
+    assert plan(expanded, CurrentState(code, heads, sources)).stale == ()
+
+    changed = {**sources, "events/partition=2026-01-05": "v2"}
+    stale = {s.key for s in plan(expanded, CurrentState(code, heads, changed)).stale}
+    days_after = [f"2026-01-{d:02d}" for d in range(5, 11)]  # the 7-day windows that hold the 5th
+    assert stale == {
+        "clean_events/partition=2026-01-05",
+        *(f"rolling_7d/partition={d}" for d in days_after),
+        "model",
+        "by_region/date=2026-01-05/region=DE",
+        "by_region/date=2026-01-05/region=FR",
+        "region_total/partition=DE",
+        "region_total/partition=FR",
+    }
+
+
+def test_new_days_appear_as_never_materialized_partitions() -> None:
+    expanded = expand(_pipeline(), TEN_DAYS).graph
+    sources = {k: "v1" for k in expanded.order if k.startswith("events/")}
+    code, heads = _built(expanded, sources)
+    tomorrow = expand(_pipeline(), at("2026-01-12T00:00")).graph
+    sources["events/partition=2026-01-11"] = "v1"
+    code.update({k: f"code-{tomorrow.nodes[k].key}" for k in tomorrow.order if k not in sources})
+    result = plan(tomorrow, CurrentState(code, heads, sources))
+    missing = {s.key for s in result.stale if s.causes[0].kind.value == "MISSING"}
+    assert "clean_events/partition=2026-01-11" in missing and "rolling_7d/partition=2026-01-11" in missing
+    assert "rolling_7d/partition=2026-01-10" not in {s.key for s in result.stale}
+
+
+def test_partition_options_are_checked_where_declared() -> None:
+    with pytest.raises(DefinitionError, match="partition_mapping= names 'orders', which is not an upstream"):
+
+        @asset(partitions=DAYS, partition_mapping={"orders": window(2)})
+        def a(events: list) -> list:
+            return events
+
+    with pytest.raises(DefinitionError, match="names its partition, e.g. 'events/{partition}.csv'"):
+        source_asset("events", path="events.csv", partitions=DAYS)
+    with pytest.raises(DefinitionError, match="has no partitions="):
+        source_asset("events", path="events/{partition}.csv")
+    with pytest.raises(DefinitionError, match="window\\(size\\) takes a whole number"):
+        window(0)
+    with pytest.raises(DefinitionError, match="partitions= takes daily_partitions"):
+
+        @asset(partitions="daily")  # type: ignore[arg-type]
+        def b() -> int:
+            return 1
