@@ -4,6 +4,7 @@ dimensions, custom mappings, and declaration errors that name the fix."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -238,7 +239,7 @@ def test_partition_options_are_checked_where_declared() -> None:
         def a(events: list) -> list:
             return events
 
-    with pytest.raises(DefinitionError, match="names its partition, e.g. 'events/{partition}.csv'"):
+    with pytest.raises(DefinitionError, match=re.escape("names its partition, e.g. 'events/{partition}.csv'")):
         source_asset("events", path="events.csv", partitions=DAYS)
     with pytest.raises(DefinitionError, match="has no partitions="):
         source_asset("events", path="events/{partition}.csv")
