@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .bulk import collector_paused
 from .definitions import AssetDef
 from .graph import AssetGraph, Node
 from .partitions import (
@@ -55,6 +56,11 @@ def instance_key(asset: str, partition: str | None, partitions: AnyPartitions | 
 
 def expand(graph: AssetGraph, now: dt.datetime) -> PartitionGraph:
     """The partition graph of ``graph`` at ``now`` (time partitions grow with it). Linear in its edges."""
+    with collector_paused():  # hundreds of thousands of keys, tuples and records, none in a cycle
+        return _expand(graph, now)
+
+
+def _expand(graph: AssetGraph, now: dt.datetime) -> PartitionGraph:
     nodes: dict[str, Node] = {}
     instances: dict[str, Instance] = {}
     upstream: dict[str, tuple[str, ...]] = {}
