@@ -15,6 +15,7 @@ from typing import Any, TypeVar, overload
 
 from .errors import DefinitionError
 from .keys import validate_key
+from .partitions import AnyPartitions, MultiPartitions, PartitionMapping, StaticPartitions, TimePartitions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -63,6 +64,8 @@ class AssetDef:
     node_selector: Mapping[str, str] = field(default_factory=dict)
     tolerations: tuple[Mapping[str, str], ...] = ()
     return_annotation: Any = None
+    partitions: AnyPartitions | None = None
+    partition_mapping: Mapping[str, PartitionMapping] = field(default_factory=dict)  # by upstream key
 
     @property
     def upstream_keys(self) -> tuple[str, ...]:
@@ -85,6 +88,7 @@ class SourceAsset:
     group: str = "sources"
     description: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    partitions: AnyPartitions | None = None
 
 
 @dataclass(frozen=True)
@@ -184,10 +188,12 @@ def _make_asset(fn: Callable[..., Any], options: dict[str, Any]) -> AssetDef:
     except (TypeError, ValueError) as exc:
         raise DefinitionError(f"{where}: cannot read the function's parameters ({exc})") from None
     return_annotation = signature.return_annotation
+    inputs = _inputs(signature, options["ins"], where)
+    partitions = _partitions(options["partitions"], where)
     return AssetDef(
         key=key,
         fn=fn,
-        inputs=_inputs(signature, options["ins"], where),
+        inputs=inputs,
         deps=deps,
         group=group,
         description=options["description"] or inspect.getdoc(fn),
@@ -200,7 +206,48 @@ def _make_asset(fn: Callable[..., Any], options: dict[str, Any]) -> AssetDef:
         node_selector=_check_str_mapping(options["node_selector"], "node_selector", where),
         tolerations=tuple(_check_str_mapping(t, "each toleration", where) for t in tolerations),
         return_annotation=None if return_annotation is inspect.Signature.empty else return_annotation,
+        partitions=partitions,
+        partition_mapping=_partition_mapping(options["partition_mapping"], inputs, deps, where),
     )
+
+
+def _partitions(value: object, where: str) -> AnyPartitions | None:
+    if value is None or isinstance(value, (TimePartitions, StaticPartitions, MultiPartitions)):
+        return value
+    raise DefinitionError(
+        f"{where}: partitions= takes daily_partitions(...), hourly_partitions(...), monthly_partitions(...), "
+        f"static_partitions([...]) or multi_partitions(...), got {value!r}"
+    )
+
+
+def _partition_mapping(
+    value: object, inputs: tuple[AssetInput, ...], deps: tuple[str, ...], where: str
+) -> Mapping[str, PartitionMapping]:
+    """``partition_mapping={param or key: window(7) | all_partitions() | a function}``, by upstream key."""
+    from .partitions import MAPPINGS, CustomMapping
+
+    if value is None:
+        return _EMPTY
+    if not isinstance(value, Mapping):
+        raise DefinitionError(f"{where}: partition_mapping= must be a dict like {{'clean_events': window(7)}}")
+    keys = {i.param: i.key for i in inputs} | {d: d for d in deps}
+    mapped: dict[str, PartitionMapping] = {}
+    for name, given in value.items():
+        if name not in keys:
+            raise DefinitionError(
+                f"{where}: partition_mapping= names {name!r}, which is not an upstream of the asset; "
+                f"use one of {', '.join(sorted(keys)) or '(none)'}"
+            )
+        if isinstance(given, MAPPINGS):
+            mapped[keys[name]] = given
+        elif callable(given):
+            mapped[keys[name]] = CustomMapping(given, getattr(given, "__name__", ""))
+        else:
+            raise DefinitionError(
+                f"{where}: partition_mapping[{name!r}] must be window(N), all_partitions(), identity() or a "
+                f"function from a partition key to upstream keys, got {given!r}"
+            )
+    return MappingProxyType(mapped)
 
 
 @overload
@@ -223,6 +270,8 @@ def asset(
     image: str | None = None,
     node_selector: Mapping[str, str] | None = None,
     tolerations: Sequence[Mapping[str, str]] | None = None,
+    partitions: AnyPartitions | None = None,
+    partition_mapping: Mapping[str, PartitionMapping | Callable[[str], Iterable[str]]] | None = None,
 ) -> Callable[[F], AssetDef]: ...
 
 
@@ -243,11 +292,15 @@ def asset(
     image: str | None = None,
     node_selector: Mapping[str, str] | None = None,
     tolerations: Sequence[Mapping[str, str]] | None = None,
+    partitions: AnyPartitions | None = None,
+    partition_mapping: Mapping[str, PartitionMapping | Callable[[str], Iterable[str]]] | None = None,
 ) -> AssetDef | Callable[[Callable[..., Any]], AssetDef]:
     """Declare an asset. Each parameter is an upstream asset of the same name (``ins`` renames one).
 
     ``deps`` adds order-only upstreams whose data is not passed in. ``code_version`` overrides the
     automatic version (a hash of the function's syntax tree and of the user's helpers it calls).
+    ``partitions`` splits the asset into slices built one by one; ``partition_mapping`` says which
+    partitions of an upstream one partition reads (default: the same one; see docs/partitions.md).
     """
     options = dict(
         name=name,
@@ -263,6 +316,8 @@ def asset(
         image=image,
         node_selector=node_selector,
         tolerations=tolerations,
+        partitions=partitions,
+        partition_mapping=partition_mapping,
     )
     if fn is not None:
         return _make_asset(fn, options)
@@ -278,6 +333,7 @@ def source_asset(
     group: str | None = None,
     description: str | None = None,
     metadata: Mapping[str, Any] | None = None,
+    partitions: AnyPartitions | None = None,
 ) -> SourceAsset:
     """Declare data made outside the graph: a file or directory at ``path``, or your own ``version``/``read``.
 
@@ -298,6 +354,14 @@ def source_asset(
         resolved = Path(path)
         if not resolved.is_absolute():
             resolved = _caller_dir() / resolved
+    checked = _partitions(partitions, where)
+    placeholder = path is not None and "{partition}" in str(path)
+    if checked is not None and path is not None and not placeholder:
+        raise DefinitionError(
+            f"{where}: a partitioned source's path names its partition, e.g. 'events/{{partition}}.csv'"
+        )
+    if checked is None and placeholder:
+        raise DefinitionError(f"{where}: path has '{{partition}}' but the source has no partitions=; declare them")
     grp = group or "sources"
     validate_key(grp, f"{where} group")
     return SourceAsset(
@@ -308,6 +372,7 @@ def source_asset(
         group=grp,
         description=description,
         metadata=_check_str_mapping(metadata, "metadata", where),
+        partitions=checked,
     )
 
 
