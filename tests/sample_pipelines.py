@@ -14,3 +14,18 @@ NUMBERS = """
     def total(numbers: list) -> dict:
         return {"total": sum(numbers)}
 """
+
+# Two assets, a -> b, and no source: the smallest graph with an edge.
+TWO_ASSETS = """
+from assets_core import asset
+
+
+@asset
+def a() -> int:
+    return 1
+
+
+@asset
+def b(a: int) -> int:
+    return a + 1
+"""

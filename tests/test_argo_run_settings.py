@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from conftest import Project
+from sample_pipelines import TWO_ASSETS
 from test_argo_compile import CONFIG, _entry_tasks, layered_graph, quickstart
 
 from argo_compiler import ArgoConfig, Request, Run, Target, argo_config, compile_project, split_workflow, workflow
@@ -115,27 +116,12 @@ def test_runs_carry_parallelism_gc_ttl_labels_and_one_mutex_per_project() -> Non
 # -- drift guard -----------------------------------------------------------------------------------------------
 
 
-DRIFT = """
-from assets_core import asset
-
-
-@asset
-def a() -> int:
-    return 1
-
-
-@asset
-def b(a: int) -> int:
-    return a + 1
-"""
-
-
 def test_plan_task_fails_loudly_when_the_image_graph_differs(sqlite_project: Project, tmp_path: Path) -> None:
-    sqlite_project.write("pipeline", DRIFT)
+    sqlite_project.write("pipeline", TWO_ASSETS)
     ws = sqlite_project.workspace()
     keys = ordered_selection(ws.graph, ws.select(None))
     compiled = graph_digest(ws.graph, keys)
-    sqlite_project.write("pipeline", DRIFT + "\n\n@asset\ndef c(b: int) -> int:\n    return b\n")  # a newer image
+    sqlite_project.write("pipeline", TWO_ASSETS + "\n\n@asset\ndef c(b: int) -> int:\n    return b\n")  # a newer image
     out = tmp_path / "stale.txt"
     args = ["plan-task", "-m", sqlite_project.module(), "--output", str(out), "--graph-digest", compiled]
     env = sqlite_project.env()
@@ -162,7 +148,7 @@ def test_plan_task_fails_loudly_when_the_image_graph_differs(sqlite_project: Pro
 def test_default_compile_plans_in_the_cluster_and_plan_here_says_when_nothing_is_stale(
     sqlite_project: Project,
 ) -> None:
-    sqlite_project.write("pipeline", DRIFT)
+    sqlite_project.write("pipeline", TWO_ASSETS)
     docs = compile_project(sqlite_project.workspace(), CONFIG, Request()).manifests
     tasks = _entry_tasks(docs[0])
     assert tasks[0]["name"] == "plan" and all("when" in t for t in tasks[1:])  # the pods' store decides

@@ -6,21 +6,10 @@ from __future__ import annotations
 import json
 
 from conftest import Project
+from sample_pipelines import TWO_ASSETS
 
 from assets_core.records import Materialization, MaterializationKind, RunRecord, RunStatus
 from assets_core.run_diff import diff_runs, run_diff_json
-
-BEFORE = """
-    from assets_core import asset
-
-    @asset
-    def a() -> int:
-        return 1
-
-    @asset
-    def b(a: int) -> int:
-        return a + 1
-"""
 
 # b deleted; c added and built; d added but never built
 AFTER = """
@@ -61,7 +50,7 @@ def test_diff_runs_marks_added_and_removed_assets() -> None:
 
 
 def _two_runs(project: Project) -> tuple[str, str]:
-    project.write("pipeline", BEFORE)
+    project.write("pipeline", TWO_ASSETS)
     first = json.loads(project.cli("materialize", "-m", project.module(), "--json", check=True).stdout)["run_id"]
     project.write("pipeline", AFTER)
     built = project.cli("materialize", "-m", project.module(), "--select", "+c", "--json", check=True).stdout

@@ -17,22 +17,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from conftest import REPO, Project
+from sample_pipelines import TWO_ASSETS
 
 from assets_core import StoreError
 from assets_core.metadata_store import MetadataStore
 from assets_core.schema import SCHEMA_REVISION
-
-PIPELINE = """
-from assets_core import asset
-
-@asset
-def a() -> int:
-    return 1
-
-@asset
-def b(a: int) -> int:
-    return a + 1
-"""
 
 
 def _revision(url: str) -> str:
@@ -60,7 +49,7 @@ def test_a_store_from_a_newer_lakeplan_is_refused_and_left_alone(project: Projec
     assert "upgrade lakeplan" in message and "\n" not in message
     assert _revision(project.database_url) == newer, "a newer store must not be touched"
 
-    project.write("pipeline", PIPELINE)
+    project.write("pipeline", TWO_ASSETS)
     result = project.cli("plan", "-m", project.module())
     assert result.returncode == 3 and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.strip().splitlines() == [f"error: {message}"]
@@ -85,7 +74,7 @@ def test_an_empty_or_foreign_sqlite_file_is_refused_not_reused(
     sqlite_project: Project, content: bytes | str, expected: str
 ) -> None:
     """A zero-byte file used to open as a new, empty store (history lost, everything rebuilt, exit 0)."""
-    sqlite_project.write("pipeline", PIPELINE)
+    sqlite_project.write("pipeline", TWO_ASSETS)
     db = Path(sqlite_project.database_url.removeprefix("sqlite:///"))
     db.parent.mkdir(parents=True)
     if content == "foreign-sqlite":
@@ -127,7 +116,7 @@ def test_concurrent_first_opens_of_a_new_sqlite_store_all_succeed(tmp_path: Path
 def test_a_run_leaves_every_record_in_the_database_file(sqlite_project: Project, tmp_path: Path) -> None:
     """The WAL is checkpointed when a run ends: a copy of lakeplan.db alone (no -wal) holds the run and all
     its materializations (it used to hold no table at all after a first run)."""
-    sqlite_project.write("pipeline", PIPELINE)
+    sqlite_project.write("pipeline", TWO_ASSETS)
     sqlite_project.cli("materialize", "-m", sqlite_project.module(), check=True)
     sqlite_project.cli("materialize", "-m", sqlite_project.module(), "--force", "--workers", "2", check=True)
     db = Path(sqlite_project.database_url.removeprefix("sqlite:///"))
