@@ -31,6 +31,18 @@ from .step import INTERRUPTED, StepInterrupted, StepResult, materialize, record_
 from .workspace import Workspace
 
 INTERRUPT_GRACE_SECONDS = 10.0  # after Ctrl-C, how long an interrupted worker gets to record its failure
+PARENT_CHECK_SECONDS = 1.0  # how often a worker looks whether its parent is still there
+EXIT_PARENT_GONE = 3  # a worker's exit code when its parent died (an infrastructure failure)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker's watch thread: end the worker within a second of its parent's death (``kill -9``
+    included, which runs no clean-up), so no orphan keeps running user code or holding store connections.
+    The asset's claim names the dead worker, so the next run takes it over at once."""
+    while True:
+        time.sleep(PARENT_CHECK_SECONDS)
+        if os.getppid() != parent:  # re-parented: the process that started us is gone
+            os._exit(EXIT_PARENT_GONE)
 
 
 def _interrupt_once(_signum: int, _frame: FrameType | None) -> None:
@@ -44,6 +56,7 @@ def _serve(conn: Connection, target: str, settings: Settings) -> None:
     ``("lost", reason)`` for the parent to record, or ``("error", exception)`` for it to re-raise;
     ``None`` (or the parent's end of the pipe closing) stops it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="lakeplan-parent-watch", daemon=True).start()
     try:  # at once, so loading the project overlaps the parent's first steps
         ws: Workspace | BaseException = Workspace.load(target, settings)
     except BaseException as exc:  # reported with the first task: the parent re-raises it

@@ -372,3 +372,71 @@ def test_declared_metadata_is_shown_by_assets_and_history(sqlite_project: Projec
     assert history.splitlines()[0] == "orders: declared metadata owner=data-team sla_hours=6"
     data = json.loads(sqlite_project.cli("history", "-m", module, "orders", "--json", check=True).stdout)
     assert data["declared_metadata"] == {"owner": "data-team", "sla_hours": 6}
+
+
+ORPHANS = """
+import os
+import time
+from pathlib import Path
+
+from assets_core import asset
+
+HERE = Path(os.environ["PIDS"])
+
+
+def _hang(name: str) -> int:
+    (HERE / f"{name}.pid").write_text(str(os.getpid()))
+    time.sleep(120)
+    return 1
+
+
+@asset
+def left() -> int:
+    return _hang("left")
+
+
+@asset
+def right() -> int:
+    return _hang("right")
+"""
+
+
+@pytest.mark.slow
+def test_workers_die_with_their_parent(sqlite_project: Project, tmp_path: Path) -> None:
+    """Before: after kill -9 of 'materialize --workers 2', both workers ran on (>= 60 s), each holding a store
+    connection. Now each notices within a second or two and exits; the next run takes their claims over."""
+    sqlite_project.write("pipeline", ORPHANS)
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    env = {**sqlite_project.env(), "PIDS": str(pids)}
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "assets_core", "materialize", "-m", sqlite_project.module(), "-w", "2"],
+        cwd=sqlite_project.root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while len(list(pids.glob("*.pid"))) < 2:
+        assert parent.poll() is None and time.monotonic() < deadline, "the workers did not start"
+        time.sleep(0.05)
+    workers = [int(p.read_text()) for p in pids.glob("*.pid")]
+    parent.kill()
+    parent.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    alive = set(workers)
+    while alive and time.monotonic() < deadline:
+        alive = {pid for pid in alive if _running(pid)}
+        time.sleep(0.1)
+    for pid in alive:  # leave no orphan behind when the check fails
+        os.kill(pid, signal.SIGKILL)
+    assert not alive, f"workers {sorted(alive)} outlived their parent by 10 s"
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting for its new parent counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state != "Z"
