@@ -662,8 +662,11 @@ def _name(part: CodePart) -> str:
     return part.name
 
 
+@functools.cache
 def user_file_predicate(project_root: Path) -> Callable[[str], bool]:
-    """Files under the project root that are neither installed packages nor lakeplan itself."""
+    """Files under the project root that are neither installed packages nor lakeplan itself. One predicate
+    per root for the process: it remembers each file's answer, so a worker's or a test's every run, every
+    workspace and every failure's traceback do not resolve the same paths again."""
     root = str(project_root.resolve()) + "/"
     own = str(Path(__file__).resolve().parent.parent) + "/"
     excluded = ("/site-packages/", "/dist-packages/", "/.venv/")

@@ -62,14 +62,9 @@ def distribution_versions(modules: Iterable[str]) -> dict[str, str]:
     return found
 
 
-# One predicate per project root for the process: it remembers each file's answer, and every run of a
-# long-lived process (a worker, a test) would otherwise resolve the path of every loaded module again.
-_user_file_predicate = functools.cache(user_file_predicate)
-
-
 def user_modules(project_root: Path, modules: Mapping[str, ModuleType | None] | None = None) -> list[ModuleType]:
     """Loaded modules whose file is the user's own code under ``project_root``."""
-    is_user_file = _user_file_predicate(project_root)
+    is_user_file = user_file_predicate(project_root)
     loaded = sys.modules if modules is None else modules
     found = []
     for module in list(loaded.values()):
