@@ -36,9 +36,12 @@ def step(target: str | None, key: str, run_id: str, selection: str = "*") -> int
 
 
 def _waiting(ws: Workspace, key: str, selection: str, run_id: str) -> str:
-    """Why the run's selection cannot make ``key`` fresh (a stale upstream it leaves out), or ''. Only a
-    partial selection can leave one out, so only then is the selection planned."""
+    """Why the run's selection cannot make ``key`` fresh (a stale upstream it leaves out), or ''. Only when
+    the selection leaves out an asset upstream of ``key`` is it planned: most pods read no store for this."""
     if selection in ("", "*"):
+        return ""
+    selected = ws.select(selection)
+    if all(up in selected or ws.graph.is_source(up) for up in ws.graph.ancestors([key])):
         return ""
     status = next((s for s in ws.plan(selection, run_id=run_id).statuses if s.key == key), None)
     return status.waiting_message if status is not None and status.waiting_on else ""

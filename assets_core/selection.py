@@ -65,6 +65,5 @@ def _term(graph: AssetGraph, term: str) -> set[str]:
 def upstreams_outside(graph: AssetGraph, selected: frozenset[str]) -> tuple[str, ...]:
     """Assets (not sources) the selection reads from but leaves out: while one is stale, what the selection
     builds from it waits (``AssetStatus.waiting_on``) instead of being rebuilt."""
-    return tuple(
-        sorted({up for key in selected for up in graph.upstream[key] if up not in selected and up in graph.assets})
-    )
+    outside = {up for key in selected for up in graph.upstream[key] if up not in selected}
+    return tuple(sorted(up for up in outside if not graph.is_source(up)))
