@@ -13,23 +13,19 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from conftest import Project
+from sample_pipelines import TWO_ASSETS
 
 import assets_core.metadata_store
 from assets_core.schema import SCHEMA_REVISION
 
-PIPELINE = """
-    from assets_core import asset, schedule
+PIPELINE = (
+    TWO_ASSETS
+    + """
+from assets_core import schedule
 
-    @asset
-    def a() -> int:
-        return 1
-
-    @asset
-    def b(a: int) -> int:
-        return a + 1
-
-    nightly = schedule("nightly", cron="0 2 * * *", select="b+")
+nightly = schedule("nightly", cron="0 2 * * *", select="b+")
 """
+)
 
 # Every read-only verb, with arguments that reach the store where the verb has one.
 READ_ONLY = [
