@@ -20,6 +20,7 @@ from conftest import Project
 from assets_core.executor import run
 from assets_core.metadata_store import MetadataStore
 from assets_core.records import MaterializationKind
+from assets_core.schema import SCHEMA_REVISION
 
 # a -> b -> d ; a -> c (an independent branch). b does what MODE says; every call is logged to CALLS.
 PIPELINE = """
@@ -250,7 +251,7 @@ def test_a_failure_keeps_the_user_traceback_and_names_the_innermost_user_frame(p
 
 
 def test_a_store_at_revision_0002_is_upgraded_and_keeps_its_records(database_url: str) -> None:
-    """Migration 0003 adds the traceback column to an existing store, on SQLite and PostgreSQL."""
+    """Later migrations (0003 adds the traceback column) upgrade an existing store, on SQLite and PostgreSQL."""
     from alembic import command
     from alembic.config import Config
 
@@ -275,7 +276,7 @@ def test_a_store_at_revision_0002_is_upgraded_and_keeps_its_records(database_url
         (old,) = store.history("a")
         assert (old.error, old.traceback) == ("ValueError: old", None)
         with store.engine.connect() as conn:
-            assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+            assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == SCHEMA_REVISION
     finally:
         store.close()
 

@@ -49,6 +49,19 @@ def test_open_creates_the_schema_at_the_current_revision(store: MetadataStore) -
     assert revision == SCHEMA_REVISION
 
 
+def test_the_migrations_build_exactly_the_tables_schema_py_declares(store: MetadataStore) -> None:
+    """schema.py and migrations/ describe one schema: a change to one without the other fails here."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from assets_core.schema import metadata
+
+    with store.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        differences = compare_metadata(context, metadata)
+    assert differences == []
+
+
 def test_reopening_is_a_no_op_and_keeps_data(database_url: str) -> None:
     first = MetadataStore.open(database_url)
     first.record(mat("a", "d1"), None)
