@@ -2,7 +2,9 @@
 
 A step takes the asset's claim (a row in ``lp_claims``) before building and releases it after. The holder
 renews its lease while it works; a claim whose lease ran out, or whose holder process on this machine is
-gone (SIGKILL), is taken over, so a dead run never blocks the others for longer than one lease.
+gone (SIGKILL), is taken over, so a dead run never blocks the others for longer than one lease. A step with
+a time limit (timeouts.py) is never renewed past its deadline: a hung step, even one stuck in C code that
+cannot be interrupted, lets another run take the asset over once its time is up.
 """
 
 from __future__ import annotations
@@ -61,17 +63,24 @@ def _backoff(attempt: int) -> float:
 
 @dataclass(slots=True)
 class Held:
-    """A claim held for a block: which run was waited for first (None if it was free), and whether the
-    holder already released it inside its own record transaction (saving a write)."""
+    """A claim held for a block: which run was waited for first (None if it was free), whether the holder
+    already released it inside its own record transaction (saving a write), and the holder's deadline
+    (``time.time()``; None: none now), past which the lease is not renewed."""
 
     claim: Claim
     waited_for: str | None
     released: bool = False
+    deadline: float | None = None
+
+    def lease_until(self, now: float, lease: float) -> float:
+        """Where a renewal at ``now`` moves the lease: ``lease`` ahead, but never past the deadline."""
+        return now + lease if self.deadline is None else min(now + lease, self.deadline)
 
 
 @contextmanager
 def claimed(store: MetadataStore, asset_key: str, run_id: str, lease: float = LEASE_SECONDS) -> Iterator[Held]:
-    """Hold ``asset_key``'s claim for the block, waiting while another live run holds it."""
+    """Hold ``asset_key``'s claim for the block, waiting while another live run holds it. A step with a time
+    limit passes a ``lease`` no longer than it, so even the first lease ends by its deadline."""
     holder = this_holder()
     waited_for: str | None = None
     attempt = 0
@@ -87,7 +96,7 @@ def claimed(store: MetadataStore, asset_key: str, run_id: str, lease: float = LE
         time.sleep(_backoff(attempt))
         attempt += 1
     held = Held(mine, waited_for)
-    _renewer.add(store, mine, lease)
+    _renewer.add(store, held, lease)
     try:
         yield held
     finally:
@@ -98,20 +107,21 @@ def claimed(store: MetadataStore, asset_key: str, run_id: str, lease: float = LE
 
 
 class _Renewer:
-    """One thread per process extends the lease of every claim it holds, every third of the shortest lease.
+    """One thread per process extends the lease of every claim it holds, every third of the shortest lease,
+    up to the holder's deadline (``Held.lease_until``).
 
     A thread per step would cost a start and a join on every asset; claims are held by few steps at a time.
     """
 
     def __init__(self) -> None:
-        self._held: dict[Claim, tuple[MetadataStore, float]] = {}
+        self._held: dict[Claim, tuple[MetadataStore, Held, float]] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def add(self, store: MetadataStore, claim: Claim, lease: float) -> None:
+    def add(self, store: MetadataStore, held: Held, lease: float) -> None:
         with self._lock:
-            self._held[claim] = (store, lease)
+            self._held[held.claim] = (store, held, lease)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="lakeplan-claims", daemon=True)
                 self._thread.start()
@@ -126,17 +136,18 @@ class _Renewer:
         while True:
             with self._lock:
                 held = list(self._held.items())
-            tick = min((lease for _, lease in (entry for _, entry in held)), default=LEASE_SECONDS) / 3
+            tick = min((lease for _, _, lease in (entry for _, entry in held)), default=LEASE_SECONDS) / 3
             self._wake.wait(tick)
             self._wake.clear()
             now = time.time()
-            for claim, (store, lease) in held:
+            for claim, (store, holding, lease) in held:
                 with self._lock:
                     if claim not in self._held:
                         continue  # released meanwhile
-                if now - claim.claimed_at >= tick:  # a just-taken claim needs no renewal yet
+                until = holding.lease_until(now, lease)
+                if now - claim.claimed_at >= tick and until > now:  # a just-taken claim needs no renewal yet
                     with suppress(StoreError):  # a failed renewal is retried at the next tick
-                        store.renew_claim(claim, now + lease)
+                        store.renew_claim(claim, until)
 
 
 _renewer = _Renewer()

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .timeouts import FORMS, parse_timeout
 
 STATE_DIR = ".lakeplan"
 _SECTIONS = ("argo", "lakefs")
@@ -25,6 +26,7 @@ _ENV = {
     "workers": "LAKEPLAN_WORKERS",
     "retry_backoff_seconds": "LAKEPLAN_RETRY_BACKOFF_SECONDS",
     "fsync": "LAKEPLAN_FSYNC",
+    "timeout": "LAKEPLAN_TIMEOUT",
 }
 
 
@@ -39,6 +41,7 @@ class Settings:
     workers: int = 1
     retry_backoff_seconds: float = 1.0
     fsync: bool = False
+    timeout: int | None = None  # seconds an attempt at an asset without its own timeout may run; None: no limit
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
@@ -134,6 +137,7 @@ _TYPED = {
     ),
     "retry_backoff_seconds": _Typed(seconds, (int, float), "seconds from 0 to 3600", "retry_backoff_seconds = 1.5"),
     "fsync": _Typed(parse_bool, (bool,), "true or false", "fsync = true"),
+    "timeout": _Typed(parse_timeout, (str, int), f"{FORMS}, from 1s to 30 days", 'timeout = "1h"'),
 }
 
 

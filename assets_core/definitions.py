@@ -16,6 +16,7 @@ from typing import Any, TypeVar, overload
 from .errors import DefinitionError
 from .keys import validate_key
 from .partitions import AnyPartitions, MultiPartitions, PartitionMapping, StaticPartitions, TimePartitions
+from .timeouts import FORMS, parse_timeout
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -60,6 +61,7 @@ class AssetDef:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     resources: Resources = Resources()
     retries: int = 0
+    timeout: int | None = None  # seconds one attempt may run; None: the project's default (timeouts.py)
     image: str | None = None
     node_selector: Mapping[str, str] = field(default_factory=dict)
     tolerations: tuple[Mapping[str, str], ...] = ()
@@ -171,6 +173,12 @@ def _make_asset(fn: Callable[..., Any], options: dict[str, Any]) -> AssetDef:
     retries = options["retries"]
     if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 100:
         raise DefinitionError(f"{where}: retries must be a whole number from 0 to 100, got {retries!r}")
+    timeout = options["timeout"]
+    if timeout is not None:
+        try:
+            timeout = parse_timeout(timeout)
+        except ValueError:
+            raise DefinitionError(f"{where}: timeout must be {FORMS}, from 1s to 30 days; got {timeout!r}") from None
     io_manager = options["io_manager"] or "auto"
     if io_manager not in IO_MANAGERS:
         raise DefinitionError(f"{where}: unknown io_manager {io_manager!r}; use one of {', '.join(IO_MANAGERS)}")
@@ -202,6 +210,7 @@ def _make_asset(fn: Callable[..., Any], options: dict[str, Any]) -> AssetDef:
         metadata=_check_str_mapping(options["metadata"], "metadata", where),
         resources=_resources(options["resources"], where),
         retries=retries,
+        timeout=timeout,
         image=options["image"],
         node_selector=_check_str_mapping(options["node_selector"], "node_selector", where),
         tolerations=tuple(_check_str_mapping(t, "each toleration", where) for t in tolerations),
@@ -267,6 +276,7 @@ def asset(
     metadata: Mapping[str, Any] | None = None,
     resources: Mapping[str, str | int | float] | None = None,
     retries: int = 0,
+    timeout: str | int | None = None,
     image: str | None = None,
     node_selector: Mapping[str, str] | None = None,
     tolerations: Sequence[Mapping[str, str]] | None = None,
@@ -289,6 +299,7 @@ def asset(
     metadata: Mapping[str, Any] | None = None,
     resources: Mapping[str, str | int | float] | None = None,
     retries: int = 0,
+    timeout: str | int | None = None,
     image: str | None = None,
     node_selector: Mapping[str, str] | None = None,
     tolerations: Sequence[Mapping[str, str]] | None = None,
@@ -299,6 +310,8 @@ def asset(
 
     ``deps`` adds order-only upstreams whose data is not passed in. ``code_version`` overrides the
     automatic version (a hash of the function's syntax tree and of the user's helpers it calls).
+    ``timeout`` (``"90s"``, ``"30m"``, ``"1h30m"`` or seconds) stops an attempt that runs longer and fails it
+    "timed out after ..."; without it the project's ``[tool.lakeplan] timeout`` applies, if any.
     ``partitions`` splits the asset into slices built one by one; ``partition_mapping`` says which
     partitions of an upstream one partition reads (default: the same one; see docs/partitions.md).
     """
@@ -313,6 +326,7 @@ def asset(
         metadata=metadata,
         resources=resources,
         retries=retries,
+        timeout=timeout,
         image=image,
         node_selector=node_selector,
         tolerations=tolerations,

@@ -4,8 +4,8 @@ the Argo pod (``lakeplan step``).
 It re-checks the asset against the store first (so a retried or duplicated step does nothing twice),
 reuses an identical earlier output when one exists, otherwise runs the user's function, writes the
 value atomically and records provenance with compare-and-set. Whatever the user's code does to end
-(raise, ``sys.exit``, return a None it is not annotated to return, Ctrl-C) is recorded as a failed
-attempt with the traceback of the user's code (see failures.py).
+(raise, ``sys.exit``, return a None it is not annotated to return, Ctrl-C, run past its time limit) is
+recorded as a failed attempt with the traceback of the user's code (see failures.py, timeouts.py).
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ import re
 import time
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .claims import Held, claimed
+from .claims import LEASE_SECONDS, Held, claimed
 from .code_version import user_file_predicate
 from .context import collecting
 from .definitions import AssetDef, SourceAsset
@@ -28,6 +29,7 @@ from .failures import Failure, describe
 from .metadata_store import RecordConflict
 from .planner import CurrentState, assess
 from .records import Materialization, MaterializationKind, recipe_of
+from .timeouts import StepTimedOut, TimeLimit, effective_timeout
 from .workspace import Workspace
 
 if TYPE_CHECKING:
@@ -136,11 +138,13 @@ def _kind(annotation: object) -> str | None:
 
 
 def _call(
-    ws: Workspace, asset: AssetDef, kwargs: dict[str, Any], retries: bool
+    ws: Workspace, asset: AssetDef, kwargs: dict[str, Any], retries: bool, clock: TimeLimit
 ) -> tuple[Any, dict[str, Any], int] | Failure:
     """Run the user's function with its declared retries: (value, user metadata, attempts), or why it failed.
 
     ``sys.exit()`` fails the asset without retrying (it was meant, not flaky); Ctrl-C is left to the caller.
+    An attempt past its time limit fails like a raised exception; a retry gets a new ``clock`` (the first
+    attempt's was started before its inputs were read).
     """
     attempts = asset.retries + 1 if retries else 1
     for attempt in range(1, attempts + 1):
@@ -149,10 +153,13 @@ def _call(
                 value = asset.fn(**kwargs)
         except SystemExit as exc:
             return _failure(ws, asset, exc, _exit_reason(exc))
-        except Exception as exc:
+        except (Exception, StepTimedOut) as exc:
+            clock.stop()
+            reason = clock.message if isinstance(exc, StepTimedOut) else None
             if attempt == attempts:
-                return _failure(ws, asset, exc)
+                return _failure(ws, asset, exc, reason)
             time.sleep(ws.settings.retry_backoff_seconds * 2 ** (attempt - 1))
+            clock.start()
             continue
         if value is None and not _may_be_none(asset.return_annotation):
             return Failure(
@@ -171,16 +178,27 @@ def materialize(
     force: bool = False,
     retries: bool = True,
     waiting: str = "",
+    on_deadline: Callable[[float | None], None] | None = None,
 ) -> StepResult:
     """Bring one asset up to date; store failures raise StoreError, user failures return FAILED.
 
     Holds the asset's claim throughout, so a concurrent run building the same asset is waited for (and
     then usually finds it FRESH) instead of building it twice. ``waiting`` says which stale upstreams the
     run does not build (``AssetStatus.waiting_message``): the asset is then not up to date even when its
-    own inputs are unchanged, so it is reported WAITING, never FRESH.
+    own inputs are unchanged, so it is reported WAITING, never FRESH. ``on_deadline`` hears each attempt's
+    deadline (None when none runs), e.g. a worker's parent, which kills a worker that does not stop.
     """
-    with claimed(ws.store, key, run_id) as held:
-        result = _materialize(ws, key, run_id, held, force=force, retries=retries)
+    limit = timeout_of(ws, key)
+    lease = LEASE_SECONDS if limit is None else min(LEASE_SECONDS, limit)
+    with claimed(ws.store, key, run_id, lease) as held:
+
+        def deadline(at: float | None) -> None:
+            held.deadline = at  # the claim's lease never outlives the attempt's deadline
+            if on_deadline is not None:
+                on_deadline(at)
+
+        with TimeLimit(limit, deadline) as clock:
+            result = _materialize(ws, key, run_id, held, clock, force=force, retries=retries)
     notes = [f"waited for run {held.waited_for}"] if held.waited_for is not None else []
     if waiting and result.outcome is Outcome.FRESH:
         result = dataclasses.replace(result, outcome=Outcome.WAITING, message=waiting)
@@ -191,7 +209,14 @@ def materialize(
     return dataclasses.replace(result, message="; ".join([*notes, result.message]).rstrip("; "))
 
 
-def _materialize(ws: Workspace, key: str, run_id: str, held: Held, *, force: bool, retries: bool) -> StepResult:
+def timeout_of(ws: Workspace, key: str) -> int | None:
+    """Seconds one attempt at ``key`` may run: its own ``timeout``, else the project's, else None (no limit)."""
+    return effective_timeout(ws.graph.asset(key).timeout, ws.settings.timeout)
+
+
+def _materialize(
+    ws: Workspace, key: str, run_id: str, held: Held, clock: TimeLimit, *, force: bool, retries: bool
+) -> StepResult:
     started = time.time()
     asset = ws.graph.asset(key)
     upstreams = ws.graph.upstream[key]
@@ -268,33 +293,45 @@ def _materialize(ws: Workspace, key: str, run_id: str, held: Held, *, force: boo
         return _failed(ws, asset, run_id, started, code.version, input_versions, failure)
 
     try:
+        clock.start()  # the attempt's time: reading the inputs, running the function, storing the value
         try:
-            kwargs = _inputs(ws, asset, seen)
-        except (CorruptedOutput, MissingOutput) as exc:  # the upstream now plans as MISSING; only this branch fails
-            return failed(Failure(f"cannot read inputs: {exc}"))
-        except StoreError:
-            raise
-        except Exception as exc:  # a source the user's reader or pandas cannot parse
-            return failed(_failure(ws, asset, exc, f"cannot read inputs: {_reason(exc)}"))
-        called = _call(ws, asset, kwargs, retries)
-        if isinstance(called, Failure):
-            return failed(called)
-        value, user_metadata, attempts = called
-        try:
-            stored, metadata = _write(ws, asset, value)
-        except StoreError:
-            raise
-        except Exception as exc:  # e.g. a column pyarrow cannot type, or an unpicklable object
-            return failed(_failure(ws, asset, exc, f"cannot store the value: {_reason(exc)}"))
+            built = _build(ws, asset, seen, retries, clock)
+        finally:
+            clock.stop()  # recording below is never cut short
+    except StepTimedOut as exc:  # while reading the inputs or storing the value
+        built = _failure(ws, asset, exc, clock.message)
     except KeyboardInterrupt as exc:  # Ctrl-C while reading, computing or writing: record it, then stop the run
         raise StepInterrupted(failed(_failure(ws, asset, exc, INTERRUPTED))) from None
-    return record(
-        MaterializationKind.BUILT,
-        stored.data_version,
-        stored.location,
-        {**metadata, **user_metadata, "attempts": attempts},
-        attempts,
-    )
+    if isinstance(built, Failure):
+        return failed(built)
+    stored, metadata, attempts = built
+    return record(MaterializationKind.BUILT, stored.data_version, stored.location, metadata, attempts)
+
+
+def _build(
+    ws: Workspace, asset: AssetDef, seen: Observation, retries: bool, clock: TimeLimit
+) -> tuple[Any, dict[str, Any], int] | Failure:
+    """Read the inputs, run the function (with retries) and store its value: (stored object, metadata,
+    attempts), or why it failed. Runs under the step's clock; store failures raise StoreError."""
+    try:
+        kwargs = _inputs(ws, asset, seen)
+    except (CorruptedOutput, MissingOutput) as exc:  # the upstream now plans as MISSING; only this branch fails
+        return Failure(f"cannot read inputs: {exc}")
+    except StoreError:
+        raise
+    except Exception as exc:  # a source the user's reader or pandas cannot parse
+        return _failure(ws, asset, exc, f"cannot read inputs: {_reason(exc)}")
+    called = _call(ws, asset, kwargs, retries, clock)
+    if isinstance(called, Failure):
+        return called
+    value, user_metadata, attempts = called
+    try:
+        stored, metadata = _write(ws, asset, value)
+    except StoreError:
+        raise
+    except Exception as exc:  # e.g. a column pyarrow cannot type, or an unpicklable object
+        return _failure(ws, asset, exc, f"cannot store the value: {_reason(exc)}")
+    return stored, {**metadata, **user_metadata, "attempts": attempts}, attempts
 
 
 def _write(ws: Workspace, asset: AssetDef, value: object) -> tuple[Any, dict[str, Any]]:

@@ -6,6 +6,11 @@ That is why this is not ``concurrent.futures.ProcessPoolExecutor``: when one of 
 names neither the asset nor the exit code, and refuses further work. Here a dead worker fails exactly
 its own asset ("worker process died (exit code N)") and is replaced, so independent branches go on.
 
+Time limits (timeouts.py): a worker stops its own step at the deadline (SIGALRM in its main thread) and
+records the failure; it publishes each attempt's deadline in shared memory, and a worker still busy
+``STOP_GRACE_SECONDS`` after it (stuck in C code that never returns to the interpreter) is killed by the
+parent, its step recorded as timed out and its claim released, and a new worker takes its place.
+
 Ctrl-C: a worker lets SIGINT interrupt only a running step (between steps it is ignored, so an idle
 worker never dies with a traceback); the parent forwards it to the busy workers and collects their
 results, so each interrupted asset is recorded as failed before the run stops.
@@ -26,13 +31,18 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import Any
 
+from .claims import Claim
 from .config import Settings
-from .step import INTERRUPTED, StepInterrupted, StepResult, materialize, record_lost
+from .errors import StoreError
+from .processes import this_host
+from .step import INTERRUPTED, StepInterrupted, StepResult, materialize, record_lost, timeout_of
+from .timeouts import STOP_GRACE_SECONDS, timed_out
 from .workspace import Workspace
 
 INTERRUPT_GRACE_SECONDS = 10.0  # after Ctrl-C, how long an interrupted worker gets to record its failure
 PARENT_CHECK_SECONDS = 1.0  # how often a worker looks whether its parent is still there
 EXIT_PARENT_GONE = 3  # a worker's exit code when its parent died (an infrastructure failure)
+DEADLINE_POLL_SECONDS = 1.0  # how often the parent looks at the deadlines of busy workers with a time limit
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -51,10 +61,15 @@ def _interrupt_once(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _serve(conn: Connection, target: str, settings: Settings) -> None:
+def _serve(conn: Connection, target: str, settings: Settings, deadline: Any) -> None:
     """A worker's life: receive ``(key, run_id, force, waiting)``, send back ``("result", StepResult)``,
     ``("lost", reason)`` for the parent to record, or ``("error", exception)`` for it to re-raise;
-    ``None`` (or the parent's end of the pipe closing) stops it."""
+    ``None`` (or the parent's end of the pipe closing) stops it. ``deadline`` (shared memory) holds the
+    running attempt's deadline, 0 when there is none."""
+
+    def publish(at: float | None) -> None:
+        deadline.value = at or 0.0
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="lakeplan-parent-watch", daemon=True).start()
     try:  # at once, so loading the project overlaps the parent's first steps
@@ -74,7 +89,7 @@ def _serve(conn: Connection, target: str, settings: Settings) -> None:
         try:
             if isinstance(ws, BaseException):
                 raise ws
-            reply = ("result", materialize(ws, key, run_id, force=force, waiting=waiting))
+            reply = ("result", materialize(ws, key, run_id, force=force, waiting=waiting, on_deadline=publish))
         except StepInterrupted as exc:  # recorded by the step
             reply = ("result", exc.result)
         except KeyboardInterrupt:  # it landed in lakeplan's own code, before or after the asset's
@@ -104,8 +119,15 @@ def _died(exitcode: int | None) -> str:
 class _Worker:
     process: BaseProcess
     conn: Connection
+    deadline: Any  # shared double: the running attempt's deadline (time.time()), 0 when none
     key: str | None = None  # the asset it is materializing, None when idle
     started: float = 0.0
+    limit: int | None = None  # the asset's time limit (seconds), None when it has none
+
+    def overdue(self, now: float) -> bool:
+        """Still busy ``STOP_GRACE_SECONDS`` past its step's deadline: it cannot stop itself."""
+        at = float(self.deadline.value)
+        return at > 0 and now > at + STOP_GRACE_SECONDS
 
 
 class WorkerPool:
@@ -142,13 +164,18 @@ class WorkerPool:
             if len(self._workers) >= self._size:
                 raise RuntimeError("no idle worker")  # the executor never submits more than size at once
             worker = self._spawn()
+        worker.deadline.value = 0.0
         worker.conn.send((key, self._run_id, self._force, self._waiting.get(key, "")))
-        worker.key, worker.started = key, time.time()
+        worker.key, worker.started, worker.limit = key, time.time(), timeout_of(self._ws, key)
 
     def _spawn(self) -> _Worker:
         ours, theirs = self._context.Pipe()
+        deadline = self._context.RawValue("d", 0.0)
         process = self._context.Process(
-            target=_serve, args=(theirs, self._ws.target, self._ws.settings), name="lakeplan-worker", daemon=True
+            target=_serve,
+            args=(theirs, self._ws.target, self._ws.settings, deadline),
+            name="lakeplan-worker",
+            daemon=True,
         )
         # Started with SIGINT ignored (an ignored signal stays ignored across exec, and Python then keeps
         # it so): a Ctrl-C while the new interpreter imports would otherwise kill it with a traceback.
@@ -162,20 +189,44 @@ class WorkerPool:
             finally:
                 signal.signal(signal.SIGINT, previous)
         theirs.close()
-        worker = _Worker(process, ours)
+        worker = _Worker(process, ours, deadline)
         self._workers.append(worker)
         return worker
 
     def wait(self, timeout: float | None = None) -> list[StepResult]:
         """Results of the steps that ended (at least one unless ``timeout`` passed); a dead worker's step
-        fails. Re-raises what a worker raised outside the asset's code (e.g. StoreError)."""
-        busy = [w for w in self._workers if w.key is not None]
-        ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout))
-        results = []
-        for worker in busy:
-            if worker.key is not None and (worker.conn in ready or worker.process.sentinel in ready):
-                results.append(self._collect(worker, worker.key))
-        return results
+        fails, an overdue one is killed and its step fails as timed out. Re-raises what a worker raised
+        outside the asset's code (e.g. StoreError)."""
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            busy = [w for w in self._workers if w.key is not None]
+            left = None if end is None else max(0.0, end - time.monotonic())
+            if any(w.limit is not None for w in busy):
+                left = DEADLINE_POLL_SECONDS if left is None else min(left, DEADLINE_POLL_SECONDS)
+            ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy], left))
+            results = []
+            for worker in busy:
+                if worker.key is not None and (worker.conn in ready or worker.process.sentinel in ready):
+                    results.append(self._collect(worker, worker.key))
+            now = time.time()
+            results += [self._kill_overdue(w, w.key) for w in busy if w.key is not None and w.overdue(now)]
+            if results or (end is not None and time.monotonic() >= end):
+                return results
+
+    def _kill_overdue(self, worker: _Worker, key: str) -> StepResult:
+        """Kill a worker stuck past its step's deadline; record the step as timed out and drop its claim."""
+        worker.process.kill()
+        worker.process.join()
+        self._workers.remove(worker)
+        self._release_claim(worker, key)
+        reason = f"{timed_out(worker.limit or 0)}; its worker did not stop (stuck outside Python) and was killed"
+        return record_lost(self._ws, key, self._run_id, worker.started, reason)
+
+    def _release_claim(self, worker: _Worker, key: str) -> None:
+        """Drop the claim a dead worker held, so no run has to find out that its holder is gone."""
+        claim = Claim(key, self._run_id, f"{this_host()}:{worker.process.pid}", 0.0, 0.0)
+        with contextlib.suppress(StoreError):  # a dead holder's claim is taken over anyway
+            self._ws.store.release_claim(claim)
 
     def _collect(self, worker: _Worker, key: str) -> StepResult:
         try:
@@ -183,6 +234,7 @@ class WorkerPool:
         except (EOFError, OSError):  # the worker died before it could answer
             worker.process.join()
             self._workers.remove(worker)
+            self._release_claim(worker, key)
             return record_lost(self._ws, key, self._run_id, worker.started, _died(worker.process.exitcode))
         worker.key = None
         if kind == "error":

@@ -73,7 +73,7 @@ def register(subparsers: Any) -> None:
         "--explain",
         metavar="ASSET",
         help="list what ASSET's code version is made of: each function, class, constant, value and module "
-        "with its own hash, and what was taken whole conservatively (and why)",
+        "with its own hash, and what was taken whole conservatively (and why); and its time limit",
     )
     add_verify(plan)
     plan.set_defaults(handler=cmd_plan)
@@ -124,6 +124,8 @@ materialization whose output still exists, that output is reused instead of reco
 Exit code 1 when any asset failed (its downstream is skipped; independent branches finish), or when
 a selected asset waits on a stale upstream the selection leaves out: it cannot be made fresh without
 it, so it is reported 'waiting' (select +NAME to include its upstreams), never 'fresh'.
+An attempt that runs past its time limit (@asset(timeout="30m"), or [tool.lakeplan] timeout) is
+stopped and fails "timed out after 30m"; its downstream is skipped and independent assets still run.
 
 examples:
   lakeplan materialize -m examples.quickstart.pipeline
@@ -198,8 +200,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     result = ws.plan(args.select, verify=args.verify)
     statuses = [s for s in result.statuses if s.stale or not args.stale]
     if args.json:
+        from ..step import timeout_of
+
         data = result.to_json()
-        data["assets"] = [s.to_json() for s in statuses]
+        data["assets"] = [{**s.to_json(), "timeout_seconds": timeout_of(ws, s.key)} for s in statuses]
         dump_json(data)
         return 0
     rows = []
@@ -218,23 +222,36 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def explain_code_version(ws: Any, key: str, as_json: bool) -> int:
     """Print the parts of one asset's code version (schema lakeplan.code-version/v1 as JSON)."""
+    from ..step import timeout_of
     from .audit_commands import _check_asset
 
     _check_asset(ws, key)
     code = ws.code_version(key)
     explicit = not code.parts
+    timeout = timeout_of(ws, key)
     if as_json:
         parts = [{"name": p.name, "kind": p.kind, "hash": p.digest, "reason": p.reason} for p in code.parts]
         data = {"schema": "lakeplan.code-version/v1", "asset": key, "code_version": code.version}
-        dump_json({**data, "explicit": explicit, "parts": parts})
+        dump_json({**data, "explicit": explicit, "parts": parts, "timeout_seconds": timeout})
         return 0
     if explicit:
         print(f"{key}: code version {code.version!r}, declared with code_version= (no code is hashed)")
-        return 0
-    print(f"{key}: code version {short(code.version)}, made of {len(code.parts)} parts:\n")
-    rows = [[p.name, p.kind, short(p.digest), f"conservative: {p.reason}" if p.reason else ""] for p in code.parts]
-    table(["PART", "KIND", "HASH", "NOTE"], rows)
+    else:
+        print(f"{key}: code version {short(code.version)}, made of {len(code.parts)} parts:\n")
+        rows = [[p.name, p.kind, short(p.digest), f"conservative: {p.reason}" if p.reason else ""] for p in code.parts]
+        table(["PART", "KIND", "HASH", "NOTE"], rows)
+    print(f"\n{key}: {_time_limit(ws, key, timeout)}")
     return 0
+
+
+def _time_limit(ws: Any, key: str, timeout: int | None) -> str:
+    """How long each attempt at ``key`` may run, and who said so."""
+    from ..timeouts import format_duration
+
+    if timeout is None:
+        return "no time limit (set @asset(timeout=...) or [tool.lakeplan] timeout)"
+    whose = "@asset(timeout=...)" if ws.graph.asset(key).timeout is not None else "the project's default timeout"
+    return f"each attempt may run {format_duration(timeout)} ({whose})"
 
 
 def cmd_materialize(args: argparse.Namespace) -> int:
