@@ -12,6 +12,7 @@ the same project gives byte-identical YAML.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from assets_core.errors import ConfigError, LakeplanError
 from assets_core.graph import AssetGraph
 from assets_core.hashing import structured_hash
 from assets_core.schedules import Schedule
+from assets_core.timeouts import effective_timeout
 
 from .config import ArgoConfig
 from .contract import (
@@ -59,6 +61,12 @@ INFRA_RETRIES = 3
 EXIT_RETRIES = 3  # the exit handler is safe to repeat; a store that is briefly down should not strand a run
 TTL_AFTER_SUCCESS = 86400  # finished runs are deleted after a day (failed ones after a week): etcd stays small
 TTL_AFTER_FAILURE = 7 * 86400
+# A timed asset's pod may live its timeout plus this: the kubelet counts activeDeadlineSeconds from the pod's
+# StartTime, before the image is pulled (kubernetes pkg/kubelet/active_deadline.go: pastActiveDeadline), and
+# the pod also starts Python, loads the project and records the failure when the step stops itself at the
+# timeout (assets_core/timeouts.py). The deadline is the backstop for a step that cannot stop itself.
+POD_START_GRACE_SECONDS = 300
+TIMEOUT_VARIABLE = "LAKEPLAN_TIMEOUT"  # assets_core.config: the project's default, so pods enforce what was compiled
 
 Manifest = dict[str, Any]
 
@@ -74,6 +82,7 @@ class Target:
     graph: AssetGraph
     module: str
     config: ArgoConfig
+    default_timeout: int | None = None  # the project's [tool.lakeplan] timeout (seconds), for assets without one
 
     @property
     def base_name(self) -> str:
@@ -106,9 +115,10 @@ class Profile:
     retries: int
     node_selector: tuple[tuple[str, str], ...]
     tolerations: tuple[tuple[tuple[str, str], ...], ...]
+    timeout: int | None = None  # seconds one attempt may run (the asset's, else the project's)
 
     @classmethod
-    def of(cls, asset: AssetDef) -> Profile:
+    def of(cls, asset: AssetDef, default_timeout: int | None = None) -> Profile:
         return cls(
             asset.image,
             asset.resources.cpu,
@@ -117,6 +127,7 @@ class Profile:
             asset.retries,
             tuple(sorted(asset.node_selector.items())),
             tuple(tuple(sorted(t.items())) for t in asset.tolerations),
+            effective_timeout(asset.timeout, default_timeout),
         )
 
     @property
@@ -124,7 +135,15 @@ class Profile:
         """``step`` for the plain profile, ``step-<hash>`` for the others (stable across runs)."""
         if self == Profile(None, None, None, None, 0, (), ()):
             return "step"
-        return "step-" + structured_hash(["argo-profile", json.dumps(self.__dict__, sort_keys=True)])[:10]
+        fields = dataclasses.asdict(self)
+        if self.timeout is None:
+            del fields["timeout"]  # profiles without a time limit keep the names they had before there were any
+        return "step-" + structured_hash(["argo-profile", json.dumps(fields, sort_keys=True)])[:10]
+
+    @property
+    def pod_deadline(self) -> int | None:
+        """How long the asset's pod may live (seconds): its timeout and POD_START_GRACE_SECONDS; None: no limit."""
+        return None if self.timeout is None else self.timeout + POD_START_GRACE_SECONDS
 
 
 def _image(config: ArgoConfig) -> str:
@@ -136,8 +155,9 @@ def _image(config: ArgoConfig) -> str:
     return config.image
 
 
-def _env(config: ArgoConfig, image: str) -> list[m.EnvVar]:
-    """Secrets by reference, lakeFS's address, the image (recorded with each materialization), the storage root."""
+def _env(config: ArgoConfig, image: str, default_timeout: int | None) -> list[m.EnvVar]:
+    """Secrets by reference, lakeFS's address, the image (recorded with each materialization), the storage root,
+    and the project's default timeout (which may come from the compiling shell's environment)."""
     env = [
         m.EnvVar(
             name=ref.env, value_from=m.EnvVarSource(secret_key_ref=m.SecretKeySelector(name=ref.secret, key=ref.key))
@@ -148,10 +168,13 @@ def _env(config: ArgoConfig, image: str) -> list[m.EnvVar]:
     env.append(m.EnvVar(name=IMAGE_VARIABLE, value=image))
     if config.storage_pvc:
         env.append(m.EnvVar(name="LAKEPLAN_STORAGE_ROOT", value=config.storage_mount))
+    if default_timeout is not None:
+        env.append(m.EnvVar(name=TIMEOUT_VARIABLE, value=str(default_timeout)))
     return env
 
 
-def _container(config: ArgoConfig, image: str, args: list[str], profile: Profile | None) -> m.Container:
+def _container(target: Target, image: str, args: list[str], profile: Profile | None) -> m.Container:
+    config = target.config
     resources = None
     if profile is not None and (profile.cpu or profile.memory or profile.gpu):
         requests = {k: m.Quantity(v) for k, v in (("cpu", profile.cpu), ("memory", profile.memory)) if v}
@@ -164,7 +187,7 @@ def _container(config: ArgoConfig, image: str, args: list[str], profile: Profile
         image_pull_policy=config.image_pull_policy,
         command=["lakeplan"],
         args=args,
-        env=_env(config, image),
+        env=_env(config, image, target.default_timeout),
         volume_mounts=[m.VolumeMount(name=STORAGE_VOLUME, mount_path=config.storage_mount)]
         if config.storage_pvc
         else None,
@@ -195,13 +218,21 @@ def _pod_template(
     target: Target, name: str, args: list[str], profile: Profile | None, user_retries: int, **extra: Any
 ) -> m.Template:
     """A pod template with the step deadline: ``timeout`` counts from the node's start, Pending included
-    (workflow/controller/operator.go: checkTemplateTimeouts), so a pod that can never start fails in time."""
+    (workflow/controller/operator.go: checkTemplateTimeouts), so a pod that can never start fails in time.
+
+    An asset with a time limit gets ``activeDeadlineSeconds`` (the pod's, set from the template's:
+    workflow/controller/workflowpod.go build; enforced by the kubelet) and the same ``timeout``: when a template
+    has a ``timeout``, build replaces the pod's activeDeadlineSeconds with the time left until the node's start
+    plus that timeout, so a longer step deadline would cancel the asset's."""
     image = (profile.image if profile else None) or _image(target.config)
+    deadline = profile.pod_deadline if profile else None
+    step_deadline = deadline or target.config.step_deadline_seconds
     return m.Template(
         name=name,
-        container=_container(target.config, image, args, profile),
+        container=_container(target, image, args, profile),
         retry_strategy=_retry(target.config, user_retries),
-        timeout=f"{target.config.step_deadline_seconds}s" if target.config.step_deadline_seconds else None,
+        timeout=f"{step_deadline}s" if step_deadline else None,
+        active_deadline_seconds=m.IntOrString(deadline) if deadline else None,
         **extra,
     )
 
@@ -275,7 +306,7 @@ def _step_templates(target: Target, keys: Sequence[str], run: Run, run_id: str) 
     by_profile: dict[Profile, str] = {}
     chosen: dict[str, str] = {}
     for key in keys:
-        profile = Profile.of(target.graph.asset(key))
+        profile = Profile.of(target.graph.asset(key), target.default_timeout)
         if profile not in by_profile:
             by_profile[profile] = profile.template_name
         chosen[key] = by_profile[profile]

@@ -53,7 +53,7 @@ def target_of(ws: Workspace, config: ArgoConfig) -> Target:
         module = ws.relative(
             Path(module).resolve() if Path(module).is_absolute() else ws.settings.project_root / module
         )
-    return Target(ws.graph, module, config)
+    return Target(ws.graph, module, config, ws.settings.timeout)
 
 
 def compile_project(ws: Workspace, config: ArgoConfig, request: Request) -> Compiled:

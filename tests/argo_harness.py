@@ -19,6 +19,12 @@ rules, each rule below cited from argo-workflows (v4.1) so the stand-in is never
   volumes (the PVC) are shared; env from ``secretKeyRef``: a missing Secret or key leaves the pod Pending
   (CreateContainerConfigError) until the template's ``timeout``, which then fails the node
   (operator.go checkTemplateTimeouts). ``lakeplan`` (the image's entrypoint) runs as ``python -m assets_core``.
+- Pod deadline: the pod's ``activeDeadlineSeconds`` is the template's, replaced by what is left of the
+  template's ``timeout`` when it has one (workflowpod.go build; a pod here starts when its node does). Past it
+  the kubelet kills the pod (pkg/kubelet/active_deadline.go in kubernetes: reason DeadlineExceeded, message
+  "Pod was active on the node longer than the specified deadline"): SIGTERM, SIGKILL after the grace period;
+  the node fails with the pod's message (operator.go inferFailedReason) and the exit code of a container killed
+  by signal N, 128 + N, is what the retryStrategy expression sees.
 - Retries (operator.go processNodeRetries, buildRetryStrategyLocalScope): up to ``limit`` retries while the
   ``expression`` holds, with ``retries`` and ``lastRetry.exitCode`` ("-1" when no container ran); backoff
   ``duration * factor**n`` is added to the simulated clock, not slept.
@@ -59,6 +65,9 @@ _FIELD_NAME = re.compile(r"[a-zA-Z0-9][-a-zA-Z0-9]*")  # validate.go workflowFie
 _SELECTOR = re.compile(r"^([\w.]+) (==|in) (.+)$")
 FAILED_PHASES = ("Failed", "Error")
 MAX_WORKFLOW_SIZE = 1024 * 1024
+POD_SAFETY_SECONDS = 300  # the harness's own limit on one pod: longer means a test is stuck, not a deadline
+TERMINATION_GRACE_SECONDS = 2  # terminationGracePeriodSeconds (Kubernetes' default is 30; shorter for tests)
+DEADLINE_EXCEEDED = "Pod was active on the node longer than the specified deadline"
 _IMAGE_IGNORE = shutil.ignore_patterns(
     ".git",
     ".venv",
@@ -349,10 +358,10 @@ class Harness:
         if self.cluster.pods is not None:
             code, stdout, stderr = self.cluster.pods(Pod(pod.name, pod.argv, pod.env, cwd, pod.outputs)), "", ""
         else:
-            done = subprocess.run(argv, cwd=cwd, env=pod.env, capture_output=True, text=True, timeout=300)
-            code, stdout, stderr = done.returncode, done.stdout, done.stderr
+            code, stdout, stderr, message = _run_container(argv, cwd, pod.env, _pod_deadline(template))
         values = {k: Path(p).read_text() for k, p in pod.outputs.items() if code == 0}
-        return TaskRun(pod.name, "Succeeded" if code == 0 else "Failed", code, stdout, stderr, values)
+        phase = "Succeeded" if code == 0 else "Failed"
+        return TaskRun(pod.name, phase, code, stdout, stderr, values, message=message)
 
     def _with_retries(self, template: Mapping[str, Any], make: Callable[[], TaskRun]) -> TaskRun:
         strategy = template.get("retryStrategy")
@@ -553,6 +562,41 @@ i=0; for v in $VOLUMES; do mount --bind "$aside/$i" "$v"; i=$((i+1)); done
 cd "$image"
 exec "$@"
 """
+
+
+def _pod_deadline(template: Mapping[str, Any]) -> float | None:
+    """The pod's activeDeadlineSeconds as workflowpod.go build sets it: the template's ``timeout`` when it has
+    one (what is left of it at the pod's start), else the template's ``activeDeadlineSeconds``."""
+    timeout = str(template.get("timeout", "")).rstrip("s")
+    if timeout:
+        return float(timeout)
+    deadline = template.get("activeDeadlineSeconds")
+    return None if deadline is None else float(deadline)
+
+
+def _run_container(
+    argv: list[str], cwd: Path, env: Mapping[str, str], deadline: float | None
+) -> tuple[int, str, str, str]:
+    """Run a pod's container: (exit code, stdout, stderr, the pod's failure message). Past ``deadline`` the
+    kubelet's DeadlineExceeded: SIGTERM, SIGKILL after the grace period, exit code 128 + the signal."""
+    enforced = deadline is not None and deadline < POD_SAFETY_SECONDS
+    process = subprocess.Popen(argv, cwd=cwd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stdout, stderr = process.communicate(timeout=deadline if enforced else POD_SAFETY_SECONDS)
+        return process.returncode, stdout, stderr, ""
+    except subprocess.TimeoutExpired:
+        if not enforced:
+            process.kill()
+            process.communicate()
+            raise
+    process.terminate()
+    try:
+        stdout, stderr = process.communicate(timeout=TERMINATION_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        stdout, stderr = process.communicate()
+    code = process.returncode
+    return (128 - code if code < 0 else code), stdout, stderr, DEADLINE_EXCEEDED
 
 
 def _in_overlay(image: Path, pod_dir: Path, argv: list[str], volumes: Sequence[Path] = ()) -> list[str]:

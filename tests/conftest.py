@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import json
 import os
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -26,6 +28,7 @@ from assets_core.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
+ARGO_SCHEMA = SHARED / "argo" / "schema.json"
 PG_ADMIN_URL = os.environ.get("LAKEPLAN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -154,3 +157,19 @@ def _make_project(tmp_path: Path, database_url: str) -> Project:
     (root / package / "__init__.py").write_text("")
     (root / "pyproject.toml").write_text('[project]\nname = "userproj"\nversion = "0"\n\n[tool.lakeplan]\n')
     return Project(root, database_url, package)
+
+
+@pytest.fixture(scope="session")
+def validator() -> Any:
+    """A JSON-schema validator for manifests, from the official Argo schema in ../shared."""
+    if not ARGO_SCHEMA.is_file():
+        pytest.skip(f"Argo JSON schema not found at {ARGO_SCHEMA} (the ../shared checkout is absent)")
+    import jsonschema
+
+    schema = json.loads(ARGO_SCHEMA.read_text())
+    # Kubernetes accepts integers for IntOrString and numbers for Quantity; the published schema says string only.
+    definitions = schema["definitions"]
+    definitions["io.k8s.apimachinery.pkg.util.intstr.IntOrString"] = {"type": ["string", "integer"]}
+    definitions["io.k8s.apimachinery.pkg.api.resource.Quantity"] = {"type": ["string", "number"]}
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema)

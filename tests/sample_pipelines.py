@@ -29,3 +29,47 @@ def a() -> int:
 def b(a: int) -> int:
     return a + 1
 """
+
+# An asset that hangs, with ``timeout`` and ``retries`` to format in. How, by the HANG variable: ``sleep``
+# (default; interruptible), ``c`` (SIGALRM blocked first, as C code that never returns to the interpreter:
+# only a kill stops it), ``swallow`` (a bare except catches the limit), ``once`` (only the first attempt),
+# ``no`` (returns at once). Each attempt appends to the file ``attempts``. ``later`` sorts after ``hung`` in
+# the run order, so it is queued behind it.
+HUNG = """
+import os
+import signal
+import time
+from pathlib import Path
+
+from assets_core import asset
+
+
+@asset(timeout={timeout!r}, retries={retries})
+def hung() -> int:
+    how = os.environ.get("HANG", "sleep")
+    marker = Path(__file__).with_name("attempts")
+    marker.write_text(marker.read_text() + "x" if marker.exists() else "x")
+    if how == "c":
+        signal.pthread_sigmask(signal.SIG_BLOCK, {{signal.SIGALRM}})
+    if how == "swallow":
+        for _ in range(5):
+            try:
+                time.sleep(600)
+            except BaseException:  # a careless bare except: the limit is raised again
+                pass
+    if how == "once" and len(marker.read_text()) > 1:
+        return 7
+    if how != "no":
+        time.sleep(600)
+    return 1
+
+
+@asset
+def after_hung(hung: int) -> int:
+    return hung + 1
+
+
+@asset
+def later() -> int:
+    return 2
+"""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import json
 import os
 import random
 import subprocess
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, SHARED
+from conftest import REPO
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -52,7 +51,6 @@ from assets_core.schedules import schedule
 from assets_core.workspace import Workspace
 
 GOLDEN = REPO / "tests" / "golden" / "argo"
-SCHEMA = SHARED / "argo" / "schema.json"
 CONFIG = ArgoConfig(
     image="registry.example/lakeplan-quickstart:1",
     namespace="ml",
@@ -153,21 +151,6 @@ def all_kinds() -> dict[str, list[dict[str, Any]]]:
 @pytest.fixture(scope="module")
 def kinds() -> dict[str, list[dict[str, Any]]]:
     return all_kinds()
-
-
-@pytest.fixture(scope="module")
-def validator() -> Any:
-    if not SCHEMA.is_file():
-        pytest.skip(f"Argo JSON schema not found at {SCHEMA} (the ../shared checkout is absent)")
-    import jsonschema
-
-    schema = json.loads(SCHEMA.read_text())
-    # Kubernetes accepts integers for IntOrString and numbers for Quantity; the published schema says string only.
-    definitions = schema["definitions"]
-    definitions["io.k8s.apimachinery.pkg.util.intstr.IntOrString"] = {"type": ["string", "integer"]}
-    definitions["io.k8s.apimachinery.pkg.api.resource.Quantity"] = {"type": ["string", "number"]}
-    cls = jsonschema.validators.validator_for(schema)
-    return cls(schema)
 
 
 def test_every_manifest_kind_validates_against_the_argo_schema(kinds: dict[str, Any], validator: Any) -> None:

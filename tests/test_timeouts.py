@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Project
+from sample_pipelines import HUNG
 
 from assets_core import asset
 from assets_core.config import load_settings
@@ -22,48 +23,6 @@ from assets_core.records import MaterializationKind
 from assets_core.step import Outcome
 from assets_core.timeouts import format_duration, parse_timeout
 from assets_core.workspace import Workspace
-
-# ``hung`` sleeps (interruptible) unless HANG names another way to hang; ``stuck`` blocks SIGALRM first, as C
-# code that never returns to the interpreter would be: only a kill stops it. ``later`` sorts after ``hung``
-# in the run order, so it is queued behind it.
-HUNG = """
-import os
-import signal
-import time
-from pathlib import Path
-
-from assets_core import asset
-
-
-@asset(timeout={timeout!r}, retries={retries})
-def hung() -> int:
-    how = os.environ.get("HANG", "sleep")
-    marker = Path(__file__).with_name("attempts")
-    marker.write_text(marker.read_text() + "x" if marker.exists() else "x")
-    if how == "c":
-        signal.pthread_sigmask(signal.SIG_BLOCK, {{signal.SIGALRM}})
-    if how == "swallow":
-        for _ in range(5):
-            try:
-                time.sleep(600)
-            except BaseException:  # a careless bare except: the limit is raised again
-                pass
-    if how == "once" and len(marker.read_text()) > 1:
-        return 7
-    if how != "no":
-        time.sleep(600)
-    return 1
-
-
-@asset
-def after_hung(hung: int) -> int:
-    return hung + 1
-
-
-@asset
-def later() -> int:
-    return 2
-"""
 
 
 def _write(project: Project, timeout: object = 1, retries: int = 0) -> Workspace:
