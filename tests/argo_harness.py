@@ -356,7 +356,12 @@ class Harness:
             cwd = pod.cwd / "image"  # a copy: its own writes, but at another path
             shutil.copytree(self.cluster.workdir, cwd, ignore=_IMAGE_IGNORE, symlinks=True)
         if self.cluster.pods is not None:
-            code, stdout, stderr = self.cluster.pods(Pod(pod.name, pod.argv, pod.env, cwd, pod.outputs)), "", ""
+            code, stdout, stderr, message = (
+                self.cluster.pods(Pod(pod.name, pod.argv, pod.env, cwd, pod.outputs)),
+                "",
+                "",
+                "",
+            )
         else:
             code, stdout, stderr, message = _run_container(argv, cwd, pod.env, _pod_deadline(template))
         values = {k: Path(p).read_text() for k, p in pod.outputs.items() if code == 0}
