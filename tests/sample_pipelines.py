@@ -33,8 +33,8 @@ def b(a: int) -> int:
 # An asset that hangs, with ``timeout`` and ``retries`` to format in. How, by the HANG variable: ``sleep``
 # (default; interruptible), ``c`` (SIGALRM blocked first, as C code that never returns to the interpreter:
 # only a kill stops it), ``swallow`` (a bare except catches the limit), ``once`` (only the first attempt),
-# ``no`` (returns at once). Each attempt appends to the file ``attempts``. ``later`` sorts after ``hung`` in
-# the run order, so it is queued behind it.
+# ``spin`` (a busy loop), ``no`` (returns at once). Each attempt appends to the file ``attempts``. ``later``
+# sorts after ``hung`` in the run order, so it is queued behind it.
 HUNG = """
 import os
 import signal
@@ -59,6 +59,8 @@ def hung() -> int:
                 pass
     if how == "once" and len(marker.read_text()) > 1:
         return 7
+    while how == "spin":
+        pass
     if how != "no":
         time.sleep(600)
     return 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from conftest import Project
 from sample_pipelines import HUNG
 
 from assets_core import asset
+from assets_core.claims import Claim, Held
 from assets_core.config import load_settings
 from assets_core.errors import ConfigError, DefinitionError
 from assets_core.executor import RunSummary, planned_work, run
@@ -152,6 +154,28 @@ def test_each_retry_gets_the_whole_limit(sqlite_project: Project, monkeypatch: p
     [result] = [r for r in summary.results if r.key == "hung"]
     assert (result.outcome, result.attempts) == (Outcome.BUILT, 2)
     assert _outcomes(summary)["after_hung"][0] is Outcome.BUILT
+
+
+def test_outside_the_main_thread_the_limit_is_raised_in_the_steps_thread(
+    sqlite_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HANG", "spin")  # Python code: interruptible from another thread (a sleep would not be)
+    ws = _write(sqlite_project)
+    done: list[RunSummary] = []
+    thread = threading.Thread(target=lambda: done.append(_materialize(ws, 1)[0]))
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert _outcomes(done[0])["hung"][1].startswith("timed out after 1s (")
+    assert _outcomes(done[0])["later"][0] is Outcome.BUILT
+
+
+def test_a_claims_lease_never_passes_the_deadline() -> None:
+    held = Held(Claim("a", "run", "host:1", 0.0, 30.0), None)
+    assert held.lease_until(100.0, 30.0) == 130.0  # no limit: a whole lease
+    held.deadline = 105.0
+    assert held.lease_until(100.0, 30.0) == 105.0
+    assert held.lease_until(110.0, 30.0) == 105.0  # past it: not renewed (the renewer skips it)
 
 
 def test_materialize_exits_1_and_says_timed_out(sqlite_project: Project) -> None:
