@@ -20,7 +20,10 @@ from .contract import WORKFLOW_SUCCEEDED, graph_digest, ordered_selection, stale
 
 
 def step(target: str | None, key: str, run_id: str, selection: str = "*") -> int:
-    """Materialize one asset once; Argo owns the retries, so the step makes a single attempt."""
+    """Materialize one asset once; Argo owns the retries, so the step makes a single attempt. An asset's
+    timeout is enforced here, by the step itself (assets_core/timeouts.py), well before the pod's
+    ``activeDeadlineSeconds`` (the timeout plus the pod's start-up margin) would kill it: the failure is
+    recorded ("timed out after ...") and the exit code is 1, retried only as the asset's ``retries`` say."""
     ws = Workspace.load(target)
     if key not in ws.graph.assets:
         raise SelectionError(f"unknown asset {key!r} in {ws.target}; the manifest is older than the code, recompile it")

@@ -94,6 +94,7 @@ class TimeLimit:
         self._previous: Callable[[int, FrameType | None], object] | int | None = None
         self._timer: threading.Timer | None = None
         self._armed = False
+        self._lock = threading.Lock()  # outside the main thread: no exception is set after stop() returns
         self._thread = threading.get_ident()
 
     def __enter__(self) -> TimeLimit:
@@ -129,7 +130,10 @@ class TimeLimit:
         """Disarm: nothing is raised any more until the next ``start``."""
         if self.seconds is None:
             return
-        self._armed = False
+        with self._lock:
+            self._armed = False
+            if not self._main:  # one set but not raised yet is dropped (NULL clears it)
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._thread), None)
         if self._main:
             signal.setitimer(signal.ITIMER_REAL, 0)
         timer, self._timer = self._timer, None
@@ -150,7 +154,8 @@ class TimeLimit:
     def _raise_in_thread(self) -> None:
         """Outside the main thread: set StepTimedOut in the step's thread (PyThreadState_SetAsyncExc), again
         every second until stopped."""
-        if not self._armed:
-            return
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._thread), ctypes.py_object(StepTimedOut))
-        self._schedule(REPEAT_SECONDS)
+        with self._lock:
+            if not self._armed:
+                return
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._thread), ctypes.py_object(StepTimedOut))
+            self._schedule(REPEAT_SECONDS)
