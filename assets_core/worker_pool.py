@@ -206,10 +206,13 @@ class WorkerPool:
             ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy], left))
             results = []
             for worker in busy:
-                if worker.key is not None and (worker.conn in ready or worker.process.sentinel in ready):
-                    results.append(self._collect(worker, worker.key))
-            now = time.time()
-            results += [self._kill_overdue(w, w.key) for w in busy if w.key is not None and w.overdue(now)]
+                key = worker.key
+                if key is None:
+                    continue
+                if worker.conn in ready or worker.process.sentinel in ready:
+                    results.append(self._collect(worker, key))
+                elif worker.overdue(time.time()):
+                    results.append(self._kill_overdue(worker, key))
             if results or (end is not None and time.monotonic() >= end):
                 return results
 
