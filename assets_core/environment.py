@@ -128,6 +128,7 @@ def configuration(settings: Settings, target: str) -> dict[str, Any]:
         "workers": settings.workers,
         "retry_backoff_seconds": settings.retry_backoff_seconds,
         "fsync": settings.fsync,
+        "timeout": settings.timeout,
         **{name: mask_settings(section) for name, section in sorted(settings.sections.items())},
     }
 

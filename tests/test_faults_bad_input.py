@@ -159,7 +159,18 @@ toml_values = st.one_of(
     st.sampled_from(['"x"', '""', "true", "[1]", "{a = 1}", '"sqlite:///x.db"', "1.5", "-0.0", "nan", "inf"]),
 )
 config_keys = st.sampled_from(
-    ["module", "database_url", "storage_root", "workers", "retry_backoff_seconds", "fsync", "wrokers", "argo", "x"]
+    [
+        "module",
+        "database_url",
+        "storage_root",
+        "workers",
+        "retry_backoff_seconds",
+        "fsync",
+        "timeout",
+        "wrokers",
+        "argo",
+        "x",
+    ]
 )
 
 
@@ -172,7 +183,15 @@ config_keys = st.sampled_from(
         st.text(max_size=60).map(lambda t: "[tool.lakeplan]\n" + t),
     ),
     st.dictionaries(
-        st.sampled_from(["LAKEPLAN_WORKERS", "LAKEPLAN_FSYNC", "LAKEPLAN_RETRY_BACKOFF_SECONDS", "LAKEPLAN_MODULE"]),
+        st.sampled_from(
+            [
+                "LAKEPLAN_WORKERS",
+                "LAKEPLAN_FSYNC",
+                "LAKEPLAN_RETRY_BACKOFF_SECONDS",
+                "LAKEPLAN_MODULE",
+                "LAKEPLAN_TIMEOUT",
+            ]
+        ),
         st.text(alphabet=string.printable, max_size=8),
         max_size=2,
     ),
