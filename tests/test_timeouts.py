@@ -121,8 +121,9 @@ def test_plan_shows_each_assets_limit(sqlite_project: Project) -> None:
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_hung_asset_times_out_its_downstream_is_skipped_and_independent_assets_run(
-    project: Project, workers: int
+    project: Project, workers: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("HANG", raising=False)
     ws = _write(project)
     summary, seconds = _materialize(ws, workers)
     outcomes = _outcomes(summary)
@@ -135,6 +136,10 @@ def test_a_hung_asset_times_out_its_downstream_is_skipped_and_independent_assets
     [failure] = [m for m in ws.store.history("hung") if m.kind is MaterializationKind.FAILED]
     assert failure.error == message and failure.traceback and "time.sleep(600)" in failure.traceback
     assert ws.store.held_claims() == []  # released
+
+    monkeypatch.setenv("HANG", "no")
+    again, _ = _materialize(project.workspace(), workers)  # the next run builds it and what it held back
+    assert {k: o for k, (o, _) in _outcomes(again).items()} == {"hung": Outcome.BUILT, "after_hung": Outcome.BUILT}
 
 
 def test_the_limit_is_raised_again_when_the_users_code_swallows_it(
