@@ -1,14 +1,17 @@
 """What runs inside an Argo pod: ``lakeplan step`` (one asset), ``lakeplan plan-task`` (a schedule's plan)
 and ``lakeplan finish-run`` (the workflow's exit handler).
 
-Each prints one JSON line. The step's exit code tells Argo what failed: 0 done (built, restored, fresh, or
-another pod recorded it first), 1 the user's code failed, 3 the store or storage failed. The run id is
-the workflow's name: the first pod to get there records the run, the exit handler publishes and closes it.
+Each prints one JSON line on stdout; what the asset's code printed is recorded with its attempt and also
+written to stderr, so the pod's log (``argo logs``) shows it too. The step's exit code tells Argo what
+failed: 0 done (built, restored, fresh, or another pod recorded it first), 1 the user's code failed, 3 the
+store or storage failed. The run id is the workflow's name: the first pod to get there records the run,
+the exit handler publishes and closes it.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from assets_core.errors import DefinitionError, ExitCode, SelectionError, StoreError
@@ -33,6 +36,8 @@ def step(target: str | None, key: str, run_id: str, selection: str = "*") -> int
     except StoreError as exc:
         print(json.dumps({"key": key, "run_id": run_id, "outcome": "error", "message": str(exc)}), flush=True)
         return int(ExitCode.INFRASTRUCTURE)
+    if result.log:
+        print(result.log, end="" if result.log.endswith("\n") else "\n", file=sys.stderr, flush=True)
     print(json.dumps({"run_id": run_id, **result.to_json()}), flush=True)
     failed = result.outcome in (Outcome.FAILED, Outcome.WAITING)  # a waiting asset is not up to date: as locally
     return int(ExitCode.RUN_FAILED if failed else ExitCode.OK)

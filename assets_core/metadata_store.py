@@ -141,6 +141,7 @@ def _materialization(row: Any) -> Materialization:
         code_components=json.loads(row.code_components),
         id=row.id,
         traceback=row.traceback,
+        log=row._mapping.get("log"),
     )
 
 
@@ -155,6 +156,11 @@ def _run(row: Any) -> RunRecord:
         environment=json.loads(row.environment),
     )
 
+
+# Every column but ``log`` (up to step_log.MAX_LOG_BYTES per attempt): audits read whole histories, and
+# only ``MetadataStore.attempts`` needs what an asset printed.
+_RECORD = sa.select(*(c for c in materializations.c if c.name != "log"))
+_ATTEMPT_KINDS = (MaterializationKind.BUILT.value, MaterializationKind.FAILED.value)
 
 _HEAD_COLUMNS = (
     materializations.c.id,
@@ -171,8 +177,9 @@ _HEAD_COLUMNS = (
 _HEADS = sa.select(*_HEAD_COLUMNS).join(heads, heads.c.materialization_id == materializations.c.id)
 _HEADS_OF = _HEADS.where(heads.c.asset_key.in_(sa.bindparam("keys", expanding=True)))
 _REUSABLE = (
-    sa.select(materializations)
-    .where(materializations.c.asset_key == sa.bindparam("key"), materializations.c.recipe == sa.bindparam("recipe"))
+    _RECORD.where(
+        materializations.c.asset_key == sa.bindparam("key"), materializations.c.recipe == sa.bindparam("recipe")
+    )
     .where(materializations.c.kind != MaterializationKind.FAILED.value)
     .order_by(materializations.c.id.desc())
     .limit(5)
@@ -326,14 +333,22 @@ class MetadataStore:
 
     def history(self, asset_key: str, limit: int | None = None) -> list[Materialization]:
         """Every materialization of an asset, newest first."""
-        query = (
-            sa.select(materializations)
-            .where(materializations.c.asset_key == asset_key)
-            .order_by(materializations.c.id.desc())
-            .limit(limit)
-        )
+        query = _RECORD.where(materializations.c.asset_key == asset_key).order_by(materializations.c.id.desc())
         with self._read() as conn:
-            return [_materialization(r) for r in conn.execute(query)]
+            return [_materialization(r) for r in conn.execute(query.limit(limit))]
+
+    def attempts(self, asset_key: str, run_id: str | None = None, limit: int | None = None) -> list[Materialization]:
+        """The asset's attempts that ran its code (built or failed), newest first, each with its ``log``
+        (what the code printed); all runs, or only ``run_id``."""
+        query = sa.select(materializations).where(
+            materializations.c.asset_key == asset_key, materializations.c.kind.in_(_ATTEMPT_KINDS)
+        )
+        if run_id is not None:
+            query = query.where(materializations.c.run_id == run_id)
+        with self._read() as conn:
+            return [
+                _materialization(r) for r in conn.execute(query.order_by(materializations.c.id.desc()).limit(limit))
+            ]
 
     def recorded_keys(self) -> list[str]:
         """Every asset with a recorded materialization, sorted: today's code may no longer declare some."""
@@ -343,7 +358,7 @@ class MetadataStore:
 
     def histories(self) -> dict[str, list[Materialization]]:
         """Every recorded asset's history, newest first, in one read (for audits over all of them)."""
-        query = sa.select(materializations).order_by(materializations.c.id.desc())
+        query = _RECORD.order_by(materializations.c.id.desc())
         found: dict[str, list[Materialization]] = {}
         with self._read() as conn:
             for row in conn.execute(query):
@@ -351,7 +366,7 @@ class MetadataStore:
         return found
 
     def run_materializations(self, run_id: str) -> list[Materialization]:
-        query = sa.select(materializations).where(materializations.c.run_id == run_id).order_by(materializations.c.id)
+        query = _RECORD.where(materializations.c.run_id == run_id).order_by(materializations.c.id)
         with self._read() as conn:
             return [_materialization(r) for r in conn.execute(query)]
 
@@ -425,6 +440,7 @@ class MetadataStore:
                 "error": mat.error,
                 "code_components": _dumps(mat.code_components),
                 "traceback": mat.traceback,
+                "log": mat.log,
             },
         )
         pk = result.inserted_primary_key

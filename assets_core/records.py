@@ -39,6 +39,9 @@ class Materialization:
     code_components: dict[str, str] = field(default_factory=dict)
     id: int | None = None
     traceback: str | None = None  # a failed attempt's traceback of the user's code (lakeplan's frames trimmed)
+    # What the asset's code printed (step_log.py): "" when nothing; None when its code did not run here, the
+    # output was lost with its process, or it was not read (only MetadataStore.attempts reads it).
+    log: str | None = None
 
 
 class RunStatus(enum.StrEnum):

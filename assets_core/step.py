@@ -18,6 +18,7 @@ import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .claims import LEASE_SECONDS, Held, claimed
@@ -29,6 +30,7 @@ from .failures import Failure, describe
 from .metadata_store import RecordConflict
 from .planner import CurrentState, assess
 from .records import Materialization, MaterializationKind, recipe_of
+from .step_log import Captured, captured
 from .timeouts import StepTimedOut, TimeLimit, effective_timeout
 from .workspace import Workspace
 
@@ -55,6 +57,7 @@ class StepResult:
     message: str = ""
     attempts: int = 0
     traceback: str | None = None  # a failure's traceback of the user's code, as recorded with the attempt
+    log: str | None = None  # what the asset's code printed (step_log.py), as recorded with the attempt
 
     def to_json(self) -> dict[str, Any]:
         """The stable form ``materialize --json`` and the pod's ``step`` line print."""
@@ -179,6 +182,7 @@ def materialize(
     retries: bool = True,
     waiting: str = "",
     on_deadline: Callable[[float | None], None] | None = None,
+    log_path: Path | None = None,
 ) -> StepResult:
     """Bring one asset up to date; store failures raise StoreError, user failures return FAILED.
 
@@ -186,7 +190,9 @@ def materialize(
     then usually finds it FRESH) instead of building it twice. ``waiting`` says which stale upstreams the
     run does not build (``AssetStatus.waiting_message``): the asset is then not up to date even when its
     own inputs are unchanged, so it is reported WAITING, never FRESH. ``on_deadline`` hears each attempt's
-    deadline (None when none runs), e.g. a worker's parent, which kills a worker that does not stop.
+    deadline (None when none runs), e.g. a worker's parent, which kills a worker that does not stop. What
+    the asset's code prints is captured (into ``log_path`` when given, for a parent to read should this
+    process die) and recorded.
     """
     limit = timeout_of(ws, key)
     lease = LEASE_SECONDS if limit is None else min(LEASE_SECONDS, limit)
@@ -198,7 +204,7 @@ def materialize(
                 on_deadline(at)
 
         with TimeLimit(limit, deadline) as clock:
-            result = _materialize(ws, key, run_id, held, clock, force=force, retries=retries)
+            result = _materialize(ws, key, run_id, held, clock, force=force, retries=retries, log_path=log_path)
     notes = [f"waited for run {held.waited_for}"] if held.waited_for is not None else []
     if waiting and result.outcome is Outcome.FRESH:
         result = dataclasses.replace(result, outcome=Outcome.WAITING, message=waiting)
@@ -215,7 +221,15 @@ def timeout_of(ws: Workspace, key: str) -> int | None:
 
 
 def _materialize(
-    ws: Workspace, key: str, run_id: str, held: Held, clock: TimeLimit, *, force: bool, retries: bool
+    ws: Workspace,
+    key: str,
+    run_id: str,
+    held: Held,
+    clock: TimeLimit,
+    *,
+    force: bool,
+    retries: bool,
+    log_path: Path | None,
 ) -> StepResult:
     started = time.time()
     asset = ws.graph.asset(key)
@@ -244,7 +258,12 @@ def _materialize(
     expected = head.id if head is not None else None
 
     def record(
-        kind: MaterializationKind, data_version: str, location: str, metadata: dict[str, Any], attempts: int = 0
+        kind: MaterializationKind,
+        data_version: str,
+        location: str,
+        metadata: dict[str, Any],
+        attempts: int = 0,
+        log: str | None = None,
     ) -> StepResult:
         mat = Materialization(
             key,
@@ -259,6 +278,7 @@ def _materialize(
             metadata,
             None,
             code.components,
+            log=log,
         )
         inputs_at = {
             up: seen.origins.get(up) or heads[up].location for up in input_versions if up in heads or up in seen.origins
@@ -273,10 +293,11 @@ def _materialize(
                 time.time() - started,
                 mat.data_version,
                 "another run recorded this asset first; its version was kept",
+                log=log,  # shown by the progress lines; not recorded, as nothing of this attempt is
             )
         held.released = True  # the record transaction dropped the claim
         outcome = Outcome.BUILT if kind is MaterializationKind.BUILT else Outcome.RESTORED
-        return StepResult(key, outcome, time.time() - started, mat.data_version, attempts=attempts)
+        return StepResult(key, outcome, time.time() - started, mat.data_version, attempts=attempts, log=log)
 
     own = seen.unrecorded.get(key)  # this run already wrote it (a killed attempt): record it, don't rebuild
     same_recipe = own is not None and (own.code_version, own.input_versions) == (code.version, input_versions)
@@ -289,23 +310,25 @@ def _materialize(
                 meta = {**earlier.metadata, "restored_from": earlier.id}
                 return record(MaterializationKind.RESTORED, earlier.data_version, earlier.location, meta)
 
-    def failed(failure: Failure) -> StepResult:
-        return _failed(ws, asset, run_id, started, code.version, input_versions, failure)
+    def failed(failure: Failure, log: str | None) -> StepResult:
+        return _failed(ws, asset, run_id, started, code.version, input_versions, failure, log)
 
+    output = Captured()
     try:
-        clock.start()  # the attempt's time: reading the inputs, running the function, storing the value
-        try:
-            built = _build(ws, asset, seen, retries, clock)
-        finally:
-            clock.stop()  # recording below is never cut short
+        with captured(output, log_path):  # recorded after the capture: the descriptors are back by then
+            clock.start()  # the attempt's time: reading the inputs, running the function, storing the value
+            try:
+                built = _build(ws, asset, seen, retries, clock)
+            finally:
+                clock.stop()  # recording below, and ending the capture, are never cut short
     except StepTimedOut as exc:  # while reading the inputs or storing the value
         built = _failure(ws, asset, exc, clock.message)
     except KeyboardInterrupt as exc:  # Ctrl-C while reading, computing or writing: record it, then stop the run
-        raise StepInterrupted(failed(_failure(ws, asset, exc, INTERRUPTED))) from None
+        raise StepInterrupted(failed(_failure(ws, asset, exc, INTERRUPTED), output.text)) from None
     if isinstance(built, Failure):
-        return failed(built)
+        return failed(built, output.text)
     stored, metadata, attempts = built
-    return record(MaterializationKind.BUILT, stored.data_version, stored.location, metadata, attempts)
+    return record(MaterializationKind.BUILT, stored.data_version, stored.location, metadata, attempts, output.text)
 
 
 def _build(
@@ -358,6 +381,7 @@ def _failed(
     code_version: str,
     input_versions: dict[str, str],
     failure: Failure,
+    log: str | None = None,
 ) -> StepResult:
     ws.store.record_failure(
         Materialization(
@@ -370,14 +394,17 @@ def _failed(
             finished_at=time.time(),
             error=failure.message,
             traceback=failure.traceback,
+            log=log,
         )
     )
-    return StepResult(
-        asset.key, Outcome.FAILED, time.time() - started, message=failure.message, traceback=failure.traceback
-    )
+    seconds = time.time() - started
+    return StepResult(asset.key, Outcome.FAILED, seconds, message=failure.message, traceback=failure.traceback, log=log)
 
 
-def record_lost(ws: Workspace, key: str, run_id: str, started: float, reason: str) -> StepResult:
-    """Record a failed attempt for a step whose process died before it could (a worker's ``os._exit``)."""
+def record_lost(
+    ws: Workspace, key: str, run_id: str, started: float, reason: str, log: str | None = None
+) -> StepResult:
+    """Record a failed attempt for a step whose process died before it could (a worker's ``os._exit``),
+    with what its code had printed when the caller has it (``step_log.read_log``)."""
     asset = ws.graph.asset(key)
-    return _failed(ws, asset, run_id, started, ws.code_version(key).version, {}, Failure(reason))
+    return _failed(ws, asset, run_id, started, ws.code_version(key).version, {}, Failure(reason), log)

@@ -1,5 +1,5 @@
-"""``lakeplan graph``, ``runs``, ``history``, ``lineage``, ``diff`` and ``rollback``: seeing and auditing
-what was built, from what, and what changed."""
+"""``lakeplan graph``, ``runs``, ``history``, ``logs``, ``lineage``, ``diff`` and ``rollback``: seeing and
+auditing what was built, from what, what its code printed, and what changed."""
 
 from __future__ import annotations
 
@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 
 class UnknownAsset(LakeplanError):
     """A command names an asset the loaded definitions do not have."""
+
+
+class NoLog(LakeplanError):
+    """``lakeplan logs`` found no attempt of the asset that ran its code, or none whose output was kept."""
 
 
 def register(subparsers: Any) -> None:
@@ -56,6 +60,19 @@ def register(subparsers: Any) -> None:
     history.add_argument("-n", "--limit", type=whole_number_option(), metavar="N", help="show the newest N only")
     history.add_argument("--json", action="store_true", help="print as JSON (lakeplan.history/v1)")
     history.set_defaults(handler=cmd_history)
+
+    logs = command(subparsers, "logs", "show what an asset's code printed (stdout and stderr)", LOGS_EPILOG)
+    add_target(logs)
+    logs.add_argument("asset", metavar="ASSET")
+    logs.add_argument(
+        "--run",
+        metavar="RUN",
+        help="its attempts in this run (id, unique prefix, 'latest' or 'latest~N'); default: its newest attempt",
+    )
+    logs.add_argument(
+        "--json", action="store_true", help="print as JSON, with each attempt's record (lakeplan.logs/v1)"
+    )
+    logs.set_defaults(handler=cmd_logs)
 
     lineage = command(
         subparsers, "lineage", "which input versions built a version, or what was built from it", LINEAGE_EPILOG
@@ -124,6 +141,19 @@ renamed in the code keeps its history (marked removed).
 
 examples:
   lakeplan history model_report
+"""
+
+LOGS_EPILOG = """\
+Each attempt that ran the asset's code (built or failed, in any executor: in-process, --workers, an
+Argo pod) keeps what the code printed to stdout and stderr: print, logging, warnings, C extensions
+and subprocesses, in the order written. The last 64 KiB are kept (a longer output starts with a line
+saying how many bytes were dropped), and secrets in URLs are masked. The output is printed to stdout
+as it was written; a line naming the attempt (id, outcome, run, time, error) goes to stderr.
+
+examples:
+  lakeplan logs churn_model                    # its newest attempt
+  lakeplan logs churn_model --run latest       # its attempts in the newest run
+  lakeplan logs churn_model --run 20261121-0930 --json
 """
 
 LINEAGE_EPILOG = """\
@@ -280,14 +310,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def _show_run(ws: Workspace, spec: str, as_json: bool) -> int:
     """One run in full: its outcome, every materialization it recorded, and each failure's traceback."""
-    from ..lineage import VersionError, iso_time, materialization_json
+    from ..lineage import iso_time, materialization_json
     from ..records import MaterializationKind
-    from ..run_diff import resolve_run
     from ..run_lifecycle import shown_status
 
-    run = resolve_run(ws.store.runs(), spec)
-    if run is None:
-        raise VersionError(f"no run {spec!r}; run 'lakeplan runs' to list them")
+    run = _named_run(ws, spec)
     recorded = ws.store.run_materializations(run.run_id)
     counts = _shown_counts(ws, run)
     status = shown_status(run)
@@ -317,10 +344,25 @@ def _show_run(ws: Workspace, spec: str, as_json: bool) -> int:
     ]
     print()
     table(["ASSET", "KIND", "TOOK", "DATA", "ERROR"], rows)
+    failed = {m.asset_key for m in recorded if m.kind is MaterializationKind.FAILED}
+    printed = {a.id for key in failed for a in ws.store.attempts(key, run.run_id) if a.log}
     for m in recorded:
         if m.kind is MaterializationKind.FAILED and m.traceback:
             print(f"\n{m.asset_key} (#{m.id}) failed: {m.error}\n{indented(m.traceback)}")
+        if m.id in printed:
+            print(f"    its output: lakeplan logs {m.asset_key} --run {run.run_id}")
     return 0
+
+
+def _named_run(ws: Workspace, spec: str) -> RunRecord:
+    """The run ``spec`` names (id, unique prefix, ``latest``, ``latest~N``), or a one-line error."""
+    from ..lineage import VersionError
+    from ..run_diff import resolve_run
+
+    run = resolve_run(ws.store.runs(), spec)
+    if run is None:
+        raise VersionError(f"no run {spec!r}; run 'lakeplan runs' to list them")
+    return run
 
 
 def _metadata_summary(metadata: dict[str, Any]) -> str:
@@ -378,6 +420,55 @@ def cmd_history(args: argparse.Namespace) -> int:
     if latest_failure is not None and latest_failure.traceback:
         print(f"\n#{latest_failure.id} failed: {latest_failure.error}\n{indented(latest_failure.traceback)}")
     return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from ..lineage import materialization_json
+
+    ws = load_workspace(args)
+    key = args.asset
+    removed = _audited(ws, key)
+    run_id = _named_run(ws, args.run).run_id if args.run else None
+    attempts = ws.store.attempts(key, run_id, limit=None if run_id else 1)[::-1]  # a run's in order
+    if not attempts:
+        where = f"in run {run_id}" if run_id else "recorded"
+        raise NoLog(
+            f"{key!r} has no attempt {where} that ran its code (built or failed); "
+            f"'lakeplan history {key}' lists its materializations and their runs"
+        )
+    if args.json:
+        shown = [{**materialization_json(m), "log": m.log} for m in attempts]
+        dump_json({"schema": "lakeplan.logs/v1", "asset": key, "removed": removed, "run_id": run_id, "attempts": shown})
+        return 0
+    if all(m.log is None for m in attempts):
+        newest = attempts[-1]
+        raise NoLog(
+            f"no output was kept for {key!r} #{newest.id} (run {newest.run_id}): it was recorded before lakeplan "
+            "captured output, its code never started, or its process died first; "
+            f"'lakeplan materialize --select {key} --force' runs it again"
+        )
+    if removed:
+        print(_removed_note(key), file=sys.stderr)
+    for m in attempts:
+        _print_log(m)
+    return 0
+
+
+def _print_log(m: Materialization) -> None:
+    """One attempt's output on stdout as it was written, under a line on stderr naming the attempt."""
+    from ..lineage import iso_time
+
+    error = f": {m.error}" if m.error else ""
+    print(
+        f"{m.asset_key} #{m.id}, {m.kind.value} in run {m.run_id} at {iso_time(m.finished_at)}{error}", file=sys.stderr
+    )
+    if m.log is None:
+        print("(no output kept for this attempt)", file=sys.stderr)
+    elif not m.log:
+        print("(it printed nothing)", file=sys.stderr)
+    else:
+        sys.stdout.write(m.log if m.log.endswith("\n") else m.log + "\n")
+        sys.stdout.flush()  # before the next attempt's line on stderr
 
 
 def _declared_metadata(ws: Workspace, key: str) -> str:

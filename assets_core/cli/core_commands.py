@@ -127,6 +127,11 @@ it, so it is reported 'waiting' (select +NAME to include its upstreams), never '
 An attempt that runs past its time limit (@asset(timeout="30m"), or [tool.lakeplan] timeout) is
 stopped and fails "timed out after 30m"; its downstream is skipped and independent assets still run.
 
+What an asset's code prints (print, logging, C extensions, subprocesses; stdout and stderr) is captured
+and recorded with its attempt, failed ones included: stdout carries only lakeplan's own output, so
+--json stays parseable. The last lines are shown on stderr under the asset's progress line (not with
+--json or -q); 'lakeplan logs ASSET' shows all that was kept.
+
 examples:
   lakeplan materialize -m examples.quickstart.pipeline
   lakeplan materialize -m examples.quickstart.pipeline --select daily_revenue+ --workers 2
@@ -315,6 +320,8 @@ def cmd_materialize(args: argparse.Namespace) -> int:
                 print(f"  {r.outcome.value} {r.key}: {r.message}", file=sys.stderr)
                 if args.debug and r.traceback:
                     print(indented(r.traceback), file=sys.stderr)
+                if r.log:
+                    print(f"    its output: lakeplan logs {r.key} --run {summary.run_id}", file=sys.stderr)
         if any(r.traceback for r in summary.results) and not args.debug:
             print(f"  tracebacks: lakeplan runs {summary.run_id} (or add --debug)", file=sys.stderr)
     for note in summary.notes:
