@@ -12,6 +12,7 @@ capture (the progress ticker beside an in-process step) go around it through ``t
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import os
 import sys
@@ -64,11 +65,12 @@ def _redirected(fd: int) -> Iterator[None]:
     replaced = sys.stdout, sys.stderr
     _flush(*replaced, sys.__stdout__, sys.__stderr__)
     with _lock:
-        saved = {n: _duplicate(n) for n in _STREAMS}
+        # A closed descriptor stays closed: writing to it fails as it did before (and the sink may hold its number).
+        saved = {n: copy for n in _STREAMS if (copy := _duplicate(n)) is not None}
         outermost = not _terminal
         if outermost:
-            _terminal.update({n: copy for n, copy in saved.items() if copy is not None})
-        for n in _STREAMS:
+            _terminal.update(saved)
+        for n in saved:
             os.dup2(fd, n)
     sys.stdout, sys.stderr = _unbuffered(1), _unbuffered(2)
     try:
@@ -79,11 +81,8 @@ def _redirected(fd: int) -> Iterator[None]:
         _flush(*replaced, sys.__stdout__, sys.__stderr__)
         with _lock:
             for n, copy in saved.items():
-                if copy is None:  # it was closed before: close it again
-                    os.close(n)
-                else:
-                    os.dup2(copy, n)
-                    os.close(copy)
+                os.dup2(copy, n)
+                os.close(copy)
             if outermost:
                 _terminal.clear()
 
@@ -97,9 +96,10 @@ def _unbuffered(fd: int) -> TextIO:
 
 
 def _duplicate(fd: int) -> int | None:
-    """A new descriptor for where ``fd`` points, or None when ``fd`` is not open."""
+    """A new descriptor for where ``fd`` points, numbered above 2 (never in the slot of a closed stdout or
+    stderr, which the capture would then overwrite), or None when ``fd`` is not open."""
     try:
-        return os.dup(fd)
+        return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
     except OSError:
         return None
 
