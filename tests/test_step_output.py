@@ -170,8 +170,8 @@ def test_progress_lines_from_another_thread_go_around_the_capture(
         """,
     )
     ws = sqlite_project.workspace()
-    stderr = open(2, "w", closefd=False)  # what sys.stderr is in a terminal: a stream on descriptor 2
-    with Progress(out=stderr, interval=0.2) as progress:
+    # What sys.stderr is in a terminal: a stream on descriptor 2 (pytest's own sys.stderr is not).
+    with open(2, "w", closefd=False) as stderr, Progress(out=stderr, interval=0.2) as progress:
         summary = run(ws, ["slow"], on_result=progress.finished, on_start=progress.started)
     assert summary.results[0].log == "working\n", "the ticker's lines are not the asset's output"
     err = capfd.readouterr().err
@@ -232,3 +232,17 @@ def test_logs_help_teaches() -> None:
     sub.choices["logs"].print_help(out)  # type: ignore[union-attr]
     text = out.getvalue()
     assert "--run RUN" in text and "lakeplan logs churn_model --run latest" in text and "64 KiB" in text
+
+
+def test_the_argo_pod_keeps_one_json_line_and_shows_the_output_in_its_log(sqlite_project: Project) -> None:
+    """``lakeplan step`` (the pod's command): stdout is the one JSON line Argo's outputs read; the asset's
+    output is recorded and written to stderr, which the pod's log (``argo logs``) shows too."""
+    sqlite_project.write("pipeline", PRINTING)
+    module = sqlite_project.module()
+    done = sqlite_project.cli("step", "-m", module, "--asset", "chatty", "--run-id", "wf-1", check=True)
+    [line] = done.stdout.splitlines()
+    assert json.loads(line)["outcome"] == "built"
+    assert sorted(_positions(done.stderr)) == _positions(done.stderr), done.stderr
+    shown = sqlite_project.cli("logs", "-m", module, "chatty", "--run", "wf-1", "--json", check=True)
+    [attempt] = json.loads(shown.stdout)["attempts"]
+    assert attempt["run_id"] == "wf-1" and attempt["log"].startswith("1 print to stdout\n2 print to stderr\n")
