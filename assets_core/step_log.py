@@ -12,7 +12,9 @@ capture (the progress ticker beside an in-process step) go around it through ``t
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
+import functools
 import io
 import os
 import sys
@@ -105,9 +107,23 @@ def _duplicate(fd: int) -> int | None:
 
 
 def _flush(*streams: TextIO | None) -> None:
+    """Flush Python's ``streams`` and C's stdio buffers (``printf`` in an extension is fully buffered when
+    its stdout is not a terminal): what was written before a capture's boundary lands on that side of it."""
     for stream in streams:
         with contextlib.suppress(Exception):  # closed, detached, or None (no console)
             stream.flush()  # type: ignore[union-attr]
+    libc = _libc()
+    if libc is not None:
+        libc.fflush(None)
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """The C library of this process, whose ``fflush(NULL)`` flushes every C output stream (None: none found)."""
+    try:
+        return ctypes.CDLL(None)
+    except OSError:
+        return None
 
 
 def to_terminal(line: str, out: TextIO) -> None:

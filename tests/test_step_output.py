@@ -20,10 +20,11 @@ from assets_core.step_log import MAX_LOG_BYTES, Captured, captured, read_log, to
 
 SECRET = "hunter2-s3cret"
 
-# Every way an asset writes: Python print to both streams, logging, descriptor writes as C code does them,
-# and a subprocess; then a failing asset that printed first, one whose worker dies, and a quiet one.
+# Every way an asset writes: Python print to both streams, descriptor writes as C code does them, a
+# subprocess, logging, and C's printf (buffered: it comes out when the capture ends); then a failing asset
+# that printed first, and a quiet one.
 PRINTING = f"""
-import logging, os, subprocess, sys
+import ctypes, logging, os, subprocess, sys
 from assets_core import asset
 
 @asset
@@ -34,6 +35,7 @@ def chatty() -> int:
     os.write(2, b"4 fd 2\\n")
     subprocess.run([sys.executable, "-c", "print('5 from a subprocess')"], check=True)
     logging.getLogger("user").warning("6 connecting to postgresql://etl:{SECRET}@db/x?password={SECRET}")
+    ctypes.CDLL(None).printf(b"7 C printf\\n")
     return 1
 
 @asset
@@ -46,7 +48,8 @@ def quiet() -> int:
     return 2
 """
 
-IN_ORDER = ["1 print to stdout", "2 print to stderr", "3 fd 1", "4 fd 2", "5 from a subprocess", "6 connecting"]
+IN_ORDER = ["1 print to stdout", "2 print to stderr", "3 fd 1", "4 fd 2", "5 from a subprocess", "6 connecting", "7 C"]
+C_BUFFERED = {"PYTHONUNBUFFERED": ""}  # as outside this test environment: C's stdout fully buffered in a file
 
 
 def _positions(text: str) -> list[int]:
@@ -57,7 +60,7 @@ def _positions(text: str) -> list[int]:
 def test_json_stays_parseable_and_logs_show_everything(sqlite_project: Project, workers: str) -> None:
     sqlite_project.write("pipeline", PRINTING)
     module = sqlite_project.module()
-    done = sqlite_project.cli("materialize", "-m", module, "--json", "--workers", workers)
+    done = sqlite_project.cli("materialize", "-m", module, "--json", "--workers", workers, env=C_BUFFERED)
     summary = json.loads(done.stdout)  # nothing the assets printed is on stdout
     outcomes = {r["key"]: r["outcome"] for r in summary["results"]}
     assert outcomes == {"chatty": "built", "broken": "failed", "quiet": "built"}, done.stderr
@@ -239,7 +242,7 @@ def test_the_argo_pod_keeps_one_json_line_and_shows_the_output_in_its_log(sqlite
     output is recorded and written to stderr, which the pod's log (``argo logs``) shows too."""
     sqlite_project.write("pipeline", PRINTING)
     module = sqlite_project.module()
-    done = sqlite_project.cli("step", "-m", module, "--asset", "chatty", "--run-id", "wf-1", check=True)
+    done = sqlite_project.cli("step", "-m", module, "--asset", "chatty", "--run-id", "wf-1", check=True, env=C_BUFFERED)
     [line] = done.stdout.splitlines()
     assert json.loads(line)["outcome"] == "built"
     assert sorted(_positions(done.stderr)) == _positions(done.stderr), done.stderr
