@@ -124,7 +124,8 @@ RUNS_EPILOG = """\
 STATUS is running, success, failed or interrupted (Ctrl-C); 'abandoned' marks a run still recorded as
 running whose process on this machine is gone (killed, or ended by os._exit in an asset), so it will
 never finish; its counts are then taken from what it recorded. With RUN, every asset the run recorded
-is listed, and each failure is followed by the traceback of the user's code.
+is listed, and each failure is followed by the traceback of the user's code and, when its code printed
+something, the 'lakeplan logs' command that shows it.
 
 examples:
   lakeplan runs
@@ -347,8 +348,10 @@ def _show_run(ws: Workspace, spec: str, as_json: bool) -> int:
     failed = {m.asset_key for m in recorded if m.kind is MaterializationKind.FAILED}
     printed = {a.id for key in failed for a in ws.store.attempts(key, run.run_id) if a.log}
     for m in recorded:
+        if m.kind is MaterializationKind.FAILED and (m.traceback or m.id in printed):
+            print(f"\n{m.asset_key} (#{m.id}) failed: {m.error}")
         if m.kind is MaterializationKind.FAILED and m.traceback:
-            print(f"\n{m.asset_key} (#{m.id}) failed: {m.error}\n{indented(m.traceback)}")
+            print(indented(m.traceback))
         if m.id in printed:
             print(f"    its output: lakeplan logs {m.asset_key} --run {run.run_id}")
     return 0
