@@ -63,19 +63,23 @@ def captured(result: Captured, path: Path | None = None) -> Iterator[None]:
 @contextmanager
 def _redirected(fd: int) -> Iterator[None]:
     """Point descriptors 1 and 2, ``sys.stdout`` and ``sys.stderr`` at ``fd``; restore all four afterwards,
-    whatever ends the block (an exception, ``sys.exit``, Ctrl-C)."""
+    whatever ends the block (an exception, ``sys.exit``, Ctrl-C, even one landing while they are set up)."""
     replaced = sys.stdout, sys.stderr
-    _flush(*replaced, sys.__stdout__, sys.__stderr__)
-    with _lock:
-        # A closed descriptor stays closed: writing to it fails as it did before (and the sink may hold its number).
-        saved = {n: copy for n in _STREAMS if (copy := _duplicate(n)) is not None}
-        outermost = not _terminal
-        if outermost:
-            _terminal.update(saved)
-        for n in saved:
-            os.dup2(fd, n)
-    sys.stdout, sys.stderr = _unbuffered(1), _unbuffered(2)
+    saved: dict[int, int] = {}  # the descriptors redirected so far, and where each pointed
+    outermost = False
     try:
+        _flush(*replaced, sys.__stdout__, sys.__stderr__)
+        with _lock:
+            outermost = not _terminal
+            for n in _STREAMS:
+                copy = _duplicate(n)
+                if copy is None:  # closed: it stays so, and writing to it fails as before
+                    continue
+                saved[n] = copy
+                if outermost:
+                    _terminal[n] = copy
+                os.dup2(fd, n)
+        sys.stdout, sys.stderr = _unbuffered(1), _unbuffered(2)
         yield
     finally:
         sys.stdout, sys.stderr = replaced

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -249,3 +250,24 @@ def test_the_argo_pod_keeps_one_json_line_and_shows_the_output_in_its_log(sqlite
     shown = sqlite_project.cli("logs", "-m", module, "chatty", "--run", "wf-1", "--json", check=True)
     [attempt] = json.loads(shown.stdout)["attempts"]
     assert attempt["run_id"] == "wf-1" and attempt["log"].startswith("1 print to stdout\n2 print to stderr\n")
+
+
+def test_a_process_started_with_stdout_closed_keeps_it_closed() -> None:
+    """A daemon may run lakeplan with descriptor 1 closed: the capture still works, and leaves it closed."""
+    code = """if True:
+        import os, sys
+        from assets_core.step_log import Captured, captured
+        os.close(1)
+        output = Captured()
+        with captured(output):
+            print("python")
+            os.write(2, b"fd 2\\n")
+        try:
+            os.write(1, b"x")
+            state = "open"
+        except OSError:
+            state = "closed"
+        sys.stderr.write(f"{output.text!r} {state}")
+    """
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (0, "'python\\nfd 2\\n' closed")
