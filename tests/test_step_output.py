@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Project
+from sample_pipelines import NUMBERS
 
 from assets_core.cli.progress import Progress
 from assets_core.executor import run
@@ -271,3 +272,15 @@ def test_a_process_started_with_stdout_closed_keeps_it_closed() -> None:
     """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stderr) == (0, "'python\\nfd 2\\n' closed")
+
+
+def test_an_attempt_whose_code_never_ran_has_no_log_to_show(sqlite_project: Project) -> None:
+    sqlite_project.write("pipeline", NUMBERS)  # its source file raw.json does not exist
+    module = sqlite_project.module()
+    failed = sqlite_project.cli("materialize", "-m", module, "--select", "numbers")
+    assert "source 'raw' has no data" in failed.stderr
+    done = sqlite_project.cli("logs", "-m", module, "numbers")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.startswith("error: no output was kept for 'numbers' #1 (run ") and done.stderr.count("\n") == 1
+    data = json.loads(sqlite_project.cli("logs", "-m", module, "numbers", "--json", check=True).stdout)
+    assert [a["log"] for a in data["attempts"]] == [None]
