@@ -32,6 +32,7 @@ from typing import Any
 from .code_syntax import Chain, Code, FileCache, ParsedFile
 from .definitions import AssetDef
 from .hashing import structured_hash
+from .step_log import stdout_to_stderr
 
 _PRIMITIVES = (int, float, complex, str, bytes, bool, type(None))
 # Part of every automatic version: unchanged while the same code gives the same hashes, so upgrading
@@ -546,7 +547,8 @@ class CodeVersioner:
         if loaded is not None or not self._is_user_package(name.split(".")[0]):
             return loaded
         try:
-            return importlib.import_module(name)
+            with stdout_to_stderr():  # what it prints as it loads: stdout is lakeplan's (--json)
+                return importlib.import_module(name)
         except Exception as exc:  # the user's module fails to import: running the asset will say so
             self._failed[name] = f"could not be imported while versioning ({type(exc).__name__}: {exc})"
             return None

@@ -18,6 +18,7 @@ from .definitions import AssetDef, Definitions, SourceAsset
 from .errors import DefinitionError, LakeplanError, UserCodeError
 from .failures import is_lakeplan_frame
 from .schedules import Schedule
+from .step_log import stdout_to_stderr
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,8 @@ def _import(target: str, root: Path) -> ModuleType:
     if str(entry) not in sys.path:
         sys.path.insert(0, str(entry))
     try:
-        return importlib.import_module(name)
+        with stdout_to_stderr():  # what the module prints as it loads: stdout is lakeplan's (--json)
+            return importlib.import_module(name)
     except ModuleNotFoundError as exc:
         if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
             raise UserCodeError(

@@ -61,9 +61,25 @@ def captured(result: Captured, path: Path | None = None) -> Iterator[None]:
 
 
 @contextmanager
-def _redirected(fd: int) -> Iterator[None]:
-    """Point descriptors 1 and 2, ``sys.stdout`` and ``sys.stderr`` at ``fd``; restore all four afterwards,
-    whatever ends the block (an exception, ``sys.exit``, Ctrl-C, even one landing while they are set up)."""
+def stdout_to_stderr() -> Iterator[None]:
+    """Send what this process writes to stdout during the block (Python-level and to descriptor 1) to
+    stderr: a user's module that prints while it is imported must not break ``--json`` on stdout either."""
+    target = _duplicate(2)
+    if target is None:  # no stderr to send it to
+        yield
+        return
+    try:
+        with _redirected(target, (1,)):
+            yield
+    finally:
+        os.close(target)
+
+
+@contextmanager
+def _redirected(fd: int, numbers: tuple[int, ...] = _STREAMS) -> Iterator[None]:
+    """Point descriptors ``numbers`` (1 and 2) and the matching ``sys.stdout``/``sys.stderr`` at ``fd``;
+    restore them afterwards, whatever ends the block (an exception, ``sys.exit``, Ctrl-C, even one landing
+    while they are set up)."""
     replaced = sys.stdout, sys.stderr
     saved: dict[int, int] = {}  # the descriptors redirected so far, and where each pointed
     outermost = False
@@ -71,7 +87,7 @@ def _redirected(fd: int) -> Iterator[None]:
         _flush(*replaced, sys.__stdout__, sys.__stderr__)
         with _lock:
             outermost = not _terminal
-            for n in _STREAMS:
+            for n in numbers:
                 copy = _duplicate(n)
                 if copy is None:  # closed: it stays so, and writing to it fails as before
                     continue
@@ -79,7 +95,7 @@ def _redirected(fd: int) -> Iterator[None]:
                 if outermost:
                     _terminal[n] = copy
                 os.dup2(fd, n)
-        sys.stdout, sys.stderr = _unbuffered(1), _unbuffered(2)
+        sys.stdout, sys.stderr = (_unbuffered(n) if n in numbers else replaced[n - 1] for n in _STREAMS)
         yield
     finally:
         sys.stdout, sys.stderr = replaced

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Project
-from sample_pipelines import NUMBERS
+from sample_pipelines import NUMBERS, TWO_ASSETS
 
 from assets_core.cli.progress import Progress
 from assets_core.executor import run
@@ -284,3 +284,15 @@ def test_an_attempt_whose_code_never_ran_has_no_log_to_show(sqlite_project: Proj
     assert done.stderr.startswith("error: no output was kept for 'numbers' #1 (run ") and done.stderr.count("\n") == 1
     data = json.loads(sqlite_project.cli("logs", "-m", module, "numbers", "--json", check=True).stdout)
     assert [a["log"] for a in data["attempts"]] == [None]
+
+
+def test_a_module_printing_as_it_is_imported_keeps_json_parseable(sqlite_project: Project) -> None:
+    """The user's module is imported by plan, by materialize and by each worker: what it prints then (and
+    what C code writes to descriptor 1) goes to stderr."""
+    sqlite_project.write("pipeline", 'import os\nprint("importing")\nos.write(1, b"fd importing\\n")\n' + TWO_ASSETS)
+    module = sqlite_project.module()
+    for args in (("plan", "--json"), ("materialize", "--json", "--workers", "2")):
+        done = sqlite_project.cli(*args, "-m", module, check=True)
+        assert json.loads(done.stdout)["schema"].startswith("lakeplan."), done.stdout
+        assert "importing\nfd importing\n" in done.stderr
+    assert done.stderr.count("fd importing") == 3, "the parent and each of the 2 workers import it"
