@@ -296,3 +296,30 @@ def test_a_module_printing_as_it_is_imported_keeps_json_parseable(sqlite_project
         assert json.loads(done.stdout)["schema"].startswith("lakeplan."), done.stdout
         assert "importing\nfd importing\n" in done.stderr
     assert done.stderr.count("fd importing") == 3, "the parent and each of the 2 workers import it"
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_timed_out_attempt_keeps_what_it_printed(sqlite_project: Project, workers: str) -> None:
+    sqlite_project.write(
+        "pipeline",
+        """
+        import time
+        from assets_core import asset
+
+        @asset(timeout=1)
+        def hangs() -> int:
+            print("started, now hanging", flush=True)
+            time.sleep(30)
+            return 1
+
+        @asset
+        def other() -> int:
+            return 2
+        """,
+    )
+    module = sqlite_project.module()
+    done = sqlite_project.cli("materialize", "-m", module, "--json", "--workers", workers)
+    [failed] = [r for r in json.loads(done.stdout)["results"] if r["key"] == "hangs"]
+    assert failed["message"].startswith("timed out after 1s"), failed
+    shown = sqlite_project.cli("logs", "-m", module, "hangs", check=True)
+    assert shown.stdout == "started, now hanging\n"
