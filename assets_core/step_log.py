@@ -6,7 +6,8 @@ to one file; afterwards its tail, secrets masked, is the step's log. So ``materi
 clean stdout, and ``lakeplan logs ASSET`` shows what the asset printed, failed attempts included.
 
 Descriptors belong to the whole process: lakeplan's own lines written from another thread during a
-capture (the progress ticker beside an in-process step) go around it through ``to_terminal``.
+capture (the progress ticker beside an in-process step) go around it through ``to_terminal``. What a
+user's module prints while it is imported is not a step's: ``stdout_to_stderr`` sends it to stderr.
 """
 
 from __future__ import annotations
