@@ -14,7 +14,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from .bulk import collector_paused
-from .code_version import CodeVersion, CodeVersioner, user_file_predicate
+from .code_version import CodePart, CodeVersion, CodeVersioner, user_file_predicate
 from .config import Settings, load_settings, project_root_of
 from .definitions import SourceAsset, is_builtin_io_manager
 from .errors import ConfigError, DefinitionError
@@ -81,7 +81,9 @@ class Workspace:
         graph = AssetGraph.build(loaded.nodes)
         _refuse_partitions(graph)
         resources = {r.name: r for r in loaded.resources}
-        return cls(settings, target, graph, loaded.schedules, read_only, notify, resources)
+        ws = cls(settings, target, graph, loaded.schedules, read_only, notify, resources)
+        ws.resource_configs  # noqa: B018 - [tool.lakeplan.resources] mistakes are one line now, not mid-run
+        return ws
 
     @functools.cached_property
     def store(self) -> MetadataStore:
@@ -114,10 +116,15 @@ class Workspace:
             code = versions[key]
             if not names or asset.code_version is not None:
                 continue
-            extra = {f"resource:{n}": config_part(n, self.resource_configs[n]) for n in names}
-            components = {**code.components, **extra}
-            hashed = [code.version, *(f"{name}={digest}" for name, digest in sorted(extra.items()))]
-            versions[key] = CodeVersion(structured_hash(["with-resources", *hashed]), components, code.parts)
+            extra = [
+                CodePart(f"resource:{n}", "resource config", config_part(n, self.resource_configs[n])) for n in names
+            ]
+            hashed = [code.version, *(f"{p.name}={p.digest}" for p in extra)]
+            versions[key] = CodeVersion(
+                structured_hash(["with-resources", *hashed]),
+                {**code.components, **{p.name: p.digest for p in extra}},
+                (*code.parts, *extra),
+            )
         return versions
 
     @functools.cached_property

@@ -142,7 +142,7 @@ class PostgresTableIOManager(IOManager):
         import pandas as pd
 
         schema, table = context.location.split(".", 1)
-        with self._transaction(repeatable=True) as conn:
+        with self._transaction(repeatable=True) as conn:  # the hash and the rows from one snapshot
             note = self._note(conn, schema, table)
             if note is None:
                 raise MissingOutput(
@@ -150,17 +150,23 @@ class PostgresTableIOManager(IOManager):
                     "run 'lakeplan materialize' to rebuild it"
                 )
             actual = self._version(conn, schema, table, note["dtypes"])
-            if actual != context.data_version:
+            frame = None
+            if actual == context.data_version:
+                query = f"SELECT * FROM {self._name(schema, table)} ORDER BY {self._quote(ROW)}"
+                frame = pd.read_sql(sa.text(query), conn)
+        if frame is None:
+            with self._transaction() as conn:
                 moved = self._set_aside(conn, schema, table)
-                raise CorruptedOutput(
-                    f"stored table {schema}.{table} was changed outside lakeplan (content hash {actual[:12]} != "
-                    f"recorded {context.data_version[:12]}); renamed it to {moved} and it now plans as MISSING: "
-                    "run 'lakeplan materialize' to rebuild it"
-                )
-            frame = pd.read_sql(sa.text(f"SELECT * FROM {self._name(schema, table)} ORDER BY {self._quote(ROW)}"), conn)
+            raise CorruptedOutput(
+                f"stored table {schema}.{table} was changed outside lakeplan (content hash {actual[:12]} != "
+                f"recorded {context.data_version[:12]}); renamed it to {moved} and it now plans as MISSING: "
+                "run 'lakeplan materialize' to rebuild it"
+            )
         frame = frame.drop(columns=[ROW])
         for column, dtype in note["dtypes"].items():
-            if str(frame[column].dtype) != dtype:
+            if dtype == "object":  # strings and None (the only object columns stored): NULL is None, not NaN
+                frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+            elif str(frame[column].dtype) != dtype:
                 frame[column] = frame[column].astype(dtype)
         return _as_kind(
             frame, annotation_kind(context.annotation) or annotation_kind(context.written_as) or note["kind"]
