@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, TypeVar, overload
 
+from .code_version import CodePart
 from .definitions import AssetDef, SourceAsset, is_builtin_io_manager
 from .errors import ConfigError, DefinitionError, GraphError
 from .hashing import structured_hash
@@ -227,10 +228,22 @@ def resource_names_used(asset: AssetDef) -> tuple[str, ...]:
     return tuple(dict.fromkeys([*asset.resource_params, *named]))
 
 
-def config_part(name: str, config: ResolvedConfig) -> str:
-    """The hash a versioned resource's non-secret config adds to a code version."""
-    public = config.public()
-    return structured_hash(["resource-config", name, *(f"{k}={_canonical(public[k])}" for k in sorted(public))])
+def code_parts(
+    asset: AssetDef, resources: Mapping[str, ResourceDef], configs: Mapping[str, ResolvedConfig]
+) -> list[CodePart]:
+    """What resources add to an asset's automatic code version: its IO manager resource by name (moving an
+    asset to another store rebuilds it there), and the non-secret config of each ``versioned=True``
+    resource it uses. Secrets never count."""
+    parts = []
+    if not is_builtin_io_manager(asset.io_manager):
+        name = asset.io_manager
+        parts.append(CodePart(f"io_manager:{name}", "io manager", structured_hash(["io-manager", name])))
+    for name in resource_names_used(asset):
+        if resources[name].versioned:
+            public = configs[name].public()
+            lines = [f"{k}={_canonical(public[k])}" for k in sorted(public)]
+            parts.append(CodePart(f"resource:{name}", "resource config", structured_hash(["resource", name, *lines])))
+    return parts
 
 
 def bind(

@@ -14,7 +14,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from .bulk import collector_paused
-from .code_version import CodePart, CodeVersion, CodeVersioner, user_file_predicate
+from .code_version import CodeVersion, CodeVersioner, user_file_predicate
 from .config import Settings, load_settings, project_root_of
 from .definitions import SourceAsset, is_builtin_io_manager
 from .errors import ConfigError, DefinitionError
@@ -24,7 +24,7 @@ from .io_manager import IOManager, parse_external
 from .loader import load
 from .metadata_store import AbsentStore, MetadataStore
 from .planner import AssetStatus, CauseKind, CurrentState, Plan, plan
-from .resources import ResolvedConfig, ResourceDef, build, config_part, resolve_all, resource_names_used
+from .resources import ResolvedConfig, ResourceDef, build, code_parts, resolve_all
 from .schedules import Schedule
 from .selection import select
 
@@ -106,19 +106,16 @@ class Workspace:
     def _code_versions(self) -> dict[str, CodeVersion]:
         with collector_paused():  # tens of thousands of small acyclic records (see bulk.py)
             versions = {key: self._versioner.version(node) for key, node in self.graph.assets.items()}
-        return self._with_versioned_resources(versions) if self.resources else versions
+        return self._with_resource_parts(versions) if self.resources else versions
 
-    def _with_versioned_resources(self, versions: dict[str, CodeVersion]) -> dict[str, CodeVersion]:
-        """An automatic code version also covers the non-secret config of each ``versioned=True`` resource the
-        asset uses, as a part ``resource:NAME`` (an explicit ``code_version`` still wins, as for code)."""
+    def _with_resource_parts(self, versions: dict[str, CodeVersion]) -> dict[str, CodeVersion]:
+        """Automatic code versions that also cover the asset's IO manager resource and the config of each
+        ``versioned=True`` resource it uses (``resources.code_parts``); an explicit ``code_version`` still wins."""
         for key, asset in self.graph.assets.items():
-            names = [n for n in resource_names_used(asset) if self.resources[n].versioned]
+            extra = code_parts(asset, self.resources, self.resource_configs)
             code = versions[key]
-            if not names or asset.code_version is not None:
+            if not extra or asset.code_version is not None:
                 continue
-            extra = [
-                CodePart(f"resource:{n}", "resource config", config_part(n, self.resource_configs[n])) for n in names
-            ]
             hashed = [code.version, *(f"{p.name}={p.digest}" for p in extra)]
             versions[key] = CodeVersion(
                 structured_hash(["with-resources", *hashed]),

@@ -97,6 +97,13 @@ def test_only_versioned_resource_config_changes_code_versions(sqlite_project: Pr
     assert "resource:fx" in explained.stdout and "resource config" in explained.stdout
 
 
+def test_moving_an_asset_to_another_io_manager_changes_its_code_version(sqlite_project: Project) -> None:
+    base = _code(sqlite_project, "")
+    sqlite_project.write("pipeline", WAREHOUSE.replace('@asset(io_manager="warehouse")', "@asset"))
+    moved = {key: code.version for key, code in sqlite_project.workspace()._code_versions.items()}
+    assert {k for k in base if base[k] != moved[k]} == {"revenue"}
+
+
 @pytest.mark.parametrize(
     ("source", "message"),
     [
