@@ -3,7 +3,12 @@ content, pinned reads, the current-version view, atomic writes, and tables chang
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,6 +17,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
+from conftest import PG_ADMIN_URL, REPO
 
 from assets_core.errors import CorruptedOutput, DefinitionError, MissingOutput
 from assets_core.io_manager import InputContext, OutputContext
@@ -160,3 +166,32 @@ def test_long_keys_become_short_distinct_table_names() -> None:
     long_a, long_b = "raw/" + "a" * 200, "raw/" + "a" * 199 + "b"
     assert table_base("raw/orders") == "raw__orders"
     assert len(table_base(long_a)) == 40 and table_base(long_a) != table_base(long_b)
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_the_warehouse_example_runs(postgres_url: str, tmp_path: Path) -> None:
+    """examples/warehouse (docs/io_managers.md): built into the schema the environment names, then fresh."""
+    schema = sa.make_url(postgres_url).query["options"].split("=", 1)[1]
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("LAKEPLAN_")},
+        "LAKEPLAN_DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}",
+        "LAKEPLAN_STORAGE_ROOT": str(tmp_path / "s"),
+        "WAREHOUSE_URL": PG_ADMIN_URL,
+        "LAKEPLAN_RESOURCE_WAREHOUSE_SCHEMA": schema,
+    }
+
+    def lakeplan(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "assets_core", *args, "-m", "examples.warehouse.pipeline"]
+        return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+    built = lakeplan("materialize", "--json")
+    assert built.returncode == 0, built.stderr
+    assert json.loads(built.stdout)["counts"]["built"] == 2
+    assert json.loads(lakeplan("plan", "--json").stdout)["counts"]["stale"] == 0
+    engine = sa.create_engine(postgres_url)
+    with engine.connect() as conn:
+        top = conn.execute(sa.text("SELECT order_date, revenue FROM revenue_by_day ORDER BY revenue DESC")).first()
+    engine.dispose()
+    best = json.loads(next((tmp_path / "s" / "best_day").iterdir()).read_text())
+    assert top is not None and best["day"] == top[0] and best["revenue"] == round(top[1], 2)
