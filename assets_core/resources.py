@@ -3,10 +3,10 @@ manager), declared once with ``@resource`` and passed to every asset that names 
 
 A resource is not an upstream asset: the graph has no edge to it and the planner never sees it. Its
 configuration comes from ``[tool.lakeplan.resources.NAME]`` (non-secret keys it declares), overridden
-by ``LAKEPLAN_RESOURCE_NAME_KEY``; its secrets come only from the environment variables it names (on
-Argo, from Kubernetes Secrets by ``secretKeyRef``). A resource declared ``versioned=True`` makes its
-non-secret configuration part of the automatic code version of every asset that uses it; otherwise a
-configuration change never makes an asset stale.
+by ``LAKEPLAN_RESOURCE_NAME_KEY`` (read as the type of the key's default); its secrets come only from
+the environment variables it names (on Argo, from Kubernetes Secrets by ``secretKeyRef``). A resource
+declared ``versioned=True`` makes its non-secret configuration part of the automatic code version of
+every asset that uses it; otherwise a configuration change never makes an asset stale.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar, overload
 
 from .code_version import CodePart
+from .config import parse_bool
 from .definitions import AssetDef, SourceAsset, is_builtin_io_manager
 from .errors import ConfigError, DefinitionError, GraphError
 from .hashing import structured_hash
@@ -136,7 +137,8 @@ def _canonical(value: object) -> str | None:
 
 @dataclass(frozen=True)
 class ResolvedConfig:
-    """One resource's configuration as a run uses it: ``values`` (secrets included) and where each came from."""
+    """One resource's configuration as a run uses it: ``values`` (secrets included), which keys are secrets,
+    and which secrets are unset."""
 
     values: Mapping[str, Any]
     secret_keys: frozenset[str]
@@ -149,6 +151,23 @@ class ResolvedConfig:
     def public(self) -> dict[str, Any]:
         """The non-secret values only (what ``versioned=True`` puts in a code version)."""
         return {k: v for k, v in self.values.items() if k not in self.secret_keys}
+
+
+def _from_env(text: str, default: object, where: str) -> Any:
+    """An environment variable's text as the type of the key's default (text when the default is a string
+    or None); what does not parse is one line."""
+    try:
+        if isinstance(default, bool):
+            return parse_bool(text)
+        if isinstance(default, int):
+            return int(text)
+        if isinstance(default, float):
+            return float(text)
+    except ValueError:
+        raise ConfigError(
+            f"{where} must be {type(default).__name__} like its default {default!r}, got {text!r}"
+        ) from None
+    return text
 
 
 def env_var(resource_name: str, key: str) -> str:
@@ -174,10 +193,10 @@ def resolve_config(res: ResourceDef, table: Mapping[str, Any], env: Mapping[str,
         if _canonical(value) is None:
             raise ConfigError(f"{where} {key} must be a string, number or boolean, got {value!r}")
         values[key] = value
-    for key in res.config:
+    for key, default in res.config.items():
         var = env_var(res.name, key)
         if var in env:
-            values[key] = env[var]
+            values[key] = _from_env(env[var], default, f"environment variable {var}")
     missing = []
     for key, var in sorted(res.secrets.items()):
         values[key] = env.get(var) or None

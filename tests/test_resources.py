@@ -45,13 +45,16 @@ def test_resources_are_parameters_not_upstreams_and_built_once(sqlite_project: P
     assert materialize(ws, "orders", "run-1").outcome is Outcome.BUILT
     assert materialize(ws, "orders", "run-1", force=True).outcome is Outcome.BUILT
     assert sys.modules[sqlite_project.module()].BUILT == ["client"]  # once per process, and only what is used
+    listed = json.loads(sqlite_project.cli("assets", "-m", sqlite_project.module(), "--json", check=True).stdout)
+    revenue = next(a for a in listed["assets"] if a["key"] == "revenue")
+    assert (revenue["upstream"], revenue["resources"], revenue["io_manager"]) == (["orders"], ["fx"], "warehouse")
 
 
 def test_configuration_comes_from_defaults_pyproject_then_environment() -> None:
     table = {"resources": {"_fx": {"currency": "USD"}}}
     resolved = resolve_all({"_fx": FX}, table, {"LAKEPLAN_RESOURCE__FX_RATE": "1.5", "FX_TOKEN": "t0ken"})["_fx"]
-    assert dict(resolved.values) == {"currency": "USD", "rate": "1.5", "token": "t0ken"}
-    assert resolved.recorded() == {"currency": "USD", "rate": "1.5", "token": "***"}
+    assert dict(resolved.values) == {"currency": "USD", "rate": 1.5, "token": "t0ken"}  # as the default's type
+    assert resolved.recorded() == {"currency": "USD", "rate": 1.5, "token": "***"}
     assert resolve_all({"_fx": FX}, {}, {})["_fx"].missing == ("token",)
 
 
@@ -70,6 +73,13 @@ def test_configuration_comes_from_defaults_pyproject_then_environment() -> None:
 def test_configuration_mistakes_are_one_line(table: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         resolve_all({"_fx": FX}, {"resources": table}, {})
+
+
+def test_an_environment_value_must_parse_as_its_default() -> None:
+    with pytest.raises(
+        ConfigError, match=r"LAKEPLAN_RESOURCE__FX_RATE must be float like its default 1\.0, got 'high'"
+    ):
+        resolve_all({"_fx": FX}, {}, {"LAKEPLAN_RESOURCE__FX_RATE": "high"})
 
 
 def test_a_missing_secret_fails_the_asset_in_one_line(sqlite_project: Project) -> None:
@@ -154,7 +164,7 @@ def test_a_table_asset_end_to_end(project: Project, postgres_url: str, monkeypat
     _write(project)
     env = {"WAREHOUSE_URL": postgres_url}
     monkeypatch.setenv("WAREHOUSE_URL", postgres_url)  # plans here ask the warehouse whether tables exist
-    project.cli("materialize", "-m", project.module(), check=True, env=env)
+    project.cli("materialize", "-m", project.module(), "--workers", "2", check=True, env=env)  # built per worker
     ws = project.workspace()
     head = ws.store.heads()["revenue"]
     assert head.location.startswith("io://warehouse/") and head.location.endswith(f"revenue__{head.data_version[:16]}")
