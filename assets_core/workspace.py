@@ -182,9 +182,9 @@ class Workspace:
             return seen
         gone = set()
         for key, head in external.items():  # outputs outside the version store: asked of the manager that wrote them
-            manager, where = self.io_manager_at(head.location)
-            if not manager.exists(where, head.data_version, verify):
-                gone.add(key)
+            name, where = parse_external(head.location) or ("", "")
+            if name not in self.resources or not self.io_manager(name).exists(where, head.data_version, verify):
+                gone.add(key)  # gone, or its IO manager is no longer declared: rebuilt by the one declared now
         return dataclasses.replace(seen, heads={**seen.heads, **external}, missing=seen.missing | gone)
 
     def current_state(self, keys: Collection[str] | None = None, run_id: str | None = None) -> CurrentState:

@@ -220,3 +220,7 @@ def test_the_custom_io_manager_in_the_docs_runs(sqlite_project: Project) -> None
         path.unlink()
     gone = json.loads(sqlite_project.cli("plan", "-m", sqlite_project.module(), "--json", env=env).stdout)
     assert gone["counts"]["stale"] == 2  # numbers is MISSING, total waits on it
+    # with the IO manager no longer declared, what it wrote plans as MISSING (rebuilt by today's), not an error
+    sqlite_project.write("pipeline", example.replace('@asset(io_manager="csv_folder")', "@asset"))
+    statuses = {s.key: s for s in sqlite_project.workspace().plan().statuses}
+    assert [c.kind for c in statuses["numbers"].causes] == [CauseKind.MISSING, CauseKind.CODE]
