@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +126,15 @@ def test_a_failure_mid_write_leaves_nothing_behind(
         _store(manager, pd.DataFrame({"v": list(range(1000))}))
     assert _tables(manager) == before  # no temporary table, no new version
     assert _view(manager) == [(1,)]
+
+
+@pytest.mark.postgres
+def test_two_writers_of_the_same_content_get_one_table(manager: PostgresTableIOManager) -> None:
+    frame = pd.DataFrame({"v": list(range(2000))})
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: _store(manager, frame), range(2)))
+    assert results[0] == results[1]
+    assert _tables(manager) == [results[0][0].split(".", 1)[1]]
 
 
 @pytest.mark.postgres
