@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -126,6 +127,50 @@ def test_a_failure_mid_write_leaves_nothing_behind(
         _store(manager, pd.DataFrame({"v": list(range(1000))}))
     assert _tables(manager) == before  # no temporary table, no new version
     assert _view(manager) == [(1,)]
+
+
+KILLED_WRITER = """
+import sys, time
+import pandas as pd
+from assets_core.io_manager import OutputContext
+from io_managers.postgres import PostgresTableIOManager
+
+def stall(*args):
+    print("rows written", flush=True)
+    time.sleep(60)
+
+PostgresTableIOManager._version = stall  # the rows are in the open transaction; the process dies here
+PostgresTableIOManager(sys.argv[1]).store(pd.DataFrame({"v": range(5000)}), OutputContext("shop/daily", "r"))
+"""
+
+
+@pytest.mark.postgres
+def test_a_killed_writer_leaves_nothing_behind(manager: PostgresTableIOManager, postgres_url: str) -> None:
+    first = _store(manager, pd.DataFrame({"v": [1]}))
+    manager.make_current("shop/daily", *first)
+    before = _tables(manager)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, postgres_url], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    assert writer.stdout is not None and writer.stdout.readline() == "rows written\n"
+    assert _open_transactions(manager) == 1  # the rows are in its open transaction
+    writer.kill()  # SIGKILL: no rollback from the client; the server aborts the transaction when the socket closes
+    writer.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _open_transactions(manager):
+        time.sleep(0.1)
+    assert _open_transactions(manager) == 0  # aborted by the server, never committed
+    assert _tables(manager) == before and _view(manager) == [(1,)]
+
+
+def _open_transactions(manager: PostgresTableIOManager) -> int:
+    """Sessions still holding a temporary table of ``shop/daily`` open (the killed writer's, until the server
+    notices the closed socket and aborts it)."""
+    with manager.engine.connect() as conn:
+        query = (
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%shop__daily__tmp_%' AND pid <> pg_backend_pid()"
+        )
+        return int(conn.execute(sa.text(query)).scalar() or 0)
 
 
 @pytest.mark.postgres
