@@ -54,6 +54,7 @@ class SecretRef:
     env: str
     secret: str
     key: str
+    optional: bool = False  # a missing Secret or key leaves the variable unset instead of the pod Pending
 
 
 @dataclass(frozen=True)
@@ -104,9 +105,14 @@ def resource_secret_name(resource: str) -> str:
 
 def with_resource_secrets(config: ArgoConfig, resources: Iterable[ResourceDef]) -> ArgoConfig:
     """``config`` with every resource secret as a ``secretKeyRef``: the variable the resource reads, from the
-    Secret ``lakeplan-resource-NAME`` under the config key (``[tool.lakeplan.argo.secret_env]`` overrides)."""
+    Secret ``lakeplan-resource-NAME`` under the config key (``[tool.lakeplan.argo.secret_env]`` overrides).
+
+    They are ``optional``: every pod gets every resource's variables, and a Secret that is missing then
+    leaves the variable unset (kubelet: pkg/kubelet/kubelet_pods.go, makeEnvironmentVariables), so only the
+    assets using that resource fail, each in one line naming the variable, instead of every pod staying
+    Pending."""
     refs = [
-        SecretRef(var, resource_secret_name(res.name), key)
+        SecretRef(var, resource_secret_name(res.name), key, optional=True)
         for res in resources
         for key, var in sorted(res.secrets.items())
     ]

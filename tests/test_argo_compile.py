@@ -416,8 +416,9 @@ def test_missing_image_says_how_to_set_it() -> None:
 
 
 def test_resource_secrets_arrive_as_secret_key_refs(sqlite_project: Project, validator: Any) -> None:
-    """Each @resource secret is a secretKeyRef from Secret lakeplan-resource-NAME, key = the config key, unless
-    secret_env names another; no value reaches the manifest and it still validates against Argo's schema."""
+    """Each @resource secret is an optional secretKeyRef from Secret lakeplan-resource-NAME, key = the config key,
+    unless secret_env names another (then required, as any secret_env); no value reaches the manifest and it
+    still validates against Argo's schema."""
     sqlite_project.write("pipeline", WAREHOUSE)
     ws = sqlite_project.workspace()
     config = replace(CONFIG, secret_env=(SecretRef("FX_TOKEN", "fx-api", "token"),))
@@ -427,7 +428,7 @@ def test_resource_secrets_arrive_as_secret_key_refs(sqlite_project: Project, val
     env = {e["name"]: e for e in docs[0]["spec"]["templates"][1]["container"]["env"]}
     assert env["WAREHOUSE_URL"] == {
         "name": "WAREHOUSE_URL",
-        "valueFrom": {"secretKeyRef": {"name": "lakeplan-resource-warehouse", "key": "url"}},
+        "valueFrom": {"secretKeyRef": {"name": "lakeplan-resource-warehouse", "key": "url", "optional": True}},
     }
     assert env["FX_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "fx-api", "key": "token"}  # secret_env wins
     assert not [e for e in validator.iter_errors(docs[0])]
