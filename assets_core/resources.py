@@ -50,6 +50,10 @@ class ResourceDef:
     versioned: bool = False
     description: str | None = None
 
+    def __call__(self, config: Mapping[str, Any]) -> Any:
+        """Build the resource from ``config`` directly, e.g. in a unit test of your own."""
+        return self.fn(config)
+
 
 def _make_resource(
     fn: Callable[..., Any],

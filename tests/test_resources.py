@@ -56,6 +56,7 @@ def test_configuration_comes_from_defaults_pyproject_then_environment() -> None:
     assert dict(resolved.values) == {"currency": "USD", "rate": 1.5, "token": "t0ken"}  # as the default's type
     assert resolved.recorded() == {"currency": "USD", "rate": 1.5, "token": "***"}
     assert resolve_all({"_fx": FX}, {}, {})["_fx"].missing == ("token",)
+    assert FX({"currency": "CHF"}) == {"currency": "CHF"}  # callable directly, like an asset
 
 
 @pytest.mark.parametrize(
