@@ -64,11 +64,11 @@ _FALLBACK_HINT = "or use io_manager='auto' (Parquet in the version store)"
 
 
 def table_base(key: str) -> str:
-    """The view's name for an asset key: ``/`` becomes ``__``; a long key is cut and given a hash."""
-    name = key.replace("/", "__")
-    if len(name) <= _BASE_LENGTH:
-        return name
-    return f"{name[: _BASE_LENGTH - 13]}_{structured_hash(['table', key])[:12]}"
+    """The view's name for an asset key: the key itself when it is a short name without ``/``; otherwise ``/``
+    as ``__``, cut to fit, and the key's hash (so ``a/b`` and ``a__b``, or two long keys, never share a name)."""
+    if "/" not in key and len(key) <= _BASE_LENGTH:
+        return key
+    return f"{key.replace('/', '__')[: _BASE_LENGTH - 13]}_{structured_hash(['table', key])[:12]}"
 
 
 class PostgresTableIOManager(IOManager):

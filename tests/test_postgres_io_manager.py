@@ -34,13 +34,13 @@ def manager(postgres_url: str) -> Iterator[PostgresTableIOManager]:
     io.engine.dispose()
 
 
-def _store(io: PostgresTableIOManager, frame: Any, key: str = "shop/daily") -> tuple[str, str]:
+def _store(io: PostgresTableIOManager, frame: Any, key: str = "shop_daily") -> tuple[str, str]:
     stored = io.store(frame, OutputContext(key, "run-1"))
     return stored.location, stored.data_version
 
 
 def _load(io: PostgresTableIOManager, location: str, version: str, annotation: Any = None) -> Any:
-    return io.load(InputContext("shop/daily", location, version, annotation))
+    return io.load(InputContext("shop_daily", location, version, annotation))
 
 
 def _tables(io: PostgresTableIOManager) -> list[str]:
@@ -49,7 +49,7 @@ def _tables(io: PostgresTableIOManager) -> list[str]:
         return sorted(r[0] for r in rows)
 
 
-def _view(io: PostgresTableIOManager, name: str = "shop__daily") -> list[tuple[Any, ...]]:
+def _view(io: PostgresTableIOManager, name: str = "shop_daily") -> list[tuple[Any, ...]]:
     with io.engine.connect() as conn:
         return [tuple(r) for r in conn.execute(sa.text(f'SELECT * FROM "{name}"'))]
 
@@ -74,7 +74,7 @@ FRAME = pd.DataFrame(
 @pytest.mark.postgres
 def test_a_pandas_table_comes_back_exactly_with_a_version_of_its_content(manager: PostgresTableIOManager) -> None:
     location, version = _store(manager, FRAME)
-    assert location.endswith(f".shop__daily__{version[:16]}")
+    assert location.endswith(f".shop_daily__{version[:16]}")
     pd.testing.assert_frame_equal(_load(manager, location, version), FRAME)
     # the same content gets the same version (and no second table); one changed value, or the row order, another
     assert _store(manager, FRAME.copy()) == (location, version)
@@ -83,7 +83,7 @@ def test_a_pandas_table_comes_back_exactly_with_a_version_of_its_content(manager
     reordered = FRAME.iloc[::-1].reset_index(drop=True)
     versions = {version, _store(manager, changed)[1], _store(manager, reordered)[1]}
     assert len(versions) == 3
-    assert len([t for t in _tables(manager) if t.startswith("shop__daily__")]) == 3
+    assert len([t for t in _tables(manager) if t.startswith("shop_daily__")]) == 3
 
 
 @pytest.mark.postgres
@@ -100,15 +100,18 @@ def test_reads_follow_the_consumer_annotation(manager: PostgresTableIOManager) -
 def test_the_view_shows_the_current_version_and_reads_stay_pinned(manager: PostgresTableIOManager) -> None:
     old = _store(manager, pd.DataFrame({"v": [1, 2]}))
     new = _store(manager, pd.DataFrame({"v": [3]}))
-    manager.make_current("shop/daily", new[0], new[1])
+    manager.make_current("shop_daily", new[0], new[1])
     assert _view(manager) == [(3,)]
     assert _load(manager, *old)["v"].tolist() == [1, 2]  # pinned: the old version is still its own table
-    manager.make_current("shop/daily", old[0], old[1])  # what restore and rollback do
+    manager.make_current("shop_daily", old[0], old[1])  # what restore and rollback do
     assert _view(manager) == [(1,), (2,)]
     # a view whose columns change is replaced too (CREATE OR REPLACE VIEW could not)
     other = _store(manager, pd.DataFrame({"w": ["x"], "v": [9]}))
-    manager.make_current("shop/daily", other[0], other[1])
+    manager.make_current("shop_daily", other[0], other[1])
     assert _view(manager) == [("x", 9)]
+    nested = _store(manager, pd.DataFrame({"v": [7]}), key="raw/orders")  # a key with '/' gets a hashed name
+    manager.make_current("raw/orders", *nested)
+    assert _view(manager, table_base("raw/orders")) == [(7,)] and _view(manager) == [("x", 9)]
 
 
 @pytest.mark.postgres
@@ -116,7 +119,7 @@ def test_a_failure_mid_write_leaves_nothing_behind(
     manager: PostgresTableIOManager, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = _store(manager, pd.DataFrame({"v": [1]}))
-    manager.make_current("shop/daily", *first)
+    manager.make_current("shop_daily", *first)
     before = _tables(manager)
 
     def fail(*args: Any) -> str:
@@ -140,14 +143,14 @@ def stall(*args):
     time.sleep(60)
 
 PostgresTableIOManager._version = stall  # the rows are in the open transaction; the process dies here
-PostgresTableIOManager(sys.argv[1]).store(pd.DataFrame({"v": range(5000)}), OutputContext("shop/daily", "r"))
+PostgresTableIOManager(sys.argv[1]).store(pd.DataFrame({"v": range(5000)}), OutputContext("shop_daily", "r"))
 """
 
 
 @pytest.mark.postgres
 def test_a_killed_writer_leaves_nothing_behind(manager: PostgresTableIOManager, postgres_url: str) -> None:
     first = _store(manager, pd.DataFrame({"v": [1]}))
-    manager.make_current("shop/daily", *first)
+    manager.make_current("shop_daily", *first)
     before = _tables(manager)
     writer = subprocess.Popen(
         [sys.executable, "-c", KILLED_WRITER, postgres_url], cwd=REPO, stdout=subprocess.PIPE, text=True
@@ -164,11 +167,11 @@ def test_a_killed_writer_leaves_nothing_behind(manager: PostgresTableIOManager, 
 
 
 def _open_transactions(manager: PostgresTableIOManager) -> int:
-    """Sessions still holding a temporary table of ``shop/daily`` open (the killed writer's, until the server
+    """Sessions still holding a temporary table of ``shop_daily`` open (the killed writer's, until the server
     notices the closed socket and aborts it)."""
     with manager.engine.connect() as conn:
         query = (
-            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%shop__daily__tmp_%' AND pid <> pg_backend_pid()"
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%shop_daily__tmp_%' AND pid <> pg_backend_pid()"
         )
         return int(conn.execute(sa.text(query)).scalar() or 0)
 
@@ -192,7 +195,7 @@ def test_a_table_changed_outside_lakeplan_is_set_aside_not_read(manager: Postgre
     with pytest.raises(CorruptedOutput, match=r"changed outside lakeplan .* it now plans as MISSING"):
         _load(manager, location, version)
     assert not manager.exists(location, version)
-    assert any(t.startswith("shop__daily__changed_") for t in _tables(manager))
+    assert any(t.startswith("shop_daily__changed_") for t in _tables(manager))
     with pytest.raises(MissingOutput, match="is gone"):
         _load(manager, location, version)
 
@@ -217,9 +220,11 @@ def test_what_would_not_come_back_is_refused_before_writing(
     assert _tables(manager) == []
 
 
-def test_long_keys_become_short_distinct_table_names() -> None:
+def test_keys_become_short_distinct_table_names() -> None:
     long_a, long_b = "raw/" + "a" * 200, "raw/" + "a" * 199 + "b"
-    assert table_base("raw/orders") == "raw__orders"
+    assert table_base("orders") == "orders"
+    assert table_base("raw/orders").startswith("raw__orders_") and table_base("raw/orders") != "raw__orders"
+    assert len({table_base("a/b"), table_base("a__b"), table_base("a_/_b"), table_base("a/__b")}) == 4
     assert len(table_base(long_a)) == 40 and table_base(long_a) != table_base(long_b)
 
 
