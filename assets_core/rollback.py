@@ -18,7 +18,7 @@ from .lineage import resolve_version
 from .metadata_store import RecordConflict
 from .records import Materialization, MaterializationKind, new_run_id
 from .run_lifecycle import begin, finish
-from .values import output_exists, publish
+from .values import commit, make_current, output_exists
 from .workspace import Workspace
 
 
@@ -63,7 +63,8 @@ def rollback(ws: Workspace, key: str, spec: str) -> RollbackResult:
     )
     begin(ws, run_id, f"rollback {key}", now)
     try:
-        event = publish(ws, event, {})  # the store's own commit (lakeFS, an IO manager's view), as a restore
+        event = commit(ws, event, {})  # the version store's own commit (lakeFS), as a restore
+        make_current(ws, event)  # the IO manager's own "current" (a PostgreSQL view)
         new_id = ws.store.record(event, head.id)
     except RecordConflict:
         _abandon(ws, run_id)

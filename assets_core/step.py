@@ -30,7 +30,7 @@ from .metadata_store import RecordConflict
 from .planner import CurrentState, assess
 from .records import Materialization, MaterializationKind, recipe_of
 from .timeouts import StepTimedOut, TimeLimit, effective_timeout
-from .values import output_exists, publish, read_inputs, write_output
+from .values import commit, make_current, output_exists, read_inputs, write_output
 from .workspace import Workspace
 
 if TYPE_CHECKING:
@@ -240,7 +240,8 @@ def _materialize(
         inputs_at = {
             up: seen.origins.get(up) or heads[up].location for up in input_versions if up in heads or up in seen.origins
         }
-        mat = publish(ws, mat, inputs_at)  # the store's own commit (lakeFS, a view), before the SQL record
+        mat = commit(ws, mat, inputs_at)  # the version store's own commit (lakeFS), before the SQL record
+        make_current(ws, mat)  # the IO manager's own "current" (a PostgreSQL view), before the SQL record
         try:
             ws.store.record(mat, expected, release=held.claim)
         except RecordConflict:

@@ -2,7 +2,8 @@
 and making a recorded version current. The step (``step.py``) calls these; so does ``rollback``.
 
 Values stored by a resource IO manager live outside the version store, so the version store's own
-commit (lakeFS) is not asked to hold them: their manager is told which version is current instead.
+commit (lakeFS) is not asked to hold them; every manager is told which version is current (``make_current``),
+which moves what other programs see (a PostgreSQL view), so it is called only once a version is to be recorded.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ if TYPE_CHECKING:
 
 
 def read_inputs(ws: Workspace, asset: AssetDef, seen: Observation) -> dict[str, Any]:
-    """The function's arguments: upstream values at their recorded versions (each read by the IO manager
-    that wrote it), sources where observed, and the resources it names."""
+    """The function's arguments: upstream values at their recorded versions, sources where observed, and the
+    resources it names."""
     kwargs: dict[str, Any] = {}
     for item in asset.inputs:
         node = ws.graph.nodes[item.key]
@@ -30,12 +31,17 @@ def read_inputs(ws: Workspace, asset: AssetDef, seen: Observation) -> dict[str, 
             kwargs[item.param] = ws.objects.read_source(node, seen.origins.get(item.key), item.annotation)
             continue
         head = seen.heads[item.key]
-        manager, where = ws.io_manager_at(head.location)
-        producer = node.return_annotation if isinstance(node, AssetDef) else None
-        kwargs[item.param] = manager.load(InputContext(item.key, where, head.data_version, item.annotation, producer))
+        kwargs[item.param] = read_output(ws, node, head.location, head.data_version, item.annotation)
     for name in asset.resource_params:
         kwargs[name] = ws.resource(name)
     return kwargs
+
+
+def read_output(ws: Workspace, producer: AssetDef, location: str, data_version: str, annotation: object) -> Any:
+    """An asset's stored output as ``annotation`` asks for it, read (and checked against ``data_version``) by
+    the IO manager that wrote it: for a dependent, or anything else that reads a recorded version."""
+    manager, where = ws.io_manager_at(location)
+    return manager.load(InputContext(producer.key, where, data_version, annotation, producer.return_annotation))
 
 
 def write_output(ws: Workspace, asset: AssetDef, value: object, run_id: str) -> tuple[str, str, dict[str, Any]]:
@@ -46,14 +52,20 @@ def write_output(ws: Workspace, asset: AssetDef, value: object, run_id: str) -> 
     return external_location(asset.io_manager, stored.location), stored.data_version, dict(stored.metadata)
 
 
-def publish(ws: Workspace, mat: Materialization, input_locations: Mapping[str, str]) -> Materialization:
-    """Make ``mat`` current in the store that holds its value, before the metadata store records it: the
-    version store's commit (lakeFS) for its own files, the IO manager's ``make_current`` for the others."""
-    if mat.location is None or parse_external(mat.location) is None:
-        return ws.objects.commit(mat, input_locations)
-    manager, where = ws.io_manager_at(mat.location)
-    manager.make_current(mat.asset_key, where, mat.data_version or "")
-    return mat
+def commit(ws: Workspace, mat: Materialization, input_locations: Mapping[str, str]) -> Materialization:
+    """The version store's own commit of a value it holds (lakeFS: on the run's branch), before the metadata
+    store records it; a value a resource IO manager holds is not the version store's to commit."""
+    if mat.location is not None and parse_external(mat.location) is not None:
+        return mat
+    return ws.objects.commit(mat, input_locations)
+
+
+def make_current(ws: Workspace, mat: Materialization) -> None:
+    """Tell the IO manager holding ``mat``'s value that it is now the current version (a PostgreSQL view
+    moves to it; the built-in files need nothing), before the metadata store records it."""
+    if mat.location is not None:
+        manager, where = ws.io_manager_at(mat.location)
+        manager.make_current(mat.asset_key, where, mat.data_version or "")
 
 
 def output_exists(ws: Workspace, location: str, data_version: str) -> bool:
