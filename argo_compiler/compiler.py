@@ -160,7 +160,10 @@ def _env(config: ArgoConfig, image: str, default_timeout: int | None) -> list[m.
     and the project's default timeout (which may come from the compiling shell's environment)."""
     env = [
         m.EnvVar(
-            name=ref.env, value_from=m.EnvVarSource(secret_key_ref=m.SecretKeySelector(name=ref.secret, key=ref.key))
+            name=ref.env,
+            value_from=m.EnvVarSource(
+                secret_key_ref=m.SecretKeySelector(name=ref.secret, key=ref.key, optional=ref.optional or None)
+            ),
         )
         for ref in config.secrets()
     ]

@@ -9,12 +9,13 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from assets_core.config import Settings, parse_bool
 from assets_core.errors import ConfigError
+from assets_core.resources import ResourceDef
 from io_managers.version_store import lakefs_configured
 
 ENV_PREFIX = "LAKEPLAN_ARGO_"
@@ -53,6 +54,7 @@ class SecretRef:
     env: str
     secret: str
     key: str
+    optional: bool = False  # a missing Secret or key leaves the variable unset instead of the pod Pending
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class ArgoConfig:
     database_secret: str = "lakeplan-database"
     lakefs_secret: str | None = None
     secret_env: tuple[SecretRef, ...] = ()
+    resource_secrets: tuple[SecretRef, ...] = ()  # each @resource secret, by default from Secret lakeplan-resource-NAME
     storage_pvc: str | None = "lakeplan-storage"
     storage_mount: str = "/lakeplan/storage"
     workdir: str | None = None
@@ -90,9 +93,30 @@ class ArgoConfig:
                 SecretRef("LAKECTL_CREDENTIALS_ACCESS_KEY_ID", self.lakefs_secret, "access_key_id"),
                 SecretRef("LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY", self.lakefs_secret, "secret_access_key"),
             ]
-        by_env = {r.env: r for r in refs}
-        by_env.update({r.env: r for r in self.secret_env})
+        by_env = {r.env: r for r in [*refs, *self.resource_secrets]}
+        by_env.update({r.env: r for r in self.secret_env})  # the user's secret_env wins
         return tuple(by_env[k] for k in sorted(by_env))
+
+
+def resource_secret_name(resource: str) -> str:
+    """The Kubernetes Secret a resource's secrets come from unless ``secret_env`` says otherwise."""
+    return "lakeplan-resource-" + resource.lower().replace("_", "-").strip("-")
+
+
+def with_resource_secrets(config: ArgoConfig, resources: Iterable[ResourceDef]) -> ArgoConfig:
+    """``config`` with every resource secret as a ``secretKeyRef``: the variable the resource reads, from the
+    Secret ``lakeplan-resource-NAME`` under the config key (``[tool.lakeplan.argo.secret_env]`` overrides).
+
+    They are ``optional``: every pod gets every resource's variables, and a Secret that is missing then
+    leaves the variable unset (kubelet: pkg/kubelet/kubelet_pods.go, makeEnvironmentVariables), so only the
+    assets using that resource fail, each in one line naming the variable, instead of every pod staying
+    Pending."""
+    refs = [
+        SecretRef(var, resource_secret_name(res.name), key, optional=True)
+        for res in resources
+        for key, var in sorted(res.secrets.items())
+    ]
+    return replace(config, resource_secrets=tuple(sorted(refs, key=lambda r: r.env)))
 
 
 def _where(key: str, from_env: bool) -> str:

@@ -16,7 +16,7 @@ from assets_core.workspace import Workspace
 
 from . import checks, compiler
 from .compiler import Manifest, ManifestTooLarge, Run, Target
-from .config import ArgoConfig
+from .config import ArgoConfig, with_resource_secrets
 from .render import document, to_yaml
 from .size import projected_size
 
@@ -53,7 +53,7 @@ def target_of(ws: Workspace, config: ArgoConfig) -> Target:
         module = ws.relative(
             Path(module).resolve() if Path(module).is_absolute() else ws.settings.project_root / module
         )
-    return Target(ws.graph, module, config, ws.settings.timeout)
+    return Target(ws.graph, module, with_resource_secrets(config, ws.resources.values()), ws.settings.timeout)
 
 
 def compile_project(ws: Workspace, config: ArgoConfig, request: Request) -> Compiled:

@@ -17,8 +17,10 @@ from .errors import (
     UserCodeError,
 )
 from .graph import AssetGraph
+from .io_manager import InputContext, IOManager, OutputContext, Stored
 from .planner import AssetStatus, CauseKind, CurrentState, Plan, StaleCause, assess, plan
 from .records import Head, Materialization, MaterializationKind, RunRecord, RunStatus
+from .resources import ResourceDef, resource
 from .schedules import Schedule, schedule
 
 __version__ = "0.1.0"
@@ -36,10 +38,14 @@ __all__ = [
     "ExitCode",
     "GraphError",
     "Head",
+    "IOManager",
+    "InputContext",
     "LakeplanError",
     "Materialization",
     "MaterializationKind",
+    "OutputContext",
     "Plan",
+    "ResourceDef",
     "Resources",
     "RunRecord",
     "RunStatus",
@@ -48,6 +54,7 @@ __all__ = [
     "SourceAsset",
     "StaleCause",
     "StepFailed",
+    "Stored",
     "StoreError",
     "UserCodeError",
     "__version__",
@@ -55,6 +62,7 @@ __all__ = [
     "assess",
     "asset",
     "plan",
+    "resource",
     "schedule",
     "source_asset",
 ]

@@ -1,7 +1,7 @@
 """Settings from ``[tool.lakeplan]`` in pyproject.toml, overridden by ``LAKEPLAN_*`` environment variables.
 
-Sub-tables (``[tool.lakeplan.argo]``, ``[tool.lakeplan.lakefs]``) are kept as plain dicts for the
-packages that own them to validate.
+Sub-tables (``[tool.lakeplan.argo]``, ``[tool.lakeplan.lakefs]``, ``[tool.lakeplan.resources]``) are kept as
+plain dicts for the packages (or modules) that own them to validate.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from .errors import ConfigError
 from .timeouts import FORMS, parse_timeout
 
 STATE_DIR = ".lakeplan"
-_SECTIONS = ("argo", "lakefs")
+_SECTIONS = ("argo", "lakefs", "resources")
 _ENV = {
     "module": "LAKEPLAN_MODULE",
     "database_url": "LAKEPLAN_DATABASE_URL",

@@ -20,7 +20,7 @@ from .timeouts import FORMS, parse_timeout
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-IO_MANAGERS = ("auto", "parquet", "json", "pickle")
+IO_MANAGERS = ("auto", "parquet", "json", "pickle")  # built in; any other name is a resource (resources.py)
 RESOURCE_NAMES = ("cpu", "memory", "gpu")
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -68,6 +68,7 @@ class AssetDef:
     return_annotation: Any = None
     partitions: AnyPartitions | None = None
     partition_mapping: Mapping[str, PartitionMapping] = field(default_factory=dict)  # by upstream key
+    resource_params: tuple[str, ...] = ()  # parameters fed a resource, not data (set when the module is loaded)
 
     @property
     def upstream_keys(self) -> tuple[str, ...]:
@@ -99,6 +100,12 @@ class Definitions:
 
     assets: Sequence[AssetDef | SourceAsset] = ()
     schedules: Sequence[Any] = field(default=())
+    resources: Sequence[Any] = field(default=())
+
+
+def is_builtin_io_manager(name: str) -> bool:
+    """Whether ``name`` is one of the built-in file formats (else it names an IO manager resource)."""
+    return name in IO_MANAGERS
 
 
 def _where(fn: Callable[..., Any]) -> str:
@@ -180,8 +187,11 @@ def _make_asset(fn: Callable[..., Any], options: dict[str, Any]) -> AssetDef:
         except ValueError:
             raise DefinitionError(f"{where}: timeout must be {FORMS}, from 1s to 30 days; got {timeout!r}") from None
     io_manager = options["io_manager"] or "auto"
-    if io_manager not in IO_MANAGERS:
-        raise DefinitionError(f"{where}: unknown io_manager {io_manager!r}; use one of {', '.join(IO_MANAGERS)}")
+    if not isinstance(io_manager, str) or not io_manager.isidentifier():
+        raise DefinitionError(
+            f"{where}: io_manager must be one of {', '.join(IO_MANAGERS)} or the name of an IO manager resource, "
+            f"got {io_manager!r}"
+        )
     for name in ("group", "description", "code_version", "image"):
         value = options[name]
         if value is not None and (not isinstance(value, str) or not value.strip()):

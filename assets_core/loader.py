@@ -17,6 +17,7 @@ from types import ModuleType, TracebackType
 from .definitions import AssetDef, Definitions, SourceAsset
 from .errors import DefinitionError, LakeplanError, UserCodeError
 from .failures import is_lakeplan_frame
+from .resources import ResourceDef, bind
 from .schedules import Schedule
 from .step_log import stdout_to_stderr
 
@@ -29,6 +30,7 @@ class Loaded:
     module: ModuleType
     nodes: tuple[AssetDef | SourceAsset, ...]
     schedules: tuple[Schedule, ...]
+    resources: tuple[ResourceDef, ...] = ()
 
 
 def _user_frame(tb: TracebackType | None) -> traceback.FrameSummary | None:
@@ -87,27 +89,29 @@ def _import(target: str, root: Path) -> ModuleType:
 
 
 def load(target: str, root: Path) -> Loaded:
-    """Import ``target`` and collect its assets, sources and schedules (or its one ``Definitions``)."""
+    """Import ``target`` and collect its assets, sources, schedules and resources (or its one ``Definitions``);
+    parameters naming a resource are bound to it, not to an upstream."""
     module = _import(target, root)
     values = list(vars(module).values())
     bundles = [v for v in values if isinstance(v, Definitions)]
     if len(bundles) > 1:
         raise DefinitionError(f"{target} defines {len(bundles)} Definitions objects; keep exactly one")
     if bundles:
-        items: list[object] = [*bundles[0].assets, *bundles[0].schedules]
+        items: list[object] = [*bundles[0].assets, *bundles[0].schedules, *bundles[0].resources]
         for item in items:
-            if not isinstance(item, (AssetDef, SourceAsset, Schedule)):
+            if not isinstance(item, (AssetDef, SourceAsset, Schedule, ResourceDef)):
                 raise DefinitionError(
-                    f"{target}: Definitions holds {item!r}, which is not an asset, source or schedule"
+                    f"{target}: Definitions holds {item!r}, which is not an asset, source, schedule or resource"
                 )
     else:
         items = values
     nodes = tuple(dict.fromkeys(v for v in items if isinstance(v, (AssetDef, SourceAsset))))
     schedules = tuple(dict.fromkeys(v for v in items if isinstance(v, Schedule)))
+    resources = tuple(dict.fromkeys(v for v in items if isinstance(v, ResourceDef)))
     if not nodes:
         raise DefinitionError(f"{target} declares no assets; decorate functions with @asset")
     names = [s.name for s in schedules]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise DefinitionError(f"{target}: schedule name {duplicated[0]!r} is used twice; names must be unique")
-    return Loaded(target, module, nodes, schedules)
+    return Loaded(target, module, bind(nodes, resources), schedules, resources)

@@ -30,7 +30,8 @@ def start(
     if ws.store.run(run_id) is not None:  # the common case on Argo: skip capturing the environment
         return False
     started = time.time() if started_at is None else started_at
-    environment = capture(ws.settings, ws.target)
+    resources = {name: config.recorded() for name, config in ws.resource_configs.items()}
+    environment = capture(ws.settings, ws.target, resources=resources)
     if holder is not None:
         environment["holder"] = holder
     return ws.store.ensure_run(RunRecord(run_id, started, RunStatus.RUNNING, selection, environment=environment))

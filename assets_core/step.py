@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .claims import LEASE_SECONDS, Held, claimed
 from .code_version import user_file_predicate
 from .context import collecting
-from .definitions import AssetDef, SourceAsset
+from .definitions import AssetDef
 from .errors import CorruptedOutput, LakeplanError, MissingOutput, StoreError
 from .failures import Failure, describe
 from .metadata_store import RecordConflict
@@ -32,6 +32,7 @@ from .planner import CurrentState, assess
 from .records import Materialization, MaterializationKind, recipe_of
 from .step_log import Captured, captured
 from .timeouts import StepTimedOut, TimeLimit, effective_timeout
+from .values import commit, make_current, output_exists, read_inputs, write_output
 from .workspace import Workspace
 
 if TYPE_CHECKING:
@@ -114,30 +115,6 @@ def _may_be_none(annotation: object) -> bool:
 
 def _annotation_text(annotation: object) -> str:
     return annotation.__name__ if isinstance(annotation, type) else str(annotation).replace("typing.", "")
-
-
-def _inputs(ws: Workspace, asset: AssetDef, seen: Observation) -> dict[str, Any]:
-    """The function's arguments: upstream values read at their recorded versions, sources where observed."""
-    from io_managers import read
-
-    kwargs: dict[str, Any] = {}
-    for item in asset.inputs:
-        node = ws.graph.nodes[item.key]
-        if isinstance(node, SourceAsset):
-            kwargs[item.param] = ws.objects.read_source(node, seen.origins.get(item.key), item.annotation)
-            continue
-        head = seen.heads[item.key]
-        path = ws.objects.fetch(head.location, head.data_version)
-        fmt = {"parquet": "parquet", "json": "json", "pkl": "pickle"}[head.location.rsplit(".", 1)[-1]]
-        producer = node.return_annotation if isinstance(node, AssetDef) else None
-        kwargs[item.param] = read(path, fmt, item.annotation, None if producer is None else _kind(producer))
-    return kwargs
-
-
-def _kind(annotation: object) -> str | None:
-    from io_managers.formats import annotation_kind
-
-    return annotation_kind(annotation)
 
 
 def _call(
@@ -283,7 +260,8 @@ def _materialize(
         inputs_at = {
             up: seen.origins.get(up) or heads[up].location for up in input_versions if up in heads or up in seen.origins
         }
-        mat = ws.objects.commit(mat, inputs_at)  # the object store's own commit (lakeFS), before the SQL record
+        mat = commit(ws, mat, inputs_at)  # the version store's own commit (lakeFS), before the SQL record
+        make_current(ws, mat)  # the IO manager's own "current" (a PostgreSQL view), before the SQL record
         try:
             ws.store.record(mat, expected, release=held.claim)
         except RecordConflict:
@@ -306,7 +284,7 @@ def _materialize(
 
     if not force:
         for earlier in ws.store.reusable(key, recipe_of(code.version, input_versions)):
-            if earlier.location and earlier.data_version and ws.objects.exists(earlier.location):
+            if earlier.location and earlier.data_version and output_exists(ws, earlier.location, earlier.data_version):
                 meta = {**earlier.metadata, "restored_from": earlier.id}
                 return record(MaterializationKind.RESTORED, earlier.data_version, earlier.location, meta)
 
@@ -318,7 +296,7 @@ def _materialize(
         with captured(output, log_path):  # recorded after the capture: the descriptors are back by then
             clock.start()  # the attempt's time: reading the inputs, running the function, storing the value
             try:
-                built = _build(ws, asset, seen, retries, clock)
+                built = _build(ws, asset, seen, run_id, retries, clock)
             finally:
                 clock.stop()  # recording below, and ending the capture, are never cut short
     except StepTimedOut as exc:  # while reading the inputs or storing the value
@@ -327,17 +305,17 @@ def _materialize(
         raise StepInterrupted(failed(_failure(ws, asset, exc, INTERRUPTED), output.text)) from None
     if isinstance(built, Failure):
         return failed(built, output.text)
-    stored, metadata, attempts = built
-    return record(MaterializationKind.BUILT, stored.data_version, stored.location, metadata, attempts, output.text)
+    location, data_version, metadata, attempts = built
+    return record(MaterializationKind.BUILT, data_version, location, metadata, attempts, output.text)
 
 
 def _build(
-    ws: Workspace, asset: AssetDef, seen: Observation, retries: bool, clock: TimeLimit
-) -> tuple[Any, dict[str, Any], int] | Failure:
+    ws: Workspace, asset: AssetDef, seen: Observation, run_id: str, retries: bool, clock: TimeLimit
+) -> tuple[str, str, dict[str, Any], int] | Failure:
     """Read the inputs, run the function (with retries) and store its value: (stored object, metadata,
     attempts), or why it failed. Runs under the step's clock; store failures raise StoreError."""
     try:
-        kwargs = _inputs(ws, asset, seen)
+        kwargs = read_inputs(ws, asset, seen)
     except (CorruptedOutput, MissingOutput) as exc:  # the upstream now plans as MISSING; only this branch fails
         return Failure(f"cannot read inputs: {exc}")
     except StoreError:
@@ -349,23 +327,12 @@ def _build(
         return called
     value, user_metadata, attempts = called
     try:
-        stored, metadata = _write(ws, asset, value)
+        location, data_version, metadata = write_output(ws, asset, value, run_id)
     except StoreError:
         raise
     except Exception as exc:  # e.g. a column pyarrow cannot type, or an unpicklable object
         return _failure(ws, asset, exc, f"cannot store the value: {_reason(exc)}")
-    return stored, {**metadata, **user_metadata, "attempts": attempts}, attempts
-
-
-def _write(ws: Workspace, asset: AssetDef, value: object) -> tuple[Any, dict[str, Any]]:
-    from io_managers import choose_format, write
-    from io_managers.formats import EXTENSIONS
-
-    fmt = choose_format(value, asset.io_manager)
-    metadata: dict[str, Any] = {}
-    stored = ws.objects.put(asset.key, EXTENSIONS[fmt], lambda out: metadata.update(write(value, fmt, out)))
-    metadata["bytes"] = stored.size
-    return stored, metadata
+    return location, data_version, {**metadata, **user_metadata, "attempts": attempts}, attempts
 
 
 def _reason(exc: Exception) -> str:

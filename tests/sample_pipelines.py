@@ -75,3 +75,47 @@ def after_hung(hung: int) -> int:
 def later() -> int:
     return 2
 """
+
+# Resources (issue 15): a PostgreSQL IO manager whose URL is a secret, a versioned resource and an
+# unversioned one. ``revenue`` is stored as a table; ``fx`` and ``client`` are parameters, not upstreams.
+WAREHOUSE = """
+    import pandas as pd
+    from assets_core import asset, resource, source_asset
+    from io_managers import PostgresTableIOManager
+
+    raw = source_asset("raw", path="raw.json")
+    BUILT = []  # names of the resources built in this process, in order
+
+
+    @resource(secrets={"url": "WAREHOUSE_URL"})
+    def warehouse(config):
+        BUILT.append("warehouse")
+        return PostgresTableIOManager(config["url"])
+
+
+    @resource(config={"currency": "EUR", "rate": 1.0}, versioned=True)
+    def fx(config):
+        BUILT.append("fx")
+        return {"currency": config["currency"], "rate": float(config["rate"])}
+
+
+    @resource(config={"timeout": 5})
+    def client(config):
+        BUILT.append("client")
+        return {"timeout": config["timeout"]}
+
+
+    @asset
+    def orders(raw: dict, client: dict) -> pd.DataFrame:
+        return pd.DataFrame({"amount": [float(v) for v in raw["values"]]})
+
+
+    @asset(io_manager="warehouse")
+    def revenue(orders: pd.DataFrame, fx: dict) -> pd.DataFrame:
+        return pd.DataFrame({"currency": [fx["currency"]], "total": [orders.amount.sum() * fx["rate"]]})
+
+
+    @asset
+    def report(revenue: pd.DataFrame, fx: dict) -> dict:
+        return {"total": float(revenue.total.iloc[0]), "currency": fx["currency"]}
+"""

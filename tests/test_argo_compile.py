@@ -12,13 +12,15 @@ import os
 import random
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO
+from conftest import REPO, Project
 from hypothesis import given
 from hypothesis import strategies as st
+from sample_pipelines import WAREHOUSE
 
 from argo_compiler import (
     ArgoConfig,
@@ -411,3 +413,22 @@ def test_environment_overrides_the_config(tmp_path: Path) -> None:
 def test_missing_image_says_how_to_set_it() -> None:
     with pytest.raises(ConfigError, match="LAKEPLAN_ARGO_IMAGE"):
         workflow(Target(quickstart().graph, "m", ArgoConfig()), Run.of(quickstart().graph, ["orders"]))
+
+
+def test_resource_secrets_arrive_as_secret_key_refs(sqlite_project: Project, validator: Any) -> None:
+    """Each @resource secret is an optional secretKeyRef from Secret lakeplan-resource-NAME, key = the config key,
+    unless secret_env names another (then required, as any secret_env); no value reaches the manifest and it
+    still validates against Argo's schema."""
+    sqlite_project.write("pipeline", WAREHOUSE)
+    ws = sqlite_project.workspace()
+    config = replace(CONFIG, secret_env=(SecretRef("FX_TOKEN", "fx-api", "token"),))
+    with_fx_secret = {**ws.resources, "fx": replace(ws.resources["fx"], secrets={"token": "FX_TOKEN"})}
+    ws = replace(ws, resources=with_fx_secret)
+    docs = compile_project(ws, config, Request(all=True)).manifests
+    env = {e["name"]: e for e in docs[0]["spec"]["templates"][1]["container"]["env"]}
+    assert env["WAREHOUSE_URL"] == {
+        "name": "WAREHOUSE_URL",
+        "valueFrom": {"secretKeyRef": {"name": "lakeplan-resource-warehouse", "key": "url", "optional": True}},
+    }
+    assert env["FX_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "fx-api", "key": "token"}  # secret_env wins
+    assert not [e for e in validator.iter_errors(docs[0])]

@@ -164,6 +164,8 @@ def cmd_assets(args: argparse.Namespace) -> int:
                 "group": node.group,
                 "upstream": list(ws.graph.upstream[key]),
                 "code_version": ws.code_version(key).version if is_asset else None,
+                "io_manager": node.io_manager if is_asset else None,
+                "resources": list(node.resource_params) if is_asset else [],
                 "description": (node.description or "").strip().splitlines()[0] if node.description else "",
                 "metadata": dict(node.metadata),
             }
