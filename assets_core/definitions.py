@@ -99,6 +99,7 @@ class Definitions:
 
     assets: Sequence[AssetDef | SourceAsset] = ()
     schedules: Sequence[Any] = field(default=())
+    checks: Sequence[Any] = field(default=())  # asset checks (``@asset_check``)
 
 
 def _where(fn: Callable[..., Any]) -> str:

@@ -44,6 +44,7 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"  # the user's code raised (after retries)
     SKIPPED = "skipped"  # an upstream failed, so this was not attempted
     WAITING = "waiting"  # still stale: an upstream outside the run's selection is stale
+    CHECKED = "checked"  # only its checks ran, on the current version (they changed, or were asked for)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +116,6 @@ def _annotation_text(annotation: object) -> str:
 
 def _inputs(ws: Workspace, asset: AssetDef, seen: Observation) -> dict[str, Any]:
     """The function's arguments: upstream values read at their recorded versions, sources where observed."""
-    from io_managers import read
-
     kwargs: dict[str, Any] = {}
     for item in asset.inputs:
         node = ws.graph.nodes[item.key]
@@ -124,11 +123,18 @@ def _inputs(ws: Workspace, asset: AssetDef, seen: Observation) -> dict[str, Any]
             kwargs[item.param] = ws.objects.read_source(node, seen.origins.get(item.key), item.annotation)
             continue
         head = seen.heads[item.key]
-        path = ws.objects.fetch(head.location, head.data_version)
-        fmt = {"parquet": "parquet", "json": "json", "pkl": "pickle"}[head.location.rsplit(".", 1)[-1]]
-        producer = node.return_annotation if isinstance(node, AssetDef) else None
-        kwargs[item.param] = read(path, fmt, item.annotation, None if producer is None else _kind(producer))
+        kwargs[item.param] = read_output(ws, node, head.location, head.data_version, item.annotation)
     return kwargs
+
+
+def read_output(ws: Workspace, producer: AssetDef, location: str, data_version: str, annotation: object) -> Any:
+    """An asset's stored output as ``annotation`` asks for it (hash-verified): for a dependent or a check."""
+    from io_managers import read
+
+    path = ws.objects.fetch(location, data_version)
+    fmt = {"parquet": "parquet", "json": "json", "pkl": "pickle"}[location.rsplit(".", 1)[-1]]
+    returns = producer.return_annotation
+    return read(path, fmt, annotation, None if returns is None else _kind(returns))
 
 
 def _kind(annotation: object) -> str | None:
@@ -217,6 +223,8 @@ def timeout_of(ws: Workspace, key: str) -> int | None:
 def _materialize(
     ws: Workspace, key: str, run_id: str, held: Held, clock: TimeLimit, *, force: bool, retries: bool
 ) -> StepResult:
+    from .check_step import blocked, check_output
+
     started = time.time()
     asset = ws.graph.asset(key)
     upstreams = ws.graph.upstream[key]
@@ -224,8 +232,10 @@ def _materialize(
     heads, sources = seen.heads, seen.sources
     code = ws.code_version(key)
     head = heads.get(key)
-    state = CurrentState({key: code.version}, heads, sources, seen.missing)
-    if not force and not assess(key, upstreams, state).stale:
+    owed = ws.owed_checks({key: head}) if head is not None else {}
+    state = CurrentState({key: code.version}, heads, sources, seen.missing, owed)
+    status = assess(key, upstreams, state)
+    if not force and not status.stale:
         return StepResult(
             key,
             Outcome.FRESH,
@@ -233,6 +243,10 @@ def _materialize(
             head.data_version if head else None,
             "up to date: code and inputs unchanged",
         )
+    if not force and head is not None and status.checks_only:  # its checks changed: check, don't rebuild
+        from .check_step import check_current
+
+        return check_current(ws, asset, head, run_id, started)
 
     for up in upstreams:
         if state.data_version(up) is None:
@@ -264,8 +278,11 @@ def _materialize(
             up: seen.origins.get(up) or heads[up].location for up in input_versions if up in heads or up in seen.origins
         }
         mat = ws.objects.commit(mat, inputs_at)  # the object store's own commit (lakeFS), before the SQL record
+        checked = check_output(ws, asset, run_id, mat.data_version, mat.location, rerun=force)
+        if checked is not None and checked.blocking:  # never made current; the output is kept where it is
+            return blocked(ws, dataclasses.replace(mat, kind=MaterializationKind.FAILED), checked, started)
         try:
-            ws.store.record(mat, expected, release=held.claim)
+            ws.store.record(mat, expected, release=held.claim, checks=checked.results if checked else ())
         except RecordConflict:
             return StepResult(
                 key,
@@ -276,7 +293,8 @@ def _materialize(
             )
         held.released = True  # the record transaction dropped the claim
         outcome = Outcome.BUILT if kind is MaterializationKind.BUILT else Outcome.RESTORED
-        return StepResult(key, outcome, time.time() - started, mat.data_version, attempts=attempts)
+        warned = checked.message if checked else ""
+        return StepResult(key, outcome, time.time() - started, mat.data_version, warned, attempts=attempts)
 
     own = seen.unrecorded.get(key)  # this run already wrote it (a killed attempt): record it, don't rebuild
     same_recipe = own is not None and (own.code_version, own.input_versions) == (code.version, input_versions)

@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from .bulk import collector_paused
+from .check_status import pending_checks
 from .code_version import CodeVersion, CodeVersioner, user_file_predicate
 from .config import Settings, load_settings, project_root_of
 from .definitions import SourceAsset
@@ -21,7 +22,8 @@ from .errors import ConfigError, DefinitionError
 from .graph import AssetGraph
 from .loader import load
 from .metadata_store import AbsentStore, MetadataStore
-from .planner import AssetStatus, CauseKind, CurrentState, Plan, plan
+from .planner import AssetStatus, CauseKind, CurrentState, PendingChecks, Plan, plan
+from .records import Head
 from .schedules import Schedule
 from .selection import select
 
@@ -73,7 +75,7 @@ class Workspace:
         loaded = load(target, settings.project_root)
         if located:
             settings = _settings_of_module(loaded.module, settings)
-        graph = AssetGraph.build(loaded.nodes)
+        graph = AssetGraph.build(loaded.nodes, loaded.checks)
         _refuse_partitions(graph)
         return cls(settings, target, graph, loaded.schedules, read_only, notify)
 
@@ -98,6 +100,29 @@ class Workspace:
     def _code_versions(self) -> dict[str, CodeVersion]:
         with collector_paused():  # tens of thousands of small acyclic records (see bulk.py)
             return {key: self._versioner.version(node) for key, node in self.graph.assets.items()}
+
+    def check_versions(self, key: str) -> dict[str, str]:
+        """The code version of each check of asset ``key``, by check name (versioned like assets)."""
+        return self._check_versions.get(key, {})
+
+    @functools.cached_property
+    def _check_versions(self) -> dict[str, dict[str, str]]:
+        return {
+            key: {check.name: self._versioner.version(check).version for check in checks}
+            for key, checks in self.graph.checks.items()
+        }
+
+    def owed_checks(self, heads: Mapping[str, Head]) -> dict[str, PendingChecks]:
+        """What the checks owe each current version in ``heads`` (only assets with checks; one store read)."""
+        versions = {key: head.data_version for key, head in heads.items() if key in self.graph.checks}
+        if not versions:
+            return {}
+        recorded = self.store.check_results(versions)
+        owed = {
+            key: pending_checks(self.graph.checks[key], self.check_versions(key), recorded.get(key, ()))
+            for key in versions
+        }
+        return {key: pending for key, pending in owed.items() if pending is not None}
 
     def select(self, expression: str | None) -> frozenset[str]:
         return select(self.graph, expression)
@@ -124,6 +149,7 @@ class Workspace:
             heads=seen.heads,
             source_versions=seen.sources,
             missing_outputs=seen.missing,
+            checks=self.owed_checks(seen.heads),
         )
 
     def plan(self, selection: str | None = None, verify: bool = False, run_id: str | None = None) -> Plan:

@@ -110,6 +110,8 @@ causes:
   CODE      the asset's code version changed (old -> new)
   DATA      an input's data version differs from the one it was built from
   UPSTREAM  an upstream asset is itself stale
+  CHECK     an asset check must run on the current version (new or changed; status CHECK when nothing
+            else is stale: only the check runs), or a blocking check failed on it (dependents wait)
 
 examples:
   lakeplan plan -m examples.quickstart.pipeline
@@ -215,7 +217,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
         rows += [["", "", "", cause] for cause in causes[1:]]
     table(["ASSET", "STATUS", "CODE", "WHY"], rows)
     counts = result.counts()
-    waiting = f" ({counts['waiting']} waiting on stale upstreams outside the selection)" if counts["waiting"] else ""
+    notes = [f"{counts['checks_only']} only to run checks"] if counts["checks_only"] else []
+    notes += [f"{counts['waiting']} waiting on stale upstreams outside the selection"] if counts["waiting"] else []
+    waiting = f" ({'; '.join(notes)})" if notes else ""
     print(f"\n{counts['assets']} assets: {counts['stale']} stale{waiting}, {counts['fresh']} fresh")
     return 0
 
@@ -299,6 +303,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
             f"{counts['built']} built",
             f"{counts['restored']} restored from identical earlier runs",
             f"{counts['fresh']} unchanged after upstream rebuild",
+            f"{counts['checked']} re-checked without rebuilding",
             f"{len(plan.statuses) - len(keys)} already fresh",
             f"{counts['failed']} failed",
             f"{counts['skipped']} skipped after a failure",
