@@ -65,3 +65,41 @@ def pending_checks(
         )
         gating = gating or check.blocking
     return PendingChecks(tuple(causes), gating) if causes else None
+
+
+def latest_results(
+    checks: Sequence[AssetCheck], versions: Mapping[str, str], recorded: Sequence[CheckRecord]
+) -> list[dict[str, object]]:
+    """Each declared check's newest result on one version (``recorded``, oldest first), as JSON: its
+    ``current`` flag says whether it was run by the check's current code (null result: never ran)."""
+    newest = {r.check_name: r for r in recorded}
+    shown: list[dict[str, object]] = []
+    for check in checks:
+        result = newest.get(check.name)
+        base = {"check": check.name, "blocking": check.blocking, "code_version": versions[check.name]}
+        if result is None:
+            shown.append({**base, "passed": None, "severity": None, "metadata": {}, "error": None, "current": False})
+            continue
+        current = result.code_version == versions[check.name]
+        shown.append(
+            {
+                **base,
+                "passed": result.passed,
+                "severity": result.severity,
+                "metadata": result.metadata,
+                "error": result.error,
+                "current": current,
+            }
+        )
+    return shown
+
+
+def summary_text(results: Sequence[Mapping[str, object]]) -> str:
+    """One cell for a table: ``2/2 passed``, or the checks that did not pass and those not run yet."""
+    failed = [str(r["check"]) for r in results if r["passed"] is False]
+    owed = [str(r["check"]) for r in results if r["passed"] is None or not r["current"]]
+    if not failed and not owed:
+        return f"{len(results)}/{len(results)} passed"
+    parts = [f"failed: {', '.join(failed)}"] if failed else []
+    parts += [f"to run: {', '.join(owed)}"] if owed else []
+    return "; ".join(parts)

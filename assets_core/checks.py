@@ -94,13 +94,14 @@ def _make_check(fn: Callable[..., Any], asset: object, options: dict[str, Any]) 
     key = validate_key(key, f"{where} asset")
     returns = signature.return_annotation
     if returns not in (inspect.Signature.empty, CheckResult, "CheckResult"):
-        raise DefinitionError(f"{where}: a check returns CheckResult(passed=...), but it is annotated -> {returns!r}")
+        shown = getattr(returns, "__name__", returns)
+        raise DefinitionError(f"{where}: a check returns CheckResult(passed=...), but it is annotated -> {shown}")
+    if not isinstance(options["blocking"], bool):
+        raise DefinitionError(f"{where}: blocking must be True or False, got {options['blocking']!r}")
     name = options["name"] if options["name"] is not None else fn.__name__
     validate_key(name, f"{where} name")
     if "/" in name:
         raise DefinitionError(f"{where}: check name {name!r} cannot contain '/'; use name='...'")
-    if not isinstance(options["blocking"], bool):
-        raise DefinitionError(f"{where}: blocking must be True or False, got {options['blocking']!r}")
     code_version = options["code_version"]
     if code_version is not None and (not isinstance(code_version, str) or not code_version.strip()):
         raise DefinitionError(f"{where}: code_version must be a non-empty string, got {code_version!r}")

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from ..check_status import summary_text
 from ..config import MAX_WORKERS, whole_number
 from ..hashing import short
 from .output import dump_json, indented, note_later, table
@@ -201,11 +202,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return explain_code_version(ws, args.explain, args.json)
     result = ws.plan(args.select, verify=args.verify)
     statuses = [s for s in result.statuses if s.stale or not args.stale]
+    checks = _check_results(ws, statuses)
     if args.json:
         from ..step import timeout_of
 
         data = result.to_json()
-        data["assets"] = [{**s.to_json(), "timeout_seconds": timeout_of(ws, s.key)} for s in statuses]
+        data["assets"] = [
+            {**s.to_json(), "timeout_seconds": timeout_of(ws, s.key), **({"checks": checks[s.key]} if s.key in checks else {})}
+            for s in statuses
+        ]
         dump_json(data)
         return 0
     rows = []
@@ -213,15 +218,29 @@ def cmd_plan(args: argparse.Namespace) -> int:
         causes = [f"{c.kind.value}: {c.message}" for c in status.causes] or [""]
         if status.waiting_on:
             causes.append(f"WAITING: {status.waiting_message}")
-        rows.append([status.key, status.label, short(status.code_version), causes[0]])
-        rows += [["", "", "", cause] for cause in causes[1:]]
-    table(["ASSET", "STATUS", "CODE", "WHY"], rows)
+        shown = [summary_text(checks[status.key]) if status.key in checks else "-"] if checks else []
+        rows.append([status.key, status.label, short(status.code_version), *shown, causes[0]])
+        rows += [["", "", "", *[""] * len(shown), cause] for cause in causes[1:]]
+    table(["ASSET", "STATUS", "CODE", *(["CHECKS"] if checks else []), "WHY"], rows)
     counts = result.counts()
     notes = [f"{counts['checks_only']} only to run checks"] if counts["checks_only"] else []
     notes += [f"{counts['waiting']} waiting on stale upstreams outside the selection"] if counts["waiting"] else []
     waiting = f" ({'; '.join(notes)})" if notes else ""
     print(f"\n{counts['assets']} assets: {counts['stale']} stale{waiting}, {counts['fresh']} fresh")
     return 0
+
+
+def _check_results(ws: Any, statuses: list[Any]) -> dict[str, list[dict[str, Any]]]:
+    """The newest result of each check on each shown asset's current version (assets with checks only)."""
+    from ..check_status import latest_results
+
+    versions = {s.key: s.data_version for s in statuses if s.key in ws.graph.checks and s.data_version}
+    recorded = ws.store.check_results(versions) if versions else {}
+    return {
+        s.key: latest_results(ws.graph.checks[s.key], ws.check_versions(s.key), recorded.get(s.key, ()))
+        for s in statuses
+        if s.key in ws.graph.checks
+    }
 
 
 def explain_code_version(ws: Any, key: str, as_json: bool) -> int:
