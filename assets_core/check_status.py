@@ -21,6 +21,12 @@ def blocks(record: CheckRecord) -> bool:
     return record.blocking and not record.passed and record.severity == "error"
 
 
+def blocking_failures(records: Sequence[CheckRecord]) -> list[CheckRecord]:
+    """The newest result of each (asset, check) among ``records`` (oldest first) that blocks its version."""
+    newest = {(r.asset_key, r.check_name): r for r in records}
+    return [r for r in newest.values() if blocks(r)]
+
+
 def verdict_text(record: CheckRecord) -> str:
     """One line for a result: ``failed (negative_rows=3)`` or the error a check raised."""
     if record.error:
