@@ -200,9 +200,7 @@ class Plan:
     def counts(self) -> dict[str, int]:
         stale = sum(1 for s in self.statuses if s.causes)
         waiting = sum(1 for s in self.statuses if s.waiting_on)
-        checks = sum(1 for s in self.statuses if s.checks_only)
-        fresh = len(self.statuses) - stale
-        return {"assets": len(self.statuses), "stale": stale, "fresh": fresh, "waiting": waiting, "checks_only": checks}
+        return {"assets": len(self.statuses), "stale": stale, "fresh": len(self.statuses) - stale, "waiting": waiting}
 
     def to_json(self) -> dict[str, Any]:
         """Stable machine-readable form (``lakeplan plan --json``)."""

@@ -279,4 +279,25 @@ def test_check_cause_kind_is_in_plan_json(sqlite_project: Project) -> None:
     assert numbers["status"] == "CHECK" and numbers["causes"][0]["kind"] == CauseKind.CHECK.value
     assert numbers["causes"][0]["input"] == "no_negatives"
     assert numbers["checks"] == [{**numbers["checks"][0], "check": "no_negatives", "passed": True, "current": False}]
-    assert data["counts"]["checks_only"] == 1
+    assert data["counts"]["stale"] == 2  # total waits on the blocking check
+    text = sqlite_project.cli("plan", "-m", sqlite_project.module(), check=True).stdout
+    assert "2 assets: 2 stale (1 only to run checks), 0 fresh" in text
+    assert next(line for line in text.splitlines() if line.startswith("numbers ")).split()[1:4] == [
+        "CHECK",
+        numbers["code_version"][:12],
+        "to",
+    ]
+
+
+def test_the_docs_first_example_runs(sqlite_project: Project) -> None:
+    from conftest import REPO
+
+    text = (REPO / "docs" / "checks.md").read_text()
+    example = text.split("```python\n", 1)[1].split("```", 1)[0]
+    sqlite_project.write("pipeline", example)
+    ws = sqlite_project.workspace()
+    summary = run(ws, planned_work(ws.plan())[0])
+    assert _outcomes(summary) == {"orders": Outcome.BUILT}
+    head = ws.store.heads()["orders"]
+    [result] = ws.store.checks_of([head.id])[head.id]
+    assert result.passed and result.metadata == {"non_positive_rows": 0}

@@ -191,6 +191,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     from ..graph_render import INSTALL_HINT, drawn_keys, find_engine, node_views, svg_for, write_graph
     from ..html_view import asset_details, render_html
     from ..records import MaterializationKind
+    from .core_commands import check_results
 
     ws = load_workspace(args)
     out = Path(args.output or ("graph.html" if args.html else "graph.svg"))
@@ -205,7 +206,11 @@ def cmd_graph(args: argparse.Namespace) -> int:
     note = None
     if args.html:
         svg = svg_for(ws.graph, views, keys, engine)
-        out.write_text(render_html(svg, asset_details(ws.graph, plan, views, recent, keys), f"lakeplan: {ws.target}"))
+        checks = check_results(ws, list(plan.statuses))
+        ids = [m.id for history in recent.values() for m in history if m.id is not None]
+        recorded = ws.store.checks_of(ids) if ws.graph.checks else {}
+        details = asset_details(ws.graph, plan, views, recent, keys, checks, recorded)
+        out.write_text(render_html(svg, details, f"lakeplan: {ws.target}"))
         if engine is None:
             note = f"no Graphviz layout engine found, drew a simple layered layout; {INSTALL_HINT}"
         written = out

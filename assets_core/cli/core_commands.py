@@ -202,7 +202,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return explain_code_version(ws, args.explain, args.json)
     result = ws.plan(args.select, verify=args.verify)
     statuses = [s for s in result.statuses if s.stale or not args.stale]
-    checks = _check_results(ws, statuses)
+    checks = check_results(ws, statuses)
     if args.json:
         from ..step import timeout_of
 
@@ -223,14 +223,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
         rows += [["", "", "", *[""] * len(shown), cause] for cause in causes[1:]]
     table(["ASSET", "STATUS", "CODE", *(["CHECKS"] if checks else []), "WHY"], rows)
     counts = result.counts()
-    notes = [f"{counts['checks_only']} only to run checks"] if counts["checks_only"] else []
+    checks_only = sum(1 for s in result.statuses if s.checks_only)
+    notes = [f"{checks_only} only to run checks"] if checks_only else []
     notes += [f"{counts['waiting']} waiting on stale upstreams outside the selection"] if counts["waiting"] else []
     waiting = f" ({'; '.join(notes)})" if notes else ""
     print(f"\n{counts['assets']} assets: {counts['stale']} stale{waiting}, {counts['fresh']} fresh")
     return 0
 
 
-def _check_results(ws: Any, statuses: list[Any]) -> dict[str, list[dict[str, Any]]]:
+def check_results(ws: Any, statuses: list[Any]) -> dict[str, list[dict[str, Any]]]:
     """The newest result of each check on each shown asset's current version (assets with checks only)."""
     from ..check_status import latest_results
 
