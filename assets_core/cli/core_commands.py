@@ -129,6 +129,8 @@ a selected asset waits on a stale upstream the selection leaves out: it cannot b
 it, so it is reported 'waiting' (select +NAME to include its upstreams), never 'fresh'.
 An attempt that runs past its time limit (@asset(timeout="30m"), or [tool.lakeplan] timeout) is
 stopped and fails "timed out after 30m"; its downstream is skipped and independent assets still run.
+Asset checks (@asset_check) run right after their asset; a failed blocking one fails the asset and its
+output is not made current. An asset whose checks changed is only re-checked ('checked'), not rebuilt.
 
 examples:
   lakeplan materialize -m examples.quickstart.pipeline
