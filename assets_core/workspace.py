@@ -114,6 +114,8 @@ class Workspace:
 
     def owed_checks(self, heads: Mapping[str, Head]) -> dict[str, PendingChecks]:
         """What the checks owe each current version in ``heads`` (only assets with checks; one store read)."""
+        if not self.graph.checks:
+            return {}
         versions = {key: head.data_version for key, head in heads.items() if key in self.graph.checks}
         if not versions:
             return {}

@@ -301,3 +301,13 @@ def test_the_docs_first_example_runs(sqlite_project: Project) -> None:
     head = ws.store.heads()["orders"]
     [result] = ws.store.checks_of([head.id])[head.id]
     assert result.passed and result.metadata == {"non_positive_rows": 0}
+
+
+def test_definitions_bundle_lists_checks(sqlite_project: Project) -> None:
+    bundle = (
+        CHECKED
+        + "\n    from assets_core import Definitions\n\n    defs = Definitions(assets=[raw, numbers], checks=[no_negatives])\n"
+    )
+    _write(sqlite_project, [1], bundle)
+    graph = sqlite_project.workspace().graph
+    assert sorted(graph.nodes) == ["numbers", "raw"] and [c.name for c in graph.checks["numbers"]] == ["no_negatives"]
