@@ -306,7 +306,8 @@ def test_the_docs_first_example_runs(sqlite_project: Project) -> None:
 def test_definitions_bundle_lists_checks(sqlite_project: Project) -> None:
     bundle = (
         CHECKED
-        + "\n    from assets_core import Definitions\n\n    defs = Definitions(assets=[raw, numbers], checks=[no_negatives])\n"
+        + "\n    from assets_core import Definitions\n\n"
+        + "    defs = Definitions(assets=[raw, numbers], checks=[no_negatives])\n"
     )
     _write(sqlite_project, [1], bundle)
     graph = sqlite_project.workspace().graph

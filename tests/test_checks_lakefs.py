@@ -12,36 +12,24 @@ import pytest
 from argo_harness import Harness
 from conftest import Project
 from test_argo_lakefs import CONFIG, _branches, _cluster, _line, _run, pg_project  # noqa: F401 - the fixture
+from test_argo_lakefs import PIPELINE as ARGO_PIPELINE
 from test_lakefs_store import LakeFS, lakefs_target  # noqa: F401 - the fixture
 
 from argo_compiler import Request, compile_project
 from assets_core.records import RunStatus
 
-PIPELINE = """
-    from assets_core import CheckResult, asset, asset_check, source_asset
-
-    raw = source_asset("raw", path="../data/raw.json")
-
-
-    @asset
-    def base(raw: dict) -> dict:
-        return {"text": raw["text"]}
-
-
-    @asset
-    def shout(base: dict) -> dict:
-        return {"text": base["text"].upper()}
-
-
-    @asset
-    def report(shout: dict) -> dict:
-        return {"length": len(shout["text"])}
+# test_argo_lakefs's raw -> base -> shout -> report, with a blocking check on shout
+PIPELINE = (
+    ARGO_PIPELINE.replace("FAIL", "pass")
+    + """
+    from assets_core import CheckResult, asset_check
 
 
     @asset_check(asset="shout", blocking=True)
     def no_bad_words(shout: dict) -> CheckResult:
         return CheckResult(passed="BAD" not in shout["text"], metadata={"text": shout["text"]})
 """
+)
 
 
 def _setup(project: Project, target: LakeFS, text: str, pipeline: str = PIPELINE) -> Project:
