@@ -312,3 +312,30 @@ def test_definitions_bundle_lists_checks(sqlite_project: Project) -> None:
     _write(sqlite_project, [1], bundle)
     graph = sqlite_project.workspace().graph
     assert sorted(graph.nodes) == ["numbers", "raw"] and [c.name for c in graph.checks["numbers"]] == ["no_negatives"]
+
+
+def test_diff_and_html_view_show_check_results(sqlite_project: Project) -> None:
+    project = sqlite_project
+    _write(project, [1, 2], WARN)
+    first = _materialize(project).run_id
+    _write(project, [1, -2], WARN)
+    second = _materialize(project).run_id
+    text = project.cli("diff", "-m", project.module(), first, second, check=True).stdout
+    assert "check no_negatives passed (negative=0) -> failed (negative=1)" in " ".join(text.split())
+    data = json.loads(project.cli("diff", "-m", project.module(), first, second, "--json", check=True).stdout)
+    numbers = next(a for a in data["assets"] if a["asset"] == "numbers")
+    assert numbers["checks"] == {"no_negatives": ["passed (negative=0)", "failed (negative=1)"]}
+
+    out = project.root / "graph.html"
+    project.cli("graph", "-m", project.module(), "--html", "-o", str(out), check=True)
+    page = out.read_text()
+    details = json.loads(page.split('<script type="application/json" id="lp-data">', 1)[1].split("</script>", 1)[0])
+    [check] = details["numbers"]["checks"]
+    assert (check["check"], check["passed"], check["metadata"], check["current"]) == (
+        "no_negatives",
+        False,
+        {"negative": 1},
+        True,
+    )
+    assert details["numbers"]["materializations"][0]["checks"][0]["metadata"] == {"negative": 1}
+    assert details["total"]["checks"] == []

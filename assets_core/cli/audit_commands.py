@@ -605,7 +605,7 @@ def _check_diffs(ws: Workspace, diffs: Sequence[AssetDiff]) -> dict[str, dict[st
 
 
 def _check_lines(changes: dict[str, tuple[str | None, str | None]]) -> list[str]:
-    return [f"    check {name:<9}{old or '-'} -> {new or '-'}" for name, (old, new) in changes.items()]
+    return [f"    check {name}  {old or '-'} -> {new or '-'}" for name, (old, new) in changes.items()]
 
 
 # -- rollback --------------------------------------------------------------------------------------
