@@ -208,7 +208,7 @@ def materialize(
     notes = [f"waited for run {held.waited_for}"] if held.waited_for is not None else []
     if waiting and result.outcome is Outcome.FRESH:
         result = dataclasses.replace(result, outcome=Outcome.WAITING, message=waiting)
-    elif waiting and result.outcome in (Outcome.BUILT, Outcome.RESTORED):
+    elif waiting and result.outcome in (Outcome.BUILT, Outcome.RESTORED, Outcome.CHECKED):
         notes.append(f"still stale: {waiting}")
     if not notes:
         return result

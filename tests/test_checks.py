@@ -10,7 +10,17 @@ import pytest
 from conftest import Project
 from sample_pipelines import CHECKED
 
-from assets_core import AssetGraph, CheckResult, DefinitionError, GraphError, asset, asset_check
+from assets_core import (
+    AssetCheck,
+    AssetGraph,
+    CheckRecord,
+    CheckResult,
+    DefinitionError,
+    GraphError,
+    asset,
+    asset_check,
+)
+from assets_core.check_status import pending_checks
 from assets_core.executor import RunSummary, planned_work, run
 from assets_core.planner import CauseKind
 from assets_core.records import MaterializationKind, RunStatus
@@ -339,3 +349,37 @@ def test_diff_and_html_view_show_check_results(sqlite_project: Project) -> None:
     )
     assert details["numbers"]["materializations"][0]["checks"][0]["metadata"] == {"negative": 1}
     assert details["total"]["checks"] == []
+
+
+def _record(check: str, version: str, passed: bool, severity: str = "error", error: str | None = None) -> CheckRecord:
+    return CheckRecord("orders", check, "run", version, passed, severity, True, {}, error)
+
+
+def test_pending_checks_rules() -> None:
+    def check(name: str, blocking: bool) -> AssetCheck:
+        return asset_check(asset="orders", name=name, blocking=blocking)(lambda orders: CheckResult(True))
+
+    strict, loose = check("strict", True), check("loose", False)
+    versions = {"strict": "v2", "loose": "w1"}
+    assert (
+        pending_checks([strict, loose], versions, [_record("strict", "v2", True), _record("loose", "w1", False)])
+        is None
+    )
+    owed = pending_checks([strict, loose], versions, [_record("strict", "v1", True)])
+    assert owed is not None and owed.gating
+    assert [c.message for c in owed.causes] == [
+        "check 'strict' changed: v1 -> v2",
+        "check 'loose' has not run on this version",
+    ]
+    only_loose = pending_checks([strict, loose], versions, [_record("strict", "v2", True)])
+    assert only_loose is not None and not only_loose.gating  # a non-blocking check holds nothing back
+    warned = pending_checks([strict], versions, [_record("strict", "v2", False, severity="warn")])
+    assert warned is None  # a warning from a blocking check does not block
+    raised = pending_checks([strict], versions, [_record("strict", "v2", False, error="KeyError: 'x'")])
+    assert (
+        raised is not None
+        and raised.gating
+        and "raised on this version (KeyError: 'x'); it runs again" in (raised.causes[0].message)
+    )
+    failed = pending_checks([strict], versions, [_record("strict", "v2", True), _record("strict", "v2", False)])
+    assert failed is not None and failed.causes[0].message == "blocking check 'strict' failed on this version"
