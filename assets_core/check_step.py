@@ -19,6 +19,7 @@ from .check_status import blocks, verdict_text
 from .checks import AssetCheck, CheckResult
 from .code_version import user_file_predicate
 from .definitions import AssetDef
+from .errors import StoreError
 from .failures import describe
 from .records import CheckRecord, Head, Materialization
 from .step import Outcome, StepResult, read_output
@@ -29,8 +30,8 @@ Load = Callable[[Any], Any]  # the output read for a check parameter's annotatio
 
 @dataclass(frozen=True, slots=True)
 class Checked:
-    """The results of one asset's checks on one output: ``results`` holds one per check (run now or reused),
-    ``new`` those to record (reused ones are recorded again against the output they now vouch for)."""
+    """The results of one asset's checks on one output, one per check: run now, or reused (a reused result is
+    recorded again, against the materialization it now vouches for)."""
 
     results: tuple[CheckRecord, ...]
     ran: int  # how many checks ran now (the others' recorded results were reused)
@@ -92,6 +93,8 @@ def _run(
             verdict = returned
         else:
             error = f"returned {type(returned).__name__}, not a CheckResult; return CheckResult(passed=...)"
+    except StoreError:  # the output cannot be read: the store's failure, not the check's
+        raise
     except (Exception, SystemExit) as exc:  # a check that raises (or exits) has failed, with its error
         own = check.fn.__code__.co_filename
         in_project = user_file_predicate(ws.settings.project_root)

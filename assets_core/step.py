@@ -223,7 +223,7 @@ def timeout_of(ws: Workspace, key: str) -> int | None:
 def _materialize(
     ws: Workspace, key: str, run_id: str, held: Held, clock: TimeLimit, *, force: bool, retries: bool
 ) -> StepResult:
-    from .check_step import blocked, check_output
+    from .check_step import blocked, check_current, check_output
 
     started = time.time()
     asset = ws.graph.asset(key)
@@ -244,8 +244,6 @@ def _materialize(
             "up to date: code and inputs unchanged",
         )
     if not force and head is not None and status.checks_only:  # its checks changed: check, don't rebuild
-        from .check_step import check_current
-
         return check_current(ws, asset, head, run_id, started)
 
     for up in upstreams:

@@ -9,6 +9,7 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..check_status import verdict_text
 from ..errors import LakeplanError
 from ..hashing import short
 from .check_commands import check_changes, checks_cell
@@ -295,14 +296,15 @@ def _show_run(ws: Workspace, spec: str, as_json: bool) -> int:
     if run is None:
         raise VersionError(f"no run {spec!r}; run 'lakeplan runs' to list them")
     recorded = ws.store.run_materializations(run.run_id)
-    checks = ws.store.checks_of([m.id for m in recorded if m.id is not None])
+    checks = ws.store.run_checks(run.run_id)  # with its materializations, or on current versions (re-checks)
     counts = _shown_counts(ws, run)
     status = shown_status(run)
     # an abandoned run's claims outlive its process: they name what it was building when it died
     lost = [c.asset_key for c in ws.store.held_claims() if c.run_id == run.run_id] if status == "abandoned" else []
     if as_json:
-        shown = [_with_checks(materialization_json(m), checks.get(m.id or 0, [])) for m in recorded]
-        data = {**_run_json(run, counts), "materializations": shown}
+        by_id = {m.id: [c for c in checks if c.materialization_id == m.id] for m in recorded}
+        shown = [_with_checks(materialization_json(m), by_id[m.id]) for m in recorded]
+        data = {**_run_json(run, counts), "materializations": shown, "checks": [c.to_json() for c in checks]}
         dump_json({"schema": "lakeplan.run_detail/v1", "run": {**data, "building_when_abandoned": lost}})
         return 0
     took = f", took {run.finished_at - run.started_at:.1f}s" if run.finished_at else ""
@@ -310,6 +312,8 @@ def _show_run(ws: Workspace, spec: str, as_json: bool) -> int:
     print(f"counts: {_counts(counts)}")
     if lost:
         print(f"its process died while building: {', '.join(lost)} (no outcome recorded)")
+    for c in checks:
+        print(f"check {c.asset_key}:{c.check_name} on #{c.materialization_id}: {verdict_text(c)}")
     if not recorded:
         print("no materializations recorded")
         return 0
@@ -325,9 +329,6 @@ def _show_run(ws: Workspace, spec: str, as_json: bool) -> int:
     ]
     print()
     table(["ASSET", "KIND", "TOOK", "DATA", "ERROR"], rows)
-    for m in recorded:
-        if checks.get(m.id or 0):
-            print(f"checks of {m.asset_key} (#{m.id}): {checks_cell(checks[m.id or 0])}")
     for m in recorded:
         if m.kind is MaterializationKind.FAILED and m.traceback:
             print(f"\n{m.asset_key} (#{m.id}) failed: {m.error}\n{indented(m.traceback)}")
