@@ -210,6 +210,10 @@ def test_cli_blocking_failure_exits_1_and_history_plan_show_it(project: Project)
     assert attempt["checks"][0]["passed"] is False and attempt["checks"][0]["metadata"] == {"negative": 1}
     text = project.cli("history", "-m", project.module(), "numbers", check=True).stdout
     assert "no_negatives failed (negative=1)" in text
+    listed = json.loads(project.cli("assets", "-m", project.module(), "--json", check=True).stdout)["assets"]
+    assert [c["name"] for a in listed if a["key"] == "numbers" for c in a["checks"] if c["blocking"]] == [
+        "no_negatives"
+    ]
     run = json.loads(project.cli("runs", "-m", project.module(), "latest", "--json", check=True).stdout)["run"]
     assert [(c["check"], c["passed"]) for c in run["checks"]] == [("no_negatives", False)]
     assert run["materializations"][0]["checks"] == run["checks"]

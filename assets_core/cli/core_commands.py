@@ -166,13 +166,27 @@ def cmd_assets(args: argparse.Namespace) -> int:
                 "code_version": ws.code_version(key).version if is_asset else None,
                 "description": (node.description or "").strip().splitlines()[0] if node.description else "",
                 "metadata": dict(node.metadata),
+                "checks": [
+                    {"name": c.name, "blocking": c.blocking, "code_version": ws.check_versions(key)[c.name]}
+                    for c in ws.graph.checks.get(key, ())
+                ],
             }
         )
     if args.json:
         dump_json({"schema": "lakeplan.assets/v1", "assets": rows})
         return 0
+    shown_checks = bool(ws.graph.checks)
     table(
-        ["ASSET", "KIND", "GROUP", "UPSTREAM", "CODE", "METADATA", "DESCRIPTION"],
+        [
+            "ASSET",
+            "KIND",
+            "GROUP",
+            "UPSTREAM",
+            "CODE",
+            "METADATA",
+            *(["CHECKS"] if shown_checks else []),
+            "DESCRIPTION",
+        ],
         [
             [
                 r["key"],
@@ -181,6 +195,11 @@ def cmd_assets(args: argparse.Namespace) -> int:
                 ", ".join(r["upstream"]) or "-",
                 short(r["code_version"]),
                 " ".join(f"{name}={value}" for name, value in r["metadata"].items()) or "-",
+                *(
+                    [", ".join(c["name"] + (" (blocking)" if c["blocking"] else "") for c in r["checks"]) or "-"]
+                    if shown_checks
+                    else []
+                ),
                 r["description"],
             ]
             for r in rows
