@@ -64,11 +64,6 @@ class AssetCheck:
     description: str | None = None
     code_version: str | None = None  # explicit, like @asset(code_version=...); else hashed from the code
 
-    @property
-    def label(self) -> str:
-        """How messages name it: ``orders:no_negative_amounts``."""
-        return f"{self.asset_key}:{self.name}"
-
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the underlying function directly, e.g. in a unit test of the user's own."""
         return self.fn(*args, **kwargs)

@@ -393,7 +393,7 @@ class MetadataStore:
                 chunk = keys[start : start + 500]
                 query = _CHECKS.where(
                     check_results.c.asset_key.in_(chunk),
-                    materializations.c.data_version.in_({versions[k] for k in chunk}),
+                    materializations.c.data_version.in_(sorted({versions[k] for k in chunk})),
                 ).order_by(check_results.c.id)
                 for row in conn.execute(query):
                     if versions[row.asset_key] == row.data_version:
