@@ -20,6 +20,7 @@ from .errors import DefinitionError
 from .keys import validate_key
 
 SEVERITIES = ("error", "warn")
+MAX_NAME = 200  # lp_check_results.check_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +96,10 @@ def _make_check(fn: Callable[..., Any], asset: object, options: dict[str, Any]) 
         raise DefinitionError(f"{where}: blocking must be True or False, got {options['blocking']!r}")
     name = options["name"] if options["name"] is not None else fn.__name__
     validate_key(name, f"{where} name")
-    if "/" in name:
-        raise DefinitionError(f"{where}: check name {name!r} cannot contain '/'; use name='...'")
+    if "/" in name or len(name) > MAX_NAME:
+        raise DefinitionError(
+            f"{where}: check name {name!r} must be at most {MAX_NAME} characters, without '/'; use name='...'"
+        )
     code_version = options["code_version"]
     if code_version is not None and (not isinstance(code_version, str) or not code_version.strip()):
         raise DefinitionError(f"{where}: code_version must be a non-empty string, got {code_version!r}")
