@@ -68,7 +68,7 @@ def test_local_run_with_a_failed_blocking_check_is_not_merged(sqlite_project: Pr
 
 @pytest.mark.postgres
 @pytest.mark.slow
-def test_argo_blocking_check_fails_the_pod_and_finish_run_keeps_the_branch(
+def test_argo_blocking_check_keeps_the_branch_unmerged_until_the_check_is_fixed(
     pg_project: Project,  # noqa: F811
     lakefs_target: LakeFS,  # noqa: F811
     tmp_path: Path,
@@ -98,3 +98,16 @@ def test_argo_blocking_check_fails_the_pod_and_finish_run_keeps_the_branch(
     assert lakefs_target.branch().get_commit().id == before
     assert "lakeplan-run-lakeplan-wf-check1" in _branches(lakefs_target)
     assert _run(project, "lakeplan-wf-check1").status is RunStatus.FAILED
+
+    project.write("pipeline", PIPELINE.replace('"BAD" not in', '"WORSE" not in'))  # the check was wrong: fix it
+    [fixed] = compile_project(project.workspace(), CONFIG, Request(all=True)).manifests
+    rerun = Harness(fixed, _cluster(project, lakefs_target, tmp_path), "lakeplan-wf-check2")
+    results = rerun.run()
+    assert {n: _line(r)["outcome"] for n, r in results.items() if n != "plan"} == {
+        "base": "restored",  # built by the unpublished run, copied onto this run's branch
+        "shout": "restored",  # the output that failed, re-checked by the new check, not rebuilt
+        "report": "built",
+    }
+    assert rerun.exit is not None and _line(rerun.exit)["outcome"] == "published"
+    report = lakefs_target.branch().object("assets/report.json").reader("rb", pre_sign=False).read()
+    assert json.loads(report) == {"length": 8}
