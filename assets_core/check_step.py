@@ -127,7 +127,9 @@ def check_output(
 def blocked(ws: Workspace, mat: Materialization, checked: Checked, started: float) -> StepResult:
     """A blocking check failed: record the attempt as failed with its results; the head does not move, so
     dependents never read the output (kept, and named, for a look; with lakeFS on the unmerged run branch)."""
-    message = f"{checked.message}; the output was not made current (kept at {mat.location})"
+    location = mat.location or ""
+    kept = location if "://" in location else f"{ws.objects.describe()}/{location}"  # local: under the root
+    message = f"{checked.message}; the output was not made current (kept at {kept})"
     ws.store.record_failure(replace(mat, error=message), checked.results)
     return StepResult(mat.asset_key, Outcome.FAILED, time.time() - started, mat.data_version, message)
 
