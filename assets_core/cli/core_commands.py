@@ -229,7 +229,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
         data = result.to_json()
         data["assets"] = [
-            {**s.to_json(), "timeout_seconds": timeout_of(ws, s.key), **({"checks": checks[s.key]} if s.key in checks else {})}
+            {
+                **s.to_json(),
+                "timeout_seconds": timeout_of(ws, s.key),
+                **({"checks": checks[s.key]} if s.key in checks else {}),
+            }
             for s in statuses
         ]
         dump_json(data)
