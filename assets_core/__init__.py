@@ -3,6 +3,7 @@
 Import from here (``from assets_core import asset``); the modules behind it are private.
 """
 
+from .checks import AssetCheck, CheckResult, asset_check
 from .context import add_metadata
 from .definitions import AssetDef, AssetInput, Definitions, Resources, SourceAsset, asset, source_asset
 from .errors import (
@@ -19,18 +20,21 @@ from .errors import (
 from .graph import AssetGraph
 from .io_manager import InputContext, IOManager, OutputContext, Stored
 from .planner import AssetStatus, CauseKind, CurrentState, Plan, StaleCause, assess, plan
-from .records import Head, Materialization, MaterializationKind, RunRecord, RunStatus
+from .records import CheckRecord, Head, Materialization, MaterializationKind, RunRecord, RunStatus
 from .resources import ResourceDef, resource
 from .schedules import Schedule, schedule
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AssetCheck",
     "AssetDef",
     "AssetGraph",
     "AssetInput",
     "AssetStatus",
     "CauseKind",
+    "CheckRecord",
+    "CheckResult",
     "ConfigError",
     "CurrentState",
     "DefinitionError",
@@ -61,6 +65,7 @@ __all__ = [
     "add_metadata",
     "assess",
     "asset",
+    "asset_check",
     "plan",
     "resource",
     "schedule",

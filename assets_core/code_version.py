@@ -27,7 +27,7 @@ from collections import ChainMap
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .code_syntax import Chain, Code, FileCache, ParsedFile
 from .definitions import AssetDef
@@ -42,6 +42,16 @@ _MISSING = object()
 _MAX_CONSTANT_ITEMS = 1000
 _MAX_UNWRAP = 20
 _LIBRARY_CODE = (types.FunctionType, types.BuiltinFunctionType, types.MethodWrapperType, type)
+
+
+class Versioned(Protocol):
+    """What has a code version: an asset or an asset check (its function, and an explicit version if given)."""
+
+    @property
+    def fn(self) -> Callable[..., Any]: ...
+
+    @property
+    def code_version(self) -> str | None: ...
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs ~1 us per field, per part
@@ -192,8 +202,9 @@ class CodeVersioner:
         self._decorators: dict[tuple[str, Chain], bool] = {}
         self._failed: dict[str, str] = {}  # user module -> why it could not be imported
 
-    def version(self, asset: AssetDef) -> CodeVersion:
-        """The asset's code version: explicit if declared, otherwise the hash of its reachable code."""
+    def version(self, asset: Versioned) -> CodeVersion:
+        """The code version of an asset (or an asset check): explicit if declared, otherwise the hash of its
+        reachable code."""
         if asset.code_version is not None:
             return CodeVersion(asset.code_version, {})
         root, _ = self._part(asset.fn)

@@ -101,6 +101,7 @@ class Definitions:
     assets: Sequence[AssetDef | SourceAsset] = ()
     schedules: Sequence[Any] = field(default=())
     resources: Sequence[Any] = field(default=())
+    checks: Sequence[Any] = field(default=())  # asset checks (``@asset_check``)
 
 
 def is_builtin_io_manager(name: str) -> bool:

@@ -44,6 +44,43 @@ class Materialization:
     log: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class CheckRecord:
+    """One asset check's result on one materialization's output; ``error`` is what the check raised, if it
+    did (then it counts as failed). ``data_version`` is the checked output's, filled when read back."""
+
+    asset_key: str
+    check_name: str
+    run_id: str
+    code_version: str
+    passed: bool
+    severity: str
+    blocking: bool
+    metadata: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    materialization_id: int | None = None
+    data_version: str | None = None
+    id: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable form every ``--json`` output uses for a check result."""
+        return {
+            "check": self.check_name,
+            "asset": self.asset_key,
+            "passed": self.passed,
+            "severity": self.severity,
+            "blocking": self.blocking,
+            "metadata": self.metadata,
+            "error": self.error,
+            "code_version": self.code_version,
+            "run_id": self.run_id,
+            "materialization_id": self.materialization_id,
+            "data_version": self.data_version,
+        }
+
+
 class RunStatus(enum.StrEnum):
     RUNNING = "running"
     SUCCESS = "success"

@@ -47,6 +47,7 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"  # the user's code raised (after retries)
     SKIPPED = "skipped"  # an upstream failed, so this was not attempted
     WAITING = "waiting"  # still stale: an upstream outside the run's selection is stale
+    CHECKED = "checked"  # only its checks ran, on the current version (they changed, or were asked for)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +186,7 @@ def materialize(
     notes = [f"waited for run {held.waited_for}"] if held.waited_for is not None else []
     if waiting and result.outcome is Outcome.FRESH:
         result = dataclasses.replace(result, outcome=Outcome.WAITING, message=waiting)
-    elif waiting and result.outcome in (Outcome.BUILT, Outcome.RESTORED):
+    elif waiting and result.outcome in (Outcome.BUILT, Outcome.RESTORED, Outcome.CHECKED):
         notes.append(f"still stale: {waiting}")
     if not notes:
         return result
@@ -208,6 +209,8 @@ def _materialize(
     retries: bool,
     log_path: Path | None,
 ) -> StepResult:
+    from .check_step import blocked, check_current, check_output
+
     started = time.time()
     asset = ws.graph.asset(key)
     upstreams = ws.graph.upstream[key]
@@ -215,8 +218,10 @@ def _materialize(
     heads, sources = seen.heads, seen.sources
     code = ws.code_version(key)
     head = heads.get(key)
-    state = CurrentState({key: code.version}, heads, sources, seen.missing)
-    if not force and not assess(key, upstreams, state).stale:
+    owed = ws.owed_checks({key: head}) if head is not None else {}
+    state = CurrentState({key: code.version}, heads, sources, seen.missing, owed)
+    status = assess(key, upstreams, state)
+    if not force and not status.stale:
         return StepResult(
             key,
             Outcome.FRESH,
@@ -224,6 +229,8 @@ def _materialize(
             head.data_version if head else None,
             "up to date: code and inputs unchanged",
         )
+    if not force and head is not None and status.checks_only:  # its checks changed: check, don't rebuild
+        return check_current(ws, asset, head, run_id, started)
 
     for up in upstreams:
         if state.data_version(up) is None:
@@ -261,9 +268,12 @@ def _materialize(
             up: seen.origins.get(up) or heads[up].location for up in input_versions if up in heads or up in seen.origins
         }
         mat = commit(ws, mat, inputs_at)  # the version store's own commit (lakeFS), before the SQL record
+        checked = check_output(ws, asset, run_id, mat.data_version, mat.location, rerun=force)
+        if checked is not None and checked.blocking:  # never made current; the output is kept where it is
+            return blocked(ws, dataclasses.replace(mat, kind=MaterializationKind.FAILED), checked, started)
         make_current(ws, mat)  # the IO manager's own "current" (a PostgreSQL view), before the SQL record
         try:
-            ws.store.record(mat, expected, release=held.claim)
+            ws.store.record(mat, expected, release=held.claim, checks=checked.results if checked else ())
         except RecordConflict:
             return StepResult(
                 key,
@@ -275,7 +285,8 @@ def _materialize(
             )
         held.released = True  # the record transaction dropped the claim
         outcome = Outcome.BUILT if kind is MaterializationKind.BUILT else Outcome.RESTORED
-        return StepResult(key, outcome, time.time() - started, mat.data_version, attempts=attempts, log=log)
+        warned = checked.message if checked else ""
+        return StepResult(key, outcome, time.time() - started, mat.data_version, warned, attempts=attempts, log=log)
 
     own = seen.unrecorded.get(key)  # this run already wrote it (a killed attempt): record it, don't rebuild
     same_recipe = own is not None and (own.code_version, own.input_versions) == (code.version, input_versions)

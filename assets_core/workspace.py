@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from .bulk import collector_paused
+from .check_status import pending_checks
 from .code_version import CodeVersion, CodeVersioner, user_file_predicate
 from .config import Settings, load_settings, project_root_of
 from .definitions import SourceAsset, is_builtin_io_manager
@@ -23,7 +24,8 @@ from .hashing import structured_hash
 from .io_manager import IOManager, parse_external
 from .loader import load
 from .metadata_store import AbsentStore, MetadataStore
-from .planner import AssetStatus, CauseKind, CurrentState, Plan, plan
+from .planner import AssetStatus, CauseKind, CurrentState, PendingChecks, Plan, plan
+from .records import Head
 from .resources import ResolvedConfig, ResourceDef, build, code_parts, resolve_all
 from .schedules import Schedule
 from .selection import select
@@ -78,7 +80,7 @@ class Workspace:
         loaded = load(target, settings.project_root)
         if located:
             settings = _settings_of_module(loaded.module, settings)
-        graph = AssetGraph.build(loaded.nodes)
+        graph = AssetGraph.build(loaded.nodes, loaded.checks)
         _refuse_partitions(graph)
         resources = {r.name: r for r in loaded.resources}
         ws = cls(settings, target, graph, loaded.schedules, read_only, notify, resources)
@@ -162,6 +164,31 @@ class Workspace:
             )
         return self.io_manager(name), where
 
+    def check_versions(self, key: str) -> dict[str, str]:
+        """The code version of each check of asset ``key``, by check name (versioned like assets)."""
+        return self._check_versions.get(key, {})
+
+    @functools.cached_property
+    def _check_versions(self) -> dict[str, dict[str, str]]:
+        return {
+            key: {check.name: self._versioner.version(check).version for check in checks}
+            for key, checks in self.graph.checks.items()
+        }
+
+    def owed_checks(self, heads: Mapping[str, Head]) -> dict[str, PendingChecks]:
+        """What the checks owe each current version in ``heads`` (only assets with checks; one store read)."""
+        if not self.graph.checks:
+            return {}
+        versions = {key: head.data_version for key, head in heads.items() if key in self.graph.checks}
+        if not versions:
+            return {}
+        recorded = self.store.check_results(versions)
+        owed = {
+            key: pending_checks(self.graph.checks[key], self.check_versions(key), recorded.get(key, ()))
+            for key in versions
+        }
+        return {key: pending for key, pending in owed.items() if pending is not None}
+
     def select(self, expression: str | None) -> frozenset[str]:
         return select(self.graph, expression)
 
@@ -197,6 +224,7 @@ class Workspace:
             heads=seen.heads,
             source_versions=seen.sources,
             missing_outputs=seen.missing,
+            checks=self.owed_checks(seen.heads),
         )
 
     def plan(self, selection: str | None = None, verify: bool = False, run_id: str | None = None) -> Plan:

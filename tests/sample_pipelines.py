@@ -119,3 +119,28 @@ WAREHOUSE = """
     def report(revenue: pd.DataFrame, fx: dict) -> dict:
         return {"total": float(revenue.total.iloc[0]), "currency": fx["currency"]}
 """
+
+# NUMBERS with a blocking check on ``numbers`` (no negative values) that counts each build of ``numbers`` in
+# builds.txt, so a test can tell a re-check from a rebuild.
+CHECKED = """
+    from pathlib import Path
+
+    from assets_core import CheckResult, asset, asset_check, source_asset
+
+    raw = source_asset("raw", path="raw.json")
+
+    @asset
+    def numbers(raw: dict) -> list:
+        with open(Path(__file__).parent.parent / "builds.txt", "a") as log:
+            log.write("numbers\\n")
+        return raw["values"]
+
+    @asset
+    def total(numbers: list) -> dict:
+        return {"total": sum(numbers)}
+
+    @asset_check(asset="numbers", blocking=True)
+    def no_negatives(numbers: list) -> CheckResult:
+        bad = sum(1 for n in numbers if n < 0)
+        return CheckResult(passed=bad == 0, metadata={"negative": bad})
+"""
