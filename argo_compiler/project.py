@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from assets_core import k8s_grammar
 from assets_core.bulk import collector_paused
 from assets_core.errors import ConfigError, SelectionError
 from assets_core.workspace import Workspace
@@ -53,6 +54,9 @@ def target_of(ws: Workspace, config: ArgoConfig) -> Target:
         module = ws.relative(
             Path(module).resolve() if Path(module).is_absolute() else ws.settings.project_root / module
         )
+    problem = k8s_grammar.template_problem(module)  # the pods' command line holds it
+    if problem:
+        raise ConfigError(f"-m {module!r} {problem}")
     return Target(ws.graph, module, with_resource_secrets(config, ws.resources.values()), ws.settings.timeout)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar, overload
 
+from . import k8s_grammar
 from .errors import DefinitionError
 from .keys import validate_key
 from .partitions import AnyPartitions, MultiPartitions, PartitionMapping, StaticPartitions, TimePartitions
@@ -138,7 +139,37 @@ def _resources(value: object, where: str) -> Resources:
             raise DefinitionError(f"{where}: resources[{name!r}] must be finite")
     if gpu is not None and (isinstance(gpu, bool) or not isinstance(gpu, int) or gpu < 0):
         raise DefinitionError(f"{where}: resources['gpu'] must be a whole number of GPUs, e.g. 1")
-    return Resources(cpu=None if cpu is None else str(cpu), memory=None if memory is None else str(memory), gpu=gpu)
+    resources = Resources(None if cpu is None else str(cpu), None if memory is None else str(memory), gpu)
+    for name, text in (("cpu", resources.cpu), ("memory", resources.memory)):
+        problem = None if text is None else k8s_grammar.quantity_problem(text)
+        if problem:
+            raise DefinitionError(f"{where}: resources[{name!r}] {text!r} {problem}")
+    return resources
+
+
+def _placement(options: dict[str, Any], where: str) -> tuple[Mapping[str, str], tuple[Mapping[str, Any], ...]]:
+    """``node_selector`` (label keys and values) and ``tolerations``, by Kubernetes' rules: they are copied
+    into the pod spec of the asset's Argo step."""
+    selector = _check_str_mapping(options["node_selector"], "node_selector", where)
+    for key, value in selector.items():
+        problem = k8s_grammar.label_key_problem(key)
+        if problem:
+            raise DefinitionError(f"{where}: node_selector key {key!r} {problem}")
+        problem = "must be a string" if not isinstance(value, str) else k8s_grammar.label_value_problem(value)
+        if problem:
+            raise DefinitionError(f"{where}: node_selector[{key!r}] = {value!r} {problem}")
+    given = options["tolerations"] or ()
+    if not isinstance(given, (list, tuple)):
+        raise DefinitionError(f"{where}: tolerations must be a list of dicts")
+    tolerations = tuple(_check_str_mapping(t, "each toleration", where) for t in given)
+    for toleration in tolerations:
+        problem = k8s_grammar.toleration_problem(toleration)
+        if problem:
+            raise DefinitionError(
+                f"{where}: toleration {dict(toleration)!r} {problem}, e.g. "
+                "{'key': 'gpu', 'operator': 'Exists', 'effect': 'NoSchedule'}"
+            )
+    return selector, tolerations
 
 
 def _signature(fn: Callable[..., Any]) -> inspect.Signature:
@@ -199,9 +230,11 @@ def _make_asset(fn: Callable[..., Any], options: dict[str, Any]) -> AssetDef:
             raise DefinitionError(f"{where}: {name} must be a non-empty string, got {value!r}")
     group = options["group"] or "default"
     validate_key(group, f"{where} group")
-    tolerations = options["tolerations"] or ()
-    if not isinstance(tolerations, (list, tuple)):
-        raise DefinitionError(f"{where}: tolerations must be a list of dicts")
+    image = options["image"]
+    problem = None if image is None else k8s_grammar.image_problem(image)
+    if problem:
+        raise DefinitionError(f"{where}: image {image!r} {problem}")
+    node_selector, tolerations = _placement(options, where)
     try:
         signature = _signature(fn)  # once: inspect.signature is the main cost of declaring an asset
     except (TypeError, ValueError) as exc:
@@ -222,9 +255,9 @@ def _make_asset(fn: Callable[..., Any], options: dict[str, Any]) -> AssetDef:
         resources=_resources(options["resources"], where),
         retries=retries,
         timeout=timeout,
-        image=options["image"],
-        node_selector=_check_str_mapping(options["node_selector"], "node_selector", where),
-        tolerations=tuple(_check_str_mapping(t, "each toleration", where) for t in tolerations),
+        image=image,
+        node_selector=node_selector,
+        tolerations=tolerations,
         return_annotation=None if return_annotation is inspect.Signature.empty else return_annotation,
         partitions=partitions,
         partition_mapping=_partition_mapping(options["partition_mapping"], inputs, deps, where),

@@ -67,6 +67,33 @@ def test_lakefs_from_the_environment_reaches_the_pods_and_needs_no_pvc(tmp_path:
         assert refs["LAKECTL_CREDENTIALS_ACCESS_KEY_ID"] == "lakefs-creds"
 
 
+@pytest.mark.parametrize(
+    "table, env",
+    [  # the endpoint only where lakectl keeps it: its file, or its variable
+        ('[tool.lakeplan.lakefs]\nrepository = "shop"\nbranch = "main"\n', {}),
+        ("", {"LAKEPLAN_LAKEFS_REPOSITORY": "shop", "LAKEPLAN_LAKEFS_BRANCH": "main"}),
+        ("", {"LAKEPLAN_LAKEFS_REPOSITORY": "shop", "LAKECTL_SERVER_ENDPOINT_URL": "https://lakefs.internal/"}),
+    ],
+)
+def test_a_lakectl_only_lakefs_endpoint_reaches_the_pods(tmp_path: Path, table: str, env: dict[str, str]) -> None:
+    """lakeFS whose endpoint (and keys) lakeplan finds where lakectl does was taken for "no lakeFS" (no table,
+    no LAKEPLAN_LAKEFS_ENDPOINT): pods got the PVC and no endpoint, or no endpoint and nowhere to read one."""
+    lakectl = tmp_path / "lakectl.yaml"
+    lakectl.write_text(
+        "server:\n  endpoint_url: https://lakefs.internal/api/v1\n"
+        "credentials:\n  access_key_id: AKIAEXAMPLE\n  secret_access_key: hunter2-secret\n"
+    )
+    settings = _settings(tmp_path, f'[tool.lakeplan.argo]\nimage = "img:1"\nlakefs_secret = "lakefs-creds"\n{table}')
+    lakectl_file = tmp_path / ("absent.yaml" if "LAKECTL_SERVER_ENDPOINT_URL" in env else "lakectl.yaml")
+    config = argo_config(settings, {"LAKEPLAN_LAKEFS_BRANCH": "main", **env, "LAKECTL_CONFIG_FILE": str(lakectl_file)})
+    assert config.storage_pvc is None
+    doc = workflow(Target(quickstart().graph, "m", config), Run.of(quickstart().graph, ["orders"]))
+    values = {e["name"]: e.get("value") for e in _pods(doc)[0]["container"]["env"]}
+    assert values["LAKEPLAN_LAKEFS_ENDPOINT"] == "https://lakefs.internal"
+    assert (values["LAKEPLAN_LAKEFS_REPOSITORY"], values["LAKEPLAN_LAKEFS_BRANCH"]) == ("shop", "main")
+    assert "AKIAEXAMPLE" not in str(doc) and "hunter2" not in str(doc)  # keys come from lakefs_secret only
+
+
 def test_lakefs_without_credentials_for_the_pods_is_refused(tmp_path: Path) -> None:
     settings = _settings(tmp_path, '[tool.lakeplan.lakefs]\nendpoint = "http://x"\nrepository = "r"\nbranch = "b"\n')
     with pytest.raises(ConfigError, match="lakefs_secret is not"):
