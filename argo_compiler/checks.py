@@ -25,7 +25,7 @@ FIELD_NAME = re.compile(r"[a-zA-Z0-9][-a-zA-Z0-9]*")  # Argo's rule for task and
 DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _INPUT_REF = re.compile(r"\{\{inputs\.parameters\.([-A-Za-z0-9_]+)\}\}")
 _TASK_REF = re.compile(r"\{\{=?\s*tasks\.([-A-Za-z0-9]+)\.")
-_CREDENTIAL_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")
+_CREDENTIAL_URL = re.compile(r"://[^/\s:@]+:[^/\s@]+@")  # a literal start: re scans for it, not per letter
 # every {{...}} tag lakeplan writes (contract.py, compiler.py); keys are '/'-separated identifiers
 _OWN_TAG = re.compile(
     r"\{\{(?:inputs\.parameters\.[-a-z]+|workflow\.(?:name|status|parameters\.run-id)"
@@ -104,6 +104,7 @@ def _dag_problems(manifest: Manifest, where: str, library: dict[str, Manifest]) 
             problems.append(f"{where}: template {tname!r} has duplicate task names")
         known = set(task_names)
         graph: dict[str, list[str]] = {}
+        ordered = True  # every dependency listed before its task: no cycle (the compiler's order)
         for task in tasks:
             name = task["name"]
             if not FIELD_NAME.fullmatch(name) or len(name) > 128:
@@ -122,13 +123,16 @@ def _dag_problems(manifest: Manifest, where: str, library: dict[str, Manifest]) 
                 problems.append(f"{where}: task {name!r}: {exc}")
                 deps = []
             problems += [f"{where}: task {name!r} depends on missing task {d!r}" for d in deps if d not in known]
-            graph[name] = [d for d in deps if d in known]
+            inside = [d for d in deps if d in known]
+            ordered = ordered and all(d in graph for d in inside)  # before adding: a self-dependency is a cycle
+            graph[name] = inside
             used = _TASK_REF.findall(task.get("when", "") + str(task.get("arguments", "")))
             problems += [
                 f"{where}: task {name!r} reads outputs of {u!r} without depending on it" for u in used if u not in deps
             ]
         try:
-            graphlib.TopologicalSorter(graph).prepare()
+            if not ordered:
+                graphlib.TopologicalSorter(graph).prepare()
         except graphlib.CycleError as exc:
             problems.append(f"{where}: template {tname!r} has a dependency cycle: {exc.args[1]}")
     return problems

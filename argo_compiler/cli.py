@@ -115,6 +115,9 @@ def register(subparsers: Any) -> None:
     plan_task.add_argument("--graph-digest", help="fail unless the image's graph is the compiled one")
     plan_task.add_argument("--slice", metavar="START:END", help="only this slice of the selection (a part)")
     plan_task.add_argument("--all", action="store_true", help="every key of the slice, not only the stale ones")
+    plan_task.add_argument(
+        "--tasks", metavar="MASK", help="which keys of the selection have a task; fail if a stale one has none"
+    )
     plan_task.set_defaults(handler=cmd_plan_task)
 
     finish_run = _command(
@@ -320,7 +323,7 @@ def cmd_plan_task(args: argparse.Namespace) -> int:
         if not (start.isdigit() and end.isdigit()):
             raise ConfigError(f"--slice must be START:END, got {args.slice!r}")
         part = (int(start), int(end))
-    return plan_task(args.target, args.select, args.output, args.run_id, args.graph_digest, part, args.all)
+    return plan_task(args.target, args.select, args.output, args.run_id, args.graph_digest, part, args.all, args.tasks)
 
 
 def cmd_finish_run(args: argparse.Namespace) -> int:

@@ -87,7 +87,7 @@ def _compile(ws: Workspace, config: ArgoConfig, request: Request) -> Compiled:
         stale = [s.key for s in ws.plan(request.select).stale]
         if not stale:
             return Compiled([], [], f"nothing is stale in {selection!r} (planned against this machine's store)")
-        run = Run.of(ws.graph, stale, selection, gated=False)
+        run = Run.of(ws.graph, stale, selection, gated=True)  # the pods' plan decides; a stale key without a task fails
         docs = fit(target, run, request.split, target.base_name if request.template else None, can_split=False)
     else:
         run = Run.of(ws.graph, ws.select(request.select), selection, gated=not request.all)
@@ -116,7 +116,8 @@ def fit(
         raise ConfigError("--split cuts a run planned in the cluster into parts; drop --plan-here to use it")
     if part_size is None:
         sample = Run(run.keys[:SAMPLE], run.selection, run.gated)
-        per_task = projected_size(compiler.workflow(target, sample)) / max(len(sample.keys), 1)
+        sampled = compiler.workflow(target, sample, guard=compiler.SAMPLE_GUARD)
+        per_task = projected_size(sampled) / max(len(sample.keys), 1)
         if per_task * len(run.keys) <= budget:
             single = compiler.workflow(target, run, template_name=template_name)
             if projected_size(single) <= budget:

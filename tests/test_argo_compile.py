@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from conftest import REPO, Project
 from hypothesis import given
 from hypothesis import strategies as st
@@ -43,6 +44,7 @@ from argo_compiler import (
 from argo_compiler.compiler import dump, schedule_template_name
 from argo_compiler.names import TASK_NAME_RE
 from argo_compiler.project import fit
+from argo_compiler.render import flow_lines
 from argo_compiler.size import projected_size
 from assets_core.config import Settings, load_settings
 from assets_core.definitions import AssetDef, AssetInput, Resources
@@ -258,7 +260,8 @@ def test_task_names_are_readable_and_stable() -> None:
 
 
 def test_the_real_key_travels_with_every_task(kinds: dict[str, Any]) -> None:
-    tasks = _entry_tasks(kinds["odd-names-workflow"][0])
+    plan, *tasks = _entry_tasks(kinds["odd-names-workflow"][0])
+    assert plan["name"] == "plan"
     assert sorted(t["arguments"]["parameters"][0]["value"] for t in tasks) == sorted(ODD_KEYS)
     assert all(t["name"] == task_name(t["arguments"]["parameters"][0]["value"]) for t in tasks)
 
@@ -266,7 +269,7 @@ def test_the_real_key_travels_with_every_task(kinds: dict[str, Any]) -> None:
 def test_container_settings_follow_each_asset(kinds: dict[str, Any]) -> None:
     [doc] = kinds["odd-names-workflow"]
     templates = {t["name"]: t for t in doc["spec"]["templates"]}
-    by_key = {t["arguments"]["parameters"][0]["value"]: templates[t["template"]] for t in _entry_tasks(doc)}
+    by_key = {t["arguments"]["parameters"][0]["value"]: templates[t["template"]] for t in _entry_tasks(doc)[1:]}
     gpu = by_key[ODD_KEYS[0]]  # index 0: every setting, no retries
     assert gpu["container"]["image"] == "registry.example/gpu:2"
     assert gpu["container"]["resources"] == {
@@ -448,3 +451,19 @@ def test_resource_secrets_arrive_as_secret_key_refs(sqlite_project: Project, val
     }
     assert env["FX_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "fx-api", "key": "token"}  # secret_env wins
     assert not [e for e in validator.iter_errors(docs[0])]
+
+
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(["name", "value", "depends", "when"]),
+            st.one_of(st.text(max_size=20), st.sampled_from(["yes", "No", "on", "null", "1", "a && b", "x/y_z.1"])),
+            min_size=1,
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_task_lines_read_back_as_written(items: list[dict[str, str]]) -> None:
+    """DAG tasks are written as JSON with needless quotes taken off: YAML must read back the same strings."""
+    assert yaml.safe_load("tasks:\n" + flow_lines(items, "")) == {"tasks": items}

@@ -169,6 +169,50 @@ def test_plan_task_fails_loudly_when_the_image_graph_differs(sqlite_project: Pro
     assert out.read_text() == " a b c "
 
 
+def _plan_pod(project: Project, doc: dict[str, Any], out: Path, env: dict[str, str] | None = None) -> Any:
+    """Run a compiled manifest's plan task as its pod would (the project's code as the image)."""
+    plan = next(t for t in doc["spec"]["templates"] if t["name"] == "plan")
+    args = [str(out) if a == "/tmp/lakeplan-stale.txt" else a for a in plan["container"]["args"]]
+    args = [a.replace("{{workflow.name}}", "wf-1") for a in args]
+    return project.cli(*args, env=env)
+
+
+@pytest.mark.parametrize("request_", [Request(all=True), Request(plan_here=True), Request()])
+def test_every_kind_of_run_starts_with_the_drift_guard(
+    sqlite_project: Project, tmp_path: Path, request_: Request
+) -> None:
+    """--all and --plan-here had no plan task, so an image with another graph ran what it was given and
+    reported Succeeded; now every run's first task checks the image's graph for the selection."""
+    sqlite_project.write("pipeline", TWO_ASSETS)
+    [doc] = compile_project(sqlite_project.workspace(), CONFIG, request_).manifests
+    assert _entry_tasks(doc)[0]["name"] == "plan" and all(
+        t["depends"].startswith("plan") for t in _entry_tasks(doc)[1:]
+    )
+    ok = _plan_pod(sqlite_project, doc, tmp_path / "ok.txt")
+    assert ok.returncode == 0 and (tmp_path / "ok.txt").read_text() == " a b ", ok.stderr
+    sqlite_project.write("pipeline", TWO_ASSETS + "\n\n@asset\ndef c(b: int) -> int:\n    return b\n")  # a newer image
+    drifted = _plan_pod(sqlite_project, doc, tmp_path / "drift.txt")
+    assert drifted.returncode == 2 and "the image's graph for '*' differs from the compiled one" in drifted.stderr
+    assert not (tmp_path / "drift.txt").exists()
+
+
+def test_plan_here_fails_when_the_pods_store_finds_stale_assets_without_a_task(
+    sqlite_project: Project, tmp_path: Path
+) -> None:
+    """--plan-here compiles what is stale in this machine's store; pods on another store may find more stale,
+    which has no task: the plan task names them and fails (exit 2) instead of a run that skips them."""
+    sqlite_project.write("pipeline", TWO_ASSETS)
+    sqlite_project.cli("materialize", "-m", sqlite_project.module(), "--select", "a", check=True)
+    [doc] = compile_project(sqlite_project.workspace(), CONFIG, Request(plan_here=True)).manifests
+    assert [t["arguments"]["parameters"][0]["value"] for t in _entry_tasks(doc)[1:]] == ["b"]
+    same = _plan_pod(sqlite_project, doc, tmp_path / "same.txt")
+    assert same.returncode == 0 and (tmp_path / "same.txt").read_text() == " b ", same.stderr
+    other = {"LAKEPLAN_DATABASE_URL": f"sqlite:///{tmp_path / 'cluster.db'}"}
+    elsewhere = _plan_pod(sqlite_project, doc, tmp_path / "other.txt", other)
+    assert elsewhere.returncode == 2, elsewhere.stderr
+    assert "1 asset(s) are stale in the store these pods use but have no task in this workflow (a)" in elsewhere.stderr
+
+
 # -- nothing stale, planning where the data is ---------------------------------------------------------------
 
 
@@ -180,7 +224,7 @@ def test_default_compile_plans_in_the_cluster_and_plan_here_says_when_nothing_is
     tasks = _entry_tasks(docs[0])
     assert tasks[0]["name"] == "plan" and all("when" in t for t in tasks[1:])  # the pods' store decides
     stale = compile_project(sqlite_project.workspace(), CONFIG, Request(plan_here=True)).manifests
-    assert [t["arguments"]["parameters"][0]["value"] for t in _entry_tasks(stale[0])] == ["a", "b"]
+    assert [t["arguments"]["parameters"][0]["value"] for t in _entry_tasks(stale[0])[1:]] == ["a", "b"]
     built = subprocess.run(
         [sys.executable, "-m", "assets_core", "materialize", "-m", sqlite_project.module()],
         cwd=sqlite_project.root,
