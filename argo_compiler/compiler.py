@@ -32,6 +32,9 @@ from assets_core.timeouts import effective_timeout
 
 from .config import ArgoConfig
 from .contract import (
+    BUILD,
+    BUILD_CHOICES,
+    BUILD_PARAMETER,
     EXIT_TEMPLATE,
     KEY_PARAMETER,
     PART_RUN_ID,
@@ -273,8 +276,7 @@ def _plan_template(
         args += ["--tasks", mask]
     if part is not None:
         args += ["--slice", f"{part[0]}:{part[1]}"]
-    if not run.gated:
-        args.append("--all")
+    args += ["--build", BUILD]
     return _pod_template(
         target,
         PLAN_TASK,
@@ -345,7 +347,7 @@ def _spec(
     )
     return m.WorkflowSpec(
         entrypoint=ENTRYPOINT,
-        arguments=None if top is not None else m.Arguments(parameters=[m.Parameter(name=RUN_ID_PARAMETER)]),
+        arguments=_arguments(top),
         on_exit=EXIT_TEMPLATE if exit_handler else None,
         service_account_name=config.service_account,
         image_pull_secrets=[m.LocalObjectReference(name=n) for n in config.image_pull_secrets] or None,
@@ -362,6 +364,16 @@ def _spec(
         volumes=volumes,
         templates=[m.Template(name=ENTRYPOINT, dag=entry), *templates, *exit_handler],
     )
+
+
+def _arguments(top: Run | None) -> m.Arguments:
+    """A top-level run's ``build`` argument, its default what was compiled (an ``enum`` the Argo Server checks at
+    submit: workflow/validate/validate.go, validateArgumentsValues); a part's ``run-id`` and ``build``, which
+    its parent passes."""
+    if top is None:
+        return m.Arguments(parameters=[m.Parameter(name=RUN_ID_PARAMETER), m.Parameter(name=BUILD_PARAMETER)])
+    default = BUILD_CHOICES[0] if top.gated else BUILD_CHOICES[1]
+    return m.Arguments(parameters=[m.Parameter(name=BUILD_PARAMETER, value=default, enum=list(BUILD_CHOICES))])
 
 
 def _mutex(target: Target) -> str:
@@ -438,7 +450,9 @@ def _run_part_template(target: Target) -> m.Template:
         "kind": "Workflow",
         "metadata": {"generateName": "{{workflow.name}}-", "labels": {ANNOTATION + "project": target.base_name}},
         "spec": {
-            "arguments": {"parameters": [{"name": RUN_ID_PARAMETER, "value": RUN_ID}]},
+            "arguments": {
+                "parameters": [{"name": RUN_ID_PARAMETER, "value": RUN_ID}, {"name": BUILD_PARAMETER, "value": BUILD}]
+            },
             "workflowTemplateRef": {"name": f"{{{{inputs.parameters.{PART_PARAMETER}}}}}"},
         },
     }

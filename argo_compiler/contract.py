@@ -27,6 +27,11 @@ KEY_PARAMETER = "asset"
 RUN_ID = "{{workflow.name}}"  # every pod of one workflow run records under the workflow's name
 RUN_ID_PARAMETER = "run-id"  # a part (child Workflow) records under its parent's name, passed as this parameter
 PART_RUN_ID = "{{workflow.parameters.run-id}}"
+# Every run's one argument: what its plan task lists, the stale keys or all of them, so one deployed
+# WorkflowTemplate serves both (``argo submit --from workflowtemplate/NAME -p build=all``).
+BUILD_PARAMETER = "build"
+BUILD = "{{workflow.parameters.build}}"
+BUILD_CHOICES = ("stale", "all")
 EXIT_TEMPLATE = "finish-run"  # the exit handler: publishes and records the run once the DAG is done
 WORKFLOW_STATUS = "{{workflow.status}}"  # what Argo passes the exit handler: one of WORKFLOW_STATUSES
 WORKFLOW_SUCCEEDED = "Succeeded"

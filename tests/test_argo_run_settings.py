@@ -169,12 +169,38 @@ def test_plan_task_fails_loudly_when_the_image_graph_differs(sqlite_project: Pro
     assert out.read_text() == " a b c "
 
 
-def _plan_pod(project: Project, doc: dict[str, Any], out: Path, env: dict[str, str] | None = None) -> Any:
-    """Run a compiled manifest's plan task as its pod would (the project's code as the image)."""
+def _plan_pod(
+    project: Project, doc: dict[str, Any], out: Path, env: dict[str, str] | None = None, build: str | None = None
+) -> Any:
+    """Run a compiled manifest's plan task as its pod would (the project's code as the image), with the
+    workflow's ``build`` argument (default: the manifest's own)."""
     plan = next(t for t in doc["spec"]["templates"] if t["name"] == "plan")
+    [argument] = doc["spec"]["arguments"]["parameters"]
     args = [str(out) if a == "/tmp/lakeplan-stale.txt" else a for a in plan["container"]["args"]]
     args = [a.replace("{{workflow.name}}", "wf-1") for a in args]
+    args = [a.replace("{{workflow.parameters.build}}", build or argument["value"]) for a in args]
     return project.cli(*args, env=env)
+
+
+def test_one_template_builds_what_is_stale_or_everything_by_its_build_argument(
+    sqlite_project: Project, tmp_path: Path
+) -> None:
+    """Workflow arguments make a deployed template reusable: ``-p build=all`` rebuilds everything with the
+    template compiled for stale runs; parts take it from their parent."""
+    sqlite_project.write("pipeline", TWO_ASSETS)
+    ws = sqlite_project.workspace()
+    [doc] = compile_project(ws, CONFIG, Request(template=True)).manifests
+    assert doc["spec"]["arguments"]["parameters"] == [{"name": "build", "value": "stale", "enum": ["stale", "all"]}]
+    [every] = compile_project(ws, CONFIG, Request(all=True)).manifests
+    assert every["spec"]["arguments"]["parameters"][0]["value"] == "all"
+    sqlite_project.cli("materialize", "-m", sqlite_project.module(), check=True)
+    for build, listed in (("stale", " "), ("all", " a b ")):
+        done = _plan_pod(sqlite_project, doc, tmp_path / f"{build}.txt", build=build)
+        assert done.returncode == 0 and (tmp_path / f"{build}.txt").read_text() == listed, done.stderr
+    *parts, parent = split_workflow(Target(ws.graph, "m", CONFIG), Run.of(ws.graph, ["a", "b"], gated=True), 1)
+    assert all(p["spec"]["arguments"]["parameters"] == [{"name": "run-id"}, {"name": "build"}] for p in parts)
+    run_part = next(t for t in parent["spec"]["templates"] if t["name"] == "run-part")
+    assert '{"name": "build", "value": "{{workflow.parameters.build}}"}' in run_part["resource"]["manifest"]
 
 
 @pytest.mark.parametrize("request_", [Request(all=True), Request(plan_here=True), Request()])
