@@ -216,7 +216,7 @@ def test_a_generated_5k_selection_runs_in_parts_each_under_the_budget(tmp_path: 
     assert sorted(kubelet.steps) == sorted(generated.assets)  # every asset built once
     assert len(harness.children) == len(parts) > 1
     for child, part in zip(harness.children, parts, strict=True):
-        assert child.parameters == {"run-id": "gen-x7k2p"}  # the part records under its parent's run
+        assert child.parameters == {"run-id": "gen-x7k2p", "build": "stale"}  # records under its parent's run
         assert child.object_size() <= projected_size(part, 1.0) <= CONFIG.budget_bytes
     assert harness.object_size() <= projected_size(parent, 1.0) <= CONFIG.budget_bytes
     assert harness.exit is not None and harness.exit.phase == "Succeeded"
