@@ -5,7 +5,6 @@ from __future__ import annotations
 import difflib
 import graphlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from .bulk import collector_paused
@@ -24,24 +23,35 @@ def _origin(node: Node) -> str:
     return "source_asset" if isinstance(node, SourceAsset) else "?"
 
 
-@dataclass(frozen=True, slots=True)
 class AssetGraph:
     """Assets and sources by key, with upstream/downstream edges and a deterministic order.
 
     ``order`` is topological, layer by layer, keys sorted within a layer, so plans and compiled
-    manifests come out the same on every run.
+    manifests come out the same on every run. Read-only by convention. ``downstream`` and ``assets`` are
+    derived on first use: planning a million assets needs neither.
     """
 
-    nodes: Mapping[str, Node]
-    upstream: Mapping[str, tuple[str, ...]]
-    downstream: Mapping[str, tuple[str, ...]]
-    order: tuple[str, ...]
-    checks: Mapping[str, tuple[AssetCheck, ...]] = field(default_factory=dict)  # by asset key
+    __slots__ = ("_assets", "_downstream", "checks", "nodes", "order", "upstream")
+
+    def __init__(
+        self,
+        nodes: Mapping[str, Node],
+        upstream: Mapping[str, tuple[str, ...]],
+        downstream: Mapping[str, tuple[str, ...]] | None,
+        order: tuple[str, ...],
+        checks: Mapping[str, tuple[AssetCheck, ...]] | None = None,  # by asset key
+    ) -> None:
+        self.nodes = nodes
+        self.upstream = upstream
+        self.order = order
+        self.checks: Mapping[str, tuple[AssetCheck, ...]] = checks if checks is not None else {}
+        self._downstream = downstream
+        self._assets: dict[str, AssetDef] | None = None
 
     @classmethod
     def build(cls, items: Iterable[Node], checks: Iterable[AssetCheck] = ()) -> AssetGraph:
         """Validate and index the declarations and asset checks; every problem found is raised together."""
-        with collector_paused():  # a dict, tuple and list per asset: no cycles, nothing to collect
+        with collector_paused():  # a dict entry and a tuple per asset: no cycles, nothing to collect
             return cls._build(items, tuple(checks))
 
     @classmethod
@@ -49,38 +59,43 @@ class AssetGraph:
         problems: list[str] = []
         nodes: dict[str, Node] = {}
         for item in items:
-            existing = nodes.get(item.key)
-            if existing is not None and existing is not item:
+            existing = nodes.setdefault(item.key, item)
+            if existing is not item:
                 problems.append(
                     f"duplicate asset key {item.key!r} ({_origin(existing)} and {_origin(item)}); "
                     "rename one with name='...'"
                 )
-                continue
-            nodes[item.key] = item
         upstream: dict[str, tuple[str, ...]] = {}
         for key, node in nodes.items():
             ups = node.upstream_keys if isinstance(node, AssetDef) else ()
             for up in ups:
-                if up == key:
-                    problems.append(f"asset {key!r} depends on itself; remove {key!r} from its parameters/deps")
-                elif up not in nodes:
-                    close = difflib.get_close_matches(up, nodes.keys(), n=1)
-                    hint = f"did you mean {close[0]!r}?" if close else "declare it with @asset or source_asset()"
-                    problems.append(f"asset {key!r} depends on unknown asset {up!r}; {hint}")
-            upstream[key] = tuple(u for u in ups if u != key and u in nodes)
-        order, downstream, cycle = _layered_order(upstream)
+                if up == key or up not in nodes:
+                    upstream[key] = _checked(key, ups, nodes, problems)
+                    break
+            else:  # the usual case: every upstream is declared; the asset's own tuple is kept
+                upstream[key] = ups
+        order, cycle = _layered_order(upstream)
         if cycle:
             problems.append(f"cycle in the asset graph: {' -> '.join(cycle)}; remove one of these dependencies")
         sources = {key for key, node in nodes.items() if isinstance(node, SourceAsset)}
         problems += validate_checks(checks, nodes.keys() - sources, sources)
         if problems:
             raise GraphError(problems)
-        return cls(nodes=nodes, upstream=upstream, downstream=downstream, order=order, checks=by_asset(checks))
+        return cls(nodes, upstream, None, order, by_asset(checks))
 
     @property
-    def assets(self) -> dict[str, AssetDef]:
+    def downstream(self) -> Mapping[str, tuple[str, ...]]:
+        """Each key's dependents, in ``order``."""
+        if self._downstream is None:
+            self._downstream = _downstream(self.upstream, self.order)
+        return self._downstream
+
+    @property
+    def assets(self) -> Mapping[str, AssetDef]:
         """The materializable assets (not sources), by key."""
-        return {k: n for k, n in self.nodes.items() if isinstance(n, AssetDef)}
+        if self._assets is None:
+            self._assets = {k: n for k, n in self.nodes.items() if isinstance(n, AssetDef)}
+        return self._assets
 
     def asset(self, key: str) -> AssetDef:
         node = self.nodes[key]
@@ -132,43 +147,78 @@ def _reach(start: Iterable[str], edges: Mapping[str, tuple[str, ...]]) -> set[st
     return seen
 
 
-def _layered_order(
-    upstream: Mapping[str, tuple[str, ...]],
-) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]], list[str]]:
-    """Kahn's algorithm, one sorted layer at a time, on plain dicts (linear: a million assets take
-    seconds); also the downstream edges, in that order. For a cycle, its members in order instead."""
-    pending = {key: len(ups) for key, ups in upstream.items()}
-    below: dict[str, list[str]] = {key: [] for key in upstream}
+def _checked(key: str, ups: tuple[str, ...], nodes: Mapping[str, Node], problems: list[str]) -> tuple[str, ...]:
+    """The declared upstreams of ``key``, with a problem for itself or an unknown key (each left out)."""
+    for up in ups:
+        if up == key:
+            problems.append(f"asset {key!r} depends on itself; remove {key!r} from its parameters/deps")
+        elif up not in nodes:
+            close = difflib.get_close_matches(up, nodes.keys(), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "declare it with @asset or source_asset()"
+            problems.append(f"asset {key!r} depends on unknown asset {up!r}; {hint}")
+    return tuple(u for u in ups if u != key and u in nodes)
+
+
+def _layered_order(upstream: Mapping[str, tuple[str, ...]]) -> tuple[tuple[str, ...], list[str]]:
+    """Keys layer by layer, sorted within a layer; a key's layer is one more than its deepest upstream's (as
+    in Kahn's algorithm, without building the reverse edges). One pass when upstreams are declared before
+    their dependents, a depth-first search from the others. For a cycle, its members in order instead."""
+    depth: dict[str, int] = {}
     for key, ups in upstream.items():
+        layer = 0
         for up in ups:
-            below[up].append(key)
-    order: list[str] = []
-    layer = sorted(key for key, count in pending.items() if count == 0)
-    while layer:
-        order.extend(layer)
-        ready = []
-        for key in layer:
-            for down in below[key]:
-                pending[down] -= 1
-                if pending[down] == 0:
-                    ready.append(down)
-        layer = sorted(ready)
-    if len(order) < len(upstream):
-        return (), {}, _cycle({k: v for k, v in upstream.items() if pending[k] > 0})
-    downstream: dict[str, list[str]] = {key: [] for key in order}
-    for key in order:  # again, so each key's dependents come in order
+            above = depth.get(up)
+            if above is None:
+                if key not in depth and not _search(key, upstream, depth):
+                    return (), _cycle(upstream)
+                break
+            if above >= layer:
+                layer = above + 1
+        else:
+            depth[key] = layer
+    layers: list[list[str]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
+    for key, layer in depth.items():
+        layers[layer].append(key)
+    return tuple(key for keys in layers for key in sorted(keys)), []
+
+
+def _search(start: str, upstream: Mapping[str, tuple[str, ...]], depth: dict[str, int]) -> bool:
+    """Give ``start`` and everything upstream of it a layer (depth first); False on meeting a cycle."""
+    stack = [(start, iter(upstream[start]))]
+    visiting = {start}
+    while stack:
+        key, pending = stack[-1]
+        for up in pending:
+            if up in depth:
+                continue
+            if up in visiting:
+                return False
+            visiting.add(up)
+            stack.append((up, iter(upstream[up])))
+            break
+        else:
+            stack.pop()
+            visiting.discard(key)
+            depth[key] = 1 + max((depth[up] for up in upstream[key]), default=-1)
+    return True
+
+
+def _downstream(upstream: Mapping[str, tuple[str, ...]], order: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """Each key's dependents, in ``order``."""
+    below: dict[str, list[str]] = {key: [] for key in order}
+    for key in order:
         for up in upstream[key]:
-            downstream[up].append(key)
-    return tuple(order), {k: tuple(v) for k, v in downstream.items()}, []
+            below[up].append(key)
+    return {key: tuple(keys) for key, keys in below.items()}
 
 
-def _cycle(remaining: Mapping[str, tuple[str, ...]]) -> list[str]:
-    """One cycle among the keys Kahn's algorithm could not order, starting at its smallest member."""
+def _cycle(upstream: Mapping[str, tuple[str, ...]]) -> list[str]:
+    """One cycle of the graph, starting at its smallest member."""
     try:
-        graphlib.TopologicalSorter(remaining).prepare()
+        graphlib.TopologicalSorter(upstream).prepare()
     except graphlib.CycleError as exc:
         members = list(exc.args[1])[:-1]  # graphlib repeats the first member at the end
         start = members.index(min(members))  # start at the smallest key, so the message is deterministic
         members = members[start:] + members[:start]
         return [*members, members[0]]
-    raise AssertionError("unordered keys without a cycle")  # pragma: no cover
+    raise AssertionError("a depth-first search met a cycle graphlib does not find")  # pragma: no cover

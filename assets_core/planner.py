@@ -23,10 +23,14 @@ class CauseKind(enum.StrEnum):
     CHECK = "CHECK"  # a check must run on the current version (new or changed), or a blocking one failed there
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class StaleCause:
     """One reason an asset is stale; ``input`` names the upstream for DATA and UPSTREAM causes, the check for
-    CHECK causes (``old``/``new``: its code versions)."""
+    CHECK causes (``old``/``new``: its code versions).
+
+    Read-only by convention and shared between statuses, not ``frozen``: a frozen dataclass takes three times
+    as long to create, and a plan with one root changed makes one per stale asset.
+    """
 
     kind: CauseKind
     message: str
@@ -217,9 +221,18 @@ def plan(graph: AssetGraph, state: CurrentState, selection: Collection[str] | No
     A selected stale asset downstream of a stale asset the selection leaves out cannot be made fresh by
     running the selection; its ``waiting_on`` names the nearest such upstreams.
     """
-    stale: dict[str, StaleCause] = {}
+    stale: set[str] = set()
+    cited: dict[str, StaleCause] = {}  # upstream_cause of a stale key, made when a dependent first cites it
+
+    def cite(up: str) -> StaleCause:
+        cause = cited.get(up)
+        if cause is None:
+            cause = cited[up] = upstream_cause(up)
+        return cause
+
     waiting: dict[str, tuple[str, ...]] = {}
     statuses: list[AssetStatus] = []
+    append = statuses.append
     upstream = graph.upstream
     code_versions, heads, missing, checks = state.code_versions, state.heads, state.missing_outputs, state.checks
     current = _current_data_versions(state)
@@ -231,31 +244,33 @@ def plan(graph: AssetGraph, state: CurrentState, selection: Collection[str] | No
             ups = upstream[key]
             head = heads.get(key)
             status = None
-            # The common cases (fresh, or stale only through upstreams) take one dict lookup per edge;
-            # anything else (never built, output gone, new code, changed input data) is left to assess().
-            if head is not None and head.code_version == code and key not in missing:
+            # The common cases (never built, fresh, stale only through upstreams) take one dict lookup per
+            # edge; anything else (output gone, new code, changed input data) is left to assess().
+            if head is None:
+                status = AssetStatus(key, _NEVER_MATERIALIZED, code, None)
+            elif head.code_version == code and key not in missing:
                 recorded = head.input_versions
                 causes: tuple[StaleCause, ...] = _NO_CAUSES
                 for up in ups:
                     if recorded.get(up) != current.get(up):
                         break
                     if up in stale:
-                        causes += (stale[up],)
+                        causes += (cited.get(up) or cite(up),)
                 else:
                     if checks and key in checks:
                         causes += checks[key].causes
                     status = AssetStatus(key, causes, code, head.data_version)
             if status is None:
-                status = assess(key, ups, state, stale, current)
+                status = assess(key, ups, state, {up: cite(up) for up in ups if up in stale}, current)
             if status.causes and (not checks or _holds_back(status, checks.get(key))):
-                stale[key] = upstream_cause(key)
+                stale.add(key)
             if selection is None:
-                statuses.append(status)
+                append(status)
             elif key in selection:
                 if status.causes and (blockers := _blockers(ups, stale, selection, waiting)):
                     waiting[key] = blockers
                     status.waiting_on = blockers
-                statuses.append(status)
+                append(status)
     return Plan(tuple(statuses))
 
 
@@ -268,7 +283,7 @@ def _current_data_versions(state: CurrentState) -> dict[str, str | None]:
 
 def _blockers(
     upstreams: tuple[str, ...],
-    stale: Mapping[str, StaleCause],
+    stale: Collection[str],
     selection: Collection[str],
     waiting: Mapping[str, tuple[str, ...]],
 ) -> tuple[str, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import graphlib
 import itertools
 import random
 
@@ -159,6 +160,14 @@ def test_generated_graphs_have_a_topological_deterministic_order(nodes: list[Ass
         for up in ups:
             assert key in g.downstream[up]
     assert graph(*reversed(nodes)).order == g.order
+    sorter = graphlib.TopologicalSorter({n.key: n.upstream_keys for n in nodes})  # Kahn's layers, for reference
+    sorter.prepare()
+    kahn: list[str] = []
+    while sorter.is_active():
+        layer = sorted(sorter.get_ready())
+        kahn += layer
+        sorter.done(*layer)
+    assert list(g.order) == kahn
 
 
 # -- selection ---------------------------------------------------------------------------------------
