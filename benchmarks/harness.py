@@ -1,5 +1,6 @@
-"""Running benchmark cases: each in a fresh subprocess (so peak memory is the case's own), timed with
-``perf_counter``, reported as one JSON line on stdout and printed as a table by the parent.
+"""What every benchmark shares: timing (wall and CPU, min and median of at least ``REPEAT`` repetitions),
+the machine's load average at the start and end of a run, running a case in a fresh subprocess (so peak
+memory is the case's own; it reports one JSON line on stdout) and printing a table.
 """
 
 from __future__ import annotations
@@ -12,24 +13,39 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 RESULT_PREFIX = "BENCH-RESULT "
+REPEAT = 5  # the fewest repetitions a figure is taken over
+TIME_COLUMNS = ("wall_min_ms", "wall_med_ms", "cpu_min_ms", "cpu_med_ms")
 
 
-def timed(fn: Callable[[], object], repeat: int) -> dict[str, float]:
-    """Best and median wall time of ``fn`` over ``repeat`` calls, and the best CPU time of this process
-    (all threads), in milliseconds. CPU time says what the code costs on a machine busy with other work."""
-    times, cpu = [], []
-    for _ in range(repeat):
+def summary(wall_ms: Sequence[float], cpu_ms: Sequence[float]) -> dict[str, float]:
+    """Min and median of wall and CPU times measured ``len(wall_ms)`` times (milliseconds). CPU time (user +
+    system, all threads) says what the code costs on a machine busy with other work; wall time does not."""
+    if len(wall_ms) < REPEAT or len(cpu_ms) != len(wall_ms):
+        raise ValueError(f"need at least {REPEAT} repetitions, got {len(wall_ms)}")
+    return {
+        "wall_min_ms": min(wall_ms),
+        "wall_med_ms": statistics.median(wall_ms),
+        "cpu_min_ms": min(cpu_ms),
+        "cpu_med_ms": statistics.median(cpu_ms),
+    }
+
+
+def timed(fn: Callable[[], object], repeat: int = REPEAT) -> dict[str, float]:
+    """``summary`` of ``repeat`` calls of ``fn`` in this process."""
+    walls, cpus = [], []
+    for _ in range(max(repeat, REPEAT)):
         start, start_cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append((time.perf_counter() - start) * 1000)
-        cpu.append((time.process_time() - start_cpu) * 1000)
-    return {"best_ms": min(times), "median_ms": statistics.median(times), "cpu_ms": min(cpu)}
+        walls.append((time.perf_counter() - start) * 1000)
+        cpus.append((time.process_time() - start_cpu) * 1000)
+    return summary(walls, cpus)
 
 
 def peak_mib(fn: Callable[[], object]) -> float:
@@ -45,6 +61,23 @@ def peak_mib(fn: Callable[[], object]) -> float:
 def maxrss_mib() -> float:
     """Peak resident memory of this whole process so far, in MiB (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages and the core count: above the core count, wall times wait for a
+    core and are inflated; CPU times much less so."""
+    one, five, fifteen = os.getloadavg()
+    return f"load {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
+
+
+@contextmanager
+def session(name: str) -> Iterator[None]:
+    """Print the benchmark's name, the time and the load average when it starts and when it ends."""
+    print(f"== {name} {time.strftime('%H:%M:%S')} {load_average()}", flush=True)
+    try:
+        yield
+    finally:
+        print(f"== end {name} {time.strftime('%H:%M:%S')} {load_average()}", flush=True)
 
 
 def emit(result: dict[str, Any]) -> None:
@@ -64,6 +97,11 @@ def run_case(
         if line.startswith(RESULT_PREFIX):
             return dict(json.loads(line[len(RESULT_PREFIX) :]))
     raise RuntimeError(f"{script.name} {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+
+
+def progress(row: dict[str, Any], columns: Sequence[str]) -> None:
+    """One finished row on stderr, so a long run shows where it is."""
+    print(table([row], columns).splitlines()[-1], file=sys.stderr, flush=True)
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
