@@ -7,6 +7,7 @@ resolves. A pure function of the source text, cached on disk by content (``FileC
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import os
 import sys
@@ -19,14 +20,34 @@ from typing import Any, NamedTuple
 from .hashing import structured_hash
 
 # Keys the per-file cache: change it whenever what ``ParsedFile.analyse`` computes changes.
-ANALYSIS = "lakeplan-analysis-v2"
+ANALYSIS = "lakeplan-analysis-v3"
 
 Chain = tuple[str, ...]
 
 
-def _strip_docstrings(tree: ast.AST) -> None:
+def _children(node: ast.AST) -> list[ast.AST]:
+    """``ast.iter_child_nodes`` as a list: without a generator per node, walking trees costs half as much."""
+    found: list[ast.AST] = []
+    for name in node._fields:
+        value = getattr(node, name, None)
+        if isinstance(value, ast.AST):
+            found.append(value)
+        elif isinstance(value, list):
+            found += [item for item in value if isinstance(item, ast.AST)]
+    return found
+
+
+def _walk(node: ast.AST) -> list[ast.AST]:
+    """The nodes ``ast.walk`` yields, in its (breadth-first) order, as a list."""
+    nodes = [node]
+    for current in nodes:  # a list iterator sees what is appended while it runs
+        nodes += _children(current)
+    return nodes
+
+
+def _strip_docstrings(nodes: list[ast.AST]) -> None:
     """Remove docstrings in place: they document code, they do not run it."""
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)):
             body = node.body
             first = body[0] if body else None
@@ -128,7 +149,7 @@ def _reads(roots: Iterable[ast.AST]) -> _Reads:
             continue
         if isinstance(node, ast.Call) and _dynamic_call(node, found):
             continue
-        stack.extend(ast.iter_child_nodes(node))
+        stack += _children(node)
     return found
 
 
@@ -157,11 +178,11 @@ def _dynamic_call(call: ast.Call, found: _Reads) -> bool:
     return False
 
 
-def _imports(node: ast.AST) -> tuple[tuple[str, str, int, str, str], ...]:
-    """Imports anywhere inside ``node``: (local name, form, level, module, imported name), where form is
-    "from" (``from m import n``), "as" (``import a.b as z``: the module) or "top" (``import a.b``: a)."""
+def _imports(nodes: list[ast.AST]) -> tuple[tuple[str, str, int, str, str], ...]:
+    """Imports among ``nodes`` (a walk of a definition): (local name, form, level, module, imported name), where
+    form is "from" (``from m import n``), "as" (``import a.b as z``: the module) or "top" (``import a.b``: a)."""
     found: list[tuple[str, str, int, str, str]] = []
-    for sub in ast.walk(node):
+    for sub in nodes:
         if isinstance(sub, ast.ImportFrom):
             found += [(a.asname or a.name, "from", sub.level, sub.module or "", a.name) for a in sub.names]
         elif isinstance(sub, ast.Import):
@@ -192,12 +213,13 @@ def _dump_undecorated(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDe
 def _body(node: ast.AST) -> list[ast.AST]:
     """A definition's children except its own decorators."""
     own = getattr(node, "decorator_list", [])
-    return [c for c in ast.iter_child_nodes(node) if not any(c is d for d in own)]
+    return [c for c in _children(node) if not any(c is d for d in own)]
 
 
 def _function_code(node: ast.FunctionDef | ast.AsyncFunctionDef) -> Code:
-    local = _local_names(node)
-    imports = _imports(node)
+    nodes = _walk(node)
+    local = _local_names(node, nodes)
+    imports = _imports(nodes)
     imported = {i[0] for i in imports}
     reads = _reads(_body(node))
     chains = tuple(c for c in reads.chains if c[0] not in local or c[0] in imported)
@@ -208,12 +230,12 @@ def _function_code(node: ast.FunctionDef | ast.AsyncFunctionDef) -> Code:
 def _class_code(node: ast.ClassDef) -> Code:
     reads = _reads(_body(node))
     digest = structured_hash(["class", _dump_undecorated(node)])
-    return Code(digest, tuple(reads.chains), _imports(node), _own_decorators(node), tuple(reads.dynamic))
+    return Code(digest, tuple(reads.chains), _imports(_walk(node)), _own_decorators(node), tuple(reads.dynamic))
 
 
 def _lambda_code(nodes: list[ast.Lambda]) -> Code:
     """All lambdas that start on one line (a code object names only its first line)."""
-    local = set().union(*(_local_names(n) for n in nodes))
+    local = set().union(*(_local_names(n, _walk(n)) for n in nodes))
     reads = _reads(nodes)
     chains = tuple(c for c in reads.chains if c[0] not in local)
     digest = structured_hash(["lambda", *(ast.dump(n, annotate_fields=False) for n in nodes)])
@@ -255,7 +277,7 @@ def _bound_names(stmt: ast.stmt) -> set[str]:
         targets = [func.value] if isinstance(func, ast.Attribute) else []
     names: set[str] = set()
     for target in targets:
-        for sub in ast.walk(target):
+        for sub in _walk(target):
             while isinstance(sub, (ast.Attribute, ast.Subscript, ast.Starred)):
                 sub = sub.value
             if isinstance(sub, ast.Name):
@@ -288,10 +310,11 @@ class ParsedFile:
     @classmethod
     def analyse(cls, source: str, filename: str) -> ParsedFile:
         tree = ast.parse(source, filename)
-        _strip_docstrings(tree)
+        nodes = _walk(tree)
+        _strip_docstrings(nodes)
         functions: dict[int, Code] = {}
         by_line: dict[int, list[ast.Lambda]] = {}
-        for node in ast.walk(tree):
+        for node in nodes:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 functions[min([node.lineno] + [d.lineno for d in node.decorator_list])] = _function_code(node)
             elif isinstance(node, ast.Lambda):
@@ -367,43 +390,57 @@ def _index_classes(node: ast.AST, prefix: str, classes: dict[str, ast.ClassDef])
 
 class FileCache:
     """Analysed files on disk under ``directory``, one entry per source path, valid while the source text
-    (and the Python version, which shapes the syntax tree, and the analysis itself) is unchanged. Reading
+    (and the Python version, which shapes the syntax tree, and lakeplan's version and analysis) is unchanged. Reading
     it replaces parsing and hashing thousands of functions on every load; any problem with it just means
-    analysing again."""
+    analysing again.
+
+    An entry is two lines: a header (the key its source gives and the hash of the second line) and the
+    analysis as JSON. An entry whose key or hash does not match (another source text, a torn or corrupted
+    write) is never read, so a stale or damaged cache cannot make changed code look unchanged.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
     @staticmethod
     def _key(source: str) -> str:
-        return structured_hash([ANALYSIS, f"{sys.version_info[0]}.{sys.version_info[1]}", source])
+        from . import __version__  # here: this module is imported while the package's __init__ runs
+
+        python = f"{sys.version_info[0]}.{sys.version_info[1]}"
+        return structured_hash([ANALYSIS, __version__, python, source])
 
     def _entry(self, filename: str) -> Path:
         return self.directory / (structured_hash(["file", filename])[:32] + ".json")
 
     def get(self, filename: str, source: str) -> ParsedFile | None:
         try:
-            data = json.loads(self._entry(filename).read_text(encoding="utf-8"))
-            return ParsedFile.from_json(data) if data.get("key") == self._key(source) else None
-        except (OSError, ValueError, KeyError, TypeError):
+            header, _, body = self._entry(filename).read_bytes().partition(b"\n")
+            key, check = json.loads(header)
+            if key != self._key(source) or check != hashlib.sha256(body).hexdigest():
+                return None
+            return ParsedFile.from_json(json.loads(body))
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
             return None
 
     def put(self, filename: str, source: str, parsed: ParsedFile) -> None:
         entry = self._entry(filename)
+        body = json.dumps(parsed.to_json(), separators=(",", ":")).encode()
+        header = json.dumps([self._key(source), hashlib.sha256(body).hexdigest()]).encode()
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile("w", dir=self.directory, suffix=".tmp", delete=False) as handle:
-                json.dump({"key": self._key(source), **parsed.to_json()}, handle)
+            with tempfile.NamedTemporaryFile("wb", dir=self.directory, suffix=".tmp", delete=False) as handle:
+                handle.write(header + b"\n" + body)
             os.replace(handle.name, entry)
         except OSError:
             return  # a read-only project still works, only slower
 
 
-def _local_names(node: ast.AST) -> set[str]:
-    """Parameters and assigned (or imported) names inside a function: they shadow globals of the same
-    name. Imported names are resolved from their import instead (``Code.imports``)."""
+def _local_names(node: ast.AST, nodes: list[ast.AST]) -> set[str]:
+    """Parameters and assigned (or imported) names inside a function (``nodes``: its walk): they shadow
+    globals of the same name. Imported names are resolved from their import instead (``Code.imports``)."""
     names: set[str] = set()
-    for sub in ast.walk(node):
+    declared_global: set[str] = set()
+    for sub in nodes:
         if isinstance(sub, ast.arg):
             names.add(sub.arg)
         elif isinstance(sub, ast.Name) and isinstance(sub.ctx, (ast.Store, ast.Del)):
@@ -412,5 +449,6 @@ def _local_names(node: ast.AST) -> set[str]:
             names.add(sub.name)
         elif isinstance(sub, (ast.Import, ast.ImportFrom)):
             names.update((a.asname or a.name).split(".")[0] for a in sub.names)
-    declared_global = {n for sub in ast.walk(node) if isinstance(sub, ast.Global) for n in sub.names}
+        elif isinstance(sub, ast.Global):
+            declared_global.update(sub.names)
     return names - declared_global

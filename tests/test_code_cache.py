@@ -67,7 +67,32 @@ def test_a_corrupt_cache_entry_is_ignored_and_replaced(sqlite_project: Project) 
     for entry in _cache_files(sqlite_project):
         entry.write_text('{"key": "x", "functions": [[1, 2]]')
     assert _versions(sqlite_project) == before
-    assert all(entry.read_text().endswith("}") for entry in _cache_files(sqlite_project))
+    assert all(entry.read_text().endswith("}") and len(_header(entry)) == 2 for entry in _cache_files(sqlite_project))
+
+
+def test_a_damaged_entry_with_the_right_key_is_not_trusted(sqlite_project: Project) -> None:
+    # A flipped digest that still parses must not give the asset the digest it names.
+    sqlite_project.write("helpers", HELPERS)
+    sqlite_project.write("pipeline", PIPELINE)
+    before = _versions(sqlite_project)
+    for entry in _cache_files(sqlite_project):
+        header, body = entry.read_bytes().split(b"\n", 1)
+        digest = json.loads(body)["functions"][0][1][0]
+        entry.write_bytes(header + b"\n" + body.replace(digest.encode(), b"0" * len(digest)))
+    assert _versions(sqlite_project) == before
+
+
+def test_an_edited_helper_plans_stale_with_the_cache_present(sqlite_project: Project) -> None:
+    sqlite_project.write("helpers", HELPERS)
+    sqlite_project.write("pipeline", PIPELINE)
+    sqlite_project.cli("materialize", "-m", sqlite_project.module(), check=True)
+    assert not sqlite_project.workspace().plan().stale
+    cached = {entry: entry.read_bytes() for entry in _cache_files(sqlite_project)}
+    sqlite_project.write("helpers", HELPERS.replace("x * 2", "x * 3"))
+    stale = {s.key: [c.kind.value for c in s.causes] for s in sqlite_project.workspace().plan().stale}
+    assert stale == {"cleaned": ["CODE"]}
+    assert sorted(cached) == _cache_files(sqlite_project)  # the helper's entry was replaced, not added to
+    assert sum(entry.read_bytes() != data for entry, data in cached.items()) == 1  # only the helper's changed
 
 
 def test_entries_of_another_analysis_are_analysed_again(
@@ -78,7 +103,11 @@ def test_entries_of_another_analysis_are_analysed_again(
     sqlite_project.write("helpers", HELPERS)
     sqlite_project.write("pipeline", PIPELINE)
     before = _versions(sqlite_project)
-    keys = {entry: json.loads(entry.read_text())["key"] for entry in _cache_files(sqlite_project)}
+    keys = {entry: _header(entry)[0] for entry in _cache_files(sqlite_project)}
     monkeypatch.setattr(code_syntax, "ANALYSIS", "lakeplan-analysis-next")
     assert _versions(sqlite_project) == before
-    assert all(json.loads(entry.read_text())["key"] != key for entry, key in keys.items())
+    assert all(_header(entry)[0] != key for entry, key in keys.items())
+
+
+def _header(entry: Path) -> list[str]:
+    return list(json.loads(entry.read_bytes().split(b"\n", 1)[0]))
