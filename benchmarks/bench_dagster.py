@@ -1,7 +1,11 @@
 """(d) The same layered graphs declared, materialized and planned by Dagster and by lakeplan, as ratios.
 
-Dagster is installed in this benchmark's own environment (``benchmarks/.venv-dagster``, created on first
-use; never a lakeplan dependency). For each size it declares the graph (import of a generated module of
+Dagster runs from its own virtual environment (never a lakeplan dependency), found at ``--dagster-python``,
+``$LAKEPLAN_BENCH_DAGSTER_PYTHON`` or ``benchmarks/.venv-dagster/bin/python``; without one the benchmark
+says how to make it and exits. To make one:
+
+    python3 -m venv benchmarks/.venv-dagster && benchmarks/.venv-dagster/bin/pip install 'dagster==1.13.*'
+ For each size it declares the graph (import of a generated module of
 ``@dagster.asset`` functions with ``code_version="1"`` + ``Definitions``), materializes every asset in
 process on a SQLite instance (up to ``--materialize-limit`` assets), then computes every asset's stale
 status: nothing built (an empty instance), and when materialized, everything fresh and one root's code
@@ -12,11 +16,16 @@ loading context). lakeplan runs the same cases (``bench_plan``, ``bench_load``, 
 case functions) in the same run. Every case runs in a fresh process.
 
     .venv/bin/python benchmarks/bench_dagster.py [--sizes 1000 10000] [--materialize-limit 1000]
+        [--dagster-python PATH]
+
+Each measure is taken over at least 5 processes (lakeplan's plans over 5 repetitions in one), min and median of
+wall and CPU time; the ratios compare the minimum CPU and wall times.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -33,14 +42,15 @@ DAGSTER_REQUIREMENT = "dagster==1.13.*"
 STATES = ("all_fresh", "root_changed", "nothing_built")
 
 
-def dagster_python() -> str:
-    """The benchmark's own interpreter with Dagster, created on first use."""
-    python = VENV / "bin" / "python"
-    if not python.exists():
-        print(f"creating {VENV} with {DAGSTER_REQUIREMENT} (once)...", file=sys.stderr, flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", DAGSTER_REQUIREMENT], check=True)
-    return str(python)
+def dagster_python(given: str | None) -> str | None:
+    """The interpreter of a virtual environment with Dagster, or None when there is none."""
+    python = given or os.environ.get("LAKEPLAN_BENCH_DAGSTER_PYTHON") or str(VENV / "bin" / "python")
+    found = (
+        subprocess.run([python, "-c", "import dagster"], capture_output=True, check=False)
+        if Path(python).exists()
+        else None
+    )
+    return python if found is not None and found.returncode == 0 else None
 
 
 # -- run inside the Dagster environment ----------------------------------------------------------------
@@ -144,6 +154,20 @@ def _lakeplan_case(script: str, *args: str) -> dict[str, Any]:
     return harness.run_case(HERE / script, ["--case", *args], env={"PYTHONDONTWRITEBYTECODE": ""})
 
 
+def lakeplan_materialize(module_dir: Path) -> dict[str, Any]:
+    """Materialize every asset of a fresh project in process (the counterpart of ``dagster_materialize``)."""
+    from assets_core import executor
+    from assets_core.config import load_settings
+    from assets_core.workspace import Workspace
+
+    ws = Workspace.load("generated.py", load_settings(module_dir))
+    keys = [status.key for status in ws.plan().stale]
+    start = _clock()
+    executor.run(ws, keys)
+    figures = _since(start, "total")
+    return {"assets": len(keys), **{k.replace("total", "per_asset"): v / len(keys) for k, v in figures.items()}}
+
+
 def _module_dir(
     root: Path, name: str, n: int, *, framework: str, code_version: str | None, changed: bool = False
 ) -> Path:
@@ -160,18 +184,27 @@ def _module_dir(
     return directory
 
 
-def _row(n: int, measure: str, state: str, lp: tuple[float, float], dg: tuple[float, float]) -> dict[str, Any]:
-    """One comparison: (wall, cpu) milliseconds for lakeplan and for Dagster."""
+def _times(runs: list[dict[str, Any]], wall: str, cpu: str) -> dict[str, float]:
+    """Min and median of one measure over the runs (one per process)."""
+    return harness.summary([float(r[wall]) for r in runs], [float(r[cpu]) for r in runs])
+
+
+def _row(n: int, measure: str, state: str, lp: dict[str, float], dg: dict[str, float]) -> dict[str, Any]:
+    """One comparison of ``harness.summary`` figures for lakeplan and for Dagster."""
     return {
         "assets": n,
         "measure": measure,
         "state": state,
-        "lakeplan_ms": lp[0],
-        "dagster_ms": dg[0],
-        "lp/dg": f"{lp[0] / dg[0]:.3g}",
-        "lakeplan_cpu_ms": lp[1],
-        "dagster_cpu_ms": dg[1],
-        "cpu lp/dg": f"{lp[1] / dg[1]:.3g}",
+        "lp_cpu_min_ms": lp["cpu_min_ms"],
+        "lp_cpu_med_ms": lp["cpu_med_ms"],
+        "dg_cpu_min_ms": dg["cpu_min_ms"],
+        "dg_cpu_med_ms": dg["cpu_med_ms"],
+        "cpu lp/dg": f"{lp['cpu_min_ms'] / dg['cpu_min_ms']:.3g}",
+        "lp_wall_min_ms": lp["wall_min_ms"],
+        "lp_wall_med_ms": lp["wall_med_ms"],
+        "dg_wall_min_ms": dg["wall_min_ms"],
+        "dg_wall_med_ms": dg["wall_med_ms"],
+        "wall lp/dg": f"{lp['wall_min_ms'] / dg['wall_min_ms']:.3g}",
     }
 
 
@@ -179,62 +212,71 @@ COLUMNS = (
     "assets",
     "measure",
     "state",
-    "lakeplan_ms",
-    "dagster_ms",
-    "lp/dg",
-    "lakeplan_cpu_ms",
-    "dagster_cpu_ms",
+    "lp_cpu_min_ms",
+    "lp_cpu_med_ms",
+    "dg_cpu_min_ms",
+    "dg_cpu_med_ms",
     "cpu lp/dg",
+    "lp_wall_min_ms",
+    "lp_wall_med_ms",
+    "dg_wall_min_ms",
+    "dg_wall_med_ms",
+    "wall lp/dg",
 )
 
 
-def compare(sizes: list[int], materialize_limit: int) -> list[dict[str, Any]]:
-    """Every comparison for every size; Dagster materializes (and plans fresh / root-changed states) only up
-    to ``materialize_limit`` assets, since populating its instance means running every asset."""
+def compare(python: str, sizes: list[int], materialize_limit: int, repeat: int) -> list[dict[str, Any]]:
+    """Every comparison for every size, each side over ``repeat`` processes; Dagster materializes (and plans
+    fresh / root-changed states) only up to ``materialize_limit`` assets, since populating its instance
+    means running every asset."""
     import bench_plan
 
-    python = dagster_python()
     rows: list[dict[str, Any]] = []
     work = Path(tempfile.mkdtemp(prefix="lakeplan-bench-dagster-"))
     homes: list[Path] = []
 
     def add(row: dict[str, Any]) -> None:
         rows.append(row)
-        print(harness.table([row], COLUMNS).splitlines()[-1], file=sys.stderr, flush=True)
+        harness.progress(row, COLUMNS)
+
+    def home(name: str) -> Path:
+        homes.append(_dagster_home(work, name))
+        return homes[-1]
 
     try:
         for n in sizes:
             fresh = _module_dir(work, f"dagster-{n}", n, framework="dagster", code_version="1")
             changed = _module_dir(work, f"dagster-changed-{n}", n, framework="dagster", code_version="1", changed=True)
             lp_module = _module_dir(work, f"lakeplan-{n}", n, framework="lakeplan", code_version=None)
-            home, empty_home = _dagster_home(work, f"dagster-{n}"), _dagster_home(work, f"dagster-empty-{n}")
-            homes += [home, empty_home]
+            empty_home = home(f"dagster-empty-{n}")
 
             _dagster_case(python, "declare", fresh, empty_home)  # the first import of each writes the bytecode
-            _lakeplan_case("bench_load.py", str(lp_module))
-            dg = _dagster_case(python, "declare", fresh, empty_home)
-            lp = _lakeplan_case("bench_load.py", str(lp_module))
+            _lakeplan_case("bench_load.py", str(lp_module), "generated.py")
+            dg = [_dagster_case(python, "declare", fresh, empty_home) for _ in range(repeat)]
+            lp = [_lakeplan_case("bench_load.py", str(lp_module), "generated.py") for _ in range(repeat)]
             add(
                 _row(
-                    n,
-                    "declare+load",
-                    "-",
-                    (lp["total_ms"], lp["total_cpu_ms"]),
-                    (dg["declare_ms"], dg["declare_cpu_ms"]),
+                    n, "declare+load", "-", _times(lp, "wall_ms", "cpu_ms"), _times(dg, "declare_ms", "declare_cpu_ms")
                 )
             )
 
             states = ["nothing_built"]
+            built_home = empty_home
             if n <= materialize_limit:
-                dg = _dagster_case(python, "materialize", fresh, home)
-                lp = _lakeplan_case("bench_materialize.py", str(lp_module))["rows"][0]
+                dg, lp = [], []
+                for i in range(repeat):
+                    built_home = home(f"dagster-{n}-{i}")
+                    dg.append(_dagster_case(python, "materialize", fresh, built_home))
+                    project = work / f"lakeplan-materialize-{n}-{i}"
+                    shutil.copytree(lp_module, project)
+                    lp.append(harness.run_case(Path(__file__), ["--lakeplan-materialize", str(project)]))
                 add(
                     _row(
                         n,
                         "materialize/asset",
                         "-",
-                        (lp["per_asset_ms"], lp["per_asset_cpu_ms"]),
-                        (dg["per_asset_ms"], dg["per_asset_cpu_ms"]),
+                        _times(lp, "per_asset_ms", "per_asset_cpu_ms"),
+                        _times(dg, "per_asset_ms", "per_asset_cpu_ms"),
                     )
                 )
                 states += ["all_fresh", "root_changed"]
@@ -246,46 +288,57 @@ def compare(sizes: list[int], materialize_limit: int) -> list[dict[str, Any]]:
             bench_plan.create_store(lp_empty).close()
             for state in states:
                 module_dir = changed if state == "root_changed" else fresh
-                dg = _dagster_case(python, "stale", module_dir, empty_home if state == "nothing_built" else home)
+                dagster_home = empty_home if state == "nothing_built" else built_home
+                dg = [_dagster_case(python, "stale", module_dir, dagster_home) for _ in range(repeat)]
                 project = lp_empty if state == "nothing_built" else lp_built
-                lp = harness.run_case(HERE / "bench_plan.py", ["--case", str(n), state, "workspace", str(project)])
-                if (lp["stale"], lp["stale"]) != (dg["default_stale"], dg["prefetched_stale"]):
-                    print(
-                        f"note: {n} {state}: lakeplan {lp['stale']} stale, Dagster {dg['default_stale']}",
-                        file=sys.stderr,
-                    )
+                args = ["--case", str(n), state, "workspace", str(project)]
+                lp = [harness.run_case(HERE / "bench_plan.py", args) for _ in range(repeat)]
+                if {r["stale"] for r in lp} != {r["default_stale"] for r in dg}:
+                    note = f"lakeplan {lp[0]['stale']} stale, Dagster {dg[0]['default_stale']}"
+                    print(f"note: {n} {state}: {note}", file=sys.stderr)
                 # Dagster's default path runs first in its process, its prefetched path second: compared with
                 # lakeplan's first plan in a process and its best of several, respectively.
-                for path, lp_ms in (("default", lp["first_ms"]), ("prefetched", lp["best_ms"])):
-                    add(
-                        _row(
-                            n, f"plan vs {path}", state, (lp_ms, lp["cpu_ms"]), (dg[f"{path}_ms"], dg[f"{path}_cpu_ms"])
-                        )
-                    )
+                first = _times(lp, "first_wall_ms", "first_cpu_ms")
+                add(_row(n, "plan vs default", state, first, _times(dg, "default_ms", "default_cpu_ms")))
+                best = _times(lp, "wall_min_ms", "cpu_min_ms")
+                add(_row(n, "plan vs prefetched", state, best, _times(dg, "prefetched_ms", "prefetched_cpu_ms")))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-        for home in homes:
-            shutil.rmtree(home, ignore_errors=True)
+        for path in homes:
+            shutil.rmtree(path, ignore_errors=True)
     return rows
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000])
     parser.add_argument("--materialize-limit", type=int, default=1000, help="largest graph Dagster materializes")
+    parser.add_argument("--repeat", type=int, default=harness.REPEAT, help="processes per measure and side")
+    parser.add_argument("--dagster-python", help="the python of a virtual environment with Dagster installed")
     parser.add_argument("--dagster-case", nargs=2, metavar=("WHAT", "MODULE_DIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--lakeplan-materialize", metavar="PROJECT", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.lakeplan_materialize:
+        harness.emit(lakeplan_materialize(Path(args.lakeplan_materialize)))
+        return 0
     if args.dagster_case:
         what, module_dir = args.dagster_case[0], Path(args.dagster_case[1])
-        if what == "declare":
-            harness.emit(dagster_declare(module_dir))
-        elif what == "materialize":
-            harness.emit(dagster_materialize(module_dir))
-        else:
-            harness.emit(dagster_stale(module_dir))
-        return
-    print(harness.table(compare(args.sizes, args.materialize_limit), COLUMNS))
+        cases = {"declare": dagster_declare, "materialize": dagster_materialize, "stale": dagster_stale}
+        harness.emit(cases[what](module_dir))
+        return 0
+    python = dagster_python(args.dagster_python)
+    if python is None:
+        print(
+            "skipped: no Python with Dagster found. Make one (never a lakeplan dependency):\n"
+            f"  python3 -m venv {VENV} && {VENV}/bin/pip install '{DAGSTER_REQUIREMENT}'\n"
+            "then run this again, or pass --dagster-python PATH (or set LAKEPLAN_BENCH_DAGSTER_PYTHON).",
+            file=sys.stderr,
+        )
+        return 0
+    with harness.session("dagster"):
+        print(harness.table(compare(python, args.sizes, args.materialize_limit, args.repeat), COLUMNS))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

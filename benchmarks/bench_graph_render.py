@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import random
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 from tempfile import TemporaryDirectory
+
+import harness
 
 from assets_core.definitions import AssetDef
 from assets_core.graph import AssetGraph
@@ -25,14 +27,17 @@ def synthetic_graph(n: int, groups: int, seed: int = 7) -> AssetGraph:
     return AssetGraph.build(nodes)
 
 
-def timed(label: str, fn: object) -> object:
-    start = time.perf_counter()
-    result = fn()  # type: ignore[operator]
-    print(f"{label:<38} {time.perf_counter() - start:7.3f} s")
-    return result
+def timed(label: str, fn: Callable[[], object]) -> None:
+    figures = harness.timed(fn)
+    print(f"{label:<38} " + "  ".join(f"{k} {v / 1000:7.3f} s" for k, v in figures.items()))
 
 
 def main() -> None:
+    with harness.session("graph render"):
+        run()
+
+
+def run() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     groups = int(sys.argv[2]) if len(sys.argv) > 2 else 20
     graph = synthetic_graph(n, groups)

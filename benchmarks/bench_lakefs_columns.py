@@ -14,11 +14,12 @@ import argparse
 import io
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
+
+import harness  # noqa: E402  (after the path: tests/ holds the fake lakeFS server)
 
 
 def main() -> int:
@@ -26,6 +27,11 @@ def main() -> int:
     parser.add_argument("--columns", type=int, default=40)
     parser.add_argument("--rows", type=int, default=100_000)
     args = parser.parse_args()
+    with harness.session("lakefs columns"):
+        return measure_reads(args)
+
+
+def measure_reads(args: argparse.Namespace) -> int:
     try:
         from lakefs_spec import LakeFSFileSystem
     except ImportError:
@@ -54,12 +60,11 @@ def main() -> int:
     def measure(name: str, read: object) -> None:
         server.calls.clear()
         server.bytes_out = 0
-        started = time.perf_counter()
         result = read()  # type: ignore[operator]
-        seconds = time.perf_counter() - started
         assert list(result.columns) == wanted and len(result) == args.rows
         gets, stats, moved = server.count("get_object"), server.count("stat_object"), server.bytes_out / 1e6
-        print(f"{name}: {seconds:.2f}s, {gets} GET + {stats} stat, {moved:.1f} MB moved")
+        times = "  ".join(f"{k} {v:.0f}" for k, v in harness.timed(read).items())  # type: ignore[arg-type]
+        print(f"{name}: {times}; per read {gets} GET + {stats} stat, {moved:.1f} MB moved")
 
     print(f"object: {len(data) / 1e6:.1f} MB ({args.columns} float64 columns x {args.rows} rows), reading {wanted}")
     cache = Path(tempfile.mkdtemp(prefix="lakeplan-bench-columns-"))

@@ -16,6 +16,7 @@ into runs with and without a new version.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -175,7 +176,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=50)
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="lakeplan-bench-load-"))
-    try:
+    with harness.session(f"stress {args.what}"), contextlib.ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
         if args.what in ("load", "all"):
             rows = [load(workdir, args.assets, backend, args.workers) for backend in args.backends]
             columns = max((list(r) for r in rows), key=len)
@@ -183,8 +185,6 @@ def main() -> None:
         if args.what in ("soak", "all"):
             figures = soak(workdir, args.runs)
             print(harness.table([figures], list(figures)))
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
