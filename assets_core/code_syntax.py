@@ -7,6 +7,7 @@ resolves. A pure function of the source text, cached on disk by content (``FileC
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import os
@@ -193,12 +194,21 @@ def _imports(nodes: list[ast.AST]) -> tuple[tuple[str, str, int, str, str], ...]
 
 
 def _own_decorators(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> tuple[Decorator, ...]:
-    result = []
-    for expr in node.decorator_list:
-        callee = _dotted(expr.func if isinstance(expr, ast.Call) else expr) or ()
-        digest = structured_hash(["decorator", ast.dump(expr, annotate_fields=False)])
-        result.append(Decorator(digest, callee, tuple(_reads([expr]).chains)))
-    return tuple(result)
+    return tuple(
+        _named_decorator(expr.id) if isinstance(expr, ast.Name) else _decorator(expr) for expr in node.decorator_list
+    )
+
+
+def _decorator(expr: ast.expr) -> Decorator:
+    callee = _dotted(expr.func if isinstance(expr, ast.Call) else expr) or ()
+    digest = structured_hash(["decorator", ast.dump(expr, annotate_fields=False)])
+    return Decorator(digest, callee, tuple(_reads([expr]).chains))
+
+
+@functools.cache
+def _named_decorator(name: str) -> Decorator:
+    """A bare ``@name`` (thousands of functions share ``@asset``): its decorator depends on the name alone."""
+    return _decorator(ast.Name(name, ast.Load()))
 
 
 def _dump_undecorated(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> str:
