@@ -14,6 +14,7 @@ from .checks import AssetCheck
 from .hashing import short
 from .planner import CauseKind, PendingChecks, StaleCause
 from .records import CheckRecord
+from .timeouts import TIMED_OUT
 
 
 def blocks(record: CheckRecord) -> bool:
@@ -30,7 +31,7 @@ def blocking_failures(records: Sequence[CheckRecord]) -> list[CheckRecord]:
 def verdict_text(record: CheckRecord) -> str:
     """One line for a result: ``failed (negative_rows=3)`` or the error a check raised."""
     if record.error:
-        return f"raised {record.error}"
+        return record.error if record.error.startswith(TIMED_OUT) else f"raised {record.error}"
     shown = " ".join(f"{k}={json.dumps(v, default=str)}" for k, v in sorted(record.metadata.items()))
     state = "passed" if record.passed else "failed" if record.severity == "error" else "warned"
     return f"{state} ({shown})" if shown else state

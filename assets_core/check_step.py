@@ -2,9 +2,10 @@
 current version (``lakeplan check``).
 
 Each check reads the output as a dependent would (through its parameter's annotation) and returns a
-CheckResult; one that raises, or returns something else, has failed with that error. A result recorded on
-the same data version by the same check code is reused (unless ``rerun``), like a memoized output; a check
-that raised always runs again.
+CheckResult; one that raises, returns something else, or runs past the attempt's time limit (timeouts.py:
+checks count toward it) has failed with that error. What checks print is captured into the step's log.
+A result recorded on the same data version by the same check code is reused (unless ``rerun``), like a
+memoized output; a check that raised or timed out always runs again.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from .definitions import AssetDef
 from .errors import StoreError
 from .failures import describe
 from .records import CheckRecord, Head, Materialization
-from .step import Outcome, StepResult
+from .step import Outcome, StepResult, timeout_of
+from .step_log import Captured, captured
+from .timeouts import StepTimedOut, TimeLimit
 from .values import read_output
 from .workspace import Workspace
 
@@ -36,6 +39,7 @@ class Checked:
 
     results: tuple[CheckRecord, ...]
     ran: int  # how many checks ran now (the others' recorded results were reused)
+    log: str | None = None  # what the checks printed (step_log.py)
 
     @property
     def blocking(self) -> tuple[CheckRecord, ...]:
@@ -51,12 +55,10 @@ class Checked:
 
 
 def run_checks(
-    ws: Workspace, key: str, run_id: str, data_version: str, load: Load, rerun: bool = False
-) -> Checked | None:
-    """Run (or reuse) the checks of asset ``key`` on its output ``data_version``; None when it has none."""
+    ws: Workspace, key: str, run_id: str, data_version: str, load: Load, clock: TimeLimit, rerun: bool = False
+) -> Checked:
+    """Run (or reuse) the checks of asset ``key`` on its output ``data_version``, each under ``clock``."""
     checks = ws.graph.checks.get(key, ())
-    if not checks:
-        return None
     versions = ws.check_versions(key)
     recorded = {} if rerun else _reusable(ws.store.check_results({key: data_version}).get(key, ()))
     values: dict[str | None, Any] = {}
@@ -68,7 +70,7 @@ def run_checks(
             results.append(replace(earlier, run_id=run_id, blocking=check.blocking, id=None, materialization_id=None))
             continue
         ran += 1
-        results.append(_run(ws, check, versions[check.name], run_id, load, values))
+        results.append(_run(ws, check, versions[check.name], run_id, load, values, clock))
     return Checked(tuple(results), ran)
 
 
@@ -78,7 +80,13 @@ def _reusable(recorded: Sequence[CheckRecord]) -> dict[tuple[str, str], CheckRec
 
 
 def _run(
-    ws: Workspace, check: AssetCheck, version: str, run_id: str, load: Load, values: dict[str | None, Any]
+    ws: Workspace,
+    check: AssetCheck,
+    version: str,
+    run_id: str,
+    load: Load,
+    values: dict[str | None, Any],
+    clock: TimeLimit,
 ) -> CheckRecord:
     from io_managers.formats import annotation_kind
 
@@ -86,20 +94,25 @@ def _run(
     verdict: CheckResult | None = None
     error: str | None = None
     try:
-        kind = annotation_kind(check.annotation)
-        if kind not in values:  # read once per table library the checks ask for
-            values[kind] = load(check.annotation)
-        returned = check.fn(**{check.param: values[kind]})
+        with clock.running():  # past the attempt's deadline already: times out before it starts
+            kind = annotation_kind(check.annotation)
+            if kind not in values:  # read once per table library the checks ask for
+                values[kind] = load(check.annotation)
+            returned = check.fn(**{check.param: values[kind]})
         if isinstance(returned, CheckResult):
             verdict = returned
         else:
             error = f"returned {type(returned).__name__}, not a CheckResult; return CheckResult(passed=...)"
     except StoreError:  # the output cannot be read: the store's failure, not the check's
         raise
-    except (Exception, SystemExit) as exc:  # a check that raises (or exits) has failed, with its error
+    except (Exception, SystemExit, StepTimedOut) as exc:  # a check that raises, exits or hangs has failed
+        timed_out = isinstance(exc, StepTimedOut)
+        if timed_out:
+            clock.stop()  # one that landed while the block was stopping the clock left it armed
         own = check.fn.__code__.co_filename
         in_project = user_file_predicate(ws.settings.project_root)
-        error = describe(exc, lambda f: f == own or in_project(f), ws.settings.project_root).message
+        reason = clock.message if timed_out else None
+        error = describe(exc, lambda f: f == own or in_project(f), ws.settings.project_root, reason).message
     return CheckRecord(
         asset_key=check.asset_key,
         check_name=check.name,
@@ -116,13 +129,23 @@ def _run(
 
 
 def check_output(
-    ws: Workspace, asset: AssetDef, run_id: str, data_version: str | None, location: str | None, rerun: bool
+    ws: Workspace,
+    asset: AssetDef,
+    run_id: str,
+    data_version: str | None,
+    location: str | None,
+    clock: TimeLimit,
+    rerun: bool,
 ) -> Checked | None:
-    """The asset's checks on an output (run, or reused while the output and check code are unchanged)."""
-    if data_version is None or location is None:
+    """The asset's checks on an output (run, or reused while the output and check code are unchanged), with
+    what they printed; None when it declares none."""
+    if data_version is None or location is None or not ws.graph.checks.get(asset.key):
         return None
     load = functools.partial(read_output, ws, asset, location, data_version)
-    return run_checks(ws, asset.key, run_id, data_version, load, rerun)
+    output = Captured()
+    with captured(output):
+        checked = run_checks(ws, asset.key, run_id, data_version, load, clock, rerun)
+    return replace(checked, log=output.text or None)
 
 
 def blocked(ws: Workspace, mat: Materialization, checked: Checked, started: float) -> StepResult:
@@ -132,14 +155,15 @@ def blocked(ws: Workspace, mat: Materialization, checked: Checked, started: floa
     kept = location if "://" in location else f"{ws.objects.describe()}/{location}"  # local: under the root
     message = f"{checked.message}; the output was not made current (kept at {kept})"
     ws.store.record_failure(replace(mat, error=message), checked.results)
-    return StepResult(mat.asset_key, Outcome.FAILED, time.time() - started, mat.data_version, message)
+    return StepResult(mat.asset_key, Outcome.FAILED, time.time() - started, mat.data_version, message, log=mat.log)
 
 
 def check_current(
-    ws: Workspace, asset: AssetDef, head: Head, run_id: str, started: float, rerun: bool = False
+    ws: Workspace, asset: AssetDef, head: Head, run_id: str, started: float, clock: TimeLimit, rerun: bool = False
 ) -> StepResult:
-    """Run the asset's checks on its current version (not rebuilt) and record them with the output's
-    materialization; a failed blocking one fails the step, so its dependents wait."""
+    """Run the asset's checks on its current version (not rebuilt; one attempt on ``clock``) and record them
+    with the output's materialization; a failed blocking one fails the step, so its dependents wait. What the
+    checks printed is the result's ``log`` (shown, not recorded: no attempt is)."""
     recorded = ws.store.materialization_with(asset.key, head.data_version)
     if recorded is None:
         return StepResult(
@@ -150,19 +174,19 @@ def check_current(
             f"cannot check {asset.key!r}: its current data ({head.location}) was not written by lakeplan; "
             f"materialize it with --force --select {asset.key}",
         )
-    checked = check_output(ws, asset, run_id, head.data_version, head.location, rerun)
+    checked = check_output(ws, asset, run_id, head.data_version, head.location, clock, rerun)
     if checked is None:
         return StepResult(asset.key, Outcome.FRESH, time.time() - started, head.data_version, "it declares no checks")
     ws.store.record_checks(recorded, checked.results)
     seconds = time.time() - started
     if checked.blocking:
         hint = "fix the data or the check and run again (--force rebuilds it)"
-        return StepResult(asset.key, Outcome.FAILED, seconds, head.data_version, f"{checked.message}; {hint}")
+        message = f"{checked.message}; {hint}"
+        return StepResult(asset.key, Outcome.FAILED, seconds, head.data_version, message, log=checked.log)
     reused = len(checked.results) - checked.ran
     note = f"ran {checked.ran} of {len(checked.results)} checks" + (f" ({reused} unchanged)" if reused else "")
-    return StepResult(
-        asset.key, Outcome.CHECKED, seconds, head.data_version, "; ".join(filter(None, [note, checked.message]))
-    )
+    message = "; ".join(filter(None, [note, checked.message]))
+    return StepResult(asset.key, Outcome.CHECKED, seconds, head.data_version, message, log=checked.log)
 
 
 def check(ws: Workspace, key: str, run_id: str) -> StepResult:
@@ -171,4 +195,5 @@ def check(ws: Workspace, key: str, run_id: str) -> StepResult:
     head = ws.observe([key]).heads.get(key)  # the current version as published (with lakeFS: the target branch)
     if head is None:
         return StepResult(key, Outcome.FAILED, message=f"{key!r} was never materialized; materialize it first")
-    return check_current(ws, ws.graph.asset(key), head, run_id, started, rerun=True)
+    with TimeLimit(timeout_of(ws, key), lambda _deadline: None) as clock:  # no claim to bound: none is taken
+        return check_current(ws, ws.graph.asset(key), head, run_id, started, clock, rerun=True)

@@ -30,7 +30,7 @@ from .failures import Failure, describe
 from .metadata_store import RecordConflict
 from .planner import CurrentState, assess
 from .records import Materialization, MaterializationKind, recipe_of
-from .step_log import Captured, captured
+from .step_log import Captured, appended, captured
 from .timeouts import StepTimedOut, TimeLimit, effective_timeout
 from .values import commit, make_current, output_exists, read_inputs, write_output
 from .workspace import Workspace
@@ -230,7 +230,7 @@ def _materialize(
             "up to date: code and inputs unchanged",
         )
     if not force and head is not None and status.checks_only:  # its checks changed: check, don't rebuild
-        return check_current(ws, asset, head, run_id, started)
+        return check_current(ws, asset, head, run_id, started, clock)
 
     for up in upstreams:
         if state.data_version(up) is None:
@@ -268,7 +268,10 @@ def _materialize(
             up: seen.origins.get(up) or heads[up].location for up in input_versions if up in heads or up in seen.origins
         }
         mat = commit(ws, mat, inputs_at)  # the version store's own commit (lakeFS), before the SQL record
-        checked = check_output(ws, asset, run_id, mat.data_version, mat.location, rerun=force)
+        checked = check_output(ws, asset, run_id, mat.data_version, mat.location, clock, rerun=force)
+        if checked is not None and checked.log:  # what the checks printed follows what the asset printed
+            log = appended(log, checked.log)
+            mat = dataclasses.replace(mat, log=log)
         if checked is not None and checked.blocking:  # never made current; the output is kept where it is
             return blocked(ws, dataclasses.replace(mat, kind=MaterializationKind.FAILED), checked, started)
         make_current(ws, mat)  # the IO manager's own "current" (a PostgreSQL view), before the SQL record

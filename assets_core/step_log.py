@@ -168,6 +168,13 @@ def _fileno(stream: TextIO) -> int | None:
         return None
 
 
+def appended(log: str | None, more: str) -> str:
+    """``more`` captured after ``log`` (the checks' output after the asset's), from a new line."""
+    if log and not log.endswith("\n"):
+        log += "\n"
+    return (log or "") + more
+
+
 def read_log(path: Path) -> str | None:
     """The log captured into ``path`` by a process that died before it could store it (None: no file)."""
     try:

@@ -1,7 +1,7 @@
 """Time limits: ``@asset(timeout="30m")`` and ``[tool.lakeplan] timeout``, parsed, shown and enforced.
 
-One attempt at an asset (reading its inputs, running the function, storing the value; each retry starts the
-clock again, as each Argo retry is a new pod) may run ``timeout``. Past it the step's thread gets
+One attempt at an asset (reading its inputs, running the function, storing the value, running its checks;
+each retry starts the clock again, as each Argo retry is a new pod) may run ``timeout``. Past it the step's thread gets
 ``StepTimedOut`` and the attempt fails "timed out after 30m" through the usual failure path.
 
 How it is stopped: in the main thread (the CLI, every worker process, the Argo pod) by ``SIGALRM`` from
@@ -23,7 +23,8 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 MAX_TIMEOUT_SECONDS = 30 * 86400  # a longer limit is a typo, not a job
@@ -76,9 +77,12 @@ def format_duration(seconds: float) -> str:
     return text or "0s"
 
 
+TIMED_OUT = "timed out after "
+
+
 def timed_out(seconds: float) -> str:
     """The failure's reason: ``timed out after 30m``."""
-    return f"timed out after {format_duration(seconds)}"
+    return f"{TIMED_OUT}{format_duration(seconds)}"
 
 
 class TimeLimit:
@@ -94,6 +98,7 @@ class TimeLimit:
         self._previous: Callable[[int, FrameType | None], object] | int | None = None
         self._timer: threading.Timer | None = None
         self._armed = False
+        self._deadline: float | None = None  # the current attempt's, kept across stop() for resume()
         self._lock = threading.Lock()  # outside the main thread: no exception is set after stop() returns
         self._thread = threading.get_ident()
 
@@ -116,15 +121,43 @@ class TimeLimit:
         """(Re)start the clock for an attempt; the deadline (``time.time()``), or None without a limit."""
         if self.seconds is None:
             return None
+        self._deadline = time.time() + self.seconds
+        self._arm(self.seconds)
+        return self._deadline
+
+    def resume(self) -> None:
+        """Go on under the current attempt's deadline (a new attempt when none started): what runs after the
+        asset's value is stored, its checks, counts toward the same limit. Past the deadline already, raise
+        ``StepTimedOut`` at once, armed with nothing."""
+        if self.seconds is None:
+            return
+        if self._deadline is None:
+            self.start()
+            return
+        left = self._deadline - time.time()
+        if left <= 0:
+            raise StepTimedOut(self.message)
+        self._arm(left)
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """Run the block under the attempt's clock (``resume``), disarmed after it. A ``StepTimedOut`` from it
+        is caught outside the block, where no further one is raised (call ``stop()`` again first thing there:
+        one landing during the block's own ``stop`` leaves the clock armed)."""
+        self.resume()
+        try:
+            yield
+        finally:
+            self.stop()
+
+    def _arm(self, seconds: float) -> None:
         self.stop()
-        deadline = time.time() + self.seconds
         self._armed = True
         if self._main:
-            signal.setitimer(signal.ITIMER_REAL, self.seconds, REPEAT_SECONDS)
+            signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT_SECONDS)
         else:
-            self._schedule(self.seconds)
-        self._on_change(deadline)
-        return deadline
+            self._schedule(seconds)
+        self._on_change(self._deadline)
 
     def stop(self) -> None:
         """Disarm: nothing is raised any more until the next ``start``."""

@@ -5,6 +5,7 @@ from being built; a changed check runs again without a rebuild. On SQLite and Po
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from conftest import Project
@@ -142,6 +143,65 @@ def test_a_changed_check_failing_on_the_current_version_holds_dependents_back(pr
     assert _builds(project) == 1
     forced = _materialize(project, force=True)  # --force rebuilds and checks afresh
     assert _outcomes(forced)["numbers"] is Outcome.FAILED and _builds(project) == 2
+
+
+HUNG_CHECK = (
+    CHECKED.replace("from pathlib import Path", "import os\n    import time\n    from pathlib import Path")
+    .replace("    @asset\n    def numbers", "    @asset(timeout=1)\n    def numbers")
+    .replace(
+        "        bad = sum(",
+        '        print("checking", len(numbers))\n'
+        '        if os.environ.get("HANG") != "no":\n'
+        "            time.sleep(600)\n"
+        "        bad = sum(",
+    )
+)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_hung_check_times_out_within_its_assets_limit(
+    project: Project, workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HANG", raising=False)
+    _write(project, [1, 2], HUNG_CHECK)
+    ws = project.workspace()
+    keys, waiting = planned_work(ws.plan())
+    started = time.monotonic()
+    summary = run(ws, keys, workers=workers, waiting=waiting)
+    assert time.monotonic() - started < 15
+    assert _outcomes(summary) == {"numbers": Outcome.FAILED, "total": Outcome.SKIPPED}
+    [failed] = [r for r in summary.results if r.key == "numbers"]
+    assert failed.message.startswith("blocking check 'no_negatives' timed out after 1s (")  # where: the sleep
+    assert "pipeline.py:" in failed.message and "the output was not made current" in failed.message
+    assert ws.store.held_claims() == []  # released
+    [attempt] = ws.store.attempts("numbers", summary.run_id)
+    assert attempt.kind is MaterializationKind.FAILED and attempt.log == "checking 2\n"  # the check's print
+    [result] = ws.store.checks_of([attempt.id or 0])[attempt.id or 0]
+    assert not result.passed and (result.error or "").startswith("timed out after 1s")
+
+    monkeypatch.setenv("HANG", "no")  # the check's code is unchanged, but a timed-out result is never reused
+    again = _materialize(project)
+    assert _outcomes(again) == {"numbers": Outcome.RESTORED, "total": Outcome.BUILT}
+    assert _builds(project) == 1
+
+
+def test_a_hung_check_only_step_and_check_command_time_out(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HANG", "no")
+    _write(project, [1, 2], HUNG_CHECK)
+    _materialize(project)
+    monkeypatch.delenv("HANG")
+    _write(project, [1, 2], HUNG_CHECK.replace('"checking"', '"checking again"'))  # only the check changed
+    summary = _materialize(project)
+    assert _outcomes(summary) == {"numbers": Outcome.FAILED, "total": Outcome.SKIPPED}
+    [failed] = [r for r in summary.results if r.key == "numbers"]
+    assert failed.message.startswith("blocking check 'no_negatives' timed out after 1s (")
+    assert failed.log == "checking again 2\n" and _builds(project) == 1
+    ws = project.workspace()
+    assert ws.store.held_claims() == []
+    result = project.cli("check", "-m", project.module(), "numbers", timeout=30)
+    assert result.returncode == 1
+    assert "no_negatives  yes       timed out after 1s (" in result.stdout, result.stdout
+    assert "checking again" not in result.stdout  # captured, not mixed into the table
 
 
 WARN = CHECKED.replace("blocking=True", "blocking=False")
