@@ -66,6 +66,30 @@ def test_local_run_with_a_failed_blocking_check_is_not_merged(sqlite_project: Pr
     assert lakefs_target.branch().object("assets/report.json").exists()  # published
 
 
+def test_check_command_reads_the_published_version_and_writes_nothing(
+    sqlite_project: Project,
+    lakefs_target: LakeFS,  # noqa: F811
+) -> None:
+    project = _setup(sqlite_project, lakefs_target, "a good day")
+    project.cli("materialize", "-m", project.module(), check=True)
+    published = lakefs_target.branch().get_commit().id
+    branches = _branches(lakefs_target)
+
+    passed = project.cli("check", "-m", project.module(), "shout", "--json")
+    assert passed.returncode == 0, passed.stderr
+    [result] = json.loads(passed.stdout)["checks"]
+    assert (result["check"], result["passed"], result["metadata"]) == ("no_bad_words", True, {"text": "A GOOD DAY"})
+
+    project.write("pipeline", PIPELINE.replace('"BAD" not in', '"GOOD" not in'))  # stricter: fails on main's data
+    failed = project.cli("check", "-m", project.module(), "shout")
+    assert failed.returncode == 1
+    assert "error: blocking check 'no_bad_words' failed (text=\"A GOOD DAY\")" in failed.stderr
+    assert lakefs_target.branch().get_commit().id == published  # a check reads; it never commits or merges
+    assert _branches(lakefs_target) == branches  # and opens no run branch
+    plan = {s.key: s.label for s in project.workspace().plan().statuses}
+    assert plan == {"base": "FRESH", "shout": "CHECK", "report": "STALE"}  # held back until it passes
+
+
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_argo_blocking_check_keeps_the_branch_unmerged_until_the_check_is_fixed(
@@ -111,3 +135,45 @@ def test_argo_blocking_check_keeps_the_branch_unmerged_until_the_check_is_fixed(
     assert rerun.exit is not None and _line(rerun.exit)["outcome"] == "published"
     report = lakefs_target.branch().object("assets/report.json").reader("rb", pre_sign=False).read()
     assert json.loads(report) == {"length": 8}
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_argo_check_only_step_rechecks_in_the_pod_without_a_rebuild(
+    pg_project: Project,  # noqa: F811
+    lakefs_target: LakeFS,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    project = _setup(pg_project, lakefs_target, "good news")
+    [workflow] = compile_project(project.workspace(), CONFIG, Request(all=True)).manifests
+    assert Harness(workflow, _cluster(project, lakefs_target, tmp_path), "lakeplan-wf-only1").run()
+    shout = project.workspace().store.heads()["shout"]
+
+    printing = PIPELINE.replace(
+        "    return CheckResult(", '    print("checking", shout["text"])\n        return CheckResult('
+    )
+    project.write("pipeline", printing)  # only the check's code changed
+    [changed] = compile_project(project.workspace(), CONFIG, Request(all=True)).manifests
+    harness = Harness(changed, _cluster(project, lakefs_target, tmp_path), "lakeplan-wf-only2")
+    results = harness.run()
+    outcomes = {n: _line(r)["outcome"] for n, r in results.items() if n != "plan"}
+    assert outcomes == {"base": "fresh", "shout": "checked", "report": "fresh"}  # re-checked in its pod, not rebuilt
+    assert "checking GOOD NEWS" in results["shout"].stderr  # what the check printed, in the pod's log
+    assert project.workspace().store.heads()["shout"] == shout
+    assert harness.exit is not None and harness.exit.phase == "Succeeded"
+
+    before = lakefs_target.branch().get_commit().id
+    project.write("pipeline", printing.replace('"BAD" not in', '"GOOD" not in'))  # now fails the current version
+    [stricter] = compile_project(project.workspace(), CONFIG, Request(all=True)).manifests
+    failing = Harness(stricter, _cluster(project, lakefs_target, tmp_path), "lakeplan-wf-only3")
+    results = failing.run()
+    assert {n: r.phase for n, r in results.items() if n != "plan"} == {
+        "base": "Succeeded",
+        "shout": "Failed",
+        "report": "Omitted",
+    }
+    step = _line(results["shout"])
+    assert step["outcome"] == "failed" and "blocking check 'no_bad_words' failed" in step["message"]
+    assert failing.exit is not None and _line(failing.exit)["outcome"] == "not published"
+    assert lakefs_target.branch().get_commit().id == before
+    assert project.workspace().store.heads()["shout"] == shout  # the version stays; its dependents wait
