@@ -28,11 +28,13 @@ def asset_details(
     keys: Sequence[str],
     checks: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     recorded_checks: Mapping[int, Sequence[CheckRecord]] | None = None,
+    logs: Mapping[int, str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Per drawn key: what the details panel shows (``recent``: newest-first materializations per asset;
     ``checks``: each check's newest result on the current version, ``check_status.latest_results``;
-    ``recorded_checks``: the results recorded against each recent materialization, by its id)."""
-    checks, recorded_checks = checks or {}, recorded_checks or {}
+    ``recorded_checks``: the results recorded against each recent materialization, by its id; ``logs``: the
+    ``lakeplan logs`` command for each one whose printed output was kept, by its id)."""
+    checks, recorded_checks, logs = checks or {}, recorded_checks or {}, logs or {}
     statuses = {s.key: s for s in plan.statuses}
     details: dict[str, dict[str, Any]] = {}
     for key in keys:
@@ -54,7 +56,11 @@ def asset_details(
             "declared_metadata": dict(node.metadata),
             "checks": list(checks.get(key, ())),
             "materializations": [
-                {**materialization_json(m), "checks": [c.to_json() for c in recorded_checks.get(m.id or 0, ())]}
+                {
+                    **materialization_json(m),
+                    "checks": [c.to_json() for c in recorded_checks.get(m.id or 0, ())],
+                    "logs": logs.get(m.id or 0),
+                }
                 for m in history
             ],
         }
@@ -189,7 +195,8 @@ _SCRIPT = """
       panel.appendChild(table(["when", "kind", "run", "data", "detail"], d.materializations.map((m) => [
         m.finished_at, m.kind, m.run_id, short(m.data_version),
         [m.error || Object.entries(m.metadata).map(([k, v]) => k + "=" + value(v)).join(" ")]
-          .concat(m.checks.map((c) => c.check + " " + verdict(c))).filter(Boolean).join("; "),
+          .concat(m.checks.map((c) => c.check + " " + verdict(c)))
+          .concat(m.logs ? ["output: " + m.logs] : []).filter(Boolean).join("; "),
       ])));
     }
   }

@@ -426,6 +426,19 @@ class MetadataStore:
                     found.setdefault(row.materialization_id, []).append(_check(row))
         return found
 
+    def printed(self, materialization_ids: Collection[int]) -> set[int]:
+        """Which of these attempts kept some output of the code (``lakeplan logs`` shows it), without reading it."""
+        found: set[int] = set()
+        ids = sorted(materialization_ids)
+        column = materializations.c.log
+        with self._read() as conn:
+            for start in range(0, len(ids), 500):
+                query = sa.select(materializations.c.id).where(
+                    materializations.c.id.in_(ids[start : start + 500]), column.is_not(None), column != ""
+                )
+                found.update(conn.execute(query).scalars())
+        return found
+
     def run_checks(self, run_id: str) -> list[CheckRecord]:
         """Every check result a run recorded, oldest first."""
         query = _CHECKS.where(check_results.c.run_id == run_id).order_by(check_results.c.id)

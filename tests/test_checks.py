@@ -204,6 +204,32 @@ def test_a_hung_check_only_step_and_check_command_time_out(project: Project, mon
     assert "checking again" not in result.stdout  # captured, not mixed into the table
 
 
+def test_what_a_check_printed_is_kept_and_history_and_the_html_view_point_to_it(
+    sqlite_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = sqlite_project
+    monkeypatch.setenv("HANG", "no")
+    _write(project, [1, 2], HUNG_CHECK)
+    run_id = _materialize(project).run_id
+    module = project.module()
+    logs = project.cli("logs", "-m", module, "numbers", check=True).stdout
+    assert "checking 2" in logs  # the asset printed nothing; its check did
+
+    history = project.cli("history", "-m", module, "numbers", check=True).stdout
+    assert history.splitlines()[-1] == f"#1 printed output: lakeplan logs numbers --run {run_id}"
+    assert "printed output" not in project.cli("history", "-m", module, "total", check=True).stdout
+    data = json.loads(project.cli("history", "-m", module, "numbers", "--json", check=True).stdout)
+    assert [m["printed"] for m in data["materializations"]] == [True]
+
+    out = project.root / "graph.html"
+    project.cli("graph", "-m", module, "--html", "-o", str(out), check=True)
+    page = out.read_text()
+    details = json.loads(page.split('<script type="application/json" id="lp-data">', 1)[1].split("</script>", 1)[0])
+    assert details["numbers"]["materializations"][0]["logs"] == f"lakeplan logs numbers --run {run_id}"
+    assert details["total"]["materializations"][0]["logs"] is None
+    assert '"output: " + m.logs' in page  # the panel's detail cell shows it
+
+
 WARN = CHECKED.replace("blocking=True", "blocking=False")
 
 

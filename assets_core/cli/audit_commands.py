@@ -14,7 +14,7 @@ from ..errors import LakeplanError
 from ..hashing import short
 from .check_commands import check_changes, checks_cell
 from .core_commands import add_select, add_target, command, load_workspace, whole_number_option
-from .output import dump_json, indented, table
+from .output import dump_json, indented, logs_command, table
 
 if TYPE_CHECKING:
     from ..lineage import LineageNode
@@ -241,7 +241,9 @@ def cmd_graph(args: argparse.Namespace) -> int:
         checks = check_results(ws, list(plan.statuses))
         ids = [m.id for history in recent.values() for m in history if m.id is not None]
         recorded = ws.store.checks_of(ids) if ws.graph.checks else {}
-        details = asset_details(ws.graph, plan, views, recent, keys, checks, recorded)
+        printed = ws.store.printed(ids)
+        logs = {m.id or 0: logs_command(key, m.run_id) for key, h in recent.items() for m in h if m.id in printed}
+        details = asset_details(ws.graph, plan, views, recent, keys, checks, recorded, logs)
         out.write_text(render_html(svg, details, f"lakeplan: {ws.target}"))
         if engine is None:
             note = f"no Graphviz layout engine found, drew a simple layered layout; {INSTALL_HINT}"
@@ -365,7 +367,7 @@ def _show_run(ws: Workspace, spec: str, as_json: bool) -> int:
         if m.kind is MaterializationKind.FAILED and m.traceback:
             print(indented(m.traceback))
         if m.id in printed:
-            print(f"    its output: lakeplan logs {m.asset_key} --run {run.run_id}")
+            print(f"    its output: {logs_command(m.asset_key, run.run_id)}")
     return 0
 
 
@@ -401,7 +403,9 @@ def cmd_history(args: argparse.Namespace) -> int:
     history = ws.store.history(args.asset, args.limit)
     head = ws.store.heads([args.asset]).get(args.asset)
     head_id = head.id if head else None
-    checks = ws.store.checks_of([m.id for m in history if m.id is not None])
+    ids = [m.id for m in history if m.id is not None]
+    checks = ws.store.checks_of(ids)
+    printed = ws.store.printed(ids)
     if args.json:
         dump_json(
             {
@@ -410,7 +414,10 @@ def cmd_history(args: argparse.Namespace) -> int:
                 "removed": removed,
                 "head": head_id,
                 "declared_metadata": dict(ws.graph.nodes[args.asset].metadata) if args.asset in ws.graph.nodes else {},
-                "materializations": [_with_checks(materialization_json(m), checks.get(m.id or 0, [])) for m in history],
+                "materializations": [
+                    {**_with_checks(materialization_json(m), checks.get(m.id or 0, [])), "printed": m.id in printed}
+                    for m in history
+                ],
             }
         )
         return 0
@@ -436,6 +443,11 @@ def cmd_history(args: argparse.Namespace) -> int:
     latest_failure = next((m for m in history if m.kind is MaterializationKind.FAILED and m.traceback), None)
     if latest_failure is not None and latest_failure.traceback:
         print(f"\n#{latest_failure.id} failed: {latest_failure.error}\n{indented(latest_failure.traceback)}")
+    if printed:
+        print()
+    for m in history:
+        if m.id in printed:
+            print(f"#{m.id} printed output: {logs_command(args.asset, m.run_id)}")
     return 0
 
 

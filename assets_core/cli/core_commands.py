@@ -10,7 +10,7 @@ from typing import Any
 from ..check_status import summary_text
 from ..config import MAX_WORKERS, whole_number
 from ..hashing import short
-from .output import dump_json, indented, note_later, table
+from .output import dump_json, indented, logs_command, note_later, table
 
 SELECT_HELP = (
     "which assets: NAME, +NAME (and all upstream), NAME+ (and all downstream), group:GROUP, '*'; "
@@ -373,7 +373,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
                 if args.debug and r.traceback:
                     print(indented(r.traceback), file=sys.stderr)
                 if r.log:
-                    print(f"    its output: lakeplan logs {r.key} --run {summary.run_id}", file=sys.stderr)
+                    print(f"    its output: {logs_command(r.key, summary.run_id)}", file=sys.stderr)
         if any(r.traceback for r in summary.results) and not args.debug:
             print(f"  tracebacks: lakeplan runs {summary.run_id} (or add --debug)", file=sys.stderr)
     for note in summary.notes:

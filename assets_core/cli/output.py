@@ -44,3 +44,8 @@ def print_notes() -> None:
 def indented(text: str, prefix: str = "    ") -> str:
     """A multi-line text (a traceback) set off under the line it belongs to."""
     return "\n".join(prefix + line for line in text.rstrip("\n").splitlines())
+
+
+def logs_command(key: str, run_id: str) -> str:
+    """The command that shows what an attempt of ``key`` in run ``run_id`` printed."""
+    return f"lakeplan logs {key} --run {run_id}"
