@@ -43,6 +43,12 @@ def _setup(project: Project, target: LakeFS, text: str, pipeline: str = PIPELINE
     return project
 
 
+def _harness(project: Project, target: LakeFS, tmp_path: Path, name: str) -> Harness:
+    """The project's pipeline as it is now, compiled to one workflow, on a stand-in cluster as run ``name``."""
+    [workflow] = compile_project(project.workspace(), CONFIG, Request(all=True)).manifests
+    return Harness(workflow, _cluster(project, target, tmp_path), name)
+
+
 def test_local_run_with_a_failed_blocking_check_is_not_merged(sqlite_project: Project, lakefs_target: LakeFS) -> None:  # noqa: F811
     project = _setup(sqlite_project, lakefs_target, "a bad day")
     before = lakefs_target.branch().get_commit().id
@@ -98,8 +104,7 @@ def test_argo_blocking_check_keeps_the_branch_unmerged_until_the_check_is_fixed(
     tmp_path: Path,
 ) -> None:
     project = _setup(pg_project, lakefs_target, "bad news")
-    [workflow] = compile_project(project.workspace(), CONFIG, Request(all=True)).manifests
-    harness = Harness(workflow, _cluster(project, lakefs_target, tmp_path), "lakeplan-wf-check1")
+    harness = _harness(project, lakefs_target, tmp_path, "lakeplan-wf-check1")
     before = lakefs_target.branch().get_commit().id
 
     results = harness.run()
@@ -124,8 +129,7 @@ def test_argo_blocking_check_keeps_the_branch_unmerged_until_the_check_is_fixed(
     assert _run(project, "lakeplan-wf-check1").status is RunStatus.FAILED
 
     project.write("pipeline", PIPELINE.replace('"BAD" not in', '"WORSE" not in'))  # the check was wrong: fix it
-    [fixed] = compile_project(project.workspace(), CONFIG, Request(all=True)).manifests
-    rerun = Harness(fixed, _cluster(project, lakefs_target, tmp_path), "lakeplan-wf-check2")
+    rerun = _harness(project, lakefs_target, tmp_path, "lakeplan-wf-check2")
     results = rerun.run()
     assert {n: _line(r)["outcome"] for n, r in results.items() if n != "plan"} == {
         "base": "restored",  # built by the unpublished run, copied onto this run's branch
@@ -145,16 +149,14 @@ def test_argo_check_only_step_rechecks_in_the_pod_without_a_rebuild(
     tmp_path: Path,
 ) -> None:
     project = _setup(pg_project, lakefs_target, "good news")
-    [workflow] = compile_project(project.workspace(), CONFIG, Request(all=True)).manifests
-    assert Harness(workflow, _cluster(project, lakefs_target, tmp_path), "lakeplan-wf-only1").run()
+    assert _harness(project, lakefs_target, tmp_path, "lakeplan-wf-only1").run()
     shout = project.workspace().store.heads()["shout"]
 
     printing = PIPELINE.replace(
         "    return CheckResult(", '    print("checking", shout["text"])\n        return CheckResult('
     )
     project.write("pipeline", printing)  # only the check's code changed
-    [changed] = compile_project(project.workspace(), CONFIG, Request(all=True)).manifests
-    harness = Harness(changed, _cluster(project, lakefs_target, tmp_path), "lakeplan-wf-only2")
+    harness = _harness(project, lakefs_target, tmp_path, "lakeplan-wf-only2")
     results = harness.run()
     outcomes = {n: _line(r)["outcome"] for n, r in results.items() if n != "plan"}
     assert outcomes == {"base": "fresh", "shout": "checked", "report": "fresh"}  # re-checked in its pod, not rebuilt
@@ -164,8 +166,7 @@ def test_argo_check_only_step_rechecks_in_the_pod_without_a_rebuild(
 
     before = lakefs_target.branch().get_commit().id
     project.write("pipeline", printing.replace('"BAD" not in', '"GOOD" not in'))  # now fails the current version
-    [stricter] = compile_project(project.workspace(), CONFIG, Request(all=True)).manifests
-    failing = Harness(stricter, _cluster(project, lakefs_target, tmp_path), "lakeplan-wf-only3")
+    failing = _harness(project, lakefs_target, tmp_path, "lakeplan-wf-only3")
     results = failing.run()
     assert {n: r.phase for n, r in results.items() if n != "plan"} == {
         "base": "Succeeded",
