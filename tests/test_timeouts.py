@@ -23,7 +23,7 @@ from assets_core.errors import ConfigError, DefinitionError
 from assets_core.executor import RunSummary, planned_work, run
 from assets_core.records import MaterializationKind
 from assets_core.step import Outcome
-from assets_core.timeouts import format_duration, parse_timeout
+from assets_core.timeouts import StepTimedOut, TimeLimit, format_duration, parse_timeout
 from assets_core.workspace import Workspace
 
 
@@ -173,6 +173,24 @@ def test_outside_the_main_thread_the_limit_is_raised_in_the_steps_thread(
     assert not thread.is_alive()
     assert _outcomes(done[0])["hung"][1].startswith("timed out after 1s (")
     assert _outcomes(done[0])["later"][0] is Outcome.BUILT
+
+
+def test_resume_runs_on_under_the_attempts_deadline_and_raises_at_once_past_it() -> None:
+    """What checks run under (check_step.py): the time left in the attempt, not a new one."""
+    heard: list[float | None] = []
+    with TimeLimit(1, heard.append) as clock:
+        deadline = clock.start()
+        clock.stop()
+        started = time.monotonic()
+        with pytest.raises(StepTimedOut, match=r"^timed out after 1s$"), clock.running():
+            time.sleep(30)
+        assert time.monotonic() - started < 1.5  # within the attempt's 1 s, not a fresh one after it
+        assert heard[-1] is None and heard.count(deadline) == 2  # resumed on the same deadline; stopped after
+        with pytest.raises(StepTimedOut):
+            clock.resume()  # past the deadline: at once, nothing armed
+        time.sleep(1.2)  # no alarm lands later either
+    with TimeLimit(None, heard.append) as unlimited, unlimited.running():
+        pass  # no limit: nothing to arm
 
 
 def test_a_claims_lease_never_passes_the_deadline() -> None:
