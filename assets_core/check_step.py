@@ -182,11 +182,15 @@ def check_current(
     if checked.blocking:
         hint = "fix the data or the check and run again (--force rebuilds it)"
         message = f"{checked.message}; {hint}"
-        return StepResult(asset.key, Outcome.FAILED, seconds, head.data_version, message, log=checked.log)
+        return StepResult(
+            asset.key, Outcome.FAILED, seconds, head.data_version, message, log=checked.log, log_recorded=False
+        )
     reused = len(checked.results) - checked.ran
     note = f"ran {checked.ran} of {len(checked.results)} checks" + (f" ({reused} unchanged)" if reused else "")
     message = "; ".join(filter(None, [note, checked.message]))
-    return StepResult(asset.key, Outcome.CHECKED, seconds, head.data_version, message, log=checked.log)
+    return StepResult(
+        asset.key, Outcome.CHECKED, seconds, head.data_version, message, log=checked.log, log_recorded=False
+    )
 
 
 def check(ws: Workspace, key: str, run_id: str) -> StepResult:

@@ -60,6 +60,7 @@ class StepResult:
     attempts: int = 0
     traceback: str | None = None  # a failure's traceback of the user's code, as recorded with the attempt
     log: str | None = None  # what the asset's code printed (step_log.py), as recorded with the attempt
+    log_recorded: bool = True  # False: ``log`` is only shown ('lakeplan logs' has nothing): a check-only step
 
     def to_json(self) -> dict[str, Any]:
         """The stable form ``materialize --json`` and the pod's ``step`` line print."""

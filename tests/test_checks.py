@@ -198,6 +198,9 @@ def test_a_hung_check_only_step_and_check_command_time_out(project: Project, mon
     assert failed.log == "checking again 2\n" and _builds(project) == 1
     ws = project.workspace()
     assert ws.store.held_claims() == []
+    again = project.cli("materialize", "-m", project.module(), timeout=30)  # a timed-out check runs again
+    assert again.returncode == 1 and "    | checking again 2" in again.stderr  # shown under its progress line
+    assert "its output: lakeplan logs" not in again.stderr  # not pointed to: a check-only step records no log
     result = project.cli("check", "-m", project.module(), "numbers", timeout=30)
     assert result.returncode == 1
     assert "no_negatives  yes       timed out after 1s (" in result.stdout, result.stdout

@@ -372,7 +372,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
                 print(f"  {r.outcome.value} {r.key}: {r.message}", file=sys.stderr)
                 if args.debug and r.traceback:
                     print(indented(r.traceback), file=sys.stderr)
-                if r.log:
+                if r.log and r.log_recorded:
                     print(f"    its output: {logs_command(r.key, summary.run_id)}", file=sys.stderr)
         if any(r.traceback for r in summary.results) and not args.debug:
             print(f"  tracebacks: lakeplan runs {summary.run_id} (or add --debug)", file=sys.stderr)
