@@ -144,3 +144,16 @@ CHECKED = """
         bad = sum(1 for n in numbers if n < 0)
         return CheckResult(passed=bad == 0, metadata={"negative": bad})
 """
+
+# CHECKED with a 1 s limit on numbers and a check that prints, then hangs unless HANG=no
+HUNG_CHECK = (
+    CHECKED.replace("from pathlib import Path", "import os\n    import time\n    from pathlib import Path")
+    .replace("    @asset\n    def numbers", "    @asset(timeout=1)\n    def numbers")
+    .replace(
+        "        bad = sum(",
+        '        print("checking", len(numbers))\n'
+        '        if os.environ.get("HANG") != "no":\n'
+        "            time.sleep(600)\n"
+        "        bad = sum(",
+    )
+)

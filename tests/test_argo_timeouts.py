@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from argo_harness import DEADLINE_EXCEEDED, Cluster, Harness
 from conftest import Project
-from sample_pipelines import HUNG
+from sample_pipelines import HUNG, HUNG_CHECK
 from test_argo_harness import _compile, _env, _outcome
 
 from argo_compiler.compiler import POD_START_GRACE_SECONDS
@@ -78,6 +78,30 @@ def test_the_pod_stops_a_hung_step_and_records_it_as_timed_out(project: Project,
     ws = Workspace.load(project.module(), load_settings(project.root, env))
     [failure] = ws.store.history("hung")
     assert failure.kind is MaterializationKind.FAILED and failure.error == _message(hung.stdout)
+    assert ws.store.held_claims() == []
+
+
+def test_the_pod_stops_a_hung_check_within_its_assets_limit(sqlite_project: Project, tmp_path: Path) -> None:
+    """A check counts toward its asset's attempt: the pod fails it 'timed out', keeps what it printed, and
+    exits 1 before the pod's own deadline would kill it."""
+    project = sqlite_project
+    project.write("pipeline", HUNG_CHECK)
+    project.write_file(f"{project.package}/raw.json", json.dumps({"values": [1, 2]}))
+    storage = tmp_path / "pvc"
+    storage.mkdir()
+    env = _env(project.database_url, storage)
+    [workflow] = _compile(project.root, env, "-m", project.module(), "--all")
+    started = time.monotonic()
+    results = Harness(workflow, _cluster(project, storage), workflow_name="wf-timeout-3").run()
+    assert time.monotonic() - started < 60
+    numbers = results["numbers"]
+    assert (numbers.phase, numbers.exit_code, numbers.attempts) == ("Failed", 1, 1)
+    assert _message(numbers.stdout).startswith("blocking check 'no_negatives' timed out after 1s (")
+    assert "checking 2" in numbers.stderr  # the check's print, in the pod's log
+    assert results["total"].phase == "Omitted"
+    ws = Workspace.load(project.module(), load_settings(project.root, env))
+    [failure] = ws.store.attempts("numbers")
+    assert failure.kind is MaterializationKind.FAILED and failure.log == "checking 2\n"
     assert ws.store.held_claims() == []
 
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 from conftest import Project
-from sample_pipelines import CHECKED
+from sample_pipelines import CHECKED, HUNG_CHECK
 
 from assets_core import (
     AssetCheck,
@@ -143,19 +143,6 @@ def test_a_changed_check_failing_on_the_current_version_holds_dependents_back(pr
     assert _builds(project) == 1
     forced = _materialize(project, force=True)  # --force rebuilds and checks afresh
     assert _outcomes(forced)["numbers"] is Outcome.FAILED and _builds(project) == 2
-
-
-HUNG_CHECK = (
-    CHECKED.replace("from pathlib import Path", "import os\n    import time\n    from pathlib import Path")
-    .replace("    @asset\n    def numbers", "    @asset(timeout=1)\n    def numbers")
-    .replace(
-        "        bad = sum(",
-        '        print("checking", len(numbers))\n'
-        '        if os.environ.get("HANG") != "no":\n'
-        "            time.sleep(600)\n"
-        "        bad = sum(",
-    )
-)
 
 
 @pytest.mark.parametrize("workers", [1, 2])
