@@ -17,7 +17,7 @@ from sample_pipelines import NUMBERS, TWO_ASSETS
 
 from assets_core.cli.progress import Progress
 from assets_core.executor import run
-from assets_core.step import Outcome, materialize
+from assets_core.step import Outcome, StepResult, materialize
 from assets_core.step_log import MAX_LOG_BYTES, Captured, captured, read_log, to_terminal
 
 SECRET = "hunter2-s3cret"
@@ -323,3 +323,14 @@ def test_a_timed_out_attempt_keeps_what_it_printed(sqlite_project: Project, work
     assert failed["message"].startswith("timed out after 1s"), failed
     shown = sqlite_project.cli("logs", "-m", module, "hangs", check=True)
     assert shown.stdout == "started, now hanging\n"
+
+
+def test_long_output_points_to_lakeplan_logs_only_when_recorded() -> None:
+    log = "".join(f"line {n}\n" for n in range(25))
+    shown = io.StringIO()
+    with Progress(out=shown) as progress:
+        progress.finished(StepResult("a", Outcome.BUILT, log=log), 1, 2)
+        progress.finished(StepResult("b", Outcome.CHECKED, log=log, log_recorded=False), 2, 2)  # a check-only step
+    lines = shown.getvalue().splitlines()
+    assert "    | [5 earlier lines: lakeplan logs a]" in lines and "    | [5 earlier lines not shown]" in lines
+    assert lines[-1] == "    | line 24"

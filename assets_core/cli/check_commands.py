@@ -20,8 +20,9 @@ CHECK_EPILOG = """\
 Runs every check declared with @asset_check(asset=ASSET) on the asset's current version, whatever was
 recorded before (a check's result is otherwise reused while the data and the check's code are
 unchanged), and records the results as a run of its own. The asset is not rebuilt.
-Exit code 1 when a blocking check fails (with severity 'error' or by raising): the asset's dependents
-then plan as stale and wait until it passes.
+Exit code 1 when a blocking check fails (with severity 'error', by raising, or by running past the
+asset's time limit, @asset(timeout=...), which the checks share): the asset's dependents then plan as
+stale and wait until it passes. What the checks print is shown on stderr (--json: 'log'), not recorded.
 
 examples:
   lakeplan check orders
@@ -66,12 +67,15 @@ def cmd_check(args: argparse.Namespace) -> int:
                 "data_version": result.data_version,
                 "outcome": result.outcome.value,
                 "message": result.message,
+                "log": result.log,
                 "checks": [r.to_json() for r in records],
             }
         )
         return 1 if failed else 0
     version = short(result.data_version, 12) if result.data_version else "-"
     print(f"{args.asset} @ {version}: {result.outcome.value} (run {run_id})")
+    for line in (result.log or "").splitlines():  # what the checks printed, to stderr as under materialize
+        print(f"    | {line}", file=sys.stderr)
     if records:
         table(
             ["CHECK", "BLOCKING", "RESULT"],

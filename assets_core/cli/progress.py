@@ -51,7 +51,7 @@ class Progress:
             line = f"[{done:>{width}}/{total}] {result.outcome.value:<9} {result.key} ({result.seconds:.2f}s){detail}"
             self._print(line)
             if result.log:
-                for shown in _output_lines(result.key, result.log):
+                for shown in _output_lines(result.key, result.log, result.log_recorded):
                     self._print(f"    | {shown}")
 
     def _tick(self) -> None:
@@ -68,10 +68,12 @@ class Progress:
             to_terminal(line, self._out)
 
 
-def _output_lines(key: str, log: str) -> list[str]:
-    """The last lines of what ``key`` printed, led by a pointer to the rest when there is more."""
+def _output_lines(key: str, log: str, recorded: bool = True) -> list[str]:
+    """The last lines of what ``key`` printed, led by a pointer to the rest when there is more (``recorded``:
+    ``lakeplan logs`` has it)."""
     lines = log.rstrip("\n").splitlines()
     if len(lines) <= SHOWN_OUTPUT_LINES:
         return lines
     earlier = len(lines) - SHOWN_OUTPUT_LINES
-    return [f"[{earlier} earlier lines: lakeplan logs {key}]", *lines[-SHOWN_OUTPUT_LINES:]]
+    where = f": lakeplan logs {key}" if recorded else " not shown"
+    return [f"[{earlier} earlier lines{where}]", *lines[-SHOWN_OUTPUT_LINES:]]
