@@ -18,6 +18,7 @@ from .graph_render import COLOURS, NodeView
 from .lineage import materialization_json
 from .planner import Plan
 from .records import CheckRecord, Materialization, MaterializationKind
+from .timeouts import TIMED_OUT
 
 
 def asset_details(
@@ -113,7 +114,7 @@ _SCRIPT = """
   function value(v) { return typeof v === "object" && v !== null ? JSON.stringify(v) : String(v); }
   function verdict(c) {
     if (c.passed === null) return "not run on this version";
-    if (c.error) return "raised " + c.error;
+    if (c.error) return c.error.startsWith(TIMED_OUT) ? c.error : "raised " + c.error;
     const state = c.passed ? "passed" : c.severity === "warn" ? "warned" : "failed";
     const meta = Object.entries(c.metadata).map(([k, v]) => k + "=" + value(v)).join(" ");
     return meta ? state + " (" + meta + ")" : state;
@@ -221,6 +222,6 @@ def render_html(svg: str, details: Mapping[str, Mapping[str, Any]], title: str) 
         '<div id="lp-details"><p>Click an asset to see its status, versions, metadata and history.</p></div>\n'
         f'<script type="application/json" id="lp-data">{_script_json(details)}</script>\n'
         f'<script type="application/json" id="lp-colours">{_script_json(colours)}</script>\n'
-        f"<script>{_SCRIPT}</script>\n"
+        f"<script>const TIMED_OUT = {_script_json(TIMED_OUT)};{_SCRIPT}</script>\n"  # as check_status words it
         "</body></html>\n"
     )

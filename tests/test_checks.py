@@ -218,6 +218,7 @@ def test_what_a_check_printed_is_kept_and_history_and_the_html_view_point_to_it(
     assert details["numbers"]["materializations"][0]["logs"] == f"lakeplan logs numbers --run {run_id}"
     assert details["total"]["materializations"][0]["logs"] is None
     assert '"output: " + m.logs' in page  # the panel's detail cell shows it
+    assert 'const TIMED_OUT = "timed out after ";' in page  # a timed-out check reads as in the terminal
 
 
 WARN = CHECKED.replace("blocking=True", "blocking=False")
