@@ -418,6 +418,11 @@ def source_asset(
         raise DefinitionError(
             f"{where}: a partitioned source's path names its partition, e.g. 'events/{{partition}}.csv'"
         )
+    if checked is not None and path is None:
+        raise DefinitionError(
+            f"{where}: a partitioned source is read from files, one per partition; give "
+            "path='events/{partition}.csv' instead of version=/read="
+        )
     if checked is None and placeholder:
         raise DefinitionError(f"{where}: path has '{{partition}}' but the source has no partitions=; declare them")
     grp = group or "sources"

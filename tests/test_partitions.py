@@ -7,7 +7,6 @@ import datetime as dt
 import re
 
 import pytest
-from conftest import Project
 
 from assets_core.errors import DefinitionError
 from assets_core.partitions import (
@@ -252,23 +251,5 @@ def test_partition_options_are_checked_where_declared() -> None:
         def b() -> int:
             return 1
 
-
-def test_a_project_with_partitioned_assets_is_refused_in_one_line(sqlite_project: Project) -> None:
-    """Until the store, steps and CLI read partitions, such an asset must not be built unpartitioned."""
-    sqlite_project.write(
-        "pipeline",
-        """
-        from assets_core import asset
-        from assets_core.partitions import daily_partitions
-
-        @asset(partitions=daily_partitions("2026-01-01"))
-        def events() -> list:
-            return []
-        """,
-    )
-    result = sqlite_project.cli("plan", "-m", sqlite_project.module())
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines() == [
-        "error: 'events' declares partitions=, which this lakeplan checks but cannot materialize yet; "
-        "remove partitions= (and partition_mapping=) for now"
-    ]
+    with pytest.raises(DefinitionError, match="a partitioned source is read from files"):
+        source_asset("events", version=lambda: "1", read=lambda: [], partitions=DAYS)

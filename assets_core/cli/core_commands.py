@@ -273,7 +273,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     result = ws.plan(args.select, verify=args.verify, partitions=partition_range(args))
     statuses = [s for s in result.statuses if s.stale or not args.stale]
     if ws.partitioned:
-        return print_partitioned_plan(ws, result, statuses, args.json)
+        return print_partitioned_plan(ws, result, args.stale, args.json)
     checks = check_results(ws, statuses)
     if args.json:
         from ..step import timeout_of
@@ -320,12 +320,13 @@ def check_results(ws: Any, statuses: list[Any]) -> dict[str, list[dict[str, Any]
     }
 
 
-def print_partitioned_plan(ws: Any, result: Any, statuses: list[Any], as_json: bool) -> int:
+def print_partitioned_plan(ws: Any, result: Any, only_stale: bool, as_json: bool) -> int:
     """A partitioned project's plan: one row per asset (partitions summarised); as JSON, every partition
     too, each with its asset and partition key."""
     from ..partition_summary import summarise
 
-    summaries = summarise(statuses, ws.instance, ws.partition_order)
+    summaries = summarise(result.statuses, ws.instance, ws.partition_order)
+    statuses = [s for s in result.statuses if s.stale or not only_stale]
     if as_json:
         data = result.to_json()
         data["assets"] = [
@@ -337,7 +338,9 @@ def print_partitioned_plan(ws: Any, result: Any, statuses: list[Any], as_json: b
         return 0
     rows = []
     for summary in summaries:
-        label = "STALE" if summary.stale or (not summary.partitioned and summary.causes) else "FRESH"
+        label = "STALE" if summary.causes else "FRESH"
+        if only_stale and not summary.causes:
+            continue
         count = f"{len(summary.stale)} of {summary.planned} stale" if summary.partitioned else "-"
         where = ", ".join(summary.ranges[:4]) + (
             f", ... ({len(summary.ranges)} ranges)" if len(summary.ranges) > 4 else ""

@@ -1,0 +1,200 @@
+"""Partitioned projects run end to end (issue 14): the workspace plans one node per (asset, partition),
+source partitions are observed one by one, a step reads one value, a window as one table or every
+partition by key, stores under ``ASSET/partition=KEY``, and a backfill after one day's source changed
+rebuilds exactly that day's cone."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pandas as pd
+import pytest
+from conftest import Project
+from sample_pipelines import PARTITIONED, PARTITIONED_DAYS
+
+from assets_core import partition_key
+from assets_core.errors import DefinitionError, SelectionError
+from assets_core.executor import RunSummary, planned_work, run
+from assets_core.partition_scope import PartitionRange
+from assets_core.planner import CauseKind
+from assets_core.step import Outcome
+from assets_core.workspace import Workspace
+
+
+def write_events(project: Project, day: str, counts: list[int]) -> None:
+    rows = "".join(f"{day}-{i},{n}\n" for i, n in enumerate(counts))
+    project.write_file(f"{project.package}/data/events/{day}.csv", "event_id,n\n" + rows)
+
+
+def partitioned(project: Project) -> Workspace:
+    project.write("pipeline", PARTITIONED)
+    for number, day in enumerate(PARTITIONED_DAYS, start=1):
+        write_events(project, day, [number, number, -1])  # the -1 row is cleaned away: each day sums to 2*number
+    return project.workspace()
+
+
+def materialize(ws: Workspace, partitions: PartitionRange | None = None, workers: int = 1) -> RunSummary:
+    keys, waiting = planned_work(ws.plan(partitions=partitions))
+    return run(ws, keys, workers=workers, waiting=waiting)
+
+
+def value(ws: Workspace, key: str) -> Any:
+    head = ws.store.heads([key])[key]
+    path = ws.objects.fetch(head.location, head.data_version)
+    return pd.read_parquet(path) if path.suffix == ".parquet" else json.loads(path.read_bytes())
+
+
+def c(day: str) -> str:
+    return f"clean/partition={day}"
+
+
+def r(day: str) -> str:
+    return f"rolling/partition={day}"
+
+
+def test_a_backfill_after_one_days_source_changed_rebuilds_only_that_days_cone(project: Project) -> None:
+    ws = partitioned(project)
+    first = materialize(ws)
+    assert first.counts()["built"] == 11 and not first.failed  # 5 clean + 5 rolling + model
+    assert not ws.plan().stale
+
+    write_events(project, "2026-01-02", [50, -1])
+    ws = project.workspace()
+    planned = ws.plan(partitions=PartitionRange("2026-01-01", "2026-01-05"))
+    cone = {c("2026-01-02"), r("2026-01-02"), r("2026-01-03"), r("2026-01-04"), "model"}
+    assert {s.key for s in planned.stale} == cone
+    (changed,) = [s for s in planned.stale if s.key == c("2026-01-02")]
+    assert [(x.kind, x.input) for x in changed.causes] == [(CauseKind.DATA, "events/partition=2026-01-02")]
+
+    backfill = materialize(ws, PartitionRange("2026-01-01", "2026-01-05"))
+    assert {x.key for x in backfill.results if x.outcome is Outcome.BUILT} == cone
+    assert len(backfill.results) == len(cone)  # nothing else was even looked at
+    assert not ws.plan().stale
+    assert value(ws, "model") == {
+        "2026-01-01": 2,
+        "2026-01-02": 52,
+        "2026-01-03": 58,
+        "2026-01-04": 64,
+        "2026-01-05": 24,
+    }
+
+
+def test_inputs_come_as_one_value_a_window_table_or_a_dict_and_outputs_are_stored_per_partition(
+    sqlite_project: Project,
+) -> None:
+    ws = partitioned(sqlite_project)
+    assert not materialize(ws).failed
+    clean = value(ws, c("2026-01-03"))
+    assert list(clean["day"]) == ["2026-01-03"] * 2 and list(clean["n"]) == [3, 3]  # identity: that day only
+    rolling = value(ws, r("2026-01-03"))
+    assert rolling.to_dict("records") == [{"as_of": "2026-01-03", "days": 3, "n": 12}]  # 2+4+6, one table
+    assert value(ws, r("2026-01-01")).to_dict("records") == [{"as_of": "2026-01-01", "days": 1, "n": 2}]
+    assert value(ws, "model")["2026-01-05"] == 8 + 10 + 6  # a dict of every day's window
+    head = ws.store.heads([r("2026-01-03")])[r("2026-01-03")]
+    assert head.location.startswith("rolling/partition=2026-01-03/")
+    assert (ws.settings.resolved_storage_root / "rolling" / "partition=2026-01-03").is_dir()
+
+
+def test_one_partition_builds_it_and_what_reads_it_among_the_selection(sqlite_project: Project) -> None:
+    ws = partitioned(sqlite_project)
+    summary = materialize(ws, PartitionRange.one("2026-01-04"))
+    assert [x.key for x in summary.results] == [c("2026-01-04"), r("2026-01-04"), "model"]
+    # rolling 2026-01-04 reads days 2 and 3, never built: it waits, and so does the model
+    outcomes = {x.key: x.outcome for x in summary.results}
+    assert outcomes[c("2026-01-04")] is Outcome.BUILT
+    assert outcomes[r("2026-01-04")] is Outcome.FAILED  # its inputs have no data yet
+    assert outcomes["model"] is Outcome.SKIPPED
+
+
+def test_a_range_builds_exactly_the_range_and_the_unpartitioned_assets_reading_it(sqlite_project: Project) -> None:
+    ws = partitioned(sqlite_project)
+    keys = ws.scope("clean+", PartitionRange("2026-01-02", "2026-01-03"))
+    assert keys == {c("2026-01-02"), c("2026-01-03"), r("2026-01-02"), r("2026-01-03"), "model"}
+    assert ws.scope("rolling", PartitionRange(None, "2026-01-02")) == {r("2026-01-01"), r("2026-01-02")}
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "select", "message"),
+    [
+        (
+            "2026-02-30",
+            "2026-02-30",
+            None,
+            "unknown partition key '2026-02-30' for the selected assets; 'clean' has "
+            "partitions 2026-01-01..2026-01-05 (5)",
+        ),
+        ("2026-01-04", "2026-01-02", None, "--from 2026-01-04 comes after --to 2026-01-02; swap them"),
+        ("2026-01-02", "2026-01-02", "model", "--partition/--from/--to given, but no selected asset is partitioned"),
+    ],
+)
+def test_partition_options_that_name_nothing_fail_in_one_line(
+    sqlite_project: Project, first: str, last: str, select: str | None, message: str
+) -> None:
+    ws = partitioned(sqlite_project)
+    with pytest.raises(SelectionError) as raised:
+        ws.plan(select, partitions=PartitionRange(first, last))
+    assert str(raised.value).startswith(message) and "\n" not in str(raised.value)
+
+
+def test_partition_key_outside_a_partitioned_step_says_so() -> None:
+    with pytest.raises(DefinitionError, match="outside an asset being materialized"):
+        partition_key()
+
+
+@pytest.mark.slow
+def test_workers_build_partitions_at_the_runs_now(sqlite_project: Project) -> None:
+    """Open-ended days: a worker expanding at its own clock would give the model every day since, unbuilt."""
+    sqlite_project.write(
+        "pipeline",
+        """
+        from assets_core import all_partitions, asset, daily_partitions, partition_key
+
+        days = daily_partitions("2026-01-01")
+
+        @asset(partitions=days)
+        def day() -> int:
+            return int(partition_key()[-2:])
+
+        @asset(partition_mapping={"day": all_partitions()})
+        def total(day: dict) -> int:
+            return sum(day.values())
+        """,
+    )
+    ws = Workspace.load(sqlite_project.module(), sqlite_project.settings(), now=dt.datetime(2026, 1, 4, tzinfo=dt.UTC))
+    summary = materialize(ws, workers=2)
+    assert not summary.failed and summary.counts()["built"] == 4
+    assert value(ws, "total") == 1 + 2 + 3
+
+
+@pytest.mark.slow
+def test_the_cli_plans_per_asset_and_backfills_a_range(sqlite_project: Project) -> None:
+    partitioned(sqlite_project)
+    module = sqlite_project.module()
+    sqlite_project.cli("materialize", "-m", module, check=True)
+    write_events(sqlite_project, "2026-01-05", [9])
+    shown = sqlite_project.cli("plan", "-m", module, check=True).stdout.splitlines()
+    assert shown[1].split()[:5] == ["clean", "STALE", "1", "of", "5"] and "2026-01-05" in shown[1]
+    assert "DATA: 'events' changed (1)" in shown[1]
+    assert "UPSTREAM: 'clean' is stale (1)" in shown[2]
+    data = json.loads(sqlite_project.cli("plan", "-m", module, "--json", "--stale", check=True).stdout)
+    assert [(a["asset"], a["partition"]) for a in data["assets"]] == [
+        ("clean", "2026-01-05"),
+        ("rolling", "2026-01-05"),
+        ("model", None),
+    ]
+    assert data["summary"][0] == {
+        "asset": "clean",
+        "partitioned": True,
+        "planned": 5,
+        "stale": 1,
+        "stale_ranges": ["2026-01-05"],
+        "waiting": 0,
+        "causes": [{"reason": "DATA: 'events' changed", "partitions": 1}],
+    }
+    done = sqlite_project.cli("materialize", "-m", module, "--from", "2026-01-05", "--select", "clean+", "--json")
+    assert done.returncode == 0, done.stderr
+    assert [x["key"] for x in json.loads(done.stdout)["results"]] == [c("2026-01-05"), r("2026-01-05"), "model"]
+    wrong = sqlite_project.cli("materialize", "-m", module, "--partition", "2026-01-01", "--to", "2026-01-02")
+    assert wrong.returncode == 2 and wrong.stderr == "error: give either --partition KEY or --from/--to, not both\n"
