@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .partition_graph import Instance
-from .planner import AssetStatus, CauseKind, StaleCause
+from .planner import AssetStatus, CauseKind, Plan, StaleCause
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,8 +23,9 @@ class AssetSummary:
     planned: int
     stale: tuple[str, ...]
     waiting: int
-    causes: tuple[tuple[str, int], ...]  # (reason, how many partitions), most frequent first
+    causes: tuple[tuple[CauseKind, str, int], ...]  # (kind, reason, how many partitions), most frequent first
     ranges: tuple[str, ...]  # the stale keys as 'first..last' runs of consecutive partitions
+    code_version: str
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -34,19 +35,19 @@ class AssetSummary:
             "stale": len(self.stale),
             "stale_ranges": list(self.ranges),
             "waiting": self.waiting,
-            "causes": [{"reason": r, "partitions": n} for r, n in self.causes],
+            "causes": [{"kind": k.value, "reason": r, "partitions": n} for k, r, n in self.causes],
         }
 
 
-def reason(cause: StaleCause, instance: Callable[[str], Instance]) -> str:
+def reason(cause: StaleCause, instance: Callable[[str], Instance]) -> tuple[CauseKind, str]:
     """A cause without what varies between partitions (versions, partition keys, locations)."""
     if cause.kind is CauseKind.UPSTREAM and cause.input is not None:
-        return f"UPSTREAM: {instance(cause.input).asset!r} is stale"
+        return cause.kind, f"{instance(cause.input).asset!r} is stale"
     if cause.kind is CauseKind.DATA and cause.input is not None:
-        return f"DATA: {instance(cause.input).asset!r} changed"
+        return cause.kind, f"{instance(cause.input).asset!r} changed"
     if cause.kind is CauseKind.MISSING:
-        return f"MISSING: {cause.message.split(':')[0]}"
-    return f"{cause.kind.value}: {cause.message}"
+        return cause.kind, cause.message.split(":")[0]
+    return cause.kind, cause.message
 
 
 def runs(keys: Iterable[str], order: Mapping[str, int]) -> tuple[str, ...]:
@@ -85,8 +86,23 @@ def summarise(
                 len(group),
                 keys,
                 sum(1 for s in group if s.waiting_on),
-                tuple(counted.most_common()),
+                tuple((kind, text, n) for (kind, text), n in counted.most_common()),
                 runs(keys, order_of(asset)) if partitioned else (),
+                group[0].code_version,
             )
         )
     return summaries
+
+
+def per_asset(statuses: Sequence[AssetStatus], summaries: Sequence[AssetSummary]) -> Plan:
+    """One status per asset (for the graph and HTML views): a partitioned asset is stale when any of its
+    partitions is, each kind of cause saying in how many; an unpartitioned one keeps its own status."""
+    own = {s.key: s for s in statuses}
+    folded = []
+    for summary in summaries:
+        if not summary.partitioned:
+            folded.append(own[summary.asset])
+            continue
+        causes = tuple(StaleCause(k, f"{r} in {n} of {summary.planned} partitions") for k, r, n in summary.causes)
+        folded.append(AssetStatus(summary.asset, causes, summary.code_version, None))
+    return Plan(tuple(folded))

@@ -59,6 +59,7 @@ def register(subparsers: Any) -> None:
     history = command(subparsers, "history", "list every materialization of an asset, newest first", HISTORY_EPILOG)
     add_target(history)
     history.add_argument("asset", metavar="ASSET")
+    add_partition(history)
     history.add_argument("-n", "--limit", type=whole_number_option(), metavar="N", help="show the newest N only")
     history.add_argument("--json", action="store_true", help="print as JSON (lakeplan.history/v1)")
     history.set_defaults(handler=cmd_history)
@@ -81,6 +82,7 @@ def register(subparsers: Any) -> None:
     )
     add_target(lineage)
     lineage.add_argument("asset", metavar="ASSET[@VERSION]", help="VERSION: data-version prefix or materialization id")
+    add_partition(lineage)
     direction = lineage.add_mutually_exclusive_group()
     direction.add_argument(
         "--upstream", dest="downstream", action="store_false", help="what it was built from (default)"
@@ -98,6 +100,7 @@ def register(subparsers: Any) -> None:
         metavar="ASSET",
         help="compare this asset only; RUN_A/RUN_B may then be its versions (id or data prefix)",
     )
+    add_partition(diff, "with --asset: ")
     diff.add_argument("--json", action="store_true", help="print as JSON (lakeplan.diff/v1)")
     diff.set_defaults(handler=cmd_diff)
 
@@ -144,6 +147,7 @@ renamed in the code keeps its history (marked removed).
 
 examples:
   lakeplan history model_report
+  lakeplan history -m examples.partitioned.pipeline clean_events --partition 2026-01-05
 """
 
 LOGS_EPILOG = """\
@@ -166,6 +170,7 @@ assets no longer in the code are marked removed.
 examples:
   lakeplan lineage model_report --upstream
   lakeplan lineage orders@3f2a1b --downstream --json
+  lakeplan lineage -m examples.partitioned.pipeline rolling_7d --partition 2026-01-07
 """
 
 DIFF_EPILOG = """\
@@ -178,6 +183,7 @@ examples:
   lakeplan diff latest~1 latest
   lakeplan diff 20261121-0930 20261122-0200
   lakeplan diff 20261121-0930 20261122-0200 --asset churn_model --json
+  lakeplan diff latest~1 latest --asset clean_events --partition 2026-01-05
 """
 
 ROLLBACK_EPILOG = """\
@@ -189,20 +195,51 @@ examples:
 """
 
 
+def add_partition(parser: argparse.ArgumentParser, prefix: str = "") -> None:
+    parser.add_argument(
+        "-p",
+        "--partition",
+        metavar="KEY",
+        help=f"{prefix}one partition of a partitioned asset (the same as naming ASSET/partition=KEY)",
+    )
+
+
+def _declared(ws: Workspace, key: str) -> bool:
+    """Whether ``key`` is an asset, or a partition of one, in today's code."""
+    return key in ws.planned.nodes and ws.instance(key).asset in ws.graph.assets
+
+
 def _check_asset(ws: Workspace, key: str, recorded: Collection[str] = ()) -> None:
     """Refuse a key that is neither in the code nor in ``recorded``, suggesting the nearest of either."""
-    if key not in ws.graph.assets and key not in recorded:
+    if not _declared(ws, key) and key not in recorded:
         import difflib
 
+        node = ws.graph.nodes.get(key)
+        if node is not None and node.partitions is not None:
+            first = node.partitions.keys(ws.now)[:1] or ("KEY",)
+            raise UnknownAsset(f"{key!r} is partitioned; name one partition with --partition {first[0]}")
         close = difflib.get_close_matches(key, [*ws.graph.assets, *recorded], n=1)
         hint = f"did you mean {close[0]!r}?" if close else "run 'lakeplan plan' to list the assets"
         raise UnknownAsset(f"unknown asset {key!r}; {hint}")
 
 
+def _partition_key(ws: Workspace, key: str, partition: str | None) -> str:
+    """The recorded key ``key --partition KEY`` names: ``ASSET/partition=KEY`` (for two dimensions,
+    KEY is 'VALUE|VALUE', e.g. 2026-03-02|DE)."""
+    from ..partition_graph import instance_key
+
+    if partition is None:
+        return key
+    node = ws.graph.nodes.get(key)
+    if node is None or node.partitions is None:
+        raise UnknownAsset(f"--partition given, but {key!r} is not a partitioned asset; drop --partition")
+    return instance_key(key, partition, node.partitions)
+
+
 def _audited(ws: Workspace, key: str) -> bool:
     """Check an asset the audit commands may name: one in the code (False) or one that is only recorded,
     no longer in the code (True: removed)."""
-    if key in ws.graph.assets:
+    if _declared(ws, key):
         return False
     _check_asset(ws, key, ws.store.recorded_keys())
     return True
@@ -213,7 +250,7 @@ def _removed_note(key: str) -> str:
 
 
 def _histories(ws: Workspace, keys: Any, limit: int | None = None) -> dict[str, list[Materialization]]:
-    return {k: ws.store.history(k, limit) for k in keys if k in ws.graph.assets}
+    return {k: ws.store.history(k, limit) for k in keys if k in ws.graph.assets and k in ws.planned.nodes}
 
 
 # -- graph -----------------------------------------------------------------------------------------
@@ -233,6 +270,10 @@ def cmd_graph(args: argparse.Namespace) -> int:
     recent = _histories(ws, keys, limit=5)
     failed = {k for k, h in recent.items() if h and h[0].kind is MaterializationKind.FAILED}
     plan = ws.plan()  # once: it reads every head and source
+    if ws.partitioned:  # one node per asset, its causes counting partitions
+        from ..partition_summary import per_asset, summarise
+
+        plan = per_asset(plan.statuses, summarise(plan.statuses, ws.instance, ws.partition_order))
     views = node_views(ws.graph, plan, failed)
     engine = find_engine()
     note = None
@@ -397,6 +438,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     from ..records import MaterializationKind
 
     ws = load_workspace(args)
+    args.asset = _partition_key(ws, args.asset, args.partition)
     removed = _audited(ws, args.asset)
     history = ws.store.history(args.asset, args.limit)
     head = ws.store.heads([args.asset]).get(args.asset)
@@ -409,7 +451,7 @@ def cmd_history(args: argparse.Namespace) -> int:
                 "asset": args.asset,
                 "removed": removed,
                 "head": head_id,
-                "declared_metadata": dict(ws.graph.nodes[args.asset].metadata) if args.asset in ws.graph.nodes else {},
+                "declared_metadata": {} if removed else dict(ws.graph.nodes[ws.instance(args.asset).asset].metadata),
                 "materializations": [_with_checks(materialization_json(m), checks.get(m.id or 0, [])) for m in history],
             }
         )
@@ -495,7 +537,7 @@ def _with_checks(data: dict[str, Any], checks: list[CheckRecord]) -> dict[str, A
 
 def _declared_metadata(ws: Workspace, key: str) -> str:
     """``@asset(metadata=...)`` as ``name=value`` pairs (empty when none, or the asset is no longer declared)."""
-    node = ws.graph.nodes.get(key)
+    node = ws.graph.nodes.get(ws.instance(key).asset) if key in ws.planned.nodes else None
     return " ".join(f"{name}={value}" for name, value in node.metadata.items()) if node is not None else ""
 
 
@@ -508,7 +550,7 @@ def _lineage_lines(
     mat = node.materialization
     if mat is not None:
         what = f"{mat.kind.value} #{mat.id} in run {mat.run_id}, code {short(mat.code_version, 8)}"
-    elif node.key in ws.graph.nodes and ws.graph.is_source(node.key):
+    elif node.key in ws.planned.nodes and ws.planned.is_source(node.key):
         what = "source"
     else:
         what = "no record of this version"
@@ -531,6 +573,7 @@ def cmd_lineage(args: argparse.Namespace) -> int:
 
     ws = load_workspace(args)
     key, _, spec = args.asset.partition("@")
+    key = _partition_key(ws, key, args.partition)
     _audited(ws, key)
     history = ws.store.history(key)
     if spec:
@@ -545,7 +588,7 @@ def cmd_lineage(args: argparse.Namespace) -> int:
         tree = downstream_lineage(key, root.data_version or "", root, recorded_downstream(histories), histories)
     else:
         tree = upstream_lineage(root, ws.store.histories())  # recorded inputs, even removed ones
-    removed = {k for k in _keys(tree) if k not in ws.graph.nodes}
+    removed = {k for k in _keys(tree) if k not in ws.planned.nodes}
     if args.json:
         dump_json(
             {
@@ -660,7 +703,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
     ws = load_workspace(args)
     runs = ws.store.runs()
+    if args.partition and not args.asset:
+        raise UnknownAsset("--partition compares one partition of an asset; add --asset ASSET")
     if args.asset:
+        args.asset = _partition_key(ws, args.asset, args.partition)
         gone = _audited(ws, args.asset)
         history = ws.store.history(args.asset)
         old, new = (_asset_side(runs, spec, args.asset, history) for spec in (args.a, args.b))
@@ -676,8 +722,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
     run_a, run_b = _run(runs, args.a), _run(runs, args.b)
     histories = ws.store.histories()
     last_a, last_b = last_id(run_a, histories), last_id(run_b, histories)
-    removed = set(histories) - set(ws.graph.nodes)
-    result = diff_runs(run_a, run_b, histories, last_a, last_b, ws.graph.order, removed)
+    removed = set(histories) - set(ws.planned.nodes)
+    result = diff_runs(run_a, run_b, histories, last_a, last_b, ws.planned.order, removed)
     checked = _check_diffs(ws, result.assets)
     if args.json:
         data = run_diff_json(result)

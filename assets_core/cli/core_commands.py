@@ -345,7 +345,8 @@ def print_partitioned_plan(ws: Any, result: Any, only_stale: bool, as_json: bool
         where = ", ".join(summary.ranges[:4]) + (
             f", ... ({len(summary.ranges)} ranges)" if len(summary.ranges) > 4 else ""
         )
-        causes = [f"{r} ({n})" if summary.partitioned else r for r, n in summary.causes] or [""]
+        causes = [f"{k.value}: {r}" + (f" ({n})" if summary.partitioned else "") for k, r, n in summary.causes]
+        causes = causes or [""]
         if summary.waiting:
             causes.append(f"WAITING: {summary.waiting} on stale upstreams outside the selection")
         rows.append([summary.asset, label, count, where or "-", causes[0]])
