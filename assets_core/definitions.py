@@ -414,9 +414,15 @@ def source_asset(
             resolved = _caller_dir() / resolved
     checked = _partitions(partitions, where)
     placeholder = path is not None and "{partition}" in str(path)
-    if checked is not None and path is not None and not placeholder:
+    names_each = isinstance(checked, MultiPartitions) and all(f"{{{n}}}" in str(path) for n, _ in checked.dimensions)
+    if checked is not None and path is not None and not (placeholder or names_each):
         raise DefinitionError(
             f"{where}: a partitioned source's path names its partition, e.g. 'events/{{partition}}.csv'"
+            + (
+                " or each dimension, e.g. 'events/{" + "}/{".join(n for n, _ in checked.dimensions) + "}.csv'"
+                if isinstance(checked, MultiPartitions)
+                else ""
+            )
         )
     if checked is not None and path is None:
         raise DefinitionError(

@@ -198,3 +198,97 @@ def test_the_cli_plans_per_asset_and_backfills_a_range(sqlite_project: Project) 
     assert [x["key"] for x in json.loads(done.stdout)["results"]] == [c("2026-01-05"), r("2026-01-05"), "model"]
     wrong = sqlite_project.cli("materialize", "-m", module, "--partition", "2026-01-01", "--to", "2026-01-02")
     assert wrong.returncode == 2 and wrong.stderr == "error: give either --partition KEY or --from/--to, not both\n"
+
+
+@pytest.fixture
+def lakeplan(sqlite_project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
+    """``lakeplan ARGS`` in this process, in the project: (exit code, stdout, stderr)."""
+    from assets_core.cli.main import main
+
+    monkeypatch.chdir(sqlite_project.root)
+    for name, setting in sqlite_project.env().items():
+        if name.startswith("LAKEPLAN_"):
+            monkeypatch.setenv(name, setting)
+
+    def call(*args: str) -> tuple[int, str, str]:
+        code = main([*args[:1], "-m", sqlite_project.module(), *args[1:]])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return call
+
+
+def test_history_lineage_and_diff_of_one_partition(sqlite_project: Project, lakeplan: Any) -> None:
+    partitioned(sqlite_project)
+    assert lakeplan("materialize", "-q")[0] == 0
+    write_events(sqlite_project, "2026-01-02", [7])
+    assert lakeplan("materialize", "-q", "--partition", "2026-01-02", "--select", "clean")[0] == 0
+
+    code, out, _ = lakeplan("history", "clean", "--partition", "2026-01-02")
+    assert code == 0 and len(out.splitlines()) == 3  # header, the rebuild (current) and the first build
+    assert out.splitlines()[1].startswith("*") and lakeplan("history", c("2026-01-02"))[1] == out
+
+    code, out, _ = lakeplan("lineage", "rolling", "--partition", "2026-01-03")
+    assert code == 0
+    assert all(f"events/partition=2026-01-0{d}" in out for d in (1, 2, 3)) and "2026-01-04" not in out
+
+    code, out, _ = lakeplan("diff", "latest~1", "latest", "--asset", "clean", "--partition", "2026-01-02")
+    assert code == 0 and "rows           2 -> 1 (-1)" in out and "input events/partition=2026-01-02" in out
+
+    code, _, err = lakeplan("history", "clean")
+    assert code == 2 and err == "error: 'clean' is partitioned; name one partition with --partition 2026-01-01\n"
+    code, _, err = lakeplan("history", "model", "--partition", "2026-01-01")
+    assert code == 2 and "'model' is not a partitioned asset; drop --partition" in err
+
+
+def test_the_graph_view_counts_stale_partitions_per_asset(sqlite_project: Project, lakeplan: Any) -> None:
+    partitioned(sqlite_project)
+    assert lakeplan("materialize", "-q", "--partition", "2026-01-01", "--select", "clean,rolling")[0] == 0
+    out_file = sqlite_project.root / "graph.html"
+    code, _, _ = lakeplan("graph", "--html", "-o", str(out_file))
+    page = out_file.read_text()
+    assert code == 0 and "MISSING: never materialized in 4 of 5 partitions" in page
+    assert "clean/partition=" not in page.split("<svg", 1)[1].split("</svg>", 1)[0]  # one node per asset
+
+
+def test_two_dimensional_sources_and_a_key_of_one_dimension(sqlite_project: Project) -> None:
+    sqlite_project.write(
+        "pipeline",
+        """
+        from assets_core import asset, daily_partitions, multi_partitions, source_asset, static_partitions
+
+        days = daily_partitions("2026-01-01", end="2026-01-03")
+        grid = multi_partitions(date=days, region=static_partitions(["DE", "FR"]))
+        sales = source_asset("sales", path="data/{region}/{date}.json", partitions=grid)
+
+        @asset(partitions=grid)
+        def cleaned(sales: list) -> list:
+            return sorted(sales)
+
+        @asset(partitions=days)
+        def per_day(cleaned: dict) -> dict:
+            return {key: len(rows) for key, rows in cleaned.items()}
+        """,
+    )
+    for day in ("2026-01-01", "2026-01-02"):
+        for n, region in enumerate(("DE", "FR"), start=1):
+            sqlite_project.write_file(f"{sqlite_project.package}/data/{region}/{day}.json", json.dumps([0] * n))
+    ws = sqlite_project.workspace()
+    fr = {"cleaned/date=2026-01-01/region=FR", "cleaned/date=2026-01-02/region=FR"}
+    days_reading_fr = {"per_day/partition=2026-01-01", "per_day/partition=2026-01-02"}  # not partitioned by region
+    assert ws.scope(None, PartitionRange.one("FR")) == fr | days_reading_fr
+    assert ws.scope("cleaned", PartitionRange.one("FR")) == fr
+    assert not materialize(ws).failed
+    assert value(ws, "per_day/partition=2026-01-02") == {"2026-01-02|DE": 1, "2026-01-02|FR": 2}
+
+
+def test_compiling_a_partitioned_project_for_argo_is_refused_in_one_line(
+    sqlite_project: Project, lakeplan: Any
+) -> None:
+    partitioned(sqlite_project)
+    code, out, err = lakeplan("compile")
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: 'events' is partitioned, and compiling partitions for Argo is not supported yet; "
+        "run it locally with 'lakeplan materialize'\n"
+    )

@@ -253,3 +253,38 @@ def test_partition_options_are_checked_where_declared() -> None:
 
     with pytest.raises(DefinitionError, match="a partitioned source is read from files"):
         source_asset("events", version=lambda: "1", read=lambda: [], partitions=DAYS)
+
+
+# ---------------------------------------------------------------------------------------------- inputs and summaries
+
+import pandas as pd  # noqa: E402
+import polars as pl  # noqa: E402
+import pyarrow as pa  # noqa: E402
+
+from assets_core.errors import StepFailed  # noqa: E402
+from assets_core.partition_inputs import combine, part_annotation  # noqa: E402
+from assets_core.partition_summary import runs  # noqa: E402
+
+
+def test_several_partitions_are_a_dict_or_one_concatenated_value_by_annotation() -> None:
+    frames = {"2026-01-01": pd.DataFrame({"n": [1]}), "2026-01-02": pd.DataFrame({"n": [2, 3]})}
+    assert list(combine("x", frames, pd.DataFrame)["n"]) == [1, 2, 3]
+    assert combine("x", frames, dict[str, pd.DataFrame]) == frames
+    assert part_annotation(dict[str, pd.DataFrame]) is pd.DataFrame and part_annotation(pd.DataFrame) is pd.DataFrame
+    polars = {k: pl.from_pandas(v) for k, v in frames.items()}
+    assert combine("x", polars, pl.DataFrame)["n"].to_list() == [1, 2, 3]
+    arrow = {k: pa.Table.from_pandas(v) for k, v in frames.items()}
+    assert combine("x", arrow, pa.Table).column("n").to_pylist() == [1, 2, 3]
+    assert combine("x", {"a": [1], "b": [2, 3]}, list) == [1, 2, 3]
+    with pytest.raises(StepFailed, match="annotate it dict\\[str, T\\] to receive them by partition key"):
+        combine("x", {"a": 1, "b": 2}, int)
+
+
+def test_stale_keys_are_shown_as_runs_of_consecutive_partitions() -> None:
+    order = {f"2026-01-0{d}": d for d in range(1, 10)}
+    assert runs(["2026-01-05", "2026-01-01", "2026-01-02", "2026-01-03", "2026-01-09"], order) == (
+        "2026-01-01..2026-01-03",
+        "2026-01-05",
+        "2026-01-09",
+    )
+    assert runs([], order) == ()
