@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-from conftest import Project
+from conftest import REPO, Project
 from sample_pipelines import PARTITIONED, PARTITIONED_DAYS
+from test_lakefs_store import LakeFS, lakefs_target  # noqa: F401 - the fixture
 
 from assets_core import partition_key
 from assets_core.errors import DefinitionError, SelectionError
@@ -292,3 +297,40 @@ def test_compiling_a_partitioned_project_for_argo_is_refused_in_one_line(
         "error: 'events' is partitioned, and compiling partitions for Argo is not supported yet; "
         "run it locally with 'lakeplan materialize'\n"
     )
+
+
+@pytest.mark.slow
+def test_the_example_on_lakefs_stores_per_partition_and_rebuilds_one_changed_days_cone(
+    lakefs_target: LakeFS,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Each source partition is its own object in the repository; outputs land at assets/ASSET/partition=KEY."""
+    events = REPO / "examples" / "partitioned" / "data" / "events"
+    for file in sorted(events.glob("*.csv")):
+        lakefs_target.put(f"examples/partitioned/data/events/{file.name}", file.read_bytes(), file.name)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("LAKEPLAN_")},
+        "LAKEPLAN_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
+        "LAKEPLAN_STORAGE_ROOT": str(tmp_path / "storage"),
+        "LAKEPLAN_LAKEFS_ENDPOINT": lakefs_target.endpoint,
+        "LAKEPLAN_LAKEFS_REPOSITORY": lakefs_target.repository,
+        "LAKEPLAN_LAKEFS_BRANCH": "main",
+    }
+
+    def lakeplan(*args: str) -> Any:
+        command = [sys.executable, "-m", "assets_core", *args, "-m", "examples.partitioned.pipeline", "--json"]
+        done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    assert lakeplan("materialize")["counts"]["built"] == 29
+    assert lakefs_target.branch().object("assets/clean_events/partition=2026-01-05.parquet").exists()
+    changed = (events / "2026-01-05.csv").read_bytes() + b"20260105-999,7,purchase,120.0\n"
+    lakefs_target.put("examples/partitioned/data/events/2026-01-05.csv", changed, "one more purchase")
+    stale = [(a["asset"], a["partition"]) for a in lakeplan("plan", "--stale")["assets"]]
+    cone = [("clean_events", "2026-01-05"), *(("rolling_7d", f"2026-01-{d:02}") for d in range(5, 12)), ("model", None)]
+    assert stale == cone
+    rebuilt = lakeplan("materialize")["results"]
+    assert {r["key"] for r in rebuilt if r["outcome"] == "built"} == {
+        f"{asset}/partition={day}" if day else asset for asset, day in cone
+    }
