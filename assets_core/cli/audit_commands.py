@@ -109,6 +109,7 @@ def register(subparsers: Any) -> None:
     )
     add_target(rollback)
     rollback.add_argument("asset", metavar="ASSET")
+    add_partition(rollback)
     rollback.add_argument("--to", required=True, metavar="VERSION", help="data-version prefix or materialization id")
     rollback.set_defaults(handler=cmd_rollback)
 
@@ -192,6 +193,7 @@ stale, so 'lakeplan materialize' rebuilds them from the rolled-back version.
 
 examples:
   lakeplan rollback churn_model --to 8c41f0
+  lakeplan rollback -m examples.partitioned.pipeline clean_events --partition 2026-01-05 --to 19ba59
 """
 
 
@@ -756,6 +758,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     from ..rollback import rollback
 
     ws = load_workspace(args, writes=True)
+    args.asset = _partition_key(ws, args.asset, args.partition)
     _check_asset(ws, args.asset)
     result = rollback(ws, args.asset, args.to)
     target = result.target
@@ -766,8 +769,9 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     )
     if result.note:
         print(result.note)
-    statuses = {s.key: s for s in ws.plan(f"{args.asset}+").statuses}
-    stale = [k for k, s in statuses.items() if s.stale and k != args.asset]
+    below = ws.planned.descendants([args.asset])  # of this partition only, for a partitioned asset
+    statuses = {s.key: s for s in ws.plan(f"{ws.instance(args.asset).asset}+").statuses}
+    stale = [k for k, s in statuses.items() if s.stale and k in below]
     if stale:
         print(f"now stale: {', '.join(stale)}; run 'lakeplan materialize' to rebuild them from this version")
     own = [f"{c.kind.value}: {c.message}" for c in statuses[args.asset].causes]

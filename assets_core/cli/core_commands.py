@@ -366,7 +366,8 @@ def explain_code_version(ws: Any, key: str, as_json: bool) -> int:
     from ..step import timeout_of
     from .audit_commands import _check_asset
 
-    _check_asset(ws, key)
+    if key not in ws.graph.assets:  # the code version is per asset, so a partitioned one is named bare
+        _check_asset(ws, key)
     code = ws.code_version(key)
     explicit = not code.parts
     timeout = timeout_of(ws, key)
