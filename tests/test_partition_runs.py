@@ -240,6 +240,11 @@ def test_history_lineage_and_diff_of_one_partition(sqlite_project: Project, lake
     code, out, _ = lakeplan("diff", "latest~1", "latest", "--asset", "clean", "--partition", "2026-01-02")
     assert code == 0 and "rows           2 -> 1 (-1)" in out and "input events/partition=2026-01-02" in out
 
+    first = json.loads(lakeplan("history", "clean", "--partition", "2026-01-02", "--json")[1])["materializations"][-1]
+    code, out, _ = lakeplan("rollback", "clean", "--partition", "2026-01-02", "--to", str(first["id"]))
+    # the rolled-back version was built from the old file, so it and the days reading it plan stale again
+    assert code == 0 and f"now stale: {r('2026-01-02')}, {r('2026-01-03')}, {r('2026-01-04')}, model;" in out
+
     code, _, err = lakeplan("history", "clean")
     assert code == 2 and err == "error: 'clean' is partitioned; name one partition with --partition 2026-01-01\n"
     code, _, err = lakeplan("history", "model", "--partition", "2026-01-01")
