@@ -35,7 +35,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assets_core import AssetDef, AssetGraph, AssetInput, CurrentState, Head, plan, source_asset
+from assets_core import AssetDef, AssetGraph, AssetInput, CurrentState, Head, partition_key, plan, source_asset
 from assets_core.config import Settings
 from assets_core.executor import planned_work, run
 from assets_core.metadata_store import MetadataStore
@@ -605,3 +605,138 @@ def test_partitioned_planner_matches_the_reference_model(
                 for s in result.statuses
             }
             assert actual == expected_plan(model, chosen), f"after event {number}: {event}"
+
+
+class RealPartitioned(Real):
+    """A partitioned scenario on the real workspace, executor, step and store: a daily source partition is
+    a JSON file, an asset's code version is shared by its partitions (a code event changes every one), and
+    each function computes its value from what its parameters receive (one value, or a dict by day)."""
+
+    def __init__(self, model: Model, store: MetadataStore, root: Path, declared: Declared, keys: list[str]) -> None:
+        super().__init__(model, store, root)
+        self.declared = declared
+        self.real = {model.shape.name(i): key for i, key in enumerate(keys)}
+        self.flat = {key: name for name, key in self.real.items()}
+        self.files = root / self.prefix
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}_{self.real[name]}"
+
+    def workspace(self) -> Workspace:
+        declared, model = self.declared, self.model
+        days = daily_partitions(declared.day(0), end=declared.day(declared.days))
+        nodes: list[Any] = []
+        for node in range(len(declared.partitioned)):
+            name, parts = declared.name(node), days if declared.partitioned[node] else None
+            key = f"{self.prefix}_{name}"
+            if node < declared.sources:
+                if parts is None:
+                    flat = self.flat[name]
+                    nodes.append(
+                        source_asset(key, version=_reader(model.source, flat, str), read=_reader(model.source, flat))
+                    )
+                    continue
+                for instance in declared.instances(node):
+                    file = self.files / name / f"{instance.split('=')[1]}.json"
+                    file.parent.mkdir(parents=True, exist_ok=True)
+                    file.write_text(str(model.source[self.flat[instance]]))
+                nodes.append(source_asset(key, path=str(self.files / name / "{partition}.json"), partitions=parts))
+                continue
+            reads = declared.reads[node - declared.sources]
+            many = {u: declared.partitioned[u] and (parts is None or m != "identity") for u, m in reads}
+            inputs = tuple(
+                AssetInput(declared.name(u), f"{self.prefix}_{declared.name(u)}", dict if many[u] else None)
+                for u, _ in reads
+            )
+            mapping = {
+                f"{self.prefix}_{declared.name(u)}": window(int(m.split(":")[1]))
+                if m.startswith("window")
+                else all_partitions()
+                for u, m in reads
+                if m != "identity" and parts is not None and declared.partitioned[u]
+            }
+            first = self.flat[declared.instances(node)[0]]
+            fn = _partitioned_fn(
+                model, name, [declared.name(u) for u, _ in reads], {k: self.flat[k] for k in declared.instances(node)}
+            )
+            nodes.append(
+                AssetDef(key, fn, inputs, code_version=model.code(first), partitions=parts, partition_mapping=mapping)
+            )
+        ws = Workspace(self.settings, "differential", AssetGraph.build(nodes))
+        ws.__dict__["store"] = self.store
+        ws.__dict__["objects"] = self.objects
+        return ws
+
+    def _chosen(self, selected: set[str] | None) -> set[str] | None:
+        return None if selected is None else {self.key(n) for n in selected}
+
+    def plan(self, selected: set[str] | None) -> dict[str, tuple[set[tuple[str, str | None]], list[str]]]:
+        cut = len(self.prefix) + 1
+        ws = self.workspace()
+        return {
+            self.flat[s.key[cut:]]: (
+                {(c.kind.value, self.flat[c.input[cut:]] if c.input else None) for c in s.causes},
+                sorted(self.flat[w[cut:]] for w in s.waiting_on),
+            )
+            for s in plan(ws.planned, ws.current_state(), self._chosen(selected)).statuses
+        }
+
+    def materialize(self, selected: set[str] | None, force: bool) -> dict[str, str]:
+        ws = self.workspace()
+        keys, waiting = planned_work(plan(ws.planned, ws.current_state(), self._chosen(selected)), force)
+        summary = run(ws, keys, force=force, waiting=waiting)
+        cut = len(self.prefix) + 1
+        return {self.flat[r.key[cut:]]: r.outcome.value for r in summary.results}
+
+
+def _partitioned_fn(model: Model, name: str, params: list[str], flat: dict[str, str]) -> Callable[..., int]:
+    """An asset's function: its partition's value from its inputs, flattened in the model's input order."""
+
+    def fn(**inputs: Any) -> int:
+        instance = name if name in flat else f"{name}/partition={partition_key()}"
+        values: list[int] = []
+        for param in params:
+            given = inputs[param]
+            values += list(given.values()) if isinstance(given, dict) else [given]
+        return value_of(model.salt[flat[instance]], values)
+
+    return fn
+
+
+def _siblings(declared: Declared, keys: list[str], shape: Shape) -> dict[str, list[str]]:
+    """Each flat asset node's name -> the flat names of every partition of the same asset."""
+    by_asset: dict[str, list[str]] = {}
+    for i, key in enumerate(keys):
+        by_asset.setdefault(key.split("/")[0], []).append(shape.name(i))
+    return {name: group for group in by_asset.values() for name in group}
+
+
+@pytest.mark.slow
+@_settings("LAKEPLAN_DIFFERENTIAL_PARTITION_RUNS", 25)
+@given(scenario=partitioned_scenarios())
+def test_partitioned_runs_match_the_reference_model(
+    scenario: tuple[Declared, Shape, list[str], list[Event]], shared: tuple[MetadataStore, Path]
+) -> None:
+    """Runs on partitions: every run's outcomes per partition, and every plan after each event, agree with
+    the model (code is per asset: a code event changes every partition of its asset in the model too)."""
+    declared, shape, keys, events = scenario
+    model = Model(shape)
+    siblings = _siblings(declared, keys, shape)
+    for name in model.salt:  # one code per asset, as lakeplan versions it
+        first = siblings[name][0]
+        model.salt[name], model.history[name] = model.salt[first], list(model.history[first])
+    real = RealPartitioned(model, *shared, declared, keys)
+    for number, event in enumerate(events):
+        if event[0] == "delete":
+            real.delete(shape.name(event[1]))
+        if event[0] == "code":
+            for name in siblings[shape.name(event[1])]:
+                model.change_code(name, event[2])
+            selected = None
+        else:
+            selected = _apply(model, event)
+        if event[0] == "materialize":
+            expected = model.materialize(selected or set(model.salt), event[2])
+            assert real.materialize(selected, event[2]) == expected, f"event {number}: {event}"
+        for chosen in (None, selected):
+            assert real.plan(chosen) == expected_plan(model, chosen), f"plan after event {number}: {event}"
