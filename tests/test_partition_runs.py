@@ -228,6 +228,7 @@ def test_history_lineage_and_diff_of_one_partition(sqlite_project: Project, lake
     assert lakeplan("materialize", "-q")[0] == 0
     write_events(sqlite_project, "2026-01-02", [7])
     assert lakeplan("materialize", "-q", "--partition", "2026-01-02", "--select", "clean")[0] == 0
+    assert json.loads(lakeplan("runs", "--json")[1])["runs"][0]["selection"] == "clean --partition 2026-01-02"
 
     code, out, _ = lakeplan("history", "clean", "--partition", "2026-01-02")
     assert code == 0 and len(out.splitlines()) == 3  # header, the rebuild (current) and the first build

@@ -396,6 +396,12 @@ def _time_limit(ws: Any, key: str, timeout: int | None) -> str:
     return f"each attempt may run {format_duration(timeout)} ({whose})"
 
 
+def recorded_selection(args: argparse.Namespace) -> str:
+    """The run's selection as recorded (``lakeplan runs``): the expression, and the partitions if given."""
+    flags = [("--partition", args.partition), ("--from", args.first), ("--to", args.last)]
+    return " ".join([args.select or "*", *(f"{flag} {value}" for flag, value in flags if value is not None)])
+
+
 def cmd_materialize(args: argparse.Namespace) -> int:
     from ..executor import RunInterrupted, planned_work, run
     from ..step import Outcome
@@ -416,7 +422,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
             summary = run(
                 ws,
                 keys,
-                selection=args.select or "*",
+                selection=recorded_selection(args),
                 force=args.force,
                 workers=workers,
                 on_result=progress.finished,
