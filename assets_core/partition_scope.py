@@ -30,14 +30,19 @@ class PartitionRange:
 
 
 def keys_in_range(partitions: AnyPartitions, wanted: PartitionRange, now: dt.datetime) -> frozenset[str] | None:
-    """The partition keys of ``partitions`` within ``wanted`` (for two dimensions: those whose value in a
-    dimension holding both ends is within it), or None when they do not name partitions of it."""
-    if isinstance(partitions, MultiPartitions):
-        for index, (_, dimension) in enumerate(partitions.dimensions):
-            inner = keys_in_range(dimension, wanted, now)
-            if inner is not None:
-                return frozenset(k for k in partitions.keys(now) if k.split(SEPARATOR)[index] in inner)
-        return None
+    """The partition keys of ``partitions`` within ``wanted`` (for two dimensions, ends that are values of one
+    dimension choose every key whose value there is within them), or None when they name none of its keys."""
+    found = _between(partitions, wanted, now)
+    if found is not None or not isinstance(partitions, MultiPartitions):
+        return found
+    for index, (_, dimension) in enumerate(partitions.dimensions):
+        inner = _between(dimension, wanted, now)
+        if inner is not None:
+            return frozenset(k for k in partitions.keys(now) if k.split(SEPARATOR)[index] in inner)
+    return None
+
+
+def _between(partitions: AnyPartitions, wanted: PartitionRange, now: dt.datetime) -> frozenset[str] | None:
     where, keys = positions(partitions, now), partitions.keys(now)
     start = 0 if wanted.first is None else where.get(wanted.first)
     end = len(keys) - 1 if wanted.last is None else where.get(wanted.last)

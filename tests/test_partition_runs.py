@@ -196,7 +196,7 @@ def test_the_cli_plans_per_asset_and_backfills_a_range(sqlite_project: Project) 
         "stale": 1,
         "stale_ranges": ["2026-01-05"],
         "waiting": 0,
-        "causes": [{"reason": "DATA: 'events' changed", "partitions": 1}],
+        "causes": [{"kind": "DATA", "reason": "'events' changed", "partitions": 1}],
     }
     done = sqlite_project.cli("materialize", "-m", module, "--from", "2026-01-05", "--select", "clean+", "--json")
     assert done.returncode == 0, done.stderr
@@ -289,6 +289,7 @@ def test_two_dimensional_sources_and_a_key_of_one_dimension(sqlite_project: Proj
     days_reading_fr = {"per_day/partition=2026-01-01", "per_day/partition=2026-01-02"}  # not partitioned by region
     assert ws.scope(None, PartitionRange.one("FR")) == fr | days_reading_fr
     assert ws.scope("cleaned", PartitionRange.one("FR")) == fr
+    assert ws.scope("cleaned", PartitionRange.one("2026-01-02|FR")) == {"cleaned/date=2026-01-02/region=FR"}
     assert not materialize(ws).failed
     assert value(ws, "per_day/partition=2026-01-02") == {"2026-01-02|DE": 1, "2026-01-02|FR": 2}
 
