@@ -438,11 +438,15 @@ def test_runs_match_the_reference_model(
     skipped) and every plan after each event agree with the model."""
     shape, events = scenario
     model = Model(shape)
-    real = Real(model, *shared)
+    replay(model, Real(model, *shared), events, _apply)
+
+
+def replay(model: Model, real: Real, events: list[Event], apply: Callable[[Model, Event], set[str] | None]) -> None:
+    """Run ``events`` on the model (``apply``) and the real thing; every run's outcomes and every plan agree."""
     for number, event in enumerate(events):
         if event[0] == "delete":
             real.delete(model.shape.name(event[1]))
-        selected = _apply(model, event)
+        selected = apply(model, event)
         if event[0] == "materialize":
             expected = model.materialize(selected or set(model.salt), event[2])
             assert real.materialize(selected, event[2]) == expected, f"event {number}: {event}"
@@ -725,18 +729,12 @@ def test_partitioned_runs_match_the_reference_model(
     for name in model.salt:  # one code per asset, as lakeplan versions it
         first = siblings[name][0]
         model.salt[name], model.history[name] = model.salt[first], list(model.history[first])
-    real = RealPartitioned(model, *shared, declared, keys)
-    for number, event in enumerate(events):
-        if event[0] == "delete":
-            real.delete(shape.name(event[1]))
-        if event[0] == "code":
-            for name in siblings[shape.name(event[1])]:
-                model.change_code(name, event[2])
-            selected = None
-        else:
-            selected = _apply(model, event)
-        if event[0] == "materialize":
-            expected = model.materialize(selected or set(model.salt), event[2])
-            assert real.materialize(selected, event[2]) == expected, f"event {number}: {event}"
-        for chosen in (None, selected):
-            assert real.plan(chosen) == expected_plan(model, chosen), f"plan after event {number}: {event}"
+
+    def apply(model: Model, event: Event) -> set[str] | None:
+        if event[0] != "code":
+            return _apply(model, event)
+        for name in siblings[shape.name(event[1])]:
+            model.change_code(name, event[2])
+        return None
+
+    replay(model, RealPartitioned(model, *shared, declared, keys), events, apply)
