@@ -86,6 +86,25 @@ def test_a_backfill_after_one_days_source_changed_rebuilds_only_that_days_cone(p
     }
 
 
+def test_early_cutoff_and_restore_are_per_partition(sqlite_project: Project) -> None:
+    ws = partitioned(sqlite_project)
+    assert not materialize(ws).failed
+    write_events(sqlite_project, "2026-01-03", [3, 3, -1, -5])  # one more row that cleaning drops
+    outcomes = {x.key: x.outcome for x in materialize(sqlite_project.workspace()).results}
+    assert outcomes == {
+        c("2026-01-03"): Outcome.BUILT,  # same output as before
+        r("2026-01-03"): Outcome.FRESH,  # early cutoff: its input's data version did not change
+        r("2026-01-04"): Outcome.FRESH,
+        r("2026-01-05"): Outcome.FRESH,
+        "model": Outcome.FRESH,
+    }
+    write_events(sqlite_project, "2026-01-03", [3, 3, -1])  # the file as it was
+    outcomes = {x.key: x.outcome for x in materialize(sqlite_project.workspace()).results}
+    downstream = {r("2026-01-03"), r("2026-01-04"), r("2026-01-05"), "model"}
+    assert outcomes == {c("2026-01-03"): Outcome.RESTORED, **dict.fromkeys(downstream, Outcome.FRESH)}
+    assert not sqlite_project.workspace().plan().stale
+
+
 def test_inputs_come_as_one_value_a_window_table_or_a_dict_and_outputs_are_stored_per_partition(
     sqlite_project: Project,
 ) -> None:
