@@ -278,6 +278,7 @@ def test_the_graph_view_counts_stale_partitions_per_asset(sqlite_project: Projec
     code, _, _ = lakeplan("graph", "--html", "-o", str(out_file))
     page = out_file.read_text()
     assert code == 0 and "MISSING: never materialized in 4 of 5 partitions" in page
+    assert "4 of 5 partitions stale" in page.split("<svg", 1)[1].split("</svg>", 1)[0]  # drawn under the key
     assert "clean/partition=" not in page.split("<svg", 1)[1].split("</svg>", 1)[0]  # one node per asset
 
 

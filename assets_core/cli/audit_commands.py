@@ -4,6 +4,7 @@ auditing what was built, from what, what its code printed, and what changed."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -272,11 +273,14 @@ def cmd_graph(args: argparse.Namespace) -> int:
     recent = _histories(ws, keys, limit=5)
     failed = {k for k, h in recent.items() if h and h[0].kind is MaterializationKind.FAILED}
     plan = ws.plan()  # once: it reads every head and source
+    notes: dict[str, str] = {}
     if ws.partitioned:  # one node per asset, its causes counting partitions
         from ..partition_summary import per_asset, summarise
 
-        plan = per_asset(plan.statuses, summarise(plan.statuses, ws.instance, ws.partition_order))
-    views = node_views(ws.graph, plan, failed)
+        summaries = summarise(plan.statuses, ws.instance, ws.partition_order)
+        plan = per_asset(plan.statuses, summaries)
+        notes = {s.asset: f"{len(s.stale)} of {s.planned} partitions stale" for s in summaries if s.partitioned}
+    views = {k: dataclasses.replace(v, note=notes.get(k, "")) for k, v in node_views(ws.graph, plan, failed).items()}
     engine = find_engine()
     note = None
     if args.html:
