@@ -195,7 +195,7 @@ def materialize(
 
 def timeout_of(ws: Workspace, key: str) -> int | None:
     """Seconds one attempt at ``key`` may run: its own ``timeout``, else the project's, else None (no limit)."""
-    return effective_timeout(ws.graph.asset(key).timeout, ws.settings.timeout)
+    return effective_timeout(ws.asset(key).timeout, ws.settings.timeout)
 
 
 def _materialize(
