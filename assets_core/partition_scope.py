@@ -78,7 +78,7 @@ def scope(
     if not chosen_by_asset:
         sample, partitions = next(iter(partitioned.items()))
         known = positions(partitions, now)
-        unknown = next(k for k in (wanted.first, wanted.last) if k is not None and k not in known)
+        unknown = next((k for k in (wanted.first, wanted.last) if k is not None and k not in known), wanted.first)
         raise SelectionError(
             f"unknown partition key {unknown!r} for the selected assets; {sample!r} has {_extent(partitions, now)}"
         )
