@@ -106,3 +106,17 @@ def per_asset(statuses: Sequence[AssetStatus], summaries: Sequence[AssetSummary]
         causes = tuple(StaleCause(k, f"{r} in {n} of {summary.planned} partitions") for k, r, n in summary.causes)
         folded.append(AssetStatus(summary.asset, causes, summary.code_version, None))
     return Plan(tuple(folded))
+
+
+def strips(statuses: Sequence[AssetStatus], instance: Callable[[str], Instance]) -> dict[str, list[tuple[str, str]]]:
+    """Per partitioned asset, each planned partition (in order) with its drawn state: missing, stale or
+    fresh (the HTML view's partition strip)."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    for status in statuses:
+        where = instance(status.key)
+        if where.partition is None:
+            continue
+        missing = any(c.kind is CauseKind.MISSING for c in status.causes)
+        state = "missing" if missing else "stale" if status.causes else "fresh"
+        found.setdefault(where.asset, []).append((where.partition, state))
+    return found

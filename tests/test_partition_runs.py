@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from conftest import REPO, Project
 from sample_pipelines import PARTITIONED, PARTITIONED_DAYS
+from test_html_view import Browser, _click_node, browser, needs_chromium  # noqa: F401 - the fixture
 from test_lakefs_store import LakeFS, lakefs_target  # noqa: F401 - the fixture
 
 from assets_core import partition_key
@@ -279,6 +280,8 @@ def test_the_graph_view_counts_stale_partitions_per_asset(sqlite_project: Projec
     page = out_file.read_text()
     assert code == 0 and "MISSING: never materialized in 4 of 5 partitions" in page
     assert "4 of 5 partitions stale" in page.split("<svg", 1)[1].split("</svg>", 1)[0]  # drawn under the key
+    strip = '"partitions": [["2026-01-01", "fresh"], ["2026-01-02", "missing"], ["2026-01-03", "missing"]'
+    assert page.count(strip) == 2  # clean and rolling: one cell per partition in the details panel
     assert "clean/partition=" not in page.split("<svg", 1)[1].split("</svg>", 1)[0]  # one node per asset
 
 
@@ -361,3 +364,27 @@ def test_the_example_on_lakefs_stores_per_partition_and_rebuilds_one_changed_day
     assert {r["key"] for r in rebuilt if r["outcome"] == "built"} == {
         f"{asset}/partition={day}" if day else asset for asset, day in cone
     }
+
+
+@needs_chromium
+def test_the_html_view_draws_a_strip_of_partitions(
+    sqlite_project: Project,
+    lakeplan: Any,
+    browser: Browser,  # noqa: F811 - the fixture
+) -> None:
+    partitioned(sqlite_project)
+    assert lakeplan("materialize", "-q", "--from", "2026-01-01", "--to", "2026-01-02", "--select", "clean")[0] == 0
+    page = sqlite_project.root / "graph.html"
+    assert lakeplan("graph", "--html", "-o", str(page))[0] == 0
+    browser.open(page.as_uri())
+    _click_node(browser, "clean")
+    assert browser.problems() == []
+    cells = browser.evaluate("[...document.querySelectorAll('#lp-strip span')].map((s) => s.title)")
+    assert cells == [
+        "2026-01-01: fresh",
+        "2026-01-02: fresh",
+        "2026-01-03: missing",
+        "2026-01-04: missing",
+        "2026-01-05: missing",
+    ]
+    assert "Partitions: 3 of 5 stale" in browser.evaluate("document.getElementById('lp-details').innerText")

@@ -274,9 +274,11 @@ def cmd_graph(args: argparse.Namespace) -> int:
     failed = {k for k, h in recent.items() if h and h[0].kind is MaterializationKind.FAILED}
     plan = ws.plan()  # once: it reads every head and source
     notes: dict[str, str] = {}
+    partitions: dict[str, list[tuple[str, str]]] = {}
     if ws.partitioned:  # one node per asset, its causes counting partitions
-        from ..partition_summary import per_asset, summarise
+        from ..partition_summary import per_asset, strips, summarise
 
+        partitions = strips(plan.statuses, ws.instance)
         summaries = summarise(plan.statuses, ws.instance, ws.partition_order)
         plan = per_asset(plan.statuses, summaries)
         notes = {s.asset: f"{len(s.stale)} of {s.planned} partitions stale" for s in summaries if s.partitioned}
@@ -289,6 +291,9 @@ def cmd_graph(args: argparse.Namespace) -> int:
         ids = [m.id for history in recent.values() for m in history if m.id is not None]
         recorded = ws.store.checks_of(ids) if ws.graph.checks else {}
         details = asset_details(ws.graph, plan, views, recent, keys, checks, recorded)
+        for asset, strip in partitions.items():  # the HTML view draws one cell per partition
+            if asset in details:
+                details[asset]["partitions"] = strip
         out.write_text(render_html(svg, details, f"lakeplan: {ws.target}"))
         if engine is None:
             note = f"no Graphviz layout engine found, drew a simple layered layout; {INSTALL_HINT}"
