@@ -126,11 +126,20 @@ def test_one_partition_builds_it_and_what_reads_it_among_the_selection(sqlite_pr
     ws = partitioned(sqlite_project)
     summary = materialize(ws, PartitionRange.one("2026-01-04"))
     assert [x.key for x in summary.results] == [c("2026-01-04"), r("2026-01-04"), "model"]
-    # rolling 2026-01-04 reads days 2 and 3, never built: it waits, and so does the model
     outcomes = {x.key: x.outcome for x in summary.results}
     assert outcomes[c("2026-01-04")] is Outcome.BUILT
-    assert outcomes[r("2026-01-04")] is Outcome.FAILED  # its inputs have no data yet
+    assert outcomes[r("2026-01-04")] is Outcome.FAILED  # it reads days 2 and 3 too, never built: no data
     assert outcomes["model"] is Outcome.SKIPPED
+
+    assert not materialize(ws).failed
+    write_events(sqlite_project, "2026-01-03", [30])
+    ws = sqlite_project.workspace()
+    (waits,) = [x for x in materialize(ws, PartitionRange.one("2026-01-04")).results if x.key == r("2026-01-04")]
+    assert waits.outcome is Outcome.WAITING  # day 3, stale, is outside the range it reads
+    assert waits.message == (
+        "waiting on stale upstream 'clean/partition=2026-01-03' (not selected); "
+        "select +rolling over partitions including it"
+    )
 
 
 def test_a_range_builds_exactly_the_range_and_the_unpartitioned_assets_reading_it(sqlite_project: Project) -> None:
