@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .errors import SelectionError
 from .partition_graph import PartitionGraph
-from .partitions import SEPARATOR, AnyPartitions, MultiPartitions, positions
+from .partitions import SEPARATOR, AnyPartitions, MultiPartitions, extent, positions
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +80,7 @@ def scope(
         known = positions(partitions, now)
         unknown = next((k for k in (wanted.first, wanted.last) if k is not None and k not in known), wanted.first)
         raise SelectionError(
-            f"unknown partition key {unknown!r} for the selected assets; {sample!r} has {_extent(partitions, now)}"
+            f"unknown partition key {unknown!r} for the selected assets; {sample!r} has {extent(partitions, now)}"
         )
     instances = expanded.instances
     roots = [
@@ -91,14 +91,6 @@ def scope(
     below = expanded.graph.descendants(roots)
     extra = (k for k in below if instances[k].asset in selected and instances[k].asset not in chosen_by_asset)
     return frozenset([*roots, *extra])
-
-
-def _extent(partitions: AnyPartitions, now: dt.datetime) -> str:
-    """Which partitions exist, for an error: 'partitions 2026-01-01..2026-01-14 (14)'."""
-    keys = partitions.keys(now)
-    if not keys:
-        return "no partitions yet"
-    return f"partitions {keys[0]}..{keys[-1]} ({len(keys)})" if len(keys) > 1 else f"only partition {keys[0]}"
 
 
 def instances_of(expanded: PartitionGraph, assets: Iterable[str]) -> frozenset[str]:

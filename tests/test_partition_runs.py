@@ -157,7 +157,7 @@ def test_a_range_builds_exactly_the_range_and_the_unpartitioned_assets_reading_i
             "2026-02-30",
             None,
             "unknown partition key '2026-02-30' for the selected assets; 'clean' has "
-            "partitions 2026-01-01..2026-01-05 (5)",
+            "2026-01-01..2026-01-05 (5 partitions)",
         ),
         ("2026-01-04", "2026-01-02", None, "--from 2026-01-04 comes after --to 2026-01-02; swap them"),
         ("2026-01-02", "2026-01-02", "model", "--partition/--from/--to given, but no selected asset is partitioned"),
@@ -279,6 +279,18 @@ def test_history_lineage_and_diff_of_one_partition(sqlite_project: Project, lake
     assert code == 2 and err == "error: 'clean' is partitioned; name one partition with --partition 2026-01-01\n"
     code, _, err = lakeplan("history", "model", "--partition", "2026-01-01")
     assert code == 2 and "'model' is not a partitioned asset; drop --partition" in err
+
+
+def test_assets_lists_which_partitions_exist(sqlite_project: Project, lakeplan: Any) -> None:
+    partitioned(sqlite_project)
+    rows = json.loads(lakeplan("assets", "--json")[1])["assets"]
+    assert {r["key"]: r["partitions"] for r in rows} == {
+        "events": "2026-01-01..2026-01-05 (5 partitions)",
+        "clean": "2026-01-01..2026-01-05 (5 partitions)",
+        "rolling": "2026-01-01..2026-01-05 (5 partitions)",
+        "model": None,
+    }
+    assert "PARTITIONS" in lakeplan("assets")[1].splitlines()[0]
 
 
 def test_the_graph_view_counts_stale_partitions_per_asset(sqlite_project: Project, lakeplan: Any) -> None:

@@ -195,6 +195,7 @@ examples:
 
 def cmd_assets(args: argparse.Namespace) -> int:
     from ..definitions import AssetDef
+    from ..partitions import extent
 
     ws = load_workspace(args)
     chosen = ws.select(args.select) if args.select else set(ws.graph.nodes)
@@ -219,12 +220,14 @@ def cmd_assets(args: argparse.Namespace) -> int:
                     {"name": c.name, "blocking": c.blocking, "code_version": ws.check_versions(key)[c.name]}
                     for c in ws.graph.checks.get(key, ())
                 ],
+                "partitions": None if node.partitions is None else extent(node.partitions, ws.now),
             }
         )
     if args.json:
         dump_json({"schema": "lakeplan.assets/v1", "assets": rows})
         return 0
     shown_checks = bool(ws.graph.checks)
+    partitioned = any(r["partitions"] for r in rows)
     table(
         [
             "ASSET",
@@ -234,6 +237,7 @@ def cmd_assets(args: argparse.Namespace) -> int:
             "CODE",
             "METADATA",
             *(["CHECKS"] if shown_checks else []),
+            *(["PARTITIONS"] if partitioned else []),
             "DESCRIPTION",
         ],
         [
@@ -249,6 +253,7 @@ def cmd_assets(args: argparse.Namespace) -> int:
                     if shown_checks
                     else []
                 ),
+                *([r["partitions"] or "-"] if partitioned else []),
                 r["description"],
             ]
             for r in rows
