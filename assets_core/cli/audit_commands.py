@@ -194,7 +194,7 @@ stale, so 'lakeplan materialize' rebuilds them from the rolled-back version.
 
 examples:
   lakeplan rollback churn_model --to 8c41f0
-  lakeplan rollback -m examples.partitioned.pipeline clean_events --partition 2026-01-05 --to 19ba59
+  lakeplan rollback -m examples.partitioned.pipeline clean_events --partition 2026-01-05 --to 3f2a1b
 """
 
 
