@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..check_status import summary_text
 from ..config import MAX_WORKERS, whole_number
 from ..hashing import short
 from .output import dump_json, indented, note_later, table
+
+if TYPE_CHECKING:
+    from ..partition_scope import PartitionRange
 
 SELECT_HELP = (
     "which assets: NAME, +NAME (and all upstream), NAME+ (and all downstream), group:GROUP, '*'; "
@@ -58,7 +61,7 @@ def add_partitions(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--to", dest="last", metavar="KEY", help="... to this partition (inclusive; default: the last)")
 
 
-def partition_range(args: argparse.Namespace) -> Any:
+def partition_range(args: argparse.Namespace) -> PartitionRange | None:
     """The PartitionRange the options name, or None; --partition with --from/--to is a usage error."""
     from ..errors import SelectionError
     from ..partition_scope import PartitionRange
