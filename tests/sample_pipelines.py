@@ -158,6 +158,7 @@ events = source_asset("events", path="data/events/{partition}.csv", partitions=d
 
 @asset(partitions=days)
 def clean(events: pd.DataFrame) -> pd.DataFrame:
+    print(f"cleaning {partition_key()}")
     return events[events["n"] >= 0].assign(day=partition_key()).reset_index(drop=True)
 
 

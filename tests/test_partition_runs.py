@@ -263,6 +263,9 @@ def test_history_lineage_and_diff_of_one_partition(sqlite_project: Project, lake
     assert code == 0 and len(out.splitlines()) == 3  # header, the rebuild (current) and the first build
     assert out.splitlines()[1].startswith("*") and lakeplan("history", c("2026-01-02"))[1] == out
 
+    code, out, _ = lakeplan("logs", "clean", "--partition", "2026-01-02")
+    assert code == 0 and "cleaning 2026-01-02" in out
+
     code, out, _ = lakeplan("lineage", "rolling", "--partition", "2026-01-03")
     assert code == 0
     assert all(f"events/partition=2026-01-0{d}" in out for d in (1, 2, 3)) and "2026-01-04" not in out

@@ -68,6 +68,7 @@ def register(subparsers: Any) -> None:
     logs = command(subparsers, "logs", "show what an asset's code printed (stdout and stderr)", LOGS_EPILOG)
     add_target(logs)
     logs.add_argument("asset", metavar="ASSET")
+    add_partition(logs)
     logs.add_argument(
         "--run",
         metavar="RUN",
@@ -496,7 +497,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
     from ..lineage import materialization_json
 
     ws = load_workspace(args)
-    key = args.asset
+    key = _partition_key(ws, args.asset, args.partition)
     removed = _audited(ws, key)
     run_id = _named_run(ws, args.run).run_id if args.run else None
     attempts = ws.store.attempts(key, run_id, limit=None if run_id else 1)[::-1]  # a run's in order
