@@ -19,7 +19,7 @@ from .check_status import pending_checks
 from .code_version import CodeVersion, CodeVersioner, user_file_predicate
 from .config import Settings, load_settings, project_root_of
 from .definitions import AssetDef, SourceAsset, is_builtin_io_manager
-from .errors import ConfigError
+from .errors import ConfigError, DefinitionError
 from .graph import AssetGraph
 from .hashing import structured_hash
 from .io_manager import IOManager, parse_external
@@ -93,6 +93,7 @@ class Workspace:
         if located:
             settings = _settings_of_module(loaded.module, settings)
         graph = AssetGraph.build(loaded.nodes, loaded.checks)
+        _refuse_checks_on_partitions(graph)
         resources = {r.name: r for r in loaded.resources}
         ws = cls(
             settings, target, graph, loaded.schedules, read_only, notify, resources, now or dt.datetime.now(dt.UTC)
@@ -351,3 +352,14 @@ def _name_origins(result: Plan, origins: Mapping[str, str]) -> Plan:
         return dataclasses.replace(status, causes=causes)
 
     return Plan(tuple(named(s) if s.causes else s for s in result.statuses))
+
+
+def _refuse_checks_on_partitions(graph: AssetGraph) -> None:
+    """Checks run per asset key and partitions are built per instance key: until a check runs on each
+    partition, refuse rather than let a partitioned asset's checks silently never run."""
+    checked = sorted(k for k in graph.checks if graph.nodes[k].partitions is not None)
+    if checked:
+        raise DefinitionError(
+            f"asset {checked[0]!r} is partitioned and has @asset_check checks, which do not run per partition "
+            "yet; remove the checks or the partitions"
+        )

@@ -412,3 +412,26 @@ def test_the_html_view_draws_a_strip_of_partitions(
         "2026-01-05: missing",
     ]
     assert "Partitions: 3 of 5 stale" in browser.evaluate("document.getElementById('lp-details').innerText")
+
+
+def test_checks_on_a_partitioned_asset_are_refused_in_one_line(sqlite_project: Project) -> None:
+    """Until a check runs on each partition, it must not silently never run."""
+    sqlite_project.write(
+        "pipeline",
+        PARTITIONED
+        + """
+
+from assets_core import CheckResult, asset_check
+
+
+@asset_check(asset="clean")
+def has_rows(clean: pd.DataFrame) -> CheckResult:
+    return CheckResult(passed=len(clean) > 0)
+""",
+    )
+    with pytest.raises(DefinitionError) as raised:
+        sqlite_project.workspace()
+    assert str(raised.value) == (
+        "asset 'clean' is partitioned and has @asset_check checks, which do not run per partition yet; "
+        "remove the checks or the partitions"
+    )
