@@ -12,7 +12,7 @@ from pathlib import Path
 
 from assets_core import k8s_grammar
 from assets_core.bulk import collector_paused
-from assets_core.errors import ConfigError, SelectionError
+from assets_core.errors import ConfigError, DefinitionError, SelectionError
 from assets_core.workspace import Workspace
 
 from . import checks, compiler
@@ -49,6 +49,12 @@ class Request:
 
 def target_of(ws: Workspace, config: ArgoConfig) -> Target:
     """The compile target; a file path module is made relative to the project root (the pod's working dir)."""
+    if ws.partitioned:
+        first = next(k for k, n in ws.graph.nodes.items() if n.partitions is not None)
+        raise DefinitionError(
+            f"{first!r} is partitioned, and compiling partitions for Argo is not supported yet; "
+            "run it locally with 'lakeplan materialize'"
+        )
     module = ws.target
     if module.endswith(".py") or "/" in module:
         module = ws.relative(

@@ -4,7 +4,7 @@ Import from here (``from assets_core import asset``); the modules behind it are 
 """
 
 from .checks import AssetCheck, CheckResult, asset_check
-from .context import add_metadata
+from .context import add_metadata, partition_key
 from .definitions import AssetDef, AssetInput, Definitions, Resources, SourceAsset, asset, source_asset
 from .errors import (
     ConfigError,
@@ -19,6 +19,16 @@ from .errors import (
 )
 from .graph import AssetGraph
 from .io_manager import InputContext, IOManager, OutputContext, Stored
+from .partitions import (
+    all_partitions,
+    daily_partitions,
+    hourly_partitions,
+    identity,
+    monthly_partitions,
+    multi_partitions,
+    static_partitions,
+    window,
+)
 from .planner import AssetStatus, CauseKind, CurrentState, Plan, StaleCause, assess, plan
 from .records import CheckRecord, Head, Materialization, MaterializationKind, RunRecord, RunStatus
 from .resources import ResourceDef, resource
@@ -63,11 +73,20 @@ __all__ = [
     "UserCodeError",
     "__version__",
     "add_metadata",
+    "all_partitions",
     "assess",
     "asset",
     "asset_check",
+    "daily_partitions",
+    "hourly_partitions",
+    "identity",
+    "monthly_partitions",
+    "multi_partitions",
+    "partition_key",
     "plan",
     "resource",
     "schedule",
     "source_asset",
+    "static_partitions",
+    "window",
 ]

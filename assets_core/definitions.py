@@ -414,9 +414,20 @@ def source_asset(
             resolved = _caller_dir() / resolved
     checked = _partitions(partitions, where)
     placeholder = path is not None and "{partition}" in str(path)
-    if checked is not None and path is not None and not placeholder:
+    names_each = isinstance(checked, MultiPartitions) and all(f"{{{n}}}" in str(path) for n, _ in checked.dimensions)
+    if checked is not None and path is not None and not (placeholder or names_each):
         raise DefinitionError(
             f"{where}: a partitioned source's path names its partition, e.g. 'events/{{partition}}.csv'"
+            + (
+                " or each dimension, e.g. 'events/{" + "}/{".join(n for n, _ in checked.dimensions) + "}.csv'"
+                if isinstance(checked, MultiPartitions)
+                else ""
+            )
+        )
+    if checked is not None and path is None:
+        raise DefinitionError(
+            f"{where}: a partitioned source is read from files, one per partition; give "
+            "path='events/{partition}.csv' instead of version=/read="
         )
     if checked is None and placeholder:
         raise DefinitionError(f"{where}: path has '{{partition}}' but the source has no partitions=; declare them")

@@ -89,7 +89,7 @@ def run_in_process(
 
     Ctrl-C fails the asset being built and stops the run (KeyboardInterrupt propagates).
     """
-    waits = ws.graph.nearest_among(keys)
+    waits = ws.planned.nearest_among(keys)
     report = _reporter(done, len(keys), on_result)
     outcomes: dict[str, Outcome] = {}
     for key in keys:
@@ -125,7 +125,7 @@ def run_in_processes(
 ) -> None:
     """Up to ``workers`` assets at once in worker processes (see worker_pool); results are appended to
     ``done``. A worker that dies fails its own asset only; Ctrl-C interrupts the running assets and stops."""
-    waits = ws.graph.nearest_among(keys)
+    waits = ws.planned.nearest_among(keys)
     report = _reporter(done, len(keys), on_result)
     outcomes: dict[str, Outcome] = {}
 

@@ -95,6 +95,8 @@ td,th{border-bottom:1px solid #eceff1;padding:2px 4px;text-align:left;vertical-a
 code{font-size:12px}
 h3{font-size:13px;margin:12px 0 2px;color:#455a64}
 button.lp-link{border:0;background:none;color:#1565c0;padding:0;cursor:pointer;font:inherit}
+#lp-strip{display:flex;flex-wrap:wrap;gap:1px;margin:4px 0 10px}
+#lp-strip span{width:7px;height:14px;border:1px solid}
 """
 
 _SCRIPT = """
@@ -163,6 +165,17 @@ _SCRIPT = """
       const ul = el("ul");
       d.causes.forEach((c) => ul.appendChild(el("li", c)));
       panel.appendChild(ul);
+    }
+    if (d.partitions) {
+      const stale = d.partitions.filter(([, state]) => state !== "fresh").length;
+      panel.appendChild(el("h3", "Partitions: " + stale + " of " + d.partitions.length + " stale"));
+      const strip = el("div", null, { id: "lp-strip" });
+      d.partitions.forEach(([key, state]) => {
+        const cell = el("span", null, { title: key + ": " + state });
+        [cell.style.background, cell.style.borderColor] = colours[state];
+        strip.appendChild(cell);
+      });
+      panel.appendChild(strip);
     }
     panel.appendChild(table(["", ""], [
       ["code version", el("code", d.code_version || "-", { id: "lp-code-version" })],

@@ -344,6 +344,14 @@ def positions(partitions: AnyPartitions, now: dt.datetime) -> dict[str, int]:
     return {k: i for i, k in enumerate(partitions.keys(now))}
 
 
+def extent(partitions: AnyPartitions, now: dt.datetime) -> str:
+    """Which partitions exist at ``now``, in a few words: '2026-01-01..2026-01-14 (14 partitions)'."""
+    keys = partitions.keys(now)
+    if not keys:
+        return "no partitions yet"
+    return f"{keys[0]}..{keys[-1]} ({len(keys)} partitions)" if len(keys) > 1 else f"{keys[0]} (1 partition)"
+
+
 def identity() -> Identity:
     """Read the same partition of the upstream (the default)."""
     return Identity()

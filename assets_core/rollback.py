@@ -36,7 +36,7 @@ class RollbackResult:
 
 def rollback(ws: Workspace, key: str, spec: str) -> RollbackResult:
     """Point ``key``'s head at the version ``spec`` names (data-version prefix or materialization id)."""
-    if key not in ws.graph.assets:
+    if key not in ws.planned.nodes or ws.instance(key).asset not in ws.graph.assets:
         raise RollbackError(f"unknown asset {key!r}; run 'lakeplan plan' to list the assets")
     head = ws.store.heads([key]).get(key)
     if head is None:

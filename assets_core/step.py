@@ -131,7 +131,7 @@ def _call(
     attempts = asset.retries + 1 if retries else 1
     for attempt in range(1, attempts + 1):
         try:
-            with collecting() as user_metadata:
+            with collecting(ws.instance(asset.key).partition) as user_metadata:
                 value = asset.fn(**kwargs)
         except SystemExit as exc:
             return _failure(ws, asset, exc, _exit_reason(exc))
@@ -196,7 +196,7 @@ def materialize(
 
 def timeout_of(ws: Workspace, key: str) -> int | None:
     """Seconds one attempt at ``key`` may run: its own ``timeout``, else the project's, else None (no limit)."""
-    return effective_timeout(ws.graph.asset(key).timeout, ws.settings.timeout)
+    return effective_timeout(ws.asset(key).timeout, ws.settings.timeout)
 
 
 def _materialize(
@@ -213,8 +213,8 @@ def _materialize(
     from .check_step import blocked, check_current, check_output
 
     started = time.time()
-    asset = ws.graph.asset(key)
-    upstreams = ws.graph.upstream[key]
+    asset = ws.asset(key)
+    upstreams = ws.planned.upstream[key]
     seen = ws.observe([key, *upstreams], run_id)
     heads, sources = seen.heads, seen.sources
     code = ws.code_version(key)
@@ -388,5 +388,5 @@ def record_lost(
 ) -> StepResult:
     """Record a failed attempt for a step whose process died before it could (a worker's ``os._exit``),
     with what its code had printed when the caller has it (``step_log.read_log``)."""
-    asset = ws.graph.asset(key)
+    asset = ws.asset(key)
     return _failed(ws, asset, run_id, started, ws.code_version(key).version, {}, Failure(reason), log)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .definitions import AssetDef, SourceAsset, is_builtin_io_manager
 from .io_manager import InputContext, OutputContext, external_location, parse_external
+from .partition_inputs import combine, input_keys, part_annotation, reads_one
 from .records import Materialization
 
 if TYPE_CHECKING:
@@ -23,18 +24,31 @@ if TYPE_CHECKING:
 
 def read_inputs(ws: Workspace, asset: AssetDef, seen: Observation) -> dict[str, Any]:
     """The function's arguments: upstream values at their recorded versions, sources where observed, and the
-    resources it names."""
+    resources it names; a parameter reading several upstream partitions gets them as its annotation asks
+    (``partition_inputs``)."""
+    upstreams = ws.planned.upstream[asset.key]
     kwargs: dict[str, Any] = {}
     for item in asset.inputs:
         node = ws.graph.nodes[item.key]
-        if isinstance(node, SourceAsset):
-            kwargs[item.param] = ws.objects.read_source(node, seen.origins.get(item.key), item.annotation)
+        keys = input_keys(upstreams, ws.expanded.instances, item.key)
+        if reads_one(asset, node):
+            kwargs[item.param] = _read(ws, keys[0], node, seen, item.annotation)
             continue
-        head = seen.heads[item.key]
-        kwargs[item.param] = read_output(ws, node, head.location, head.data_version, item.annotation)
+        each = part_annotation(item.annotation)
+        values = {ws.instance(k).partition or k: _read(ws, k, node, seen, each) for k in keys}
+        kwargs[item.param] = combine(item.param, values, item.annotation)
     for name in asset.resource_params:
         kwargs[name] = ws.resource(name)
     return kwargs
+
+
+def _read(ws: Workspace, key: str, node: AssetDef | SourceAsset, seen: Observation, annotation: object) -> Any:
+    """One upstream's value (planned ``key`` of declared ``node``): a source where observed, an asset's
+    output at its recorded version."""
+    if isinstance(node, SourceAsset):
+        return ws.objects.read_source(ws.source(key), seen.origins.get(key), annotation)
+    head = seen.heads[key]
+    return read_output(ws, node, head.location, head.data_version, annotation)
 
 
 def read_output(ws: Workspace, producer: AssetDef, location: str, data_version: str, annotation: object) -> Any:

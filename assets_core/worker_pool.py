@@ -19,6 +19,7 @@ results, so each interrupted asset is recorded as failed before the run stops.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import multiprocessing
 import os
 import shutil
@@ -65,8 +66,9 @@ def _interrupt_once(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _serve(conn: Connection, target: str, settings: Settings, deadline: Any) -> None:
-    """A worker's life: receive ``(key, run_id, force, waiting, log_path)``, send back ``("result", StepResult)``,
+def _serve(conn: Connection, target: str, settings: Settings, deadline: Any, now: dt.datetime) -> None:
+    """A worker's life (the project loaded at the parent's ``now``, so partitions expand alike): receive
+    ``(key, run_id, force, waiting, log_path)``, send back ``("result", StepResult)``,
     ``("lost", reason)`` for the parent to record, or ``("error", exception)`` for it to re-raise;
     ``None`` (or the parent's end of the pipe closing) stops it. ``deadline`` (shared memory) holds the
     running attempt's deadline, 0 when there is none."""
@@ -77,7 +79,7 @@ def _serve(conn: Connection, target: str, settings: Settings, deadline: Any) -> 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="lakeplan-parent-watch", daemon=True).start()
     try:  # at once, so loading the project overlaps the parent's first steps
-        ws: Workspace | BaseException = Workspace.load(target, settings)
+        ws: Workspace | BaseException = Workspace.load(target, settings, now=now)
     except BaseException as exc:  # reported with the first task: the parent re-raises it
         ws = exc
     while True:
@@ -182,7 +184,7 @@ class WorkerPool:
         deadline = self._context.RawValue("d", 0.0)
         process = self._context.Process(
             target=_serve,
-            args=(theirs, self._ws.target, self._ws.settings, deadline),
+            args=(theirs, self._ws.target, self._ws.settings, deadline, self._ws.now),
             name="lakeplan-worker",
             daemon=True,
         )

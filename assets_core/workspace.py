@@ -6,6 +6,7 @@ This is the edge where the pure core (graph, planner) meets I/O (metadata store,
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -17,13 +18,17 @@ from .bulk import collector_paused
 from .check_status import pending_checks
 from .code_version import CodeVersion, CodeVersioner, user_file_predicate
 from .config import Settings, load_settings, project_root_of
-from .definitions import SourceAsset, is_builtin_io_manager
+from .definitions import AssetDef, SourceAsset, is_builtin_io_manager
 from .errors import ConfigError, DefinitionError
 from .graph import AssetGraph
 from .hashing import structured_hash
 from .io_manager import IOManager, parse_external
 from .loader import load
 from .metadata_store import AbsentStore, MetadataStore
+from .partition_graph import Instance, PartitionGraph, expand
+from .partition_inputs import bind_source
+from .partition_scope import PartitionRange, instances_of, scope
+from .partitions import positions
 from .planner import AssetStatus, CauseKind, CurrentState, PendingChecks, Plan, plan
 from .records import Head
 from .resources import ResolvedConfig, ResourceDef, build, code_parts, resolve_all
@@ -36,7 +41,12 @@ if TYPE_CHECKING:
 
 @dataclass
 class Workspace:
-    """Everything a command or a step needs about one project."""
+    """Everything a command or a step needs about one project.
+
+    ``graph`` is the declared graph (assets and sources); ``planned`` is what is planned and built: the
+    same graph, or for a partitioned project one node per (asset, partition) as partitions exist at
+    ``now``, which a run fixes once and hands to its worker processes so every one expands the same.
+    """
 
     settings: Settings
     target: str
@@ -45,6 +55,7 @@ class Workspace:
     read_only: bool = False  # plan, history, compile...: create no folder, file or schema, migrate nothing
     notify: Callable[[str], None] | None = None  # told when a read-only store has no lakeplan schema yet
     resources: Mapping[str, ResourceDef] = field(default_factory=dict)
+    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))  # which partitions exist
     _versioner: CodeVersioner = field(init=False, repr=False)
     _built: dict[str, object] = field(init=False, repr=False, default_factory=dict)
 
@@ -63,6 +74,7 @@ class Workspace:
         settings: Settings | None = None,
         read_only: bool = False,
         notify: Callable[[str], None] | None = None,
+        now: dt.datetime | None = None,
     ) -> Workspace:
         """Load the project's definitions (``target`` or ``[tool.lakeplan] module``) and validate the graph.
 
@@ -81,11 +93,43 @@ class Workspace:
         if located:
             settings = _settings_of_module(loaded.module, settings)
         graph = AssetGraph.build(loaded.nodes, loaded.checks)
-        _refuse_partitions(graph)
+        _refuse_checks_on_partitions(graph)
         resources = {r.name: r for r in loaded.resources}
-        ws = cls(settings, target, graph, loaded.schedules, read_only, notify, resources)
+        ws = cls(
+            settings, target, graph, loaded.schedules, read_only, notify, resources, now or dt.datetime.now(dt.UTC)
+        )
         ws.resource_configs  # noqa: B018 - [tool.lakeplan.resources] mistakes are one line now, not mid-run
         return ws
+
+    @functools.cached_property
+    def partitioned(self) -> bool:
+        return any(node.partitions is not None for node in self.graph.nodes.values())
+
+    @functools.cached_property
+    def expanded(self) -> PartitionGraph:
+        """The partition graph at ``now``; the declared graph itself (no instances) when nothing is partitioned."""
+        return expand(self.graph, self.now) if self.partitioned else PartitionGraph(self.graph, {})
+
+    @property
+    def planned(self) -> AssetGraph:
+        """The graph the planner and executors work on (keys are instance keys when partitioned)."""
+        return self.expanded.graph
+
+    def instance(self, key: str) -> Instance:
+        """Which asset and partition a planned key stands for."""
+        found = self.expanded.instances.get(key)
+        return found if found is not None else Instance(key, None)
+
+    def partition_order(self, asset: str) -> Mapping[str, int]:
+        """Each partition key of ``asset`` by its position (empty for an unpartitioned asset)."""
+        partitions = self.graph.nodes[asset].partitions
+        return {} if partitions is None else positions(partitions, self.now)
+
+    def asset(self, key: str) -> AssetDef:
+        """The asset a step of planned ``key`` builds, keyed by it (an asset's partition records and
+        stores under its instance key, ``ASSET/partition=KEY``)."""
+        declared = self.graph.asset(self.instance(key).asset)
+        return declared if declared.key == key else dataclasses.replace(declared, key=key)
 
     @functools.cached_property
     def store(self) -> MetadataStore:
@@ -102,7 +146,8 @@ class Workspace:
         return open_version_store(self.settings)
 
     def code_version(self, key: str) -> CodeVersion:
-        return self._code_versions[key]
+        """The code version of the asset of planned ``key`` (one per asset, shared by its partitions)."""
+        return self._code_versions[self.instance(key).asset]
 
     @functools.cached_property
     def _code_versions(self) -> dict[str, CodeVersion]:
@@ -190,18 +235,25 @@ class Workspace:
         return {key: pending for key, pending in owed.items() if pending is not None}
 
     def select(self, expression: str | None) -> frozenset[str]:
+        """The declared assets and sources ``expression`` selects."""
         return select(self.graph, expression)
+
+    def scope(self, expression: str | None, partitions: PartitionRange | None = None) -> frozenset[str]:
+        """The planned keys of the selection, narrowed to ``partitions`` (see partition_scope)."""
+        selected = self.select(expression)
+        if partitions is None:
+            return instances_of(self.expanded, selected)
+        definitions = {k: n.partitions for k, n in self.graph.nodes.items()}
+        return scope(self.expanded, definitions, selected, partitions, self.now)
 
     def observe(
         self, keys: Collection[str] | None = None, run_id: str | None = None, verify: bool = False
     ) -> Observation:
         """What the object store says is current for ``keys`` (default: all), as the run ``run_id`` sees it;
         ``verify`` re-hashes every stored output so a corrupted one counts as missing."""
-        sources = {
-            key: node
-            for key, node in self.graph.nodes.items()
-            if isinstance(node, SourceAsset) and (keys is None or key in keys)
-        }
+        nodes = self.planned.nodes
+        wanted = nodes if keys is None else (k for k in keys if k in nodes)
+        sources = {key: self.source(key) for key in wanted if isinstance(nodes[key], SourceAsset)}
         heads = self.store.heads(keys)
         external = {k: h for k, h in heads.items() if parse_external(h.location) is not None}
         seen = self.objects.observe({k: h for k, h in heads.items() if k not in external}, sources, run_id, verify)
@@ -214,24 +266,47 @@ class Workspace:
                 gone.add(key)  # gone, or its IO manager is no longer declared: rebuilt by the one declared now
         return dataclasses.replace(seen, heads={**seen.heads, **external}, missing=seen.missing | gone)
 
+    def source(self, key: str) -> SourceAsset:
+        """The source of planned ``key``; a partition of a source with its own key and path."""
+        instance = self.instance(key)
+        node = self.graph.nodes[instance.asset]
+        if not isinstance(node, SourceAsset):
+            raise KeyError(key)
+        return node if instance.partition is None else bind_source(node, key, instance.partition)
+
     def current_state(self, keys: Collection[str] | None = None, run_id: str | None = None) -> CurrentState:
         """Code versions, published heads, source versions and missing outputs (whole graph by default)."""
         return self._state(self.observe(keys, run_id))
 
     def _state(self, seen: Observation) -> CurrentState:
         return CurrentState(
-            code_versions={k: v.version for k, v in self._code_versions.items()},
+            code_versions=self._planned_code_versions,
             heads=seen.heads,
             source_versions=seen.sources,
             missing_outputs=seen.missing,
             checks=self.owed_checks(seen.heads),
         )
 
-    def plan(self, selection: str | None = None, verify: bool = False, run_id: str | None = None) -> Plan:
-        """What is stale in ``selection``; with ``run_id``, as that run sees the store (its own outputs
-        included before they are published, e.g. on its lakeFS branch)."""
+    @functools.cached_property
+    def _planned_code_versions(self) -> dict[str, str]:
+        """Each planned key's code version: its asset's."""
+        versions = {k: v.version for k, v in self._code_versions.items()}
+        if not self.partitioned:
+            return versions
+        return {k: versions[i.asset] for k, i in self.expanded.instances.items() if i.asset in versions}
+
+    def plan(
+        self,
+        selection: str | None = None,
+        verify: bool = False,
+        run_id: str | None = None,
+        partitions: PartitionRange | None = None,
+    ) -> Plan:
+        """What is stale in ``selection`` (narrowed to ``partitions``); with ``run_id``, as that run sees the
+        store (its own outputs included before they are published, e.g. on its lakeFS branch)."""
+        chosen = self.scope(selection, partitions)  # first: a bad selection fails before the store is read
         seen = self.observe(verify=verify, run_id=run_id)
-        return _name_origins(plan(self.graph, self._state(seen), self.select(selection)), seen.origins)
+        return _name_origins(plan(self.planned, self._state(seen), chosen), seen.origins)
 
     def relative(self, path: Path) -> str:
         root = self.settings.project_root
@@ -279,12 +354,12 @@ def _name_origins(result: Plan, origins: Mapping[str, str]) -> Plan:
     return Plan(tuple(named(s) if s.causes else s for s in result.statuses))
 
 
-def _refuse_partitions(graph: AssetGraph) -> None:
-    """Partitions are declared and planned per partition by the core (partition_graph), but the store,
-    steps and CLI do not read them yet: refuse rather than silently build such an asset unpartitioned."""
-    partitioned = sorted(key for key, node in graph.nodes.items() if node.partitions is not None)
-    if partitioned:
+def _refuse_checks_on_partitions(graph: AssetGraph) -> None:
+    """Checks run per asset key and partitions are built per instance key: until a check runs on each
+    partition, refuse rather than let a partitioned asset's checks silently never run."""
+    checked = sorted(k for k in graph.checks if graph.nodes[k].partitions is not None)
+    if checked:
         raise DefinitionError(
-            f"{partitioned[0]!r} declares partitions=, which this lakeplan checks but cannot materialize yet; "
-            "remove partitions= (and partition_mapping=) for now"
+            f"asset {checked[0]!r} is partitioned and has @asset_check checks, which do not run per partition "
+            "yet; remove the checks or the partitions"
         )

@@ -157,3 +157,31 @@ HUNG_CHECK = (
         "        bad = sum(",
     )
 )
+
+# Daily events (a CSV per day, 2026-01-01..2026-01-05, written by ``write_events``) -> cleaned per day ->
+# a 3-day window as one table -> a model reading every day's window by key.
+PARTITIONED = """
+import pandas as pd
+
+from assets_core import all_partitions, asset, daily_partitions, partition_key, source_asset, window
+
+days = daily_partitions("2026-01-01", end="2026-01-06")
+events = source_asset("events", path="data/events/{partition}.csv", partitions=days)
+
+
+@asset(partitions=days)
+def clean(events: pd.DataFrame) -> pd.DataFrame:
+    print(f"cleaning {partition_key()}")
+    return events[events["n"] >= 0].assign(day=partition_key()).reset_index(drop=True)
+
+
+@asset(partitions=days, partition_mapping={"clean": window(3)})
+def rolling(clean: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"as_of": [partition_key()], "days": [clean["day"].nunique()], "n": [int(clean["n"].sum())]})
+
+
+@asset(partition_mapping={"rolling": all_partitions()})
+def model(rolling: dict[str, pd.DataFrame]) -> dict:
+    return {day: int(frame["n"].iloc[0]) for day, frame in rolling.items()}
+"""
+PARTITIONED_DAYS = ("2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04", "2026-01-05")

@@ -7,7 +7,6 @@ import datetime as dt
 import re
 
 import pytest
-from conftest import Project
 
 from assets_core.errors import DefinitionError
 from assets_core.partitions import (
@@ -252,23 +251,40 @@ def test_partition_options_are_checked_where_declared() -> None:
         def b() -> int:
             return 1
 
+    with pytest.raises(DefinitionError, match="a partitioned source is read from files"):
+        source_asset("events", version=lambda: "1", read=lambda: [], partitions=DAYS)
 
-def test_a_project_with_partitioned_assets_is_refused_in_one_line(sqlite_project: Project) -> None:
-    """Until the store, steps and CLI read partitions, such an asset must not be built unpartitioned."""
-    sqlite_project.write(
-        "pipeline",
-        """
-        from assets_core import asset
-        from assets_core.partitions import daily_partitions
 
-        @asset(partitions=daily_partitions("2026-01-01"))
-        def events() -> list:
-            return []
-        """,
+# ---------------------------------------------------------------------------------------------- inputs and summaries
+
+import pandas as pd  # noqa: E402
+import polars as pl  # noqa: E402
+import pyarrow as pa  # noqa: E402
+
+from assets_core.errors import StepFailed  # noqa: E402
+from assets_core.partition_inputs import combine, part_annotation  # noqa: E402
+from assets_core.partition_summary import runs  # noqa: E402
+
+
+def test_several_partitions_are_a_dict_or_one_concatenated_value_by_annotation() -> None:
+    frames = {"2026-01-01": pd.DataFrame({"n": [1]}), "2026-01-02": pd.DataFrame({"n": [2, 3]})}
+    assert list(combine("x", frames, pd.DataFrame)["n"]) == [1, 2, 3]
+    assert combine("x", frames, dict[str, pd.DataFrame]) == frames
+    assert part_annotation(dict[str, pd.DataFrame]) is pd.DataFrame and part_annotation(pd.DataFrame) is pd.DataFrame
+    polars = {k: pl.from_pandas(v) for k, v in frames.items()}
+    assert combine("x", polars, pl.DataFrame)["n"].to_list() == [1, 2, 3]
+    arrow = {k: pa.Table.from_pandas(v) for k, v in frames.items()}
+    assert combine("x", arrow, pa.Table).column("n").to_pylist() == [1, 2, 3]
+    assert combine("x", {"a": [1], "b": [2, 3]}, list) == [1, 2, 3]
+    with pytest.raises(StepFailed, match="annotate it dict\\[str, T\\] to receive them by partition key"):
+        combine("x", {"a": 1, "b": 2}, int)
+
+
+def test_stale_keys_are_shown_as_runs_of_consecutive_partitions() -> None:
+    order = {f"2026-01-0{d}": d for d in range(1, 10)}
+    assert runs(["2026-01-05", "2026-01-01", "2026-01-02", "2026-01-03", "2026-01-09"], order) == (
+        "2026-01-01..2026-01-03",
+        "2026-01-05",
+        "2026-01-09",
     )
-    result = sqlite_project.cli("plan", "-m", sqlite_project.module())
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines() == [
-        "error: 'events' declares partitions=, which this lakeplan checks but cannot materialize yet; "
-        "remove partitions= (and partition_mapping=) for now"
-    ]
+    assert runs([], order) == ()

@@ -23,6 +23,7 @@ function of its "semantic" code and its inputs' values, so a cosmetic code chang
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -34,10 +35,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assets_core import AssetDef, AssetGraph, AssetInput, CurrentState, Head, plan, source_asset
+from assets_core import AssetDef, AssetGraph, AssetInput, CurrentState, Head, partition_key, plan, source_asset
 from assets_core.config import Settings
 from assets_core.executor import planned_work, run
 from assets_core.metadata_store import MetadataStore
+from assets_core.partition_graph import expand
+from assets_core.partitions import all_partitions, daily_partitions, window
 from assets_core.workspace import Workspace
 from io_managers.version_store import LocalVersionStore
 
@@ -84,7 +87,11 @@ def shapes(draw: st.DrawFn, min_assets: int = 20, max_assets: int = 200) -> Shap
 
 @st.composite
 def scenarios(draw: st.DrawFn) -> tuple[Shape, list[Event]]:
-    shape = draw(shapes())
+    return draw(events_on(draw(shapes())))
+
+
+@st.composite
+def events_on(draw: st.DrawFn, shape: Shape) -> tuple[Shape, list[Event]]:
     assets = st.sampled_from(list(shape.assets))
     events = st.one_of(
         st.tuples(
@@ -133,6 +140,8 @@ class Model:
             self.source[self.shape.name(node)] = 0
 
     def ups(self, name: str) -> list[str]:
+        if name in self.source:
+            return []
         index = int(name[1:]) + self.shape.sources
         return [self.shape.name(u) for u in self.shape.upstreams[index - self.shape.sources]]
 
@@ -429,13 +438,303 @@ def test_runs_match_the_reference_model(
     skipped) and every plan after each event agree with the model."""
     shape, events = scenario
     model = Model(shape)
-    real = Real(model, *shared)
+    replay(model, Real(model, *shared), events, _apply)
+
+
+def replay(model: Model, real: Real, events: list[Event], apply: Callable[[Model, Event], set[str] | None]) -> None:
+    """Run ``events`` on the model (``apply``) and the real thing; every run's outcomes and every plan agree."""
     for number, event in enumerate(events):
         if event[0] == "delete":
             real.delete(model.shape.name(event[1]))
-        selected = _apply(model, event)
+        selected = apply(model, event)
         if event[0] == "materialize":
             expected = model.materialize(selected or set(model.salt), event[2])
             assert real.materialize(selected, event[2]) == expected, f"event {number}: {event}"
         for chosen in (None, selected):
             assert real.plan(chosen) == expected_plan(model, chosen), f"plan after event {number}: {event}"
+
+
+# ---------------------------------------------------------------------------------------------- partitions
+#
+# The same model on a partitioned graph: declarations (daily sources and assets, some unpartitioned, with
+# identity, window or all-partitions mappings) are expanded here, from docs/partitions.md, into a flat
+# Shape with one node per (asset, day); the real planner works on assets_core's own expansion. Both the
+# edges of the two expansions and every plan must agree.
+
+DAY_ONE = dt.date(2026, 1, 1)
+
+
+@dataclass(frozen=True)
+class Declared:
+    """Nodes 0..sources-1 are sources; ``partitioned[i]`` says whether node i is daily; ``reads[j]`` lists
+    asset j's upstream nodes with their mapping ('identity', 'window:N' or 'all')."""
+
+    days: int
+    sources: int
+    partitioned: tuple[bool, ...]
+    reads: tuple[tuple[tuple[int, str], ...], ...]
+
+    def name(self, node: int) -> str:
+        return f"s{node}" if node < self.sources else f"a{node - self.sources}"
+
+    def day(self, offset: int) -> str:
+        return (DAY_ONE + dt.timedelta(days=offset)).isoformat()
+
+    def instances(self, node: int) -> list[str]:
+        """Node's instance keys in day order (its own name when unpartitioned)."""
+        name = self.name(node)
+        return [f"{name}/partition={self.day(d)}" for d in range(self.days)] if self.partitioned[node] else [name]
+
+    def reads_of(self, node: int, day: int | None) -> list[str]:
+        """The documented mapping semantics: which upstream instances one instance of ``node`` reads."""
+        found: list[str] = []
+        for up, mapping in self.reads[node - self.sources]:
+            ups = self.instances(up)
+            if not self.partitioned[up]:
+                found += ups  # an unpartitioned upstream: its one value
+            elif day is None or mapping == "all":
+                found += ups  # an unpartitioned asset, or all partitions: every day
+            elif mapping == "identity":
+                found.append(ups[day])
+            else:
+                size = int(mapping.split(":")[1])
+                found += ups[max(0, day - size + 1) : day + 1]
+        return found
+
+    def flat(self) -> tuple[Shape, list[str]]:
+        """The reference expansion as a Shape (sources first, then assets' instances) and each flat node's key."""
+        keys = [k for n in range(self.sources) for k in self.instances(n)]
+        ups: list[tuple[str, ...]] = []
+        for node in range(self.sources, len(self.partitioned)):
+            days: list[int | None] = list(range(self.days)) if self.partitioned[node] else [None]
+            for key, day in zip(self.instances(node), days, strict=True):
+                keys.append(key)
+                ups.append(tuple(self.reads_of(node, day)))
+        sources = sum(len(self.instances(n)) for n in range(self.sources))
+        index = {k: i for i, k in enumerate(keys)}
+        return Shape(sources, tuple(tuple(index[u] for u in dict.fromkeys(up)) for up in ups)), keys
+
+    def graph(self) -> AssetGraph:
+        """The real declarations."""
+        days = daily_partitions(self.day(0), end=self.day(self.days))
+        nodes: list[Any] = []
+        for node in range(len(self.partitioned)):
+            name, parts = self.name(node), days if self.partitioned[node] else None
+            if node < self.sources:
+                source = source_asset(name, path="x/{partition}.csv", partitions=parts) if parts else None
+                nodes.append(source or source_asset(name, version=str, read=int))
+                continue
+            reads = self.reads[node - self.sources]
+            inputs = tuple(AssetInput(self.name(u), self.name(u), None) for u, _ in reads)
+            mapping = {
+                self.name(u): window(int(m.split(":")[1])) if m.startswith("window") else all_partitions()
+                for u, m in reads
+                if m != "identity" and parts is not None and self.partitioned[u]
+            }
+            nodes.append(AssetDef(name, int, inputs, partitions=parts, partition_mapping=mapping))
+        return AssetGraph.build(nodes)
+
+
+@st.composite
+def declarations(draw: st.DrawFn) -> Declared:
+    sources = draw(st.integers(1, 3))
+    count = draw(st.integers(3, 12))
+    partitioned = tuple(draw(st.lists(st.booleans(), min_size=sources + count, max_size=sources + count)))
+    mappings = st.sampled_from(["identity", "identity", "window:2", "window:3", "all"])
+    reads = []
+    for i in range(count):
+        node = sources + i
+        ups = draw(st.lists(st.integers(0, node - 1), min_size=1, max_size=3, unique=True))
+        reads.append(tuple((u, draw(mappings)) for u in ups))
+    return Declared(draw(st.integers(1, 5)), sources, partitioned, tuple(reads))
+
+
+@st.composite
+def partitioned_scenarios(draw: st.DrawFn) -> tuple[Declared, Shape, list[str], list[Event]]:
+    declared = draw(declarations())
+    shape, keys = declared.flat()
+    _, events = draw(events_on(shape))
+    return declared, shape, keys, events
+
+
+def _renamed(state: CurrentState, real: dict[str, str]) -> CurrentState:
+    """The model's state (flat names) keyed by the real instance keys."""
+    heads = {
+        real[k]: Head(
+            h.id,
+            h.data_version,
+            h.code_version,
+            {real[u]: v for u, v in h.input_versions.items()},
+            h.location,
+            h.run_id,
+        )
+        for k, h in state.heads.items()
+    }
+    return CurrentState(
+        {real[k]: v for k, v in state.code_versions.items()},
+        heads,
+        {real[k]: v for k, v in state.source_versions.items()},
+        {real[k] for k in state.missing_outputs},
+    )
+
+
+@_settings("LAKEPLAN_DIFFERENTIAL_PARTITION_EXAMPLES", 300)
+@given(scenario=partitioned_scenarios())
+def test_partitioned_planner_matches_the_reference_model(
+    scenario: tuple[Declared, Shape, list[str], list[Event]],
+) -> None:
+    """The partition graph's edges are the documented mappings', and the planner on it agrees with the model
+    (per partition: a changed source day makes exactly its cone stale) on every state the events reach."""
+    declared, shape, keys, events = scenario
+    expanded = expand(declared.graph(), dt.datetime(2027, 1, 1, tzinfo=dt.UTC)).graph
+    real = {shape.name(i): key for i, key in enumerate(keys)}
+    flat = {key: name for name, key in real.items()}
+    assert set(expanded.order) == set(keys)
+    for i, ups in enumerate(shape.upstreams):
+        key = keys[shape.sources + i]
+        assert set(expanded.upstream[key]) == {keys[u] for u in ups}, key
+    model = Model(shape)
+    for number, event in enumerate(events):
+        selected = _apply(model, event)
+        if event[0] == "materialize":
+            model.materialize(selected or set(model.salt), event[2])
+        for chosen in (None, selected):
+            wanted = None if chosen is None else {real[k] for k in chosen}
+            result = plan(expanded, _renamed(_state(model), real), wanted)
+            actual = {
+                flat[s.key]: (
+                    {(c.kind.value, flat[c.input] if c.input else None) for c in s.causes},
+                    sorted(flat[w] for w in s.waiting_on),
+                )
+                for s in result.statuses
+            }
+            assert actual == expected_plan(model, chosen), f"after event {number}: {event}"
+
+
+class RealPartitioned(Real):
+    """A partitioned scenario on the real workspace, executor, step and store: a daily source partition is
+    a JSON file, an asset's code version is shared by its partitions (a code event changes every one), and
+    each function computes its value from what its parameters receive (one value, or a dict by day)."""
+
+    def __init__(self, model: Model, store: MetadataStore, root: Path, declared: Declared, keys: list[str]) -> None:
+        super().__init__(model, store, root)
+        self.declared = declared
+        self.real = {model.shape.name(i): key for i, key in enumerate(keys)}
+        self.flat = {key: name for name, key in self.real.items()}
+        self.files = root / self.prefix
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}_{self.real[name]}"
+
+    def workspace(self) -> Workspace:
+        declared, model = self.declared, self.model
+        days = daily_partitions(declared.day(0), end=declared.day(declared.days))
+        nodes: list[Any] = []
+        for node in range(len(declared.partitioned)):
+            name, parts = declared.name(node), days if declared.partitioned[node] else None
+            key = f"{self.prefix}_{name}"
+            if node < declared.sources:
+                if parts is None:
+                    flat = self.flat[name]
+                    nodes.append(
+                        source_asset(key, version=_reader(model.source, flat, str), read=_reader(model.source, flat))
+                    )
+                    continue
+                for instance in declared.instances(node):
+                    file = self.files / name / f"{instance.split('=')[1]}.json"
+                    file.parent.mkdir(parents=True, exist_ok=True)
+                    file.write_text(str(model.source[self.flat[instance]]))
+                nodes.append(source_asset(key, path=str(self.files / name / "{partition}.json"), partitions=parts))
+                continue
+            reads = declared.reads[node - declared.sources]
+            many = {u: declared.partitioned[u] and (parts is None or m != "identity") for u, m in reads}
+            inputs = tuple(
+                AssetInput(declared.name(u), f"{self.prefix}_{declared.name(u)}", dict if many[u] else None)
+                for u, _ in reads
+            )
+            mapping = {
+                f"{self.prefix}_{declared.name(u)}": window(int(m.split(":")[1]))
+                if m.startswith("window")
+                else all_partitions()
+                for u, m in reads
+                if m != "identity" and parts is not None and declared.partitioned[u]
+            }
+            first = self.flat[declared.instances(node)[0]]
+            fn = _partitioned_fn(
+                model, name, [declared.name(u) for u, _ in reads], {k: self.flat[k] for k in declared.instances(node)}
+            )
+            nodes.append(
+                AssetDef(key, fn, inputs, code_version=model.code(first), partitions=parts, partition_mapping=mapping)
+            )
+        ws = Workspace(self.settings, "differential", AssetGraph.build(nodes))
+        ws.__dict__["store"] = self.store
+        ws.__dict__["objects"] = self.objects
+        return ws
+
+    def _chosen(self, selected: set[str] | None) -> set[str] | None:
+        return None if selected is None else {self.key(n) for n in selected}
+
+    def plan(self, selected: set[str] | None) -> dict[str, tuple[set[tuple[str, str | None]], list[str]]]:
+        cut = len(self.prefix) + 1
+        ws = self.workspace()
+        return {
+            self.flat[s.key[cut:]]: (
+                {(c.kind.value, self.flat[c.input[cut:]] if c.input else None) for c in s.causes},
+                sorted(self.flat[w[cut:]] for w in s.waiting_on),
+            )
+            for s in plan(ws.planned, ws.current_state(), self._chosen(selected)).statuses
+        }
+
+    def materialize(self, selected: set[str] | None, force: bool) -> dict[str, str]:
+        ws = self.workspace()
+        keys, waiting = planned_work(plan(ws.planned, ws.current_state(), self._chosen(selected)), force)
+        summary = run(ws, keys, force=force, waiting=waiting)
+        cut = len(self.prefix) + 1
+        return {self.flat[r.key[cut:]]: r.outcome.value for r in summary.results}
+
+
+def _partitioned_fn(model: Model, name: str, params: list[str], flat: dict[str, str]) -> Callable[..., int]:
+    """An asset's function: its partition's value from its inputs, flattened in the model's input order."""
+
+    def fn(**inputs: Any) -> int:
+        instance = name if name in flat else f"{name}/partition={partition_key()}"
+        values: list[int] = []
+        for param in params:
+            given = inputs[param]
+            values += list(given.values()) if isinstance(given, dict) else [given]
+        return value_of(model.salt[flat[instance]], values)
+
+    return fn
+
+
+def _siblings(declared: Declared, keys: list[str], shape: Shape) -> dict[str, list[str]]:
+    """Each flat asset node's name -> the flat names of every partition of the same asset."""
+    by_asset: dict[str, list[str]] = {}
+    for i, key in enumerate(keys):
+        by_asset.setdefault(key.split("/")[0], []).append(shape.name(i))
+    return {name: group for group in by_asset.values() for name in group}
+
+
+@pytest.mark.slow
+@_settings("LAKEPLAN_DIFFERENTIAL_PARTITION_RUNS", 25)
+@given(scenario=partitioned_scenarios())
+def test_partitioned_runs_match_the_reference_model(
+    scenario: tuple[Declared, Shape, list[str], list[Event]], shared: tuple[MetadataStore, Path]
+) -> None:
+    """Runs on partitions: every run's outcomes per partition, and every plan after each event, agree with
+    the model (code is per asset: a code event changes every partition of its asset in the model too)."""
+    declared, shape, keys, events = scenario
+    model = Model(shape)
+    siblings = _siblings(declared, keys, shape)
+    for name in model.salt:  # one code per asset, as lakeplan versions it
+        first = siblings[name][0]
+        model.salt[name], model.history[name] = model.salt[first], list(model.history[first])
+
+    def apply(model: Model, event: Event) -> set[str] | None:
+        if event[0] != "code":
+            return _apply(model, event)
+        for name in siblings[shape.name(event[1])]:
+            model.change_code(name, event[2])
+        return None
+
+    replay(model, RealPartitioned(model, *shared, declared, keys), events, apply)

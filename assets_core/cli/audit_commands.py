@@ -4,6 +4,7 @@ auditing what was built, from what, what its code printed, and what changed."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -59,6 +60,7 @@ def register(subparsers: Any) -> None:
     history = command(subparsers, "history", "list every materialization of an asset, newest first", HISTORY_EPILOG)
     add_target(history)
     history.add_argument("asset", metavar="ASSET")
+    add_partition(history)
     history.add_argument("-n", "--limit", type=whole_number_option(), metavar="N", help="show the newest N only")
     history.add_argument("--json", action="store_true", help="print as JSON (lakeplan.history/v1)")
     history.set_defaults(handler=cmd_history)
@@ -66,6 +68,7 @@ def register(subparsers: Any) -> None:
     logs = command(subparsers, "logs", "show what an asset's code printed (stdout and stderr)", LOGS_EPILOG)
     add_target(logs)
     logs.add_argument("asset", metavar="ASSET")
+    add_partition(logs)
     logs.add_argument(
         "--run",
         metavar="RUN",
@@ -81,6 +84,7 @@ def register(subparsers: Any) -> None:
     )
     add_target(lineage)
     lineage.add_argument("asset", metavar="ASSET[@VERSION]", help="VERSION: data-version prefix or materialization id")
+    add_partition(lineage)
     direction = lineage.add_mutually_exclusive_group()
     direction.add_argument(
         "--upstream", dest="downstream", action="store_false", help="what it was built from (default)"
@@ -98,6 +102,7 @@ def register(subparsers: Any) -> None:
         metavar="ASSET",
         help="compare this asset only; RUN_A/RUN_B may then be its versions (id or data prefix)",
     )
+    add_partition(diff, "with --asset: ")
     diff.add_argument("--json", action="store_true", help="print as JSON (lakeplan.diff/v1)")
     diff.set_defaults(handler=cmd_diff)
 
@@ -106,6 +111,7 @@ def register(subparsers: Any) -> None:
     )
     add_target(rollback)
     rollback.add_argument("asset", metavar="ASSET")
+    add_partition(rollback)
     rollback.add_argument("--to", required=True, metavar="VERSION", help="data-version prefix or materialization id")
     rollback.set_defaults(handler=cmd_rollback)
 
@@ -144,6 +150,7 @@ renamed in the code keeps its history (marked removed).
 
 examples:
   lakeplan history model_report
+  lakeplan history -m examples.partitioned.pipeline clean_events --partition 2026-01-05
 """
 
 LOGS_EPILOG = """\
@@ -166,6 +173,7 @@ assets no longer in the code are marked removed.
 examples:
   lakeplan lineage model_report --upstream
   lakeplan lineage orders@3f2a1b --downstream --json
+  lakeplan lineage -m examples.partitioned.pipeline rolling_7d --partition 2026-01-07
 """
 
 DIFF_EPILOG = """\
@@ -178,6 +186,7 @@ examples:
   lakeplan diff latest~1 latest
   lakeplan diff 20261121-0930 20261122-0200
   lakeplan diff 20261121-0930 20261122-0200 --asset churn_model --json
+  lakeplan diff latest~1 latest --asset clean_events --partition 2026-01-05
 """
 
 ROLLBACK_EPILOG = """\
@@ -186,23 +195,55 @@ stale, so 'lakeplan materialize' rebuilds them from the rolled-back version.
 
 examples:
   lakeplan rollback churn_model --to 8c41f0
+  lakeplan rollback -m examples.partitioned.pipeline clean_events --partition 2026-01-05 --to 3f2a1b
 """
+
+
+def add_partition(parser: argparse.ArgumentParser, prefix: str = "") -> None:
+    parser.add_argument(
+        "-p",
+        "--partition",
+        metavar="KEY",
+        help=f"{prefix}one partition of a partitioned asset (the same as naming ASSET/partition=KEY)",
+    )
+
+
+def _declared(ws: Workspace, key: str) -> bool:
+    """Whether ``key`` is an asset, or a partition of one, in today's code."""
+    return key in ws.planned.nodes and ws.instance(key).asset in ws.graph.assets
 
 
 def _check_asset(ws: Workspace, key: str, recorded: Collection[str] = ()) -> None:
     """Refuse a key that is neither in the code nor in ``recorded``, suggesting the nearest of either."""
-    if key not in ws.graph.assets and key not in recorded:
+    if not _declared(ws, key) and key not in recorded:
         import difflib
 
+        node = ws.graph.nodes.get(key)
+        if node is not None and node.partitions is not None:
+            first = node.partitions.keys(ws.now)[:1] or ("KEY",)
+            raise UnknownAsset(f"{key!r} is partitioned; name one partition with --partition {first[0]}")
         close = difflib.get_close_matches(key, [*ws.graph.assets, *recorded], n=1)
         hint = f"did you mean {close[0]!r}?" if close else "run 'lakeplan plan' to list the assets"
         raise UnknownAsset(f"unknown asset {key!r}; {hint}")
 
 
+def _partition_key(ws: Workspace, key: str, partition: str | None) -> str:
+    """The recorded key ``key --partition KEY`` names: ``ASSET/partition=KEY`` (for two dimensions,
+    KEY is 'VALUE|VALUE', e.g. 2026-03-02|DE)."""
+    from ..partition_graph import instance_key
+
+    if partition is None:
+        return key
+    node = ws.graph.nodes.get(key)
+    if node is None or node.partitions is None:
+        raise UnknownAsset(f"--partition given, but {key!r} is not a partitioned asset; drop --partition")
+    return instance_key(key, partition, node.partitions)
+
+
 def _audited(ws: Workspace, key: str) -> bool:
     """Check an asset the audit commands may name: one in the code (False) or one that is only recorded,
     no longer in the code (True: removed)."""
-    if key in ws.graph.assets:
+    if _declared(ws, key):
         return False
     _check_asset(ws, key, ws.store.recorded_keys())
     return True
@@ -213,7 +254,7 @@ def _removed_note(key: str) -> str:
 
 
 def _histories(ws: Workspace, keys: Any, limit: int | None = None) -> dict[str, list[Materialization]]:
-    return {k: ws.store.history(k, limit) for k in keys if k in ws.graph.assets}
+    return {k: ws.store.history(k, limit) for k in keys if k in ws.graph.assets and k in ws.planned.nodes}
 
 
 # -- graph -----------------------------------------------------------------------------------------
@@ -233,7 +274,16 @@ def cmd_graph(args: argparse.Namespace) -> int:
     recent = _histories(ws, keys, limit=5)
     failed = {k for k, h in recent.items() if h and h[0].kind is MaterializationKind.FAILED}
     plan = ws.plan()  # once: it reads every head and source
-    views = node_views(ws.graph, plan, failed)
+    notes: dict[str, str] = {}
+    partitions: dict[str, list[tuple[str, str]]] = {}
+    if ws.partitioned:  # one node per asset, its causes counting partitions
+        from ..partition_summary import per_asset, strips, summarise
+
+        partitions = strips(plan.statuses, ws.instance)
+        summaries = summarise(plan.statuses, ws.instance, ws.partition_order)
+        plan = per_asset(plan.statuses, summaries)
+        notes = {s.asset: f"{len(s.stale)} of {s.planned} partitions stale" for s in summaries if s.partitioned}
+    views = {k: dataclasses.replace(v, note=notes.get(k, "")) for k, v in node_views(ws.graph, plan, failed).items()}
     engine = find_engine()
     note = None
     if args.html:
@@ -244,6 +294,9 @@ def cmd_graph(args: argparse.Namespace) -> int:
         printed = ws.store.printed(ids)
         logs = {m.id or 0: logs_command(key, m.run_id) for key, h in recent.items() for m in h if m.id in printed}
         details = asset_details(ws.graph, plan, views, recent, keys, checks, recorded, logs)
+        for asset, strip in partitions.items():  # the HTML view draws one cell per partition
+            if asset in details:
+                details[asset]["partitions"] = strip
         out.write_text(render_html(svg, details, f"lakeplan: {ws.target}"))
         if engine is None:
             note = f"no Graphviz layout engine found, drew a simple layered layout; {INSTALL_HINT}"
@@ -399,6 +452,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     from ..records import MaterializationKind
 
     ws = load_workspace(args)
+    args.asset = _partition_key(ws, args.asset, args.partition)
     removed = _audited(ws, args.asset)
     history = ws.store.history(args.asset, args.limit)
     head = ws.store.heads([args.asset]).get(args.asset)
@@ -413,7 +467,7 @@ def cmd_history(args: argparse.Namespace) -> int:
                 "asset": args.asset,
                 "removed": removed,
                 "head": head_id,
-                "declared_metadata": dict(ws.graph.nodes[args.asset].metadata) if args.asset in ws.graph.nodes else {},
+                "declared_metadata": {} if removed else dict(ws.graph.nodes[ws.instance(args.asset).asset].metadata),
                 "materializations": [
                     {**_with_checks(materialization_json(m), checks.get(m.id or 0, [])), "printed": m.id in printed}
                     for m in history
@@ -455,7 +509,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
     from ..lineage import materialization_json
 
     ws = load_workspace(args)
-    key = args.asset
+    key = _partition_key(ws, args.asset, args.partition)
     removed = _audited(ws, key)
     run_id = _named_run(ws, args.run).run_id if args.run else None
     attempts = ws.store.attempts(key, run_id, limit=None if run_id else 1)[::-1]  # a run's in order
@@ -507,7 +561,7 @@ def _with_checks(data: dict[str, Any], checks: list[CheckRecord]) -> dict[str, A
 
 def _declared_metadata(ws: Workspace, key: str) -> str:
     """``@asset(metadata=...)`` as ``name=value`` pairs (empty when none, or the asset is no longer declared)."""
-    node = ws.graph.nodes.get(key)
+    node = ws.graph.nodes.get(ws.instance(key).asset) if key in ws.planned.nodes else None
     return " ".join(f"{name}={value}" for name, value in node.metadata.items()) if node is not None else ""
 
 
@@ -520,7 +574,7 @@ def _lineage_lines(
     mat = node.materialization
     if mat is not None:
         what = f"{mat.kind.value} #{mat.id} in run {mat.run_id}, code {short(mat.code_version, 8)}"
-    elif node.key in ws.graph.nodes and ws.graph.is_source(node.key):
+    elif node.key in ws.planned.nodes and ws.planned.is_source(node.key):
         what = "source"
     else:
         what = "no record of this version"
@@ -543,6 +597,7 @@ def cmd_lineage(args: argparse.Namespace) -> int:
 
     ws = load_workspace(args)
     key, _, spec = args.asset.partition("@")
+    key = _partition_key(ws, key, args.partition)
     _audited(ws, key)
     history = ws.store.history(key)
     if spec:
@@ -557,7 +612,7 @@ def cmd_lineage(args: argparse.Namespace) -> int:
         tree = downstream_lineage(key, root.data_version or "", root, recorded_downstream(histories), histories)
     else:
         tree = upstream_lineage(root, ws.store.histories())  # recorded inputs, even removed ones
-    removed = {k for k in _keys(tree) if k not in ws.graph.nodes}
+    removed = {k for k in _keys(tree) if k not in ws.planned.nodes}
     if args.json:
         dump_json(
             {
@@ -672,7 +727,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
     ws = load_workspace(args)
     runs = ws.store.runs()
+    if args.partition and not args.asset:
+        raise UnknownAsset("--partition compares one partition of an asset; add --asset ASSET")
     if args.asset:
+        args.asset = _partition_key(ws, args.asset, args.partition)
         gone = _audited(ws, args.asset)
         history = ws.store.history(args.asset)
         old, new = (_asset_side(runs, spec, args.asset, history) for spec in (args.a, args.b))
@@ -688,8 +746,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
     run_a, run_b = _run(runs, args.a), _run(runs, args.b)
     histories = ws.store.histories()
     last_a, last_b = last_id(run_a, histories), last_id(run_b, histories)
-    removed = set(histories) - set(ws.graph.nodes)
-    result = diff_runs(run_a, run_b, histories, last_a, last_b, ws.graph.order, removed)
+    removed = set(histories) - set(ws.planned.nodes)
+    result = diff_runs(run_a, run_b, histories, last_a, last_b, ws.planned.order, removed)
     checked = _check_diffs(ws, result.assets)
     if args.json:
         data = run_diff_json(result)
@@ -722,6 +780,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     from ..rollback import rollback
 
     ws = load_workspace(args, writes=True)
+    args.asset = _partition_key(ws, args.asset, args.partition)
     _check_asset(ws, args.asset)
     result = rollback(ws, args.asset, args.to)
     target = result.target
@@ -732,8 +791,9 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     )
     if result.note:
         print(result.note)
-    statuses = {s.key: s for s in ws.plan(f"{args.asset}+").statuses}
-    stale = [k for k, s in statuses.items() if s.stale and k != args.asset]
+    below = ws.planned.descendants([args.asset])  # of this partition only, for a partitioned asset
+    statuses = {s.key: s for s in ws.plan(f"{ws.instance(args.asset).asset}+").statuses}
+    stale = [k for k, s in statuses.items() if s.stale and k in below]
     if stale:
         print(f"now stale: {', '.join(stale)}; run 'lakeplan materialize' to rebuild them from this version")
     own = [f"{c.kind.value}: {c.message}" for c in statuses[args.asset].causes]

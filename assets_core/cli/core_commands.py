@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..check_status import summary_text
 from ..config import MAX_WORKERS, whole_number
 from ..hashing import short
 from .output import dump_json, indented, logs_command, note_later, table
+
+if TYPE_CHECKING:
+    from ..partition_scope import PartitionRange
 
 SELECT_HELP = (
     "which assets: NAME, +NAME (and all upstream), NAME+ (and all downstream), group:GROUP, '*'; "
@@ -43,6 +46,35 @@ def add_select(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-s", "--select", metavar="EXPR", help=SELECT_HELP)
 
 
+def add_partitions(parser: argparse.ArgumentParser) -> None:
+    """--partition / --from / --to: which partitions of the selected partitioned assets (docs/partitions.md)."""
+    group = parser.add_argument_group("partitions")
+    group.add_argument(
+        "-p",
+        "--partition",
+        metavar="KEY",
+        help="only this partition of the selected partitioned assets (e.g. 2026-03-02), and what reads it",
+    )
+    group.add_argument(
+        "--from", dest="first", metavar="KEY", help="a backfill from this partition (inclusive; default: the first)"
+    )
+    group.add_argument("--to", dest="last", metavar="KEY", help="... to this partition (inclusive; default: the last)")
+
+
+def partition_range(args: argparse.Namespace) -> PartitionRange | None:
+    """The PartitionRange the options name, or None; --partition with --from/--to is a usage error."""
+    from ..errors import SelectionError
+    from ..partition_scope import PartitionRange
+
+    if args.partition is not None and (args.first is not None or args.last is not None):
+        raise SelectionError("give either --partition KEY or --from/--to, not both")
+    if args.partition is not None:
+        return PartitionRange.one(args.partition)
+    if args.first is not None or args.last is not None:
+        return PartitionRange(args.first, args.last)
+    return None
+
+
 def whole_number_option(low: int = 1, high: int | None = None) -> Callable[[str], int]:
     """An argparse ``type`` for a count option: a whole number from ``low`` (to ``high``), so ``-1``, ``0`` or
     ``99999`` is a usage error naming the range instead of a store error or a silent default later."""
@@ -68,6 +100,7 @@ def register(subparsers: Any) -> None:
     plan = command(subparsers, "plan", "show which assets are stale and why", PLAN_EPILOG)
     add_target(plan)
     add_select(plan)
+    add_partitions(plan)
     plan.add_argument("--json", action="store_true", help="print the plan as JSON (schema lakeplan.plan/v1)")
     plan.add_argument("--stale", action="store_true", help="list only stale assets")
     plan.add_argument(
@@ -82,6 +115,7 @@ def register(subparsers: Any) -> None:
     mat = command(subparsers, "materialize", "build the stale assets, in dependency order", MATERIALIZE_EPILOG)
     add_target(mat)
     add_select(mat)
+    add_partitions(mat)
     add_verify(mat)
     mat.add_argument("--force", action="store_true", help="rebuild the selected assets even if fresh")
     mat.add_argument(
@@ -89,7 +123,7 @@ def register(subparsers: Any) -> None:
         "--workers",
         type=whole_number_option(1, MAX_WORKERS),
         metavar="N",
-        help="run up to N assets at once in worker processes",
+        help="run up to N assets (or partitions) at once in worker processes",
     )
     mat.add_argument("--json", action="store_true", help="print the run summary as JSON (schema lakeplan.run/v1)")
     mat.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
@@ -114,10 +148,14 @@ causes:
   CHECK     an asset check must run on the current version (new or changed; status CHECK when nothing
             else is stale: only the check runs), or a blocking check failed on it (dependents wait)
 
+A partitioned asset is one row: how many of its partitions are stale, as ranges of keys, and each
+cause with the number of partitions it applies to; --json lists every partition with its causes.
+
 examples:
   lakeplan plan -m examples.quickstart.pipeline
   lakeplan plan -m pipeline.py --select +model --json
   lakeplan plan -m examples.quickstart.pipeline --explain churn_model
+  lakeplan plan -m examples.partitioned.pipeline --from 2026-01-03 --to 2026-01-09
 """
 
 MATERIALIZE_EPILOG = """\
@@ -137,10 +175,17 @@ and recorded with its attempt, failed ones included: stdout carries only lakepla
 --json stays parseable. The last lines are shown on stderr under the asset's progress line (not with
 --json or -q); 'lakeplan logs ASSET' shows all that was kept.
 
+Partitioned assets are built partition by partition (each one a step, so --workers N builds N
+partitions at once). --partition KEY builds that partition of the selected partitioned assets and
+the selected assets reading it that are not partitioned alike (e.g. a model over all days);
+--from/--to does the same for a range of partitions (a backfill).
+
 examples:
   lakeplan materialize -m examples.quickstart.pipeline
   lakeplan materialize -m examples.quickstart.pipeline --select daily_revenue+ --workers 2
   lakeplan materialize --select group:features --force
+  lakeplan materialize -m examples.partitioned.pipeline --partition 2026-01-05
+  lakeplan materialize -m examples.partitioned.pipeline --from 2026-01-03 --to 2026-01-09 --select clean_events+
 """
 
 
@@ -153,6 +198,7 @@ examples:
 
 def cmd_assets(args: argparse.Namespace) -> int:
     from ..definitions import AssetDef
+    from ..partitions import extent
 
     ws = load_workspace(args)
     chosen = ws.select(args.select) if args.select else set(ws.graph.nodes)
@@ -177,12 +223,14 @@ def cmd_assets(args: argparse.Namespace) -> int:
                     {"name": c.name, "blocking": c.blocking, "code_version": ws.check_versions(key)[c.name]}
                     for c in ws.graph.checks.get(key, ())
                 ],
+                "partitions": None if node.partitions is None else extent(node.partitions, ws.now),
             }
         )
     if args.json:
         dump_json({"schema": "lakeplan.assets/v1", "assets": rows})
         return 0
     shown_checks = bool(ws.graph.checks)
+    partitioned = any(r["partitions"] for r in rows)
     table(
         [
             "ASSET",
@@ -192,6 +240,7 @@ def cmd_assets(args: argparse.Namespace) -> int:
             "CODE",
             "METADATA",
             *(["CHECKS"] if shown_checks else []),
+            *(["PARTITIONS"] if partitioned else []),
             "DESCRIPTION",
         ],
         [
@@ -207,6 +256,7 @@ def cmd_assets(args: argparse.Namespace) -> int:
                     if shown_checks
                     else []
                 ),
+                *([r["partitions"] or "-"] if partitioned else []),
                 r["description"],
             ]
             for r in rows
@@ -228,8 +278,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     ws = load_workspace(args)
     if args.explain:
         return explain_code_version(ws, args.explain, args.json)
-    result = ws.plan(args.select, verify=args.verify)
+    result = ws.plan(args.select, verify=args.verify, partitions=partition_range(args))
     statuses = [s for s in result.statuses if s.stale or not args.stale]
+    if ws.partitioned:
+        return print_partitioned_plan(ws, result, args.stale, args.json)
     checks = check_results(ws, statuses)
     if args.json:
         from ..step import timeout_of
@@ -276,12 +328,54 @@ def check_results(ws: Any, statuses: list[Any]) -> dict[str, list[dict[str, Any]
     }
 
 
+def print_partitioned_plan(ws: Any, result: Any, only_stale: bool, as_json: bool) -> int:
+    """A partitioned project's plan: one row per asset (partitions summarised); as JSON, every partition
+    too, each with its asset and partition key."""
+    from ..partition_summary import summarise
+
+    summaries = summarise(result.statuses, ws.instance, ws.partition_order)
+    statuses = [s for s in result.statuses if s.stale or not only_stale]
+    if as_json:
+        data = result.to_json()
+        data["assets"] = [
+            {**s.to_json(), "asset": ws.instance(s.key).asset, "partition": ws.instance(s.key).partition}
+            for s in statuses
+        ]
+        data["summary"] = [s.to_json() for s in summaries]
+        dump_json(data)
+        return 0
+    rows = []
+    for summary in summaries:
+        label = "STALE" if summary.causes else "FRESH"
+        if only_stale and not summary.causes:
+            continue
+        count = f"{len(summary.stale)} of {summary.planned} stale" if summary.partitioned else "-"
+        where = ", ".join(summary.ranges[:4]) + (
+            f", ... ({len(summary.ranges)} ranges)" if len(summary.ranges) > 4 else ""
+        )
+        causes = [f"{k.value}: {r}" + (f" ({n})" if summary.partitioned else "") for k, r, n in summary.causes]
+        causes = causes or [""]
+        if summary.waiting:
+            causes.append(f"WAITING: {summary.waiting} on stale upstreams outside the selection")
+        rows.append([summary.asset, label, count, where or "-", causes[0]])
+        rows += [["", "", "", "", cause] for cause in causes[1:]]
+    table(["ASSET", "STATUS", "PARTITIONS", "STALE KEYS", "WHY"], rows)
+    counts = result.counts()
+    waiting = f" ({counts['waiting']} waiting on stale upstreams outside the selection)" if counts["waiting"] else ""
+    print(
+        f"\n{len(summaries)} assets, {counts['assets']} asset-partitions: {counts['stale']} stale{waiting}, "
+        f"{counts['fresh']} fresh"
+    )
+    return 0
+
+
 def explain_code_version(ws: Any, key: str, as_json: bool) -> int:
     """Print the parts of one asset's code version (schema lakeplan.code-version/v1 as JSON)."""
     from ..step import timeout_of
     from .audit_commands import _check_asset
 
-    _check_asset(ws, key)
+    if key not in ws.graph.assets:  # the code version is per asset, so a partitioned one is named bare
+        _check_asset(ws, key)
     code = ws.code_version(key)
     explicit = not code.parts
     timeout = timeout_of(ws, key)
@@ -310,26 +404,33 @@ def _time_limit(ws: Any, key: str, timeout: int | None) -> str:
     return f"each attempt may run {format_duration(timeout)} ({whose})"
 
 
+def recorded_selection(args: argparse.Namespace) -> str:
+    """The run's selection as recorded (``lakeplan runs``): the expression, and the partitions if given."""
+    flags = [("--partition", args.partition), ("--from", args.first), ("--to", args.last)]
+    return " ".join([args.select or "*", *(f"{flag} {value}" for flag, value in flags if value is not None)])
+
+
 def cmd_materialize(args: argparse.Namespace) -> int:
     from ..executor import RunInterrupted, planned_work, run
     from ..step import Outcome
     from .progress import Progress
 
     ws = load_workspace(args, writes=True)
-    plan = ws.plan(args.select, verify=args.verify)
+    plan = ws.plan(args.select, verify=args.verify, partitions=partition_range(args))
     keys, waiting = planned_work(plan, args.force)
     workers = args.workers or ws.settings.workers
     quiet = args.quiet or args.json
 
     if not quiet:
-        print(f"{len(keys)} of {len(plan.statuses)} selected assets to materialize", file=sys.stderr)
+        what = "asset-partitions" if ws.partitioned else "assets"
+        print(f"{len(keys)} of {len(plan.statuses)} selected {what} to materialize", file=sys.stderr)
     interrupted = False
     try:
         with Progress(enabled=not quiet) as progress:
             summary = run(
                 ws,
                 keys,
-                selection=args.select or "*",
+                selection=recorded_selection(args),
                 force=args.force,
                 workers=workers,
                 on_result=progress.finished,
