@@ -260,8 +260,10 @@ def test_history_lineage_and_diff_of_one_partition(sqlite_project: Project, lake
     assert json.loads(lakeplan("runs", "--json")[1])["runs"][0]["selection"] == "clean --partition 2026-01-02"
 
     code, out, _ = lakeplan("history", "clean", "--partition", "2026-01-02")
-    assert code == 0 and len(out.splitlines()) == 3  # header, the rebuild (current) and the first build
-    assert out.splitlines()[1].startswith("*") and lakeplan("history", c("2026-01-02"))[1] == out
+    table = [line for line in out.splitlines() if line and "printed output: lakeplan logs" not in line]
+    assert code == 0 and len(table) == 3  # header, the rebuild (current) and the first build
+    assert out.count("printed output: lakeplan logs clean/partition=2026-01-02 --run") == 2  # both printed
+    assert table[1].startswith("*") and lakeplan("history", c("2026-01-02"))[1] == out
 
     code, out, _ = lakeplan("logs", "clean", "--partition", "2026-01-02")
     assert code == 0 and "cleaning 2026-01-02" in out
