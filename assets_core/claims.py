@@ -23,7 +23,7 @@ from .errors import StoreError
 from .processes import process_alive, this_host
 
 if TYPE_CHECKING:
-    from .metadata_store import MetadataStore
+    from .metadata_store import ClaimRead, MetadataStore, Taken
 
 LEASE_SECONDS = 30.0  # a holder that stops renewing (a lost pod) blocks others at most this long
 _POLL_FIRST, _POLL_MAX = 0.05, 1.0  # waiting backoff: start, cap (seconds)
@@ -63,12 +63,14 @@ def _backoff(attempt: int) -> float:
 
 @dataclass(slots=True)
 class Held:
-    """A claim held for a block: which run was waited for first (None if it was free), whether the holder
-    already released it inside its own record transaction (saving a write), and the holder's deadline
-    (``time.time()``; None: none now), past which the lease is not renewed."""
+    """A claim held for a block: which run was waited for first (None if it was free), what was read in the
+    transaction that took it, whether the holder already released it inside its own record or failure
+    transaction (saving a write), and the holder's deadline (``time.time()``; None: none now), past which
+    the lease is not renewed."""
 
     claim: Claim
     waited_for: str | None
+    taken: Taken
     released: bool = False
     deadline: float | None = None
 
@@ -78,24 +80,27 @@ class Held:
 
 
 @contextmanager
-def claimed(store: MetadataStore, asset_key: str, run_id: str, lease: float = LEASE_SECONDS) -> Iterator[Held]:
-    """Hold ``asset_key``'s claim for the block, waiting while another live run holds it. A step with a time
-    limit passes a ``lease`` no longer than it, so even the first lease ends by its deadline."""
+def claimed(
+    store: MetadataStore, asset_key: str, run_id: str, lease: float = LEASE_SECONDS, read: ClaimRead | None = None
+) -> Iterator[Held]:
+    """Hold ``asset_key``'s claim for the block, waiting while another live run holds it; ``read`` is read in
+    the transaction that takes it (``Held.taken``). A step with a time limit passes a ``lease`` no longer
+    than it, so even the first lease ends by its deadline."""
     holder = this_holder()
     waited_for: str | None = None
     attempt = 0
     while True:
         now = time.time()
         mine = Claim(asset_key, run_id, holder, now, now + lease)
-        current = store.claim(mine, functools.partial(supersedes, mine, now=now))
-        if current is None:
+        current = store.claim(mine, functools.partial(supersedes, mine, now=now), read)
+        if not isinstance(current, Claim):
             break
         if waited_for != current.run_id:
             log.info("waiting for run %s (%s), which is building %s", current.run_id, current.holder, asset_key)
         waited_for = current.run_id
         time.sleep(_backoff(attempt))
         attempt += 1
-    held = Held(mine, waited_for)
+    held = Held(mine, waited_for, current)
     _renewer.add(store, held, lease)
     try:
         yield held

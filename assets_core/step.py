@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import re
 import time
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -26,9 +27,9 @@ from .context import collecting
 from .definitions import AssetDef, SourceAsset
 from .errors import CorruptedOutput, LakeplanError, MissingOutput, StoreError
 from .failures import Failure, describe
-from .metadata_store import RecordConflict
+from .metadata_store import ClaimRead, RecordConflict
 from .planner import CurrentState, assess
-from .records import Materialization, MaterializationKind, recipe_of
+from .records import Head, Materialization, MaterializationKind, recipe_of
 from .timeouts import StepTimedOut, TimeLimit, effective_timeout
 from .workspace import Workspace
 
@@ -190,7 +191,10 @@ def materialize(
     """
     limit = timeout_of(ws, key)
     lease = LEASE_SECONDS if limit is None else min(LEASE_SECONDS, limit)
-    with claimed(ws.store, key, run_id, lease) as held:
+    upstreams = ws.graph.upstream[key]
+    code_version = ws.code_version(key).version
+    recipe = functools.partial(_recipe_to_restore, key, upstreams, None if force else code_version)
+    with claimed(ws.store, key, run_id, lease, ClaimRead((key, *upstreams), recipe)) as held:
 
         def deadline(at: float | None) -> None:
             held.deadline = at  # the claim's lease never outlives the attempt's deadline
@@ -214,13 +218,45 @@ def timeout_of(ws: Workspace, key: str) -> int | None:
     return effective_timeout(ws.graph.asset(key).timeout, ws.settings.timeout)
 
 
+def _recipe_to_restore(
+    key: str, upstreams: tuple[str, ...], code_version: str | None, heads: Mapping[str, Head]
+) -> str | None:
+    """The recipe whose earlier outputs a step reads with its claim, judged from the recorded heads alone
+    (sources as the asset last read them); None when nothing needs looking up: forced (``code_version``
+    None), never built (only ``MetadataStore.record`` appends a successful materialization, and it always
+    sets the head) or up to date as far as the heads say."""
+    head = heads.get(key)
+    if code_version is None or head is None:
+        return None
+    inputs = {}
+    for up in upstreams:
+        found = heads.get(up)
+        version = found.data_version if found is not None else head.input_versions.get(up)
+        if version is not None:
+            inputs[up] = version
+    if code_version == head.code_version and inputs == head.input_versions:
+        return None
+    return recipe_of(code_version, inputs)
+
+
+def _restorable(ws: Workspace, key: str, held: Held, recipe: str) -> Iterable[Materialization]:
+    """Earlier outputs with ``recipe``: those read with the claim when it was the recipe looked up then (a
+    source or a lakeFS object changed since the asset was built, or its output is gone, make it another)."""
+    taken = held.taken
+    if taken.recipe == recipe:
+        return taken.reusable
+    if key not in taken.heads:
+        return ()  # never built: nothing to restore (see _recipe_to_restore)
+    return ws.store.reusable(key, recipe)
+
+
 def _materialize(
     ws: Workspace, key: str, run_id: str, held: Held, clock: TimeLimit, *, force: bool, retries: bool
 ) -> StepResult:
     started = time.time()
     asset = ws.graph.asset(key)
     upstreams = ws.graph.upstream[key]
-    seen = ws.observe([key, *upstreams], run_id)
+    seen = ws.observe([key, *upstreams], run_id, heads=held.taken.heads)
     heads, sources = seen.heads, seen.sources
     code = ws.code_version(key)
     head = heads.get(key)
@@ -239,7 +275,7 @@ def _materialize(
             what = "source" if up in sources else "upstream asset"
             hint = "check its path" if up in sources else f"materialize it first (--select +{key})"
             reason = f"{what} {up!r} has no data; {hint}"
-            return _failed(ws, asset, run_id, started, code.version, {}, Failure(reason))
+            return _failed(ws, asset, run_id, started, code.version, {}, Failure(reason), held)
     input_versions = {up: v for up in upstreams if (v := state.data_version(up)) is not None}
     expected = head.id if head is not None else None
 
@@ -284,13 +320,13 @@ def _materialize(
         return record(MaterializationKind.BUILT, own.data_version, own.location, {**own.metadata, "adopted": True})
 
     if not force:
-        for earlier in ws.store.reusable(key, recipe_of(code.version, input_versions)):
+        for earlier in _restorable(ws, key, held, recipe_of(code.version, input_versions)):
             if earlier.location and earlier.data_version and ws.objects.exists(earlier.location):
                 meta = {**earlier.metadata, "restored_from": earlier.id}
                 return record(MaterializationKind.RESTORED, earlier.data_version, earlier.location, meta)
 
     def failed(failure: Failure) -> StepResult:
-        return _failed(ws, asset, run_id, started, code.version, input_versions, failure)
+        return _failed(ws, asset, run_id, started, code.version, input_versions, failure, held)
 
     try:
         clock.start()  # the attempt's time: reading the inputs, running the function, storing the value
@@ -358,7 +394,9 @@ def _failed(
     code_version: str,
     input_versions: dict[str, str],
     failure: Failure,
+    held: Held | None = None,
 ) -> StepResult:
+    """Record a failed attempt (releasing ``held``'s claim in the same transaction) and say why it failed."""
     ws.store.record_failure(
         Materialization(
             asset.key,
@@ -370,8 +408,11 @@ def _failed(
             finished_at=time.time(),
             error=failure.message,
             traceback=failure.traceback,
-        )
+        ),
+        release=held.claim if held is not None else None,
     )
+    if held is not None:
+        held.released = True
     return StepResult(
         asset.key, Outcome.FAILED, time.time() - started, message=failure.message, traceback=failure.traceback
     )

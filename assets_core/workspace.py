@@ -28,6 +28,8 @@ from .selection import select
 if TYPE_CHECKING:
     from io_managers.version_store import Observation, VersionStore
 
+    from .records import Head
+
 
 @dataclass
 class Workspace:
@@ -103,16 +105,23 @@ class Workspace:
         return select(self.graph, expression)
 
     def observe(
-        self, keys: Collection[str] | None = None, run_id: str | None = None, verify: bool = False
+        self,
+        keys: Collection[str] | None = None,
+        run_id: str | None = None,
+        verify: bool = False,
+        heads: Mapping[str, Head] | None = None,
     ) -> Observation:
         """What the object store says is current for ``keys`` (default: all), as the run ``run_id`` sees it;
-        ``verify`` re-hashes every stored output so a corrupted one counts as missing."""
-        sources = {
-            key: node
-            for key, node in self.graph.nodes.items()
-            if isinstance(node, SourceAsset) and (keys is None or key in keys)
-        }
-        return self.objects.observe(self.store.heads(keys), sources, run_id, verify)
+        ``verify`` re-hashes every stored output so a corrupted one counts as missing. ``heads``: the heads
+        of ``keys`` already read (a step reads them with its claim); else they are read here.
+
+        With ``keys`` the work is proportional to them, not to the graph: a step observes its asset and
+        its upstreams once per asset of a run."""
+        nodes = self.graph.nodes
+        found = nodes.items() if keys is None else ((key, nodes.get(key)) for key in keys)
+        sources = {key: node for key, node in found if isinstance(node, SourceAsset)}
+        recorded = self.store.heads(keys) if heads is None else heads
+        return self.objects.observe(recorded, sources, run_id, verify)
 
     def current_state(self, keys: Collection[str] | None = None, run_id: str | None = None) -> CurrentState:
         """Code versions, published heads, source versions and missing outputs (whole graph by default)."""
