@@ -123,15 +123,17 @@ class _Renewer:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._tick = LEASE_SECONDS / 3  # how long the thread sleeps between renewals, for the leases it holds
 
     def add(self, store: MetadataStore, held: Held, lease: float) -> None:
         with self._lock:
             self._held[held.claim] = (store, held, lease)
             if self._thread is None or not self._thread.is_alive():
+                self._tick = lease / 3
                 self._thread = threading.Thread(target=self._run, name="lakeplan-claims", daemon=True)
                 self._thread.start()
-            else:
-                self._wake.set()  # a shorter lease than the current tick may have arrived
+            elif lease / 3 < self._tick:  # only a shorter lease needs it sooner (waking it costs a thread switch)
+                self._wake.set()
 
     def remove(self, claim: Claim) -> None:
         with self._lock:
@@ -139,18 +141,20 @@ class _Renewer:
 
     def _run(self) -> None:
         while True:
+            self._wake.wait(self._tick)
+            self._wake.clear()
             with self._lock:
                 held = list(self._held.items())
-            tick = min((lease for _, _, lease in (entry for _, entry in held)), default=LEASE_SECONDS) / 3
-            self._wake.wait(tick)
-            self._wake.clear()
+                leases = (lease for _, _, lease in (entry for _, entry in held))
+                self._tick = tick = min(leases, default=LEASE_SECONDS) / 3
             now = time.time()
             for claim, (store, holding, lease) in held:
                 with self._lock:
                     if claim not in self._held:
                         continue  # released meanwhile
                 until = holding.lease_until(now, lease)
-                if now - claim.claimed_at >= tick and until > now:  # a just-taken claim needs no renewal yet
+                # a just-taken claim needs no renewal yet: it is renewed within two ticks of three
+                if now - claim.claimed_at >= tick and until > now:
                     with suppress(StoreError):  # a failed renewal is retried at the next tick
                         store.renew_claim(claim, until)
 
