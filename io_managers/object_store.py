@@ -86,11 +86,14 @@ class LocalObjectStore:
         return self._prefix + location
 
     def put(self, key: str, extension: str, write: Callable[[BinaryIO], None]) -> StoredObject:
+        # host and pid in the name let a later run tell a dead writer's leftovers from a live write
+        prefix = f"{self._host}.{os.getpid()}.{key.replace('/', '__')}."
         try:
-            self._tmp.mkdir(parents=True, exist_ok=True)
-            # host and pid in the name let a later run tell a dead writer's leftovers from a live write
-            prefix = f"{self._host}.{os.getpid()}.{key.replace('/', '__')}."
-            fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix=prefix)
+            try:
+                fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix=prefix)
+            except FileNotFoundError:  # the first write under this root: directories are made when missing
+                self._tmp.mkdir(parents=True, exist_ok=True)
+                fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix=prefix)
         except OSError as exc:
             raise StoreError(
                 f"cannot write to storage {self.root}: {exc.strerror or exc}; check the path and free space"
@@ -106,8 +109,11 @@ class LocalObjectStore:
             version = file_sha256(tmp)
             location = f"{key}/{version}.{extension}"
             final = self.path(location)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, final)
+            try:
+                os.replace(tmp, final)
+            except FileNotFoundError:  # the asset's first version
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, final)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise StoreError(
