@@ -14,16 +14,17 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import StoreError
 from .processes import process_alive, this_host
+from .records import Head, Materialization
 
 if TYPE_CHECKING:
-    from .metadata_store import ClaimRead, MetadataStore, Taken
+    from .metadata_store import MetadataStore
 
 LEASE_SECONDS = 30.0  # a holder that stops renewing (a lost pod) blocks others at most this long
 _POLL_FIRST, _POLL_MAX = 0.05, 1.0  # waiting backoff: start, cap (seconds)
@@ -61,6 +62,28 @@ def _backoff(attempt: int) -> float:
     return float(min(_POLL_MAX, _POLL_FIRST * 1.5**attempt))
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimRead:
+    """What a step reads in the transaction that takes its claim, so it needs no read transaction of its own:
+    the heads of ``keys``, and the earlier outputs it could restore for the recipe ``recipe`` computes from
+    those heads (None: look none up)."""
+
+    keys: Collection[str]
+    recipe: Callable[[Mapping[str, Head]], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """A claim taken, with what its ``ClaimRead`` read: ``reusable`` as ``reusable(key, recipe)`` returns it."""
+
+    heads: dict[str, Head]
+    recipe: str | None = None
+    reusable: tuple[Materialization, ...] = ()
+
+
+_NOTHING_READ = Taken({})
+
+
 @dataclass(slots=True)
 class Held:
     """A claim held for a block: which run was waited for first (None if it was free), what was read in the
@@ -70,7 +93,7 @@ class Held:
 
     claim: Claim
     waited_for: str | None
-    taken: Taken
+    taken: Taken = _NOTHING_READ
     released: bool = False
     deadline: float | None = None
 

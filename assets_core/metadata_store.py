@@ -10,9 +10,8 @@ import contextlib
 import functools
 import json
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -24,7 +23,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModu
 from sqlalchemy.pool import StaticPool
 
 from .bulk import collector_paused
-from .claims import Claim
+from .claims import Claim, ClaimRead, Taken
 from .errors import ConfigError, ExitCode, StoreError
 from .masking import mask_url
 from .records import Head, Materialization, MaterializationKind, RunRecord, RunStatus, recipe_of
@@ -245,25 +244,6 @@ def _heads(conn: Connection, keys: Collection[str] | None) -> dict[str, Head]:
 
 def _reusable(conn: Connection, asset_key: str, recipe: str) -> list[Materialization]:
     return [_materialization(r) for r in conn.execute(_REUSABLE, {"key": asset_key, "recipe": recipe})]
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimRead:
-    """What a step reads in the transaction that takes its claim, so it needs no read transaction of its own:
-    the heads of ``keys``, and the earlier outputs it could restore for the recipe ``recipe`` computes from
-    those heads (None: look none up)."""
-
-    keys: Collection[str]
-    recipe: Callable[[Mapping[str, Head]], str | None]
-
-
-@dataclass(frozen=True, slots=True)
-class Taken:
-    """A claim taken, with what its ``ClaimRead`` read: ``reusable`` as ``reusable(key, recipe)`` returns it."""
-
-    heads: dict[str, Head]
-    recipe: str | None = None
-    reusable: tuple[Materialization, ...] = ()
 
 
 class MetadataStore:

@@ -21,13 +21,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .claims import LEASE_SECONDS, Held, claimed
+from .claims import LEASE_SECONDS, ClaimRead, Held, claimed
 from .code_version import user_file_predicate
 from .context import collecting
 from .definitions import AssetDef, SourceAsset
 from .errors import CorruptedOutput, LakeplanError, MissingOutput, StoreError
 from .failures import Failure, describe
-from .metadata_store import ClaimRead, RecordConflict
+from .metadata_store import RecordConflict
 from .planner import CurrentState, assess
 from .records import Head, Materialization, MaterializationKind, recipe_of
 from .timeouts import StepTimedOut, TimeLimit, effective_timeout

@@ -23,8 +23,8 @@ import pytest
 import sqlalchemy as sa
 from conftest import REPO, Project
 
-from assets_core.claims import Claim, supersedes
-from assets_core.metadata_store import MetadataStore, RecordConflict, Taken
+from assets_core.claims import Claim, Taken, supersedes
+from assets_core.metadata_store import MetadataStore, RecordConflict
 from assets_core.records import Materialization, MaterializationKind
 from assets_core.schema import claims, materializations
 from assets_core.step import Outcome, materialize
