@@ -222,19 +222,22 @@ def _recipe_to_restore(
     key: str, upstreams: tuple[str, ...], code_version: str | None, heads: Mapping[str, Head]
 ) -> str | None:
     """The recipe whose earlier outputs a step reads with its claim, judged from the recorded heads alone
-    (sources as the asset last read them); None when nothing needs looking up: forced (``code_version``
-    None), never built (only ``MetadataStore.record`` appends a successful materialization, and it always
-    sets the head) or up to date as far as the heads say."""
-    head = heads.get(key)
-    if code_version is None or head is None:
+    (sources as the asset last read them); None when nothing needs looking up now: forced
+    (``code_version`` None), up to date as far as the heads say, or, never built, it reads a source or an
+    upstream with no head (its recipe is known only once observed)."""
+    if code_version is None:
         return None
+    head = heads.get(key)
+    recorded = head.input_versions if head is not None else {}
     inputs = {}
     for up in upstreams:
         found = heads.get(up)
-        version = found.data_version if found is not None else head.input_versions.get(up)
+        version = found.data_version if found is not None else recorded.get(up)
+        if version is None and head is None:
+            return None
         if version is not None:
             inputs[up] = version
-    if code_version == head.code_version and inputs == head.input_versions:
+    if head is not None and code_version == head.code_version and inputs == head.input_versions:
         return None
     return recipe_of(code_version, inputs)
 
@@ -245,8 +248,6 @@ def _restorable(ws: Workspace, key: str, held: Held, recipe: str) -> Iterable[Ma
     taken = held.taken
     if taken.recipe == recipe:
         return taken.reusable
-    if key not in taken.heads:
-        return ()  # never built: nothing to restore (see _recipe_to_restore)
     return ws.store.reusable(key, recipe)
 
 

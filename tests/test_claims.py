@@ -95,7 +95,7 @@ def test_a_step_takes_two_transactions_whether_it_builds_skips_restores_or_fails
     materialize(project.workspace(), "a", "run-0")
     insert_claim, heads, reusable = "INSERT", "SELECT", "SELECT"
     record = ["INSERT", "INSERT", "DELETE"]  # the materialization, the head, the claim released
-    assert step(1) == ("built", 2, [insert_claim, heads, *record])  # never built: nothing to restore
+    assert step(1) == ("built", 2, [insert_claim, heads, reusable, *record])  # never built: looked anyway
     assert step(1) == ("fresh", 2, [insert_claim, heads, "DELETE"])
     moved = ["INSERT", "UPDATE", "DELETE"]  # the head moves by compare-and-set
     assert step(2) == ("built", 2, [insert_claim, heads, reusable, *moved])  # new code: looked for an earlier output
