@@ -8,6 +8,7 @@ its own output and the tests run it on every manifest kind.
 from __future__ import annotations
 
 import graphlib
+import json
 import re
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -24,19 +25,13 @@ FIELD_NAME = re.compile(r"[a-zA-Z0-9][-a-zA-Z0-9]*")  # Argo's rule for task and
 DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _INPUT_REF = re.compile(r"\{\{inputs\.parameters\.([-A-Za-z0-9_]+)\}\}")
 _TASK_REF = re.compile(r"\{\{=?\s*tasks\.([-A-Za-z0-9]+)\.")
-_CREDENTIAL_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")
+_CREDENTIAL_URL = re.compile(r"://[^/\s:@]+:[^/\s@]+@")  # a literal start: re scans for it, not per letter
+# every {{...}} tag lakeplan writes (contract.py, compiler.py); keys are '/'-separated identifiers
+_OWN_TAG = re.compile(
+    r"\{\{(?:inputs\.parameters\.[-a-z]+|workflow\.(?:name|status|parameters\.(?:run-id|build))"
+    r"|=tasks\.plan\.outputs\.parameters\.stale contains ' [A-Za-z0-9_/]+ ')\}\}"
+)
 _SECRET_ENV = re.compile(r"(URL|TOKEN|KEY|SECRET|PASSWORD|CREDENTIAL)", re.IGNORECASE)
-
-
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
 
 
 def _containers(manifest: Manifest) -> Iterator[dict[str, Any]]:
@@ -109,6 +104,7 @@ def _dag_problems(manifest: Manifest, where: str, library: dict[str, Manifest]) 
             problems.append(f"{where}: template {tname!r} has duplicate task names")
         known = set(task_names)
         graph: dict[str, list[str]] = {}
+        ordered = True  # every dependency listed before its task: no cycle (the compiler's order)
         for task in tasks:
             name = task["name"]
             if not FIELD_NAME.fullmatch(name) or len(name) > 128:
@@ -127,24 +123,30 @@ def _dag_problems(manifest: Manifest, where: str, library: dict[str, Manifest]) 
                 problems.append(f"{where}: task {name!r}: {exc}")
                 deps = []
             problems += [f"{where}: task {name!r} depends on missing task {d!r}" for d in deps if d not in known]
-            graph[name] = [d for d in deps if d in known]
+            inside = [d for d in deps if d in known]
+            ordered = ordered and all(d in graph for d in inside)  # before adding: a self-dependency is a cycle
+            graph[name] = inside
             used = _TASK_REF.findall(task.get("when", "") + str(task.get("arguments", "")))
             problems += [
                 f"{where}: task {name!r} reads outputs of {u!r} without depending on it" for u in used if u not in deps
             ]
         try:
-            graphlib.TopologicalSorter(graph).prepare()
+            if not ordered:
+                graphlib.TopologicalSorter(graph).prepare()
         except graphlib.CycleError as exc:
             problems.append(f"{where}: template {tname!r} has a dependency cycle: {exc.args[1]}")
     return problems
 
 
-def _secret_problems(manifest: Manifest, where: str) -> list[str]:
-    problems = [
-        f"{where}: a credential-bearing URL appears in the manifest"
-        for s in _strings(manifest)
-        if _CREDENTIAL_URL.search(s)
-    ]
+def _text_problems(manifest: Manifest, where: str) -> list[str]:
+    """A credential in a URL, and a ``{{`` tag that is not one of lakeplan's own (a user's string that reached
+    the manifest unchecked: Argo would substitute it), found in the manifest's JSON text. String boundaries in
+    that text hold a space, which neither pattern crosses."""
+    text = json.dumps(manifest)
+    problems = [f"{where}: a credential-bearing URL appears in the manifest"] if _CREDENTIAL_URL.search(text) else []
+    rest = _OWN_TAG.sub("", text)
+    if "{{" in rest:
+        problems.append(f"{where}: a template tag lakeplan did not write: {rest[rest.index('{{') :][:60]!r}")
     for container in _containers(manifest):
         for var in container.get("env", []):
             if _SECRET_ENV.search(var["name"]) and "value" in var:
@@ -171,7 +173,7 @@ def structure_problems(manifests: Sequence[Manifest]) -> list[str]:
         seen.setdefault(key, index)
         found += _name_problems(manifest, where)
         found += _dag_problems(manifest, where, library)
-        found += _secret_problems(manifest, where)
+        found += _text_problems(manifest, where)
     return found
 
 

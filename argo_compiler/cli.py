@@ -24,7 +24,7 @@ from assets_core.errors import ConfigError
 from assets_core.schedules import outside_warning
 from assets_core.selection import upstreams_outside
 
-from .contract import WORKFLOW_STATUSES
+from .contract import BUILD_CHOICES, WORKFLOW_STATUSES
 
 
 def _command(subparsers: Any, name: str, summary: str, epilog: str) -> argparse.ArgumentParser:
@@ -114,7 +114,15 @@ def register(subparsers: Any) -> None:
     plan_task.add_argument("--run-id", help="record the run under this id (the workflow name)")
     plan_task.add_argument("--graph-digest", help="fail unless the image's graph is the compiled one")
     plan_task.add_argument("--slice", metavar="START:END", help="only this slice of the selection (a part)")
-    plan_task.add_argument("--all", action="store_true", help="every key of the slice, not only the stale ones")
+    plan_task.add_argument(
+        "--build",
+        choices=BUILD_CHOICES,
+        default="stale",
+        help="list the stale keys (default) or all of them (the workflow's 'build' argument)",
+    )
+    plan_task.add_argument(
+        "--tasks", metavar="MASK", help="which keys of the selection have a task; fail if a stale one has none"
+    )
     plan_task.set_defaults(handler=cmd_plan_task)
 
     finish_run = _command(
@@ -320,7 +328,8 @@ def cmd_plan_task(args: argparse.Namespace) -> int:
         if not (start.isdigit() and end.isdigit()):
             raise ConfigError(f"--slice must be START:END, got {args.slice!r}")
         part = (int(start), int(end))
-    return plan_task(args.target, args.select, args.output, args.run_id, args.graph_digest, part, args.all)
+    every = args.build == "all"
+    return plan_task(args.target, args.select, args.output, args.run_id, args.graph_digest, part, every, args.tasks)
 
 
 def cmd_finish_run(args: argparse.Namespace) -> int:

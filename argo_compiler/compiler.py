@@ -2,8 +2,9 @@
 
 Assets that need the same container settings (image, resources, retries, node placement) share one
 container template; tasks differ only in their ``asset`` argument, so a manifest grows by about one line
-per asset. A *gated* run starts with a plan task in the cluster (against the store the pods use) and runs
-only the tasks it lists. A selection too large for one object is cut into *parts*: consecutive slices of
+per asset. Every run starts with a plan task in the cluster (against the store the pods use) that checks the
+image's graph is the compiled one and lists the tasks to run: the stale ones (a *gated* run) or all of
+them. A selection too large for one object is cut into *parts*: consecutive slices of
 the graph order, each a WorkflowTemplate run as its own child Workflow by the parent (a ``resource`` task),
 each with its own plan task, so no object holds more than one part's status. Every top-level run ends with
 an exit handler (``onExit``) that publishes and records the run. Everything is built from sorted inputs, so
@@ -26,10 +27,14 @@ from assets_core.errors import ConfigError, LakeplanError
 from assets_core.graph import AssetGraph
 from assets_core.hashing import structured_hash
 from assets_core.schedules import Schedule
+from assets_core.selection import select
 from assets_core.timeouts import effective_timeout
 
 from .config import ArgoConfig
 from .contract import (
+    BUILD,
+    BUILD_CHOICES,
+    BUILD_PARAMETER,
     EXIT_TEMPLATE,
     KEY_PARAMETER,
     PART_RUN_ID,
@@ -41,6 +46,7 @@ from .contract import (
     WORKFLOW_STATUS,
     graph_digest,
     ordered_selection,
+    task_mask,
     when_stale,
 )
 from .names import resource_name, sanitize, task_name
@@ -92,7 +98,7 @@ class Target:
 
 @dataclass(frozen=True)
 class Run:
-    """What one run executes: ``keys`` (graph order) of ``selection``; ``gated``: a plan task in the cluster
+    """What one run executes: ``keys`` (graph order) of ``selection``; ``gated``: the plan task in the cluster
     decides which of them are built (the stale ones); otherwise every key is built."""
 
     keys: tuple[str, ...]
@@ -160,7 +166,10 @@ def _env(config: ArgoConfig, image: str, default_timeout: int | None) -> list[m.
     and the project's default timeout (which may come from the compiling shell's environment)."""
     env = [
         m.EnvVar(
-            name=ref.env, value_from=m.EnvVarSource(secret_key_ref=m.SecretKeySelector(name=ref.secret, key=ref.key))
+            name=ref.env,
+            value_from=m.EnvVarSource(
+                secret_key_ref=m.SecretKeySelector(name=ref.secret, key=ref.key, optional=ref.optional or None)
+            ),
         )
         for ref in config.secrets()
     ]
@@ -254,15 +263,20 @@ def _step_template(target: Target, profile: Profile, name: str, run: Run, run_id
     )
 
 
-def _plan_template(target: Target, run: Run, run_id: str, digest: str, part: tuple[int, int] | None) -> m.Template:
-    """The plan task: checks the image's graph against the compiled digest, then writes the stale keys (of its
-    part, holding back keys whose upstream in an earlier part is still stale)."""
+def _plan_template(
+    target: Target, run: Run, run_id: str, guard: tuple[str, str | None], part: tuple[int, int] | None
+) -> m.Template:
+    """The plan task, first in every run: checks the image's graph against the compiled digest (and with a task
+    mask, that every stale key has a task), then writes the keys to build: the stale ones, or every one for an
+    ungated run (of its part, holding back keys whose upstream in an earlier part is still stale)."""
     args = ["plan-task", "-m", target.module, "--select", run.selection, "--output", STALE_PATH, "--run-id", run_id]
+    digest, mask = guard
     args += ["--graph-digest", digest]
+    if mask is not None:
+        args += ["--tasks", mask]
     if part is not None:
         args += ["--slice", f"{part[0]}:{part[1]}"]
-        if not run.gated:
-            args.append("--all")
+    args += ["--build", BUILD]
     return _pod_template(
         target,
         PLAN_TASK,
@@ -279,23 +293,20 @@ def _exit_template(target: Target, selection: str) -> m.Template:
     return _pod_template(target, EXIT_TEMPLATE, [*args, "--selection", selection], None, EXIT_RETRIES)
 
 
-def _tasks(
-    keys: Sequence[str], waits: Mapping[str, Sequence[str]], templates: Mapping[str, str], gated: bool
-) -> list[m.DAGTask]:
-    """One task per key; ``waits``: the nearest selected upstreams of each key (those outside ``keys`` are in
-    earlier parts, which finished before this part started)."""
+def _tasks(keys: Sequence[str], waits: Mapping[str, Sequence[str]], templates: Mapping[str, str]) -> list[m.DAGTask]:
+    """The plan task, then one task per key that runs if the plan lists it; ``waits``: the nearest selected
+    upstreams of each key (those outside ``keys`` are in earlier parts, which finished before this part)."""
     inside = set(keys)
-    tasks = []
+    tasks = [m.DAGTask(name=PLAN_TASK, template=PLAN_TASK)]
     for key in keys:
-        depends = [PLAN_TASK] if gated else []
-        depends += [task_name(u) for u in waits[key] if u in inside]
+        depends = [PLAN_TASK, *(task_name(u) for u in waits[key] if u in inside)]
         tasks.append(
             m.DAGTask(
                 name=task_name(key),
                 template=templates[key],
                 arguments=m.Arguments(parameters=[m.Parameter(name=KEY_PARAMETER, value=key)]),
-                depends=" && ".join(depends) or None,
-                when=when_stale(key) if gated else None,
+                depends=" && ".join(depends),
+                when=when_stale(key),
             )
         )
     return tasks
@@ -336,7 +347,7 @@ def _spec(
     )
     return m.WorkflowSpec(
         entrypoint=ENTRYPOINT,
-        arguments=None if top is not None else m.Arguments(parameters=[m.Parameter(name=RUN_ID_PARAMETER)]),
+        arguments=_arguments(top),
         on_exit=EXIT_TEMPLATE if exit_handler else None,
         service_account_name=config.service_account,
         image_pull_secrets=[m.LocalObjectReference(name=n) for n in config.image_pull_secrets] or None,
@@ -353,6 +364,16 @@ def _spec(
         volumes=volumes,
         templates=[m.Template(name=ENTRYPOINT, dag=entry), *templates, *exit_handler],
     )
+
+
+def _arguments(top: Run | None) -> m.Arguments:
+    """A top-level run's ``build`` argument, its default what was compiled (an ``enum`` the Argo Server checks at
+    submit: workflow/validate/validate.go, validateArgumentsValues); a part's ``run-id`` and ``build``, which
+    its parent passes."""
+    if top is None:
+        return m.Arguments(parameters=[m.Parameter(name=RUN_ID_PARAMETER), m.Parameter(name=BUILD_PARAMETER)])
+    default = BUILD_CHOICES[0] if top.gated else BUILD_CHOICES[1]
+    return m.Arguments(parameters=[m.Parameter(name=BUILD_PARAMETER, value=default, enum=list(BUILD_CHOICES))])
 
 
 def _mutex(target: Target) -> str:
@@ -389,18 +410,31 @@ def _object(target: Target, spec: m.WorkflowSpec, run: Run, template_name: str |
     return dump(m.Workflow(api_version=API_VERSION, kind="Workflow", metadata=meta, spec=spec))
 
 
-def _single_spec(target: Target, run: Run) -> m.WorkflowSpec:
+def _guard(target: Target, run: Run, waits: Mapping[str, Sequence[str]]) -> tuple[str, str | None]:
+    """What the plan task checks: the digest of the selection's graph, as the pod computes it from the image,
+    and which keys of the selection have a task when not all of them do (``--plan-here``)."""
+    selection = ordered_selection(target.graph, select(target.graph, run.selection))
+    if selection == list(run.keys):
+        return graph_digest(target.graph, run.keys, waits), None
+    return graph_digest(target.graph, selection), task_mask(selection, run.keys)
+
+
+SAMPLE_GUARD = ("0" * 16, None)  # a digest's length: what a workflow built only to be measured carries
+
+
+def _single_spec(target: Target, run: Run, guard: tuple[str, str | None] | None) -> m.WorkflowSpec:
     chosen, templates = _step_templates(target, run.keys, run, RUN_ID)
-    dag = _tasks(run.keys, target.graph.nearest_among(run.keys), chosen, run.gated)
-    if run.gated:
-        dag = [m.DAGTask(name=PLAN_TASK, template=PLAN_TASK), *dag]
-        templates = [_plan_template(target, run, RUN_ID, graph_digest(target.graph, run.keys), None), *templates]
-    return _spec(target, dag, templates, top=run)
+    waits = target.graph.nearest_among(run.keys)
+    plan = _plan_template(target, run, RUN_ID, guard or _guard(target, run, waits), None)
+    return _spec(target, _tasks(run.keys, waits, chosen), [plan, *templates], top=run)
 
 
-def workflow(target: Target, run: Run, *, template_name: str | None = None) -> Manifest:
-    """One Workflow (or a WorkflowTemplate called ``template_name``) running ``run`` in dependency order."""
-    return _object(target, _single_spec(target, run), run, template_name)
+def workflow(
+    target: Target, run: Run, *, template_name: str | None = None, guard: tuple[str, str | None] | None = None
+) -> Manifest:
+    """One Workflow (or a WorkflowTemplate called ``template_name``) running ``run`` in dependency order.
+    ``guard``: the plan task's digest and task mask, when not those of ``run`` (``SAMPLE_GUARD``)."""
+    return _object(target, _single_spec(target, run, guard), run, template_name)
 
 
 def _part_names(target: Target, top_name: str, count: int) -> list[str]:
@@ -416,7 +450,9 @@ def _run_part_template(target: Target) -> m.Template:
         "kind": "Workflow",
         "metadata": {"generateName": "{{workflow.name}}-", "labels": {ANNOTATION + "project": target.base_name}},
         "spec": {
-            "arguments": {"parameters": [{"name": RUN_ID_PARAMETER, "value": RUN_ID}]},
+            "arguments": {
+                "parameters": [{"name": RUN_ID_PARAMETER, "value": RUN_ID}, {"name": BUILD_PARAMETER, "value": BUILD}]
+            },
             "workflowTemplateRef": {"name": f"{{{{inputs.parameters.{PART_PARAMETER}}}}}"},
         },
     }
@@ -450,15 +486,17 @@ def split_workflow(
     names = _part_names(target, top, len(bounds))
     part_of = {key: index for index, (start, end) in enumerate(bounds) for key in keys[start:end]}
     waits = target.graph.nearest_among(keys)
-    digest = graph_digest(target.graph, keys, waits)
+    guard = _guard(target, run, waits)
+    if guard[1] is not None:
+        raise ConfigError("a run of some of its selection's keys cannot be split: its slices would not be the pods'")
     manifests: list[Manifest] = []
     parent_tasks = []
     width = len(str(len(bounds)))
     for index, (start, end) in enumerate(bounds):
         part = keys[start:end]
         chosen, templates = _step_templates(target, part, run, PART_RUN_ID)
-        dag = [m.DAGTask(name=PLAN_TASK, template=PLAN_TASK), *_tasks(part, waits, chosen, gated=True)]
-        plan = _plan_template(target, run, PART_RUN_ID, digest, (start, end))
+        dag = _tasks(part, waits, chosen)
+        plan = _plan_template(target, run, PART_RUN_ID, guard, (start, end))
         spec = _spec(target, dag, [plan, *templates], top=None)
         manifests.append(_object(target, spec, run, names[index]))
         before = sorted({part_of[u] for key in part for u in waits[key] if part_of[u] != index})

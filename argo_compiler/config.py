@@ -7,43 +7,63 @@ a secret value. The submit token is read from the command line or ``LAKEPLAN_ARG
 from __future__ import annotations
 
 import difflib
+import json
 import os
-import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from assets_core.config import Settings, parse_bool
+from assets_core import k8s_grammar
+from assets_core.config import Settings, Typed, parse_bool, whole_number
 from assets_core.errors import ConfigError
+from assets_core.masking import mask_url
+from assets_core.resources import ResourceDef
+from io_managers.lakefs_config import LakeFSConfig
 from io_managers.version_store import lakefs_configured
 
 ENV_PREFIX = "LAKEPLAN_ARGO_"
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_SECRET_REF = re.compile(r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?)/([-._a-zA-Z0-9]+)")
-_STRINGS = (
-    "image",
-    "namespace",
-    "service_account",
-    "name",
-    "database_secret",
-    "lakefs_secret",
-    "storage_pvc",
-    "storage_mount",
-    "workdir",
-    "image_pull_policy",
-    "host",
-)
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+_STRINGS: dict[str, Callable[[str], str | None]] = {  # key: the Kubernetes grammar of its value
+    "image": k8s_grammar.image_problem,
+    "namespace": k8s_grammar.dns_label_problem,
+    "service_account": k8s_grammar.dns_subdomain_problem,
+    "name": lambda v: k8s_grammar.dns_label_problem(v, NAME_LIMIT),
+    "database_secret": k8s_grammar.dns_subdomain_problem,
+    "lakefs_secret": k8s_grammar.dns_subdomain_problem,
+    "storage_pvc": k8s_grammar.dns_subdomain_problem,
+    "storage_mount": lambda v: _path_problem(v),
+    "workdir": lambda v: _path_problem(v),
+    "image_pull_policy": lambda v: None if v in PULL_POLICIES else f"is not one of {', '.join(PULL_POLICIES)}",
+    "host": lambda v: None if v.startswith(("http://", "https://")) else "must start with https:// (or http://)",
+}
+_OFF = ("lakefs_secret", "storage_pvc")  # "" switches these off
+NAME_LIMIT = 52  # a CronWorkflow's name, to which Argo appends a timestamp for each run
 _SECONDS = {  # key: (default, maximum)
     "retry_backoff_seconds": (10, 86400),
     "active_deadline_seconds": (12 * 3600, 30 * 86400),
     "step_deadline_seconds": (6 * 3600, 30 * 86400),
 }
-_COUNTS = {"parallelism": 50, "budget_bytes": 700_000}
+
+
+def _seconds(key: str, high: int) -> Typed:
+    return Typed(lambda v: whole_number(v, 0, high), (int,), f"whole seconds from 0 to {high}", f"{key} = 600")
+
+
+_TYPED = {
+    "verify": Typed(parse_bool, (bool,), "true or false", "verify = true"),
+    **{key: _seconds(key, high) for key, (_, high) in _SECONDS.items()},
+    "parallelism": Typed(
+        lambda v: whole_number(v, 1, 100_000), (int,), "a whole number from 1 to 100000", "parallelism = 50"
+    ),
+    "budget_bytes": Typed(
+        lambda v: whole_number(v, 100_000, 1024 * 1024),
+        (int,),
+        "bytes from 100000 to 1048576 (Argo's 1 MiB limit)",
+        "budget_bytes = 700000",
+    ),
+}
 _TABLES = ("secret_env", "security_context")  # configured in pyproject.toml only
-_KNOWN = (*_STRINGS, "verify", *_SECONDS, *_COUNTS, *_TABLES, "image_pull_secrets")
-LAKEFS_ENV = ("LAKEPLAN_LAKEFS_ENDPOINT", "LAKEPLAN_LAKEFS_REPOSITORY", "LAKEPLAN_LAKEFS_BRANCH")
-PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+_KNOWN = (*_STRINGS, *_TYPED, *_TABLES, "image_pull_secrets")
 
 
 @dataclass(frozen=True)
@@ -53,6 +73,7 @@ class SecretRef:
     env: str
     secret: str
     key: str
+    optional: bool = False  # a missing Secret or key leaves the variable unset instead of the pod Pending
 
 
 @dataclass(frozen=True)
@@ -66,6 +87,7 @@ class ArgoConfig:
     database_secret: str = "lakeplan-database"
     lakefs_secret: str | None = None
     secret_env: tuple[SecretRef, ...] = ()
+    resource_secrets: tuple[SecretRef, ...] = ()  # each @resource secret, by default from Secret lakeplan-resource-NAME
     storage_pvc: str | None = "lakeplan-storage"
     storage_mount: str = "/lakeplan/storage"
     workdir: str | None = None
@@ -73,8 +95,8 @@ class ArgoConfig:
     retry_backoff_seconds: int = _SECONDS["retry_backoff_seconds"][0]
     active_deadline_seconds: int = _SECONDS["active_deadline_seconds"][0]  # a whole run, Pending pods included
     step_deadline_seconds: int = _SECONDS["step_deadline_seconds"][0]  # one pod of one step
-    parallelism: int = _COUNTS["parallelism"]  # pods of one workflow at once
-    budget_bytes: int = _COUNTS["budget_bytes"]  # projected running size of each Argo object, under etcd's ~1 MiB
+    parallelism: int = 50  # pods of one workflow at once
+    budget_bytes: int = 700_000  # projected running size of each Argo object, under etcd's ~1 MiB
     image_pull_secrets: tuple[str, ...] = ()
     security_context: tuple[tuple[str, Any], ...] = ()  # the pods' securityContext, as Kubernetes spells it
     lakefs_env: tuple[tuple[str, str], ...] = ()  # lakeFS endpoint, repository, branch for the pods (not secret)
@@ -90,68 +112,69 @@ class ArgoConfig:
                 SecretRef("LAKECTL_CREDENTIALS_ACCESS_KEY_ID", self.lakefs_secret, "access_key_id"),
                 SecretRef("LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY", self.lakefs_secret, "secret_access_key"),
             ]
-        by_env = {r.env: r for r in refs}
-        by_env.update({r.env: r for r in self.secret_env})
+        by_env = {r.env: r for r in [*refs, *self.resource_secrets]}
+        by_env.update({r.env: r for r in self.secret_env})  # the user's secret_env wins
         return tuple(by_env[k] for k in sorted(by_env))
+
+
+def resource_secret_name(resource: str) -> str:
+    """The Kubernetes Secret a resource's secrets come from unless ``secret_env`` says otherwise."""
+    return "lakeplan-resource-" + resource.lower().replace("_", "-").strip("-")
+
+
+def with_resource_secrets(config: ArgoConfig, resources: Iterable[ResourceDef]) -> ArgoConfig:
+    """``config`` with every resource secret as a ``secretKeyRef``: the variable the resource reads, from the
+    Secret ``lakeplan-resource-NAME`` under the config key (``[tool.lakeplan.argo.secret_env]`` overrides).
+
+    They are ``optional``: every pod gets every resource's variables, and a Secret that is missing then
+    leaves the variable unset (kubelet: pkg/kubelet/kubelet_pods.go, makeEnvironmentVariables), so only the
+    assets using that resource fail, each in one line naming the variable, instead of every pod staying
+    Pending."""
+    refs = [
+        SecretRef(var, resource_secret_name(res.name), key, optional=True)
+        for res in resources
+        for key, var in sorted(res.secrets.items())
+    ]
+    return replace(config, resource_secrets=tuple(sorted(refs, key=lambda r: r.env)))
 
 
 def _where(key: str, from_env: bool) -> str:
     return f"environment variable {ENV_PREFIX}{key.upper()}" if from_env else f"[tool.lakeplan.argo] {key}"
 
 
+def _path_problem(value: str) -> str | None:
+    if not value.startswith("/"):
+        return "must be an absolute path in the container, e.g. '/lakeplan/storage'"
+    if not value.isprintable():
+        return "holds a control character"
+    return None
+
+
 def _string(key: str, raw: Any, from_env: bool) -> str | None:
+    """A string setting checked against the grammar Kubernetes (or Argo) applies to where it is copied."""
     if not isinstance(raw, str):
         raise ConfigError(f"{_where(key, from_env)} must be a string, got {raw!r}")
     value = raw.strip()
-    if key in ("database_secret", "lakefs_secret", "storage_pvc", "service_account", "namespace"):
-        if key in ("lakefs_secret", "storage_pvc") and not value:
+    if not value:
+        if key in _OFF:
             return None  # explicitly switched off
-        if not _DNS_LABEL.fullmatch(value) or len(value) > 63:
-            raise ConfigError(
-                f"{_where(key, from_env)} {value!r} is not a Kubernetes name; use lowercase letters, digits and '-'"
-            )
-    elif key == "storage_mount" or key == "workdir":
-        if not value.startswith("/"):
-            raise ConfigError(f"{_where(key, from_env)} must be an absolute path in the container, got {value!r}")
-    elif key == "image_pull_policy":
-        if value not in PULL_POLICIES:
-            raise ConfigError(f"{_where(key, from_env)} must be one of {', '.join(PULL_POLICIES)}, got {value!r}")
-    elif key == "host":
-        if not value.startswith(("http://", "https://")):
-            raise ConfigError(f"{_where(key, from_env)} must start with https:// (or http://), got {value!r}")
-    elif not value:
         raise ConfigError(f"{_where(key, from_env)} must not be empty")
+    problem = k8s_grammar.template_problem(value) or _STRINGS[key](value)
+    if problem:
+        raise ConfigError(f"{_where(key, from_env)} {value!r} {problem}")
     return value
 
 
-def _bool(key: str, value: Any, from_env: bool) -> bool:
-    try:
-        return parse_bool(value)
-    except ValueError:
-        raise ConfigError(f"{_where(key, from_env)} must be true or false, got {value!r}") from None
-
-
-def _whole(key: str, value: Any, from_env: bool, low: int, high: int, unit: str) -> int:
-    try:
-        if isinstance(value, bool):
-            raise ValueError
-        number = int(value)
-        if not low <= number <= high:
-            raise ValueError
-    except (TypeError, ValueError):
-        raise ConfigError(f"{_where(key, from_env)} must be whole {unit} from {low} to {high}, got {value!r}") from None
-    return number
-
-
 def _names(key: str, value: Any, from_env: bool) -> tuple[str, ...]:
-    """A list of Kubernetes names (a comma-separated string from the environment)."""
+    """A list of Secret names (a comma-separated string from the environment)."""
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
         raise ConfigError(f'{_where(key, from_env)} must be a list of names, e.g. ["regcred"]')
     names = tuple(i.strip() for i in items if i.strip())
     for name in names:
-        if not _DNS_LABEL.fullmatch(name) or len(name) > 63:
-            raise ConfigError(f"{_where(key, from_env)}: {name!r} is not a Kubernetes name")
+        problem = k8s_grammar.dns_subdomain_problem(name)
+        if problem:
+            raise ConfigError(f"{_where(key, from_env)}: {name!r} {problem}")
     return names
 
 
@@ -161,10 +184,16 @@ def _secret_env(value: Any) -> tuple[SecretRef, ...]:
         raise ConfigError(f'{where} must be a table like {{ MY_TOKEN = "secret-name/key" }}')
     refs = []
     for env, ref in sorted(value.items()):
-        match = _SECRET_REF.fullmatch(ref) if isinstance(ref, str) else None
-        if not _ENV_NAME.fullmatch(env) or match is None:
-            raise ConfigError(f'{where} {env} = {ref!r}: write ENV_NAME = "secret-name/key"')
-        refs.append(SecretRef(env, match.group(1), match.group(3)))
+        secret, slash, key = ref.partition("/") if isinstance(ref, str) else ("", "", "")
+        problem = (
+            (k8s_grammar.env_name_problem(env) and f"{env!r} {k8s_grammar.env_name_problem(env)}")
+            or (not slash and "has no '/'")
+            or (k8s_grammar.dns_subdomain_problem(secret) and f"{secret!r} {k8s_grammar.dns_subdomain_problem(secret)}")
+            or (k8s_grammar.secret_key_problem(key) and f"{key!r} {k8s_grammar.secret_key_problem(key)}")
+        )
+        if problem:
+            raise ConfigError(f'{where} {env} = {ref!r}: {problem}; write ENV_NAME = "secret-name/key"')
+        refs.append(SecretRef(env, secret, key))
     return tuple(refs)
 
 
@@ -185,6 +214,9 @@ def _security_context(value: Any) -> tuple[tuple[str, Any], ...]:
     unknown = sorted(set(value) - set(known))
     if unknown:
         raise ConfigError(f"{where}: {unknown[0]!r} is not a field of a Kubernetes PodSecurityContext")
+    problem = k8s_grammar.template_problem(json.dumps(known))
+    if problem:
+        raise ConfigError(f"{where}: a value {problem}")
     return tuple(sorted(known.items()))
 
 
@@ -210,12 +242,9 @@ def argo_config(settings: Settings, env: Mapping[str, str] | None = None) -> Arg
             if from_env:
                 continue  # a table; configured in pyproject.toml only
             values[key] = _secret_env(value) if key == "secret_env" else _security_context(value)
-        elif key == "verify":
-            values[key] = _bool(key, value, from_env)
-        elif key in _SECONDS:
-            values[key] = _whole(key, value, from_env, 0, _SECONDS[key][1], "seconds")
-        elif key in _COUNTS:
-            values[key] = _whole(key, value, from_env, 1, 10_000_000, "numbers")
+        elif key in _TYPED:
+            source = _where(key, True) if from_env else "[tool.lakeplan.argo]"
+            values[key] = _TYPED[key].value(key, value, source, from_env)
         elif key == "image_pull_secrets":
             values[key] = _names(key, value, from_env)
         else:
@@ -240,7 +269,10 @@ def _storage(config: ArgoConfig, settings: Settings, env: Mapping[str, str]) -> 
             "lakeFS is configured but [tool.lakeplan.argo] lakefs_secret is not, so pods could not authenticate; "
             "set lakefs_secret to a Secret with access_key_id and secret_access_key"
         )
-    section = settings.section("lakefs")
-    lakefs = {var: str(section.get(var.rsplit("_", 1)[1].lower(), "")) for var in LAKEFS_ENV}
-    lakefs.update({var: env[var] for var in LAKEFS_ENV if env.get(var)})
-    return replace(config, storage_pvc=None, lakefs_env=tuple((k, v) for k, v in lakefs.items() if v))
+    lakefs = LakeFSConfig.load(settings.section("lakefs"), env)  # lakectl's file and variables included
+    values = (("ENDPOINT", lakefs.endpoint), ("REPOSITORY", lakefs.repository), ("BRANCH", lakefs.branch))
+    for name, value in values:
+        problem = k8s_grammar.template_problem(value)
+        if problem:
+            raise ConfigError(f"lakeFS {name.lower()} {mask_url(value)!r} {problem}")
+    return replace(config, storage_pvc=None, lakefs_env=tuple((f"LAKEPLAN_LAKEFS_{k}", v) for k, v in values))

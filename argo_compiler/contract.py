@@ -6,13 +6,16 @@ expression tag that tests for `` key `` in it. Argo resolves ``{{=...}}`` before
 expr-lang over util/expr/env.GetFuncMap), so a skipped node's message is "when 'false' evaluated false",
 not the whole stale list. Keys are '/'-separated identifiers, so they hold no spaces or quotes.
 The top-level workflow's pods record under its name as run id; a part's pods under the ``run-id`` parameter
-its parent passes. The plan task checks the image's graph against the compiled graph's digest.
+its parent passes. Every run starts with the plan task, which checks the image's graph for the selection
+against the compiled graph's digest and, when only some of the selection was compiled, that every stale key
+has a task (``task_mask``).
 """
 
 from __future__ import annotations
 
+import base64
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from assets_core.graph import AssetGraph
 from assets_core.hashing import structured_hash
@@ -24,6 +27,11 @@ KEY_PARAMETER = "asset"
 RUN_ID = "{{workflow.name}}"  # every pod of one workflow run records under the workflow's name
 RUN_ID_PARAMETER = "run-id"  # a part (child Workflow) records under its parent's name, passed as this parameter
 PART_RUN_ID = "{{workflow.parameters.run-id}}"
+# Every run's one argument: what its plan task lists, the stale keys or all of them, so one deployed
+# WorkflowTemplate serves both (``argo submit --from workflowtemplate/NAME -p build=all``).
+BUILD_PARAMETER = "build"
+BUILD = "{{workflow.parameters.build}}"
+BUILD_CHOICES = ("stale", "all")
 EXIT_TEMPLATE = "finish-run"  # the exit handler: publishes and records the run once the DAG is done
 WORKFLOW_STATUS = "{{workflow.status}}"  # what Argo passes the exit handler: one of WORKFLOW_STATUSES
 WORKFLOW_SUCCEEDED = "Succeeded"
@@ -51,3 +59,21 @@ def ordered_selection(graph: AssetGraph, keys: Iterable[str]) -> list[str]:
     """``keys`` in the graph's order: how the compiler and the plan task both number a selection."""
     wanted = set(keys)
     return [k for k in graph.order if k in wanted]
+
+
+def task_mask(selection: Sequence[str], compiled: Collection[str]) -> str:
+    """Which keys of ``selection`` (graph order) have a task, one bit each (1.3 KB of text for 10k keys): the
+    plan task of a run compiled for some of them (``--plan-here``) checks that every stale key has one."""
+    bits = bytearray((len(selection) + 7) // 8)
+    for index, key in enumerate(selection):
+        if key in compiled:
+            bits[index >> 3] |= 1 << (index & 7)
+    return base64.urlsafe_b64encode(bytes(bits)).decode()
+
+
+def masked(selection: Sequence[str], mask: str) -> list[str]:
+    """The keys of ``selection`` whose bit ``mask`` sets (``task_mask`` read back); ValueError if malformed."""
+    bits = base64.urlsafe_b64decode(mask.encode())
+    if len(bits) != (len(selection) + 7) // 8:
+        raise ValueError(f"a task mask for {len(bits) * 8} keys, not {len(selection)}")
+    return [key for index, key in enumerate(selection) if bits[index >> 3] >> (index & 7) & 1]

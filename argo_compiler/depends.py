@@ -20,6 +20,14 @@ RESULTS = ("Succeeded", "Failed", "Errored", "Skipped", "Omitted", "Daemoned", "
 BARE = ("Succeeded", "Skipped", "Daemoned")  # what a bare task name means (expandDependency)
 _TOKEN = re.compile(r"\s*(&&|\|\||[()!]|[a-zA-Z0-9][-a-zA-Z0-9]*(?:\.[A-Z][a-zA-Z]+)?)")
 _IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")  # expr-lang's lexer: identifier() on IsAlpha / IsAlphaNumeric
+_CONJUNCTION = re.compile(r"[a-zA-Z0-9][-a-zA-Z0-9]*(?: && [a-zA-Z0-9][-a-zA-Z0-9]*)*")  # what lakeplan writes
+
+
+def _identifier_problem(name: str) -> str | None:
+    identifier = expr_identifier(name)
+    if identifier in EXPR_RESERVED or not _IDENTIFIER.fullmatch(identifier):
+        return f"task name {name!r} is not an identifier in Argo's depends language (expr-lang)"
+    return None
 
 
 @dataclass(frozen=True)
@@ -89,9 +97,9 @@ def parse(expression: str) -> Expr | None:
         name, _, result = token.partition(".")
         if result and result not in RESULTS:
             raise ValueError(f"task result {result!r} for task {name!r} is invalid")
-        identifier = expr_identifier(name)
-        if identifier in EXPR_RESERVED or not _IDENTIFIER.fullmatch(identifier):
-            raise ValueError(f"task name {name!r} is not an identifier in Argo's depends language (expr-lang)")
+        problem = _identifier_problem(name)
+        if problem:
+            raise ValueError(problem)
         return Ref(name, result or None)
 
     tree = binary("||")
@@ -102,6 +110,10 @@ def parse(expression: str) -> Expr | None:
 
 def names(expression: str) -> list[str]:
     """Task names an expression refers to, in order of appearance (ValueError if Argo would refuse it)."""
+    if _CONJUNCTION.fullmatch(expression):  # bare names joined by &&: no tree needed (10k tasks in a compile)
+        words = expression.split(" && ")
+        if not any(map(_identifier_problem, words)):
+            return words
     found: list[str] = []
 
     def walk(node: Expr | None) -> None:

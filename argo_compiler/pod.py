@@ -1,14 +1,17 @@
 """What runs inside an Argo pod: ``lakeplan step`` (one asset), ``lakeplan plan-task`` (a schedule's plan)
 and ``lakeplan finish-run`` (the workflow's exit handler).
 
-Each prints one JSON line. The step's exit code tells Argo what failed: 0 done (built, restored, fresh, or
-another pod recorded it first), 1 the user's code failed, 3 the store or storage failed. The run id is
-the workflow's name: the first pod to get there records the run, the exit handler publishes and closes it.
+Each prints one JSON line on stdout; what the asset's code printed is recorded with its attempt and also
+written to stderr, so the pod's log (``argo logs``) shows it too. The step's exit code tells Argo what
+failed: 0 done (built, restored, fresh, or another pod recorded it first), 1 the user's code failed, 3 the
+store or storage failed. The run id is the workflow's name: the first pod to get there records the run,
+the exit handler publishes and closes it.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from assets_core.errors import DefinitionError, ExitCode, SelectionError, StoreError
@@ -16,7 +19,7 @@ from assets_core.run_lifecycle import begin, counts_of, finish, start
 from assets_core.step import Outcome, materialize
 from assets_core.workspace import Workspace
 
-from .contract import WORKFLOW_SUCCEEDED, graph_digest, ordered_selection, stale_tokens
+from .contract import WORKFLOW_SUCCEEDED, graph_digest, masked, ordered_selection, stale_tokens
 
 
 def step(target: str | None, key: str, run_id: str, selection: str = "*") -> int:
@@ -33,6 +36,8 @@ def step(target: str | None, key: str, run_id: str, selection: str = "*") -> int
     except StoreError as exc:
         print(json.dumps({"key": key, "run_id": run_id, "outcome": "error", "message": str(exc)}), flush=True)
         return int(ExitCode.INFRASTRUCTURE)
+    if result.log:
+        print(result.log, end="" if result.log.endswith("\n") else "\n", file=sys.stderr, flush=True)
     print(json.dumps({"run_id": run_id, **result.to_json()}), flush=True)
     failed = result.outcome in (Outcome.FAILED, Outcome.WAITING)  # a waiting asset is not up to date: as locally
     return int(ExitCode.RUN_FAILED if failed else ExitCode.OK)
@@ -58,12 +63,14 @@ def plan_task(
     digest: str | None = None,
     part: tuple[int, int] | None = None,
     every: bool = False,
+    tasks: str | None = None,
 ) -> int:
     """Write the keys to build now for the tasks' ``when``: the stale ones (including those stale only because
     an upstream is), or with ``every`` all of them. ``digest``: refuse an image whose graph is not the compiled
-    one (a stale key would have no task). ``part`` (start, end): only that slice of the selection, without the
-    keys whose upstream in an earlier slice is still stale (it failed in this run). With ``run_id``, also record
-    the run (the plan task is a run's first pod)."""
+    one (a stale key would have no task). ``tasks``: which keys of the selection have a task (``task_mask``),
+    when only some do; a stale key without one fails the plan. ``part`` (start, end): only that slice of the
+    selection, without the keys whose upstream in an earlier slice is still stale (it failed in this run).
+    With ``run_id``, also record the run (the plan task is a run's first pod)."""
     ws = Workspace.load(target)
     keys = ordered_selection(ws.graph, ws.select(select))
     if digest is not None and graph_digest(ws.graph, keys) != digest:
@@ -79,12 +86,29 @@ def plan_task(
     start, end = part or (0, len(keys))
     held = ws.graph.descendants(k for k in keys[:start] if k in stale)
     chosen = [k for k in keys[start:end] if (every or k in stale) and k not in held]
+    if tasks is not None:
+        _check_tasks(keys, tasks, chosen)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(stale_tokens(chosen))
     held_here = sorted(held & set(keys[start:end]))
     waiting = {s.key: s.waiting_message for s in plan.statuses if s.waiting_on}
     print(json.dumps({"stale": chosen, "held": held_here, "waiting": waiting, "counts": plan.counts()}), flush=True)
     return int(ExitCode.OK)
+
+
+def _check_tasks(keys: list[str], mask: str, chosen: list[str]) -> None:
+    """Every key the plan chose has a task; otherwise the manifest was planned against another store."""
+    try:
+        compiled = set(masked(keys, mask))
+    except ValueError as exc:
+        raise DefinitionError(f"--tasks {mask[:20]!r}... does not fit this selection ({exc}); recompile") from None
+    missing = [k for k in chosen if k not in compiled]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise DefinitionError(
+            f"{len(missing)} asset(s) are stale in the store these pods use but have no task in this workflow "
+            f"({shown}): it was compiled with --plan-here against another store; compile without --plan-here"
+        )
 
 
 def finish_run(target: str | None, run_id: str, workflow_status: str, selection: str = "*") -> int:

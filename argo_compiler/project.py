@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from assets_core import k8s_grammar
 from assets_core.bulk import collector_paused
 from assets_core.errors import ConfigError, SelectionError
 from assets_core.workspace import Workspace
 
 from . import checks, compiler
 from .compiler import Manifest, ManifestTooLarge, Run, Target
-from .config import ArgoConfig
+from .config import ArgoConfig, with_resource_secrets
 from .render import document, to_yaml
 from .size import projected_size
 
@@ -53,7 +54,10 @@ def target_of(ws: Workspace, config: ArgoConfig) -> Target:
         module = ws.relative(
             Path(module).resolve() if Path(module).is_absolute() else ws.settings.project_root / module
         )
-    return Target(ws.graph, module, config, ws.settings.timeout)
+    problem = k8s_grammar.template_problem(module)  # the pods' command line holds it
+    if problem:
+        raise ConfigError(f"-m {module!r} {problem}")
+    return Target(ws.graph, module, with_resource_secrets(config, ws.resources.values()), ws.settings.timeout)
 
 
 def compile_project(ws: Workspace, config: ArgoConfig, request: Request) -> Compiled:
@@ -83,7 +87,7 @@ def _compile(ws: Workspace, config: ArgoConfig, request: Request) -> Compiled:
         stale = [s.key for s in ws.plan(request.select).stale]
         if not stale:
             return Compiled([], [], f"nothing is stale in {selection!r} (planned against this machine's store)")
-        run = Run.of(ws.graph, stale, selection, gated=False)
+        run = Run.of(ws.graph, stale, selection, gated=True)  # the pods' plan decides; a stale key without a task fails
         docs = fit(target, run, request.split, target.base_name if request.template else None, can_split=False)
     else:
         run = Run.of(ws.graph, ws.select(request.select), selection, gated=not request.all)
@@ -112,7 +116,8 @@ def fit(
         raise ConfigError("--split cuts a run planned in the cluster into parts; drop --plan-here to use it")
     if part_size is None:
         sample = Run(run.keys[:SAMPLE], run.selection, run.gated)
-        per_task = projected_size(compiler.workflow(target, sample)) / max(len(sample.keys), 1)
+        sampled = compiler.workflow(target, sample, guard=compiler.SAMPLE_GUARD)
+        per_task = projected_size(sampled) / max(len(sample.keys), 1)
         if per_task * len(run.keys) <= budget:
             single = compiler.workflow(target, run, template_name=template_name)
             if projected_size(single) <= budget:

@@ -88,6 +88,7 @@ def status_nodes(manifest: Mapping[str, Any], workflow: str, stale: float) -> tu
     keys = [p["value"] for t in gated[:running] for p in t.get("arguments", {}).get("parameters", [])]
     nodes: dict[str, Any] = {}
     pods: list[str] = []
+    line = " " + " ".join(keys) + " "  # what the plan task wrote
 
     def pod(name: str, template_name: str, **extra: Any) -> None:
         template = templates.get(template_name, {})
@@ -111,7 +112,6 @@ def status_nodes(manifest: Mapping[str, Any], workflow: str, stale: float) -> tu
             nodes[node_id] = node
             continue
         outputs = templates.get(template_name, {}).get("outputs", {}).get("parameters", [])
-        line = " " + " ".join(keys) + " "
         values = {"outputs": {"parameters": [{"name": p["name"], "value": line} for p in outputs]}}
         pod(name, template_name, **inputs, **(values if outputs else {}))
     if _spec_of(manifest).get("onExit"):

@@ -3,6 +3,7 @@
 Import from here (``from assets_core import asset``); the modules behind it are private.
 """
 
+from .checks import AssetCheck, CheckResult, asset_check
 from .context import add_metadata
 from .definitions import AssetDef, AssetInput, Definitions, Resources, SourceAsset, asset, source_asset
 from .errors import (
@@ -17,18 +18,23 @@ from .errors import (
     UserCodeError,
 )
 from .graph import AssetGraph
+from .io_manager import InputContext, IOManager, OutputContext, Stored
 from .planner import AssetStatus, CauseKind, CurrentState, Plan, StaleCause, assess, plan
-from .records import Head, Materialization, MaterializationKind, RunRecord, RunStatus
+from .records import CheckRecord, Head, Materialization, MaterializationKind, RunRecord, RunStatus
+from .resources import ResourceDef, resource
 from .schedules import Schedule, schedule
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AssetCheck",
     "AssetDef",
     "AssetGraph",
     "AssetInput",
     "AssetStatus",
     "CauseKind",
+    "CheckRecord",
+    "CheckResult",
     "ConfigError",
     "CurrentState",
     "DefinitionError",
@@ -36,10 +42,14 @@ __all__ = [
     "ExitCode",
     "GraphError",
     "Head",
+    "IOManager",
+    "InputContext",
     "LakeplanError",
     "Materialization",
     "MaterializationKind",
+    "OutputContext",
     "Plan",
+    "ResourceDef",
     "Resources",
     "RunRecord",
     "RunStatus",
@@ -48,13 +58,16 @@ __all__ = [
     "SourceAsset",
     "StaleCause",
     "StepFailed",
+    "Stored",
     "StoreError",
     "UserCodeError",
     "__version__",
     "add_metadata",
     "assess",
     "asset",
+    "asset_check",
     "plan",
+    "resource",
     "schedule",
     "source_asset",
 ]

@@ -27,11 +27,12 @@ from collections import ChainMap
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .code_syntax import Chain, Code, FileCache, ParsedFile
 from .definitions import AssetDef
 from .hashing import structured_hash
+from .step_log import stdout_to_stderr
 
 _PRIMITIVES = (int, float, complex, str, bytes, bool, type(None))
 # Part of every automatic version: unchanged while the same code gives the same hashes, so upgrading
@@ -41,6 +42,16 @@ _MISSING = object()
 _MAX_CONSTANT_ITEMS = 1000
 _MAX_UNWRAP = 20
 _LIBRARY_CODE = (types.FunctionType, types.BuiltinFunctionType, types.MethodWrapperType, type)
+
+
+class Versioned(Protocol):
+    """What has a code version: an asset or an asset check (its function, and an explicit version if given)."""
+
+    @property
+    def fn(self) -> Callable[..., Any]: ...
+
+    @property
+    def code_version(self) -> str | None: ...
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs ~1 us per field, per part
@@ -191,8 +202,9 @@ class CodeVersioner:
         self._decorators: dict[tuple[str, Chain], bool] = {}
         self._failed: dict[str, str] = {}  # user module -> why it could not be imported
 
-    def version(self, asset: AssetDef) -> CodeVersion:
-        """The asset's code version: explicit if declared, otherwise the hash of its reachable code."""
+    def version(self, asset: Versioned) -> CodeVersion:
+        """The code version of an asset (or an asset check): explicit if declared, otherwise the hash of its
+        reachable code."""
         if asset.code_version is not None:
             return CodeVersion(asset.code_version, {})
         root, _ = self._part(asset.fn)
@@ -546,7 +558,8 @@ class CodeVersioner:
         if loaded is not None or not self._is_user_package(name.split(".")[0]):
             return loaded
         try:
-            return importlib.import_module(name)
+            with stdout_to_stderr():  # what it prints as it loads: stdout is lakeplan's (--json)
+                return importlib.import_module(name)
         except Exception as exc:  # the user's module fails to import: running the asset will say so
             self._failed[name] = f"could not be imported while versioning ({type(exc).__name__}: {exc})"
             return None

@@ -1,7 +1,7 @@
 """Settings from ``[tool.lakeplan]`` in pyproject.toml, overridden by ``LAKEPLAN_*`` environment variables.
 
-Sub-tables (``[tool.lakeplan.argo]``, ``[tool.lakeplan.lakefs]``) are kept as plain dicts for the
-packages that own them to validate.
+Sub-tables (``[tool.lakeplan.argo]``, ``[tool.lakeplan.lakefs]``, ``[tool.lakeplan.resources]``) are kept as
+plain dicts for the packages (or modules) that own them to validate.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from .errors import ConfigError
 from .timeouts import FORMS, parse_timeout
 
 STATE_DIR = ".lakeplan"
-_SECTIONS = ("argo", "lakefs")
+_SECTIONS = ("argo", "lakefs", "resources")
 _ENV = {
     "module": "LAKEPLAN_MODULE",
     "database_url": "LAKEPLAN_DATABASE_URL",
@@ -122,7 +122,7 @@ def seconds(value: object, high: float = 3600) -> float:
 
 
 @dataclass(frozen=True)
-class _Typed:
+class Typed:
     """How one non-string setting is parsed, the TOML types it takes, and the words to report it with."""
 
     parse: Callable[[object], Any]
@@ -130,35 +130,38 @@ class _Typed:
     expected: str
     example: str
 
+    def value(self, name: str, value: Any, source: str, from_env: bool) -> Any:
+        """``value`` of setting ``name`` as its type. The environment holds text; TOML has types, so a string
+        or number where a boolean belongs (``fsync = "yes"``, ``fsync = 1``) is refused with the form to write."""
+        if not from_env and not isinstance(value, self.toml_types):
+            if isinstance(value, str):
+                raise ConfigError(
+                    f"{source}: {name} must be {self.expected}, not the string {value!r}; write {self.example}"
+                )
+            raise ConfigError(f"{source}: {name} must be {self.expected}, got {value!r}")
+        try:
+            return self.parse(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{source}: {name} must be {self.expected}, got {value!r}") from None
+
 
 _TYPED = {
-    "workers": _Typed(
+    "workers": Typed(
         lambda v: whole_number(v, 1, MAX_WORKERS), (int,), f"a whole number from 1 to {MAX_WORKERS}", "workers = 4"
     ),
-    "retry_backoff_seconds": _Typed(seconds, (int, float), "seconds from 0 to 3600", "retry_backoff_seconds = 1.5"),
-    "fsync": _Typed(parse_bool, (bool,), "true or false", "fsync = true"),
-    "timeout": _Typed(parse_timeout, (str, int), f"{FORMS}, from 1s to 30 days", 'timeout = "1h"'),
+    "retry_backoff_seconds": Typed(seconds, (int, float), "seconds from 0 to 3600", "retry_backoff_seconds = 1.5"),
+    "fsync": Typed(parse_bool, (bool,), "true or false", "fsync = true"),
+    "timeout": Typed(parse_timeout, (str, int), f"{FORMS}, from 1s to 30 days", 'timeout = "1h"'),
 }
 
 
 def _coerce(name: str, value: Any, source: str, from_env: bool) -> Any:
-    """``value`` of setting ``name`` as its type. The environment holds text; TOML has types, so a string or
-    number where a boolean belongs (``fsync = "yes"``, ``fsync = 1``) is refused with the form to write."""
     typed = _TYPED.get(name)
     if typed is None:
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(f"{source}: {name} must be a non-empty string, got {value!r}")
         return value
-    if not from_env and not isinstance(value, typed.toml_types):
-        if isinstance(value, str):
-            raise ConfigError(
-                f"{source}: {name} must be {typed.expected}, not the string {value!r}; write {typed.example}"
-            )
-        raise ConfigError(f"{source}: {name} must be {typed.expected}, got {value!r}")
-    try:
-        return typed.parse(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{source}: {name} must be {typed.expected}, got {value!r}") from None
+    return typed.value(name, value, source, from_env)
 
 
 def load_settings(start: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar, overload
 
+from . import k8s_grammar
 from .errors import DefinitionError
 from .keys import validate_key
 from .partitions import AnyPartitions, MultiPartitions, PartitionMapping, StaticPartitions, TimePartitions
@@ -20,7 +21,7 @@ from .timeouts import FORMS, parse_timeout
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-IO_MANAGERS = ("auto", "parquet", "json", "pickle")
+IO_MANAGERS = ("auto", "parquet", "json", "pickle")  # built in; any other name is a resource (resources.py)
 RESOURCE_NAMES = ("cpu", "memory", "gpu")
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -68,6 +69,7 @@ class AssetDef:
     return_annotation: Any = None
     partitions: AnyPartitions | None = None
     partition_mapping: Mapping[str, PartitionMapping] = field(default_factory=dict)  # by upstream key
+    resource_params: tuple[str, ...] = ()  # parameters fed a resource, not data (set when the module is loaded)
 
     @property
     def upstream_keys(self) -> tuple[str, ...]:
@@ -99,6 +101,13 @@ class Definitions:
 
     assets: Sequence[AssetDef | SourceAsset] = ()
     schedules: Sequence[Any] = field(default=())
+    resources: Sequence[Any] = field(default=())
+    checks: Sequence[Any] = field(default=())  # asset checks (``@asset_check``)
+
+
+def is_builtin_io_manager(name: str) -> bool:
+    """Whether ``name`` is one of the built-in file formats (else it names an IO manager resource)."""
+    return name in IO_MANAGERS
 
 
 def _where(fn: Callable[..., Any]) -> str:
@@ -130,7 +139,37 @@ def _resources(value: object, where: str) -> Resources:
             raise DefinitionError(f"{where}: resources[{name!r}] must be finite")
     if gpu is not None and (isinstance(gpu, bool) or not isinstance(gpu, int) or gpu < 0):
         raise DefinitionError(f"{where}: resources['gpu'] must be a whole number of GPUs, e.g. 1")
-    return Resources(cpu=None if cpu is None else str(cpu), memory=None if memory is None else str(memory), gpu=gpu)
+    resources = Resources(None if cpu is None else str(cpu), None if memory is None else str(memory), gpu)
+    for name, text in (("cpu", resources.cpu), ("memory", resources.memory)):
+        problem = None if text is None else k8s_grammar.quantity_problem(text)
+        if problem:
+            raise DefinitionError(f"{where}: resources[{name!r}] {text!r} {problem}")
+    return resources
+
+
+def _placement(options: dict[str, Any], where: str) -> tuple[Mapping[str, str], tuple[Mapping[str, Any], ...]]:
+    """``node_selector`` (label keys and values) and ``tolerations``, by Kubernetes' rules: they are copied
+    into the pod spec of the asset's Argo step."""
+    selector = _check_str_mapping(options["node_selector"], "node_selector", where)
+    for key, value in selector.items():
+        problem = k8s_grammar.label_key_problem(key)
+        if problem:
+            raise DefinitionError(f"{where}: node_selector key {key!r} {problem}")
+        problem = "must be a string" if not isinstance(value, str) else k8s_grammar.label_value_problem(value)
+        if problem:
+            raise DefinitionError(f"{where}: node_selector[{key!r}] = {value!r} {problem}")
+    given = options["tolerations"] or ()
+    if not isinstance(given, (list, tuple)):
+        raise DefinitionError(f"{where}: tolerations must be a list of dicts")
+    tolerations = tuple(_check_str_mapping(t, "each toleration", where) for t in given)
+    for toleration in tolerations:
+        problem = k8s_grammar.toleration_problem(toleration)
+        if problem:
+            raise DefinitionError(
+                f"{where}: toleration {dict(toleration)!r} {problem}, e.g. "
+                "{'key': 'gpu', 'operator': 'Exists', 'effect': 'NoSchedule'}"
+            )
+    return selector, tolerations
 
 
 def _signature(fn: Callable[..., Any]) -> inspect.Signature:
@@ -180,17 +219,22 @@ def _make_asset(fn: Callable[..., Any], options: dict[str, Any]) -> AssetDef:
         except ValueError:
             raise DefinitionError(f"{where}: timeout must be {FORMS}, from 1s to 30 days; got {timeout!r}") from None
     io_manager = options["io_manager"] or "auto"
-    if io_manager not in IO_MANAGERS:
-        raise DefinitionError(f"{where}: unknown io_manager {io_manager!r}; use one of {', '.join(IO_MANAGERS)}")
+    if not isinstance(io_manager, str) or not io_manager.isidentifier():
+        raise DefinitionError(
+            f"{where}: io_manager must be one of {', '.join(IO_MANAGERS)} or the name of an IO manager resource, "
+            f"got {io_manager!r}"
+        )
     for name in ("group", "description", "code_version", "image"):
         value = options[name]
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise DefinitionError(f"{where}: {name} must be a non-empty string, got {value!r}")
     group = options["group"] or "default"
     validate_key(group, f"{where} group")
-    tolerations = options["tolerations"] or ()
-    if not isinstance(tolerations, (list, tuple)):
-        raise DefinitionError(f"{where}: tolerations must be a list of dicts")
+    image = options["image"]
+    problem = None if image is None else k8s_grammar.image_problem(image)
+    if problem:
+        raise DefinitionError(f"{where}: image {image!r} {problem}")
+    node_selector, tolerations = _placement(options, where)
     try:
         signature = _signature(fn)  # once: inspect.signature is the main cost of declaring an asset
     except (TypeError, ValueError) as exc:
@@ -211,9 +255,9 @@ def _make_asset(fn: Callable[..., Any], options: dict[str, Any]) -> AssetDef:
         resources=_resources(options["resources"], where),
         retries=retries,
         timeout=timeout,
-        image=options["image"],
-        node_selector=_check_str_mapping(options["node_selector"], "node_selector", where),
-        tolerations=tuple(_check_str_mapping(t, "each toleration", where) for t in tolerations),
+        image=image,
+        node_selector=node_selector,
+        tolerations=tolerations,
         return_annotation=None if return_annotation is inspect.Signature.empty else return_annotation,
         partitions=partitions,
         partition_mapping=_partition_mapping(options["partition_mapping"], inputs, deps, where),

@@ -119,8 +119,14 @@ def git_state(project_root: Path) -> dict[str, Any] | None:
     return parse_git_status(result.stdout) if result.returncode == 0 else None
 
 
-def configuration(settings: Settings, target: str) -> dict[str, Any]:
-    """The settings a run used (passwords and secrets masked), to tell configuration changes apart."""
+def configuration(
+    settings: Settings, target: str, resources: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The settings a run used (passwords and secrets masked), to tell configuration changes apart;
+    ``resources``: each resource's configuration as resolved for the run (secrets already masked)."""
+    sections = {name: mask_settings(section) for name, section in sorted(settings.sections.items())}
+    if resources:
+        sections["resources"] = {name: mask_settings(config) for name, config in sorted(resources.items())}
     return {
         "module": target,
         "database": mask_url(settings.resolved_database_url),
@@ -129,11 +135,16 @@ def configuration(settings: Settings, target: str) -> dict[str, Any]:
         "retry_backoff_seconds": settings.retry_backoff_seconds,
         "fsync": settings.fsync,
         "timeout": settings.timeout,
-        **{name: mask_settings(section) for name, section in sorted(settings.sections.items())},
+        **sections,
     }
 
 
-def capture(settings: Settings, target: str, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+def capture(
+    settings: Settings,
+    target: str,
+    environ: Mapping[str, str] | None = None,
+    resources: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
     """Everything recorded about where a run happened (call after the user's module is loaded)."""
     env = os.environ if environ is None else environ
     return {
@@ -144,5 +155,5 @@ def capture(settings: Settings, target: str, environ: Mapping[str, str] | None =
         "image": next((env[v] for v in IMAGE_VARIABLES if env.get(v)), None),
         "packages": packages(settings.project_root),
         "git": git_state(settings.project_root),
-        "config": configuration(settings, target),
+        "config": configuration(settings, target, resources),
     }

@@ -5,10 +5,11 @@ from __future__ import annotations
 import difflib
 import graphlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .bulk import collector_paused
+from .checks import AssetCheck, by_asset, validate_checks
 from .definitions import AssetDef, SourceAsset
 from .errors import GraphError
 
@@ -35,15 +36,16 @@ class AssetGraph:
     upstream: Mapping[str, tuple[str, ...]]
     downstream: Mapping[str, tuple[str, ...]]
     order: tuple[str, ...]
+    checks: Mapping[str, tuple[AssetCheck, ...]] = field(default_factory=dict)  # by asset key
 
     @classmethod
-    def build(cls, items: Iterable[Node]) -> AssetGraph:
-        """Validate and index the declarations; every problem found is raised together."""
+    def build(cls, items: Iterable[Node], checks: Iterable[AssetCheck] = ()) -> AssetGraph:
+        """Validate and index the declarations and asset checks; every problem found is raised together."""
         with collector_paused():  # a dict, tuple and list per asset: no cycles, nothing to collect
-            return cls._build(items)
+            return cls._build(items, tuple(checks))
 
     @classmethod
-    def _build(cls, items: Iterable[Node]) -> AssetGraph:
+    def _build(cls, items: Iterable[Node], checks: tuple[AssetCheck, ...] = ()) -> AssetGraph:
         problems: list[str] = []
         nodes: dict[str, Node] = {}
         for item in items:
@@ -69,9 +71,11 @@ class AssetGraph:
         order, downstream, cycle = _layered_order(upstream)
         if cycle:
             problems.append(f"cycle in the asset graph: {' -> '.join(cycle)}; remove one of these dependencies")
+        sources = {key for key, node in nodes.items() if isinstance(node, SourceAsset)}
+        problems += validate_checks(checks, nodes.keys() - sources, sources)
         if problems:
             raise GraphError(problems)
-        return cls(nodes=nodes, upstream=upstream, downstream=downstream, order=order)
+        return cls(nodes=nodes, upstream=upstream, downstream=downstream, order=order, checks=by_asset(checks))
 
     @property
     def assets(self) -> dict[str, AssetDef]:

@@ -1,6 +1,6 @@
 """The HTML view: one self-contained file with the drawn graph inline and, per asset, its status,
-causes, code version, declared metadata, recent materializations and their metadata as JSON, shown when
-its node is clicked.
+causes, code version, declared metadata, its checks' results on the current version, recent
+materializations with their metadata and check results as JSON, shown when its node is clicked.
 Nothing is fetched at view time: no scripts, styles or fonts from the network.
 """
 
@@ -17,7 +17,7 @@ from .graph import AssetGraph
 from .graph_render import COLOURS, NodeView
 from .lineage import materialization_json
 from .planner import Plan
-from .records import Materialization, MaterializationKind
+from .records import CheckRecord, Materialization, MaterializationKind
 
 
 def asset_details(
@@ -26,8 +26,13 @@ def asset_details(
     views: Mapping[str, NodeView],
     recent: Mapping[str, Sequence[Materialization]],
     keys: Sequence[str],
+    checks: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    recorded_checks: Mapping[int, Sequence[CheckRecord]] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Per drawn key: what the details panel shows (``recent``: newest-first materializations per asset)."""
+    """Per drawn key: what the details panel shows (``recent``: newest-first materializations per asset;
+    ``checks``: each check's newest result on the current version, ``check_status.latest_results``;
+    ``recorded_checks``: the results recorded against each recent materialization, by its id)."""
+    checks, recorded_checks = checks or {}, recorded_checks or {}
     statuses = {s.key: s for s in plan.statuses}
     details: dict[str, dict[str, Any]] = {}
     for key in keys:
@@ -47,7 +52,11 @@ def asset_details(
             "downstream": list(graph.downstream[key]),
             "metadata": latest.metadata if latest else {},
             "declared_metadata": dict(node.metadata),
-            "materializations": [materialization_json(m) for m in history],
+            "checks": list(checks.get(key, ())),
+            "materializations": [
+                {**materialization_json(m), "checks": [c.to_json() for c in recorded_checks.get(m.id or 0, ())]}
+                for m in history
+            ],
         }
     return details
 
@@ -96,6 +105,13 @@ _SCRIPT = """
   }
   function short(v) { return v ? String(v).slice(0, 12) : "-"; }
   function value(v) { return typeof v === "object" && v !== null ? JSON.stringify(v) : String(v); }
+  function verdict(c) {
+    if (c.passed === null) return "not run on this version";
+    if (c.error) return "raised " + c.error;
+    const state = c.passed ? "passed" : c.severity === "warn" ? "warned" : "failed";
+    const meta = Object.entries(c.metadata).map(([k, v]) => k + "=" + value(v)).join(" ");
+    return meta ? state + " (" + meta + ")" : state;
+  }
   function table(headers, rows) {
     const t = el("table");
     const head = el("tr");
@@ -159,11 +175,21 @@ _SCRIPT = """
       panel.appendChild(el("h3", "Metadata (current version)"));
       panel.appendChild(table(["name", "value"], meta.map(([k, v]) => [k, value(v)])));
     }
+    if (d.checks.length) {
+      panel.appendChild(el("h3", "Checks (current version)"));
+      const t = table(["check", "blocking", "result"], d.checks.map((c) => [
+        c.check, c.blocking ? "yes" : "no",
+        verdict(c) + (c.passed !== null && !c.current ? " (check changed since)" : ""),
+      ]));
+      t.id = "lp-checks";
+      panel.appendChild(t);
+    }
     if (d.materializations.length) {
       panel.appendChild(el("h3", "Recent materializations"));
       panel.appendChild(table(["when", "kind", "run", "data", "detail"], d.materializations.map((m) => [
         m.finished_at, m.kind, m.run_id, short(m.data_version),
-        m.error || Object.entries(m.metadata).map(([k, v]) => k + "=" + value(v)).join(" "),
+        [m.error || Object.entries(m.metadata).map(([k, v]) => k + "=" + value(v)).join(" ")]
+          .concat(m.checks.map((c) => c.check + " " + verdict(c))).filter(Boolean).join("; "),
       ])));
     }
   }

@@ -14,10 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType, TracebackType
 
+from .checks import AssetCheck
 from .definitions import AssetDef, Definitions, SourceAsset
 from .errors import DefinitionError, LakeplanError, UserCodeError
 from .failures import is_lakeplan_frame
+from .resources import ResourceDef, bind
 from .schedules import Schedule
+from .step_log import stdout_to_stderr
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,8 @@ class Loaded:
     module: ModuleType
     nodes: tuple[AssetDef | SourceAsset, ...]
     schedules: tuple[Schedule, ...]
+    resources: tuple[ResourceDef, ...] = ()
+    checks: tuple[AssetCheck, ...] = ()
 
 
 def _user_frame(tb: TracebackType | None) -> traceback.FrameSummary | None:
@@ -66,7 +71,8 @@ def _import(target: str, root: Path) -> ModuleType:
     if str(entry) not in sys.path:
         sys.path.insert(0, str(entry))
     try:
-        return importlib.import_module(name)
+        with stdout_to_stderr():  # what the module prints as it loads: stdout is lakeplan's (--json)
+            return importlib.import_module(name)
     except ModuleNotFoundError as exc:
         if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
             raise UserCodeError(
@@ -85,27 +91,30 @@ def _import(target: str, root: Path) -> ModuleType:
 
 
 def load(target: str, root: Path) -> Loaded:
-    """Import ``target`` and collect its assets, sources and schedules (or its one ``Definitions``)."""
+    """Import ``target`` and collect its assets, sources, schedules, resources and asset checks (or its one
+    ``Definitions``); parameters naming a resource are bound to it, not to an upstream."""
     module = _import(target, root)
     values = list(vars(module).values())
     bundles = [v for v in values if isinstance(v, Definitions)]
     if len(bundles) > 1:
         raise DefinitionError(f"{target} defines {len(bundles)} Definitions objects; keep exactly one")
     if bundles:
-        items: list[object] = [*bundles[0].assets, *bundles[0].schedules]
+        items: list[object] = [*bundles[0].assets, *bundles[0].schedules, *bundles[0].resources, *bundles[0].checks]
         for item in items:
-            if not isinstance(item, (AssetDef, SourceAsset, Schedule)):
+            if not isinstance(item, (AssetDef, SourceAsset, Schedule, ResourceDef, AssetCheck)):
                 raise DefinitionError(
-                    f"{target}: Definitions holds {item!r}, which is not an asset, source or schedule"
+                    f"{target}: Definitions holds {item!r}, which is not an asset, source, schedule, resource or check"
                 )
     else:
         items = values
     nodes = tuple(dict.fromkeys(v for v in items if isinstance(v, (AssetDef, SourceAsset))))
     schedules = tuple(dict.fromkeys(v for v in items if isinstance(v, Schedule)))
+    resources = tuple(dict.fromkeys(v for v in items if isinstance(v, ResourceDef)))
+    checks = tuple(dict.fromkeys(v for v in items if isinstance(v, AssetCheck)))
     if not nodes:
         raise DefinitionError(f"{target} declares no assets; decorate functions with @asset")
     names = [s.name for s in schedules]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise DefinitionError(f"{target}: schedule name {duplicated[0]!r} is used twice; names must be unique")
-    return Loaded(target, module, nodes, schedules)
+    return Loaded(target, module, bind(nodes, resources), schedules, resources, checks)

@@ -10,7 +10,7 @@ import contextlib
 import functools
 import json
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
@@ -26,8 +26,8 @@ from .bulk import collector_paused
 from .claims import Claim, ClaimRead, Taken
 from .errors import ConfigError, ExitCode, StoreError
 from .masking import mask_url
-from .records import Head, Materialization, MaterializationKind, RunRecord, RunStatus, recipe_of
-from .schema import SCHEMA_REVISION, claims, heads, materializations, metadata, runs
+from .records import CheckRecord, Head, Materialization, MaterializationKind, RunRecord, RunStatus, recipe_of
+from .schema import SCHEMA_REVISION, check_results, claims, heads, materializations, metadata, runs
 from .sqlite_file import check_or_create
 
 _MIGRATION_LOCK = 7_201_415  # PostgreSQL advisory lock id held while migrating
@@ -143,7 +143,33 @@ def _materialization(row: Any) -> Materialization:
         code_components=json.loads(row.code_components),
         id=row.id,
         traceback=row.traceback,
+        log=row._mapping.get("log"),
     )
+
+
+def _check(row: Any) -> CheckRecord:
+    return CheckRecord(
+        asset_key=row.asset_key,
+        check_name=row.check_name,
+        run_id=row.run_id,
+        code_version=row.code_version,
+        passed=bool(row.passed),
+        severity=row.severity,
+        blocking=bool(row.blocking),
+        metadata=json.loads(row.metadata),
+        error=row.error,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        materialization_id=row.materialization_id,
+        data_version=row.data_version,
+        id=row.id,
+    )
+
+
+# A check result with the data version of the output it checked (results are facts about a data version).
+_CHECKS = sa.select(check_results, materializations.c.data_version).join(
+    materializations, materializations.c.id == check_results.c.materialization_id
+)
 
 
 def _run(row: Any) -> RunRecord:
@@ -157,6 +183,11 @@ def _run(row: Any) -> RunRecord:
         environment=json.loads(row.environment),
     )
 
+
+# Every column but ``log`` (up to step_log.MAX_LOG_BYTES per attempt): audits read whole histories, and
+# only ``MetadataStore.attempts`` needs what an asset printed.
+_RECORD = sa.select(*(c for c in materializations.c if c.name != "log"))
+_ATTEMPT_KINDS = (MaterializationKind.BUILT.value, MaterializationKind.FAILED.value)
 
 _HEAD_COLUMNS = (
     materializations.c.id,
@@ -181,9 +212,12 @@ def _heads_of(count: int) -> sa.Select[Any]:
 
 
 _REUSABLE = (
-    sa.select(materializations)
-    .where(materializations.c.asset_key == sa.bindparam("key"), materializations.c.recipe == sa.bindparam("recipe"))
-    .where(materializations.c.kind != MaterializationKind.FAILED.value)
+    _RECORD.where(
+        materializations.c.asset_key == sa.bindparam("key"), materializations.c.recipe == sa.bindparam("recipe")
+    )
+    .where(  # a failed attempt with an output failed only its checks: re-checked, not rebuilt, when they change
+        sa.or_(materializations.c.kind != MaterializationKind.FAILED.value, materializations.c.location.is_not(None))
+    )
     .order_by(materializations.c.id.desc())
     .limit(5)
 )
@@ -358,20 +392,29 @@ class MetadataStore:
             return _heads(conn, keys)
 
     def reusable(self, asset_key: str, recipe: str) -> list[Materialization]:
-        """Earlier successful materializations with this exact recipe, newest first (memoized restore)."""
+        """Earlier outputs with this exact recipe, newest first (memoized restore): successful ones, and those
+        that failed only their checks (restoring one runs its checks again)."""
         with self._read() as conn:
             return _reusable(conn, asset_key, recipe)
 
     def history(self, asset_key: str, limit: int | None = None) -> list[Materialization]:
         """Every materialization of an asset, newest first."""
-        query = (
-            sa.select(materializations)
-            .where(materializations.c.asset_key == asset_key)
-            .order_by(materializations.c.id.desc())
-            .limit(limit)
-        )
+        query = _RECORD.where(materializations.c.asset_key == asset_key).order_by(materializations.c.id.desc())
         with self._read() as conn:
-            return [_materialization(r) for r in conn.execute(query)]
+            return [_materialization(r) for r in conn.execute(query.limit(limit))]
+
+    def attempts(self, asset_key: str, run_id: str | None = None, limit: int | None = None) -> list[Materialization]:
+        """The asset's attempts that ran its code (built or failed), newest first, each with its ``log``
+        (what the code printed); all runs, or only ``run_id``."""
+        query = sa.select(materializations).where(
+            materializations.c.asset_key == asset_key, materializations.c.kind.in_(_ATTEMPT_KINDS)
+        )
+        if run_id is not None:
+            query = query.where(materializations.c.run_id == run_id)
+        with self._read() as conn:
+            return [
+                _materialization(r) for r in conn.execute(query.order_by(materializations.c.id.desc()).limit(limit))
+            ]
 
     def recorded_keys(self) -> list[str]:
         """Every asset with a recorded materialization, sorted: today's code may no longer declare some."""
@@ -381,7 +424,7 @@ class MetadataStore:
 
     def histories(self) -> dict[str, list[Materialization]]:
         """Every recorded asset's history, newest first, in one read (for audits over all of them)."""
-        query = sa.select(materializations).order_by(materializations.c.id.desc())
+        query = _RECORD.order_by(materializations.c.id.desc())
         found: dict[str, list[Materialization]] = {}
         with self._read() as conn:
             for row in conn.execute(query):
@@ -389,9 +432,56 @@ class MetadataStore:
         return found
 
     def run_materializations(self, run_id: str) -> list[Materialization]:
-        query = sa.select(materializations).where(materializations.c.run_id == run_id).order_by(materializations.c.id)
+        query = _RECORD.where(materializations.c.run_id == run_id).order_by(materializations.c.id)
         with self._read() as conn:
             return [_materialization(r) for r in conn.execute(query)]
+
+    def check_results(self, versions: Mapping[str, str]) -> dict[str, list[CheckRecord]]:
+        """Every check result recorded on each asset's given data version (``{key: data_version}``), oldest
+        first: what the planner needs to know which checks a current version still owes."""
+        found: dict[str, list[CheckRecord]] = {}
+        keys = sorted(versions)
+        with self._read() as conn:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                query = _CHECKS.where(
+                    check_results.c.asset_key.in_(chunk),
+                    materializations.c.data_version.in_(sorted({versions[k] for k in chunk})),
+                ).order_by(check_results.c.id)
+                for row in conn.execute(query):
+                    if versions[row.asset_key] == row.data_version:
+                        found.setdefault(row.asset_key, []).append(_check(row))
+        return found
+
+    def checks_of(self, materialization_ids: Collection[int]) -> dict[int, list[CheckRecord]]:
+        """The check results recorded against each of these materializations, oldest first."""
+        found: dict[int, list[CheckRecord]] = {}
+        ids = sorted(materialization_ids)
+        with self._read() as conn:
+            for start in range(0, len(ids), 500):
+                query = _CHECKS.where(check_results.c.materialization_id.in_(ids[start : start + 500]))
+                for row in conn.execute(query.order_by(check_results.c.id)):
+                    found.setdefault(row.materialization_id, []).append(_check(row))
+        return found
+
+    def run_checks(self, run_id: str) -> list[CheckRecord]:
+        """Every check result a run recorded, oldest first."""
+        query = _CHECKS.where(check_results.c.run_id == run_id).order_by(check_results.c.id)
+        with self._read() as conn:
+            return [_check(r) for r in conn.execute(query)]
+
+    def materialization_with(self, asset_key: str, data_version: str) -> int | None:
+        """The newest materialization of ``asset_key`` whose output has ``data_version`` (the one a check of
+        that output is recorded against), or None when lakeplan never recorded such an output."""
+        query = (
+            sa.select(materializations.c.id)
+            .where(materializations.c.asset_key == asset_key, materializations.c.data_version == data_version)
+            .order_by(materializations.c.id.desc())
+            .limit(1)
+        )
+        with self._read() as conn:
+            found = conn.execute(query).scalar()
+        return None if found is None else int(found)
 
     def runs(self, limit: int | None = None) -> list[RunRecord]:
         query = sa.select(runs).order_by(runs.c.started_at.desc(), runs.c.run_id.desc()).limit(limit)
@@ -463,6 +553,7 @@ class MetadataStore:
                 "error": mat.error,
                 "code_components": _dumps(mat.code_components),
                 "traceback": mat.traceback,
+                "log": mat.log,
             },
         )
         pk = result.inserted_primary_key
@@ -470,15 +561,51 @@ class MetadataStore:
             raise StoreError("metadata store returned no id for a new materialization")
         return int(pk[0])
 
-    def record(self, mat: Materialization, expected_head: int | None, release: Claim | None = None) -> int:
-        """Append ``mat`` and make it the asset's head, only if the head is still ``expected_head``;
-        ``release`` drops the writer's claim in the same transaction.
+    def _insert_checks(self, conn: Connection, materialization_id: int, checks: Sequence[CheckRecord]) -> None:
+        if not checks:
+            return
+        conn.execute(
+            check_results.insert(),
+            [
+                {
+                    "materialization_id": materialization_id,
+                    "asset_key": c.asset_key,
+                    "check_name": c.check_name,
+                    "run_id": c.run_id,
+                    "code_version": c.code_version,
+                    "passed": c.passed,
+                    "severity": c.severity,
+                    "blocking": c.blocking,
+                    "metadata": _dumps(c.metadata),
+                    "error": c.error,
+                    "started_at": c.started_at,
+                    "finished_at": c.finished_at,
+                }
+                for c in checks
+            ],
+        )
+
+    def record_checks(self, materialization_id: int, checks: Sequence[CheckRecord]) -> None:
+        """Append check results on an output already recorded (its checks ran again, or changed)."""
+        with self._write() as conn:
+            self._insert_checks(conn, materialization_id, checks)
+
+    def record(
+        self,
+        mat: Materialization,
+        expected_head: int | None,
+        release: Claim | None = None,
+        checks: Sequence[CheckRecord] = (),
+    ) -> int:
+        """Append ``mat`` with its ``checks`` and make it the asset's head, only if the head is still
+        ``expected_head``; ``release`` drops the writer's claim in the same transaction.
 
         Raises RecordConflict (and records nothing, releases nothing) when another writer moved the head first.
         """
         try:
             with self._write() as conn:
                 new_id = self._insert(conn, mat)
+                self._insert_checks(conn, new_id, checks)
                 now = time.time()
                 if expected_head is None:
                     conn.execute(
@@ -497,11 +624,14 @@ class MetadataStore:
         except IntegrityError:
             raise RecordConflict(mat.asset_key) from None
 
-    def record_failure(self, mat: Materialization, release: Claim | None = None) -> int:
-        """Append a failed attempt; the asset's head does not move. ``release`` drops the writer's claim in
-        the same transaction."""
+    def record_failure(
+        self, mat: Materialization, checks: Sequence[CheckRecord] = (), release: Claim | None = None
+    ) -> int:
+        """Append a failed attempt (with the check results that failed it, if any); the head does not move.
+        ``release`` drops the writer's claim in the same transaction."""
         with self._write() as conn:
             new_id = self._insert(conn, mat)
+            self._insert_checks(conn, new_id, checks)
             if release is not None:
                 conn.execute(_RELEASE_CLAIM, _claim_params(release))
             return new_id

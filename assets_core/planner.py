@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .bulk import collector_paused
@@ -20,11 +20,13 @@ class CauseKind(enum.StrEnum):
     CODE = "CODE"  # the code version changed
     DATA = "DATA"  # an input's data version differs from the one it was built from
     UPSTREAM = "UPSTREAM"  # an upstream asset is itself stale
+    CHECK = "CHECK"  # a check must run on the current version (new or changed), or a blocking one failed there
 
 
 @dataclass(frozen=True, slots=True)
 class StaleCause:
-    """One reason an asset is stale; ``input`` names the upstream for DATA and UPSTREAM causes."""
+    """One reason an asset is stale; ``input`` names the upstream for DATA and UPSTREAM causes, the check for
+    CHECK causes (``old``/``new``: its code versions)."""
 
     kind: CauseKind
     message: str
@@ -56,7 +58,15 @@ class AssetStatus:
 
     @property
     def label(self) -> str:
-        return "STALE" if self.causes else "FRESH"
+        """FRESH; CHECK when only checks are owed (they run on the current version, it is not rebuilt); STALE."""
+        if not self.causes:
+            return "FRESH"
+        return "CHECK" if self.checks_only else "STALE"
+
+    @property
+    def checks_only(self) -> bool:
+        """Stale only because checks must run on the current version (or a blocking one failed there)."""
+        return bool(self.causes) and all(c.kind is CauseKind.CHECK for c in self.causes)
 
     @property
     def only_upstream(self) -> bool:
@@ -82,13 +92,24 @@ class AssetStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingChecks:
+    """What an asset's checks owe its current version (``checks.pending_checks``): CHECK causes, and
+    whether they hold its dependents back (a blocking check is owed, or failed there)."""
+
+    causes: tuple[StaleCause, ...]
+    gating: bool
+
+
+@dataclass(frozen=True, slots=True)
 class CurrentState:
-    """What is true now, gathered at the edge: code on disk, recorded heads, observed sources."""
+    """What is true now, gathered at the edge: code on disk, recorded heads, observed sources, and what the
+    asset checks owe each current version (only assets with checks appear in ``checks``)."""
 
     code_versions: Mapping[str, str]
     heads: Mapping[str, Head]
     source_versions: Mapping[str, str | None]
     missing_outputs: Collection[str] = frozenset()
+    checks: Mapping[str, PendingChecks] = field(default_factory=dict)
 
     def data_version(self, key: str) -> str | None:
         """Current data version of an asset (its head) or a source (its observation)."""
@@ -152,7 +173,18 @@ def assess(
         upstream_stale = stale.get(up)
         if upstream_stale is not None:
             causes.append(upstream_stale)
+    pending = state.checks.get(key)
+    if pending is not None:
+        causes.extend(pending.causes)
     return AssetStatus(key, tuple(causes) if causes else _NO_CAUSES, code_version, head.data_version)
+
+
+def _holds_back(status: AssetStatus, pending: PendingChecks | None) -> bool:
+    """Whether an asset's dependents cite it as a stale upstream: it is stale for a reason other than
+    checks, or a blocking check is owed or failed (a non-blocking check re-running holds nothing back)."""
+    if not status.causes:
+        return False
+    return pending is None or pending.gating or not status.checks_only
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +221,7 @@ def plan(graph: AssetGraph, state: CurrentState, selection: Collection[str] | No
     waiting: dict[str, tuple[str, ...]] = {}
     statuses: list[AssetStatus] = []
     upstream = graph.upstream
-    code_versions, heads, missing = state.code_versions, state.heads, state.missing_outputs
+    code_versions, heads, missing, checks = state.code_versions, state.heads, state.missing_outputs, state.checks
     current = _current_data_versions(state)
     with collector_paused():
         for key in graph.order:
@@ -210,10 +242,12 @@ def plan(graph: AssetGraph, state: CurrentState, selection: Collection[str] | No
                     if up in stale:
                         causes += (stale[up],)
                 else:
+                    if checks and key in checks:
+                        causes += checks[key].causes
                     status = AssetStatus(key, causes, code, head.data_version)
             if status is None:
                 status = assess(key, ups, state, stale, current)
-            if status.causes:
+            if status.causes and (not checks or _holds_back(status, checks.get(key))):
                 stale[key] = upstream_cause(key)
             if selection is None:
                 statuses.append(status)

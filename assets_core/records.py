@@ -39,6 +39,46 @@ class Materialization:
     code_components: dict[str, str] = field(default_factory=dict)
     id: int | None = None
     traceback: str | None = None  # a failed attempt's traceback of the user's code (lakeplan's frames trimmed)
+    # What the asset's code printed (step_log.py): "" when nothing; None when its code did not run here, the
+    # output was lost with its process, or it was not read (only MetadataStore.attempts reads it).
+    log: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRecord:
+    """One asset check's result on one materialization's output; ``error`` is what the check raised, if it
+    did (then it counts as failed). ``data_version`` is the checked output's, filled when read back."""
+
+    asset_key: str
+    check_name: str
+    run_id: str
+    code_version: str
+    passed: bool
+    severity: str
+    blocking: bool
+    metadata: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    materialization_id: int | None = None
+    data_version: str | None = None
+    id: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable form every ``--json`` output uses for a check result."""
+        return {
+            "check": self.check_name,
+            "asset": self.asset_key,
+            "passed": self.passed,
+            "severity": self.severity,
+            "blocking": self.blocking,
+            "metadata": self.metadata,
+            "error": self.error,
+            "code_version": self.code_version,
+            "run_id": self.run_id,
+            "materialization_id": self.materialization_id,
+            "data_version": self.data_version,
+        }
 
 
 class RunStatus(enum.StrEnum):

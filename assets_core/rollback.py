@@ -18,6 +18,7 @@ from .lineage import resolve_version
 from .metadata_store import RecordConflict
 from .records import Materialization, MaterializationKind, new_run_id
 from .run_lifecycle import begin, finish
+from .values import commit, make_current, output_exists
 from .workspace import Workspace
 
 
@@ -43,9 +44,9 @@ def rollback(ws: Workspace, key: str, spec: str) -> RollbackResult:
     target = resolve_version(key, ws.store.history(key), spec)
     if target.data_version == head.data_version:
         raise RollbackError(f"{key!r} is already at version {head.data_version[:12]}; nothing to roll back")
-    if not target.location or not ws.objects.exists(target.location):
+    if not target.location or not output_exists(ws, target.location, target.data_version or ""):
         raise RollbackError(
-            f"the data of {key!r} version {(target.data_version or '')[:12]} is gone from {ws.objects.describe()} "
+            f"the data of {key!r} version {(target.data_version or '')[:12]} is gone from {_where(ws, target)} "
             f"({target.location}); it cannot be restored: pick another version from 'lakeplan history {key}'"
         )
     run_id = new_run_id()
@@ -62,7 +63,8 @@ def rollback(ws: Workspace, key: str, spec: str) -> RollbackResult:
     )
     begin(ws, run_id, f"rollback {key}", now)
     try:
-        event = ws.objects.commit(event, {})  # the object store's own commit (lakeFS), as a restore
+        event = commit(ws, event, {})  # the version store's own commit (lakeFS), as a restore
+        make_current(ws, event)  # the IO manager's own "current" (a PostgreSQL view)
         new_id = ws.store.record(event, head.id)
     except RecordConflict:
         _abandon(ws, run_id)
@@ -74,6 +76,11 @@ def rollback(ws: Workspace, key: str, spec: str) -> RollbackResult:
         raise
     note = finish(ws, run_id, True, {"rollback": 1})
     return RollbackResult(run_id, target, replace(event, id=new_id), note)
+
+
+def _where(ws: Workspace, target: Materialization) -> str:
+    """The store that held ``target``'s data, for the message."""
+    return ws.io_manager_at(target.location)[0].describe() if target.location else ws.objects.describe()
 
 
 def _abandon(ws: Workspace, run_id: str) -> None:

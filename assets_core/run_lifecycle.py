@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
+from .check_status import blocking_failures
 from .claims import holder_alive
 from .environment import capture
 from .errors import StoreError
@@ -30,7 +31,8 @@ def start(
     if ws.store.run(run_id) is not None:  # the common case on Argo: skip capturing the environment
         return False
     started = time.time() if started_at is None else started_at
-    environment = capture(ws.settings, ws.target)
+    resources = {name: config.recorded() for name, config in ws.resource_configs.items()}
+    environment = capture(ws.settings, ws.target, resources=resources)
     if holder is not None:
         environment["holder"] = holder
     return ws.store.ensure_run(RunRecord(run_id, started, RunStatus.RUNNING, selection, environment=environment))
@@ -48,14 +50,20 @@ def finish(ws: Workspace, run_id: str, success: bool, counts: dict[str, int]) ->
     """Publish the run in the object store only if ``success``, then record its outcome.
 
     Returns the object store's note (e.g. where it was published, or which lakeFS branch keeps a failed
-    run's outputs). A failed publish records the run as failed and raises the StoreError.
+    run's outputs). A failed publish records the run as failed and raises the StoreError. A run in which a
+    blocking asset check failed is never published, whatever ``success`` says (write, audit, publish).
     """
+    blocked = blocking_failures(ws.store.run_checks(run_id)) if ws.graph.checks else []
+    success = success and not blocked
     try:
         note = ws.objects.finish_run(run_id, success)
     except StoreError:
         ws.store.finish_run(run_id, RunStatus.FAILED, counts)
         raise
     ws.store.finish_run(run_id, RunStatus.SUCCESS if success else RunStatus.FAILED, counts)
+    if blocked and note:
+        names = ", ".join(f"{r.asset_key}:{r.check_name}" for r in blocked)
+        note = f"not published: blocking check {names} failed; {note}"
     return note
 
 

@@ -19,18 +19,21 @@ import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .claims import LEASE_SECONDS, ClaimRead, Held, claimed
 from .code_version import user_file_predicate
 from .context import collecting
-from .definitions import AssetDef, SourceAsset
+from .definitions import AssetDef
 from .errors import CorruptedOutput, LakeplanError, MissingOutput, StoreError
 from .failures import Failure, describe
 from .metadata_store import RecordConflict
 from .planner import CurrentState, assess
 from .records import Head, Materialization, MaterializationKind, recipe_of
+from .step_log import Captured, captured
 from .timeouts import StepTimedOut, TimeLimit, effective_timeout
+from .values import commit, make_current, output_exists, read_inputs, write_output
 from .workspace import Workspace
 
 if TYPE_CHECKING:
@@ -45,6 +48,7 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"  # the user's code raised (after retries)
     SKIPPED = "skipped"  # an upstream failed, so this was not attempted
     WAITING = "waiting"  # still stale: an upstream outside the run's selection is stale
+    CHECKED = "checked"  # only its checks ran, on the current version (they changed, or were asked for)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,7 @@ class StepResult:
     message: str = ""
     attempts: int = 0
     traceback: str | None = None  # a failure's traceback of the user's code, as recorded with the attempt
+    log: str | None = None  # what the asset's code printed (step_log.py), as recorded with the attempt
 
     def to_json(self) -> dict[str, Any]:
         """The stable form ``materialize --json`` and the pod's ``step`` line print."""
@@ -114,30 +119,6 @@ def _annotation_text(annotation: object) -> str:
     return annotation.__name__ if isinstance(annotation, type) else str(annotation).replace("typing.", "")
 
 
-def _inputs(ws: Workspace, asset: AssetDef, seen: Observation) -> dict[str, Any]:
-    """The function's arguments: upstream values read at their recorded versions, sources where observed."""
-    from io_managers import read
-
-    kwargs: dict[str, Any] = {}
-    for item in asset.inputs:
-        node = ws.graph.nodes[item.key]
-        if isinstance(node, SourceAsset):
-            kwargs[item.param] = ws.objects.read_source(node, seen.origins.get(item.key), item.annotation)
-            continue
-        head = seen.heads[item.key]
-        path = ws.objects.fetch(head.location, head.data_version)
-        fmt = {"parquet": "parquet", "json": "json", "pkl": "pickle"}[head.location.rsplit(".", 1)[-1]]
-        producer = node.return_annotation if isinstance(node, AssetDef) else None
-        kwargs[item.param] = read(path, fmt, item.annotation, None if producer is None else _kind(producer))
-    return kwargs
-
-
-def _kind(annotation: object) -> str | None:
-    from io_managers.formats import annotation_kind
-
-    return annotation_kind(annotation)
-
-
 def _call(
     ws: Workspace, asset: AssetDef, kwargs: dict[str, Any], retries: bool, clock: TimeLimit
 ) -> tuple[Any, dict[str, Any], int] | Failure:
@@ -180,6 +161,7 @@ def materialize(
     retries: bool = True,
     waiting: str = "",
     on_deadline: Callable[[float | None], None] | None = None,
+    log_path: Path | None = None,
 ) -> StepResult:
     """Bring one asset up to date; store failures raise StoreError, user failures return FAILED.
 
@@ -187,7 +169,9 @@ def materialize(
     then usually finds it FRESH) instead of building it twice. ``waiting`` says which stale upstreams the
     run does not build (``AssetStatus.waiting_message``): the asset is then not up to date even when its
     own inputs are unchanged, so it is reported WAITING, never FRESH. ``on_deadline`` hears each attempt's
-    deadline (None when none runs), e.g. a worker's parent, which kills a worker that does not stop.
+    deadline (None when none runs), e.g. a worker's parent, which kills a worker that does not stop. What
+    the asset's code prints is captured (into ``log_path`` when given, for a parent to read should this
+    process die) and recorded.
     """
     limit = timeout_of(ws, key)
     lease = LEASE_SECONDS if limit is None else min(LEASE_SECONDS, limit)
@@ -202,11 +186,11 @@ def materialize(
                 on_deadline(at)
 
         with TimeLimit(limit, deadline) as clock:
-            result = _materialize(ws, key, run_id, held, clock, force=force, retries=retries)
+            result = _materialize(ws, key, run_id, held, clock, force=force, retries=retries, log_path=log_path)
     notes = [f"waited for run {held.waited_for}"] if held.waited_for is not None else []
     if waiting and result.outcome is Outcome.FRESH:
         result = dataclasses.replace(result, outcome=Outcome.WAITING, message=waiting)
-    elif waiting and result.outcome in (Outcome.BUILT, Outcome.RESTORED):
+    elif waiting and result.outcome in (Outcome.BUILT, Outcome.RESTORED, Outcome.CHECKED):
         notes.append(f"still stale: {waiting}")
     if not notes:
         return result
@@ -252,8 +236,18 @@ def _restorable(ws: Workspace, key: str, held: Held, recipe: str) -> Iterable[Ma
 
 
 def _materialize(
-    ws: Workspace, key: str, run_id: str, held: Held, clock: TimeLimit, *, force: bool, retries: bool
+    ws: Workspace,
+    key: str,
+    run_id: str,
+    held: Held,
+    clock: TimeLimit,
+    *,
+    force: bool,
+    retries: bool,
+    log_path: Path | None,
 ) -> StepResult:
+    from .check_step import blocked, check_current, check_output
+
     started = time.time()
     asset = ws.graph.asset(key)
     upstreams = ws.graph.upstream[key]
@@ -261,8 +255,10 @@ def _materialize(
     heads, sources = seen.heads, seen.sources
     code = ws.code_version(key)
     head = heads.get(key)
-    state = CurrentState({key: code.version}, heads, sources, seen.missing)
-    if not force and not assess(key, upstreams, state).stale:
+    owed = ws.owed_checks({key: head}) if head is not None else {}
+    state = CurrentState({key: code.version}, heads, sources, seen.missing, owed)
+    status = assess(key, upstreams, state)
+    if not force and not status.stale:
         return StepResult(
             key,
             Outcome.FRESH,
@@ -270,18 +266,25 @@ def _materialize(
             head.data_version if head else None,
             "up to date: code and inputs unchanged",
         )
+    if not force and head is not None and status.checks_only:  # its checks changed: check, don't rebuild
+        return check_current(ws, asset, head, run_id, started)
 
     for up in upstreams:
         if state.data_version(up) is None:
             what = "source" if up in sources else "upstream asset"
             hint = "check its path" if up in sources else f"materialize it first (--select +{key})"
             reason = f"{what} {up!r} has no data; {hint}"
-            return _failed(ws, asset, run_id, started, code.version, {}, Failure(reason), held)
+            return _failed(ws, asset, run_id, started, code.version, {}, Failure(reason), held=held)
     input_versions = {up: v for up in upstreams if (v := state.data_version(up)) is not None}
     expected = head.id if head is not None else None
 
     def record(
-        kind: MaterializationKind, data_version: str, location: str, metadata: dict[str, Any], attempts: int = 0
+        kind: MaterializationKind,
+        data_version: str,
+        location: str,
+        metadata: dict[str, Any],
+        attempts: int = 0,
+        log: str | None = None,
     ) -> StepResult:
         mat = Materialization(
             key,
@@ -296,13 +299,18 @@ def _materialize(
             metadata,
             None,
             code.components,
+            log=log,
         )
         inputs_at = {
             up: seen.origins.get(up) or heads[up].location for up in input_versions if up in heads or up in seen.origins
         }
-        mat = ws.objects.commit(mat, inputs_at)  # the object store's own commit (lakeFS), before the SQL record
+        mat = commit(ws, mat, inputs_at)  # the version store's own commit (lakeFS), before the SQL record
+        checked = check_output(ws, asset, run_id, mat.data_version, mat.location, rerun=force)
+        if checked is not None and checked.blocking:  # never made current; the output is kept where it is
+            return blocked(ws, dataclasses.replace(mat, kind=MaterializationKind.FAILED), checked, started)
+        make_current(ws, mat)  # the IO manager's own "current" (a PostgreSQL view), before the SQL record
         try:
-            ws.store.record(mat, expected, release=held.claim)
+            ws.store.record(mat, expected, release=held.claim, checks=checked.results if checked else ())
         except RecordConflict:
             return StepResult(
                 key,
@@ -310,10 +318,12 @@ def _materialize(
                 time.time() - started,
                 mat.data_version,
                 "another run recorded this asset first; its version was kept",
+                log=log,  # shown by the progress lines; not recorded, as nothing of this attempt is
             )
         held.released = True  # the record transaction dropped the claim
         outcome = Outcome.BUILT if kind is MaterializationKind.BUILT else Outcome.RESTORED
-        return StepResult(key, outcome, time.time() - started, mat.data_version, attempts=attempts)
+        warned = checked.message if checked else ""
+        return StepResult(key, outcome, time.time() - started, mat.data_version, warned, attempts=attempts, log=log)
 
     own = seen.unrecorded.get(key)  # this run already wrote it (a killed attempt): record it, don't rebuild
     same_recipe = own is not None and (own.code_version, own.input_versions) == (code.version, input_versions)
@@ -322,36 +332,38 @@ def _materialize(
 
     if not force:
         for earlier in _restorable(ws, key, held, recipe_of(code.version, input_versions)):
-            if earlier.location and earlier.data_version and ws.objects.exists(earlier.location):
+            if earlier.location and earlier.data_version and output_exists(ws, earlier.location, earlier.data_version):
                 meta = {**earlier.metadata, "restored_from": earlier.id}
                 return record(MaterializationKind.RESTORED, earlier.data_version, earlier.location, meta)
 
-    def failed(failure: Failure) -> StepResult:
-        return _failed(ws, asset, run_id, started, code.version, input_versions, failure, held)
+    def failed(failure: Failure, log: str | None) -> StepResult:
+        return _failed(ws, asset, run_id, started, code.version, input_versions, failure, log, held)
 
+    output = Captured()
     try:
-        clock.start()  # the attempt's time: reading the inputs, running the function, storing the value
-        try:
-            built = _build(ws, asset, seen, retries, clock)
-        finally:
-            clock.stop()  # recording below is never cut short
+        with captured(output, log_path):  # recorded after the capture: the descriptors are back by then
+            clock.start()  # the attempt's time: reading the inputs, running the function, storing the value
+            try:
+                built = _build(ws, asset, seen, run_id, retries, clock)
+            finally:
+                clock.stop()  # recording below, and ending the capture, are never cut short
     except StepTimedOut as exc:  # while reading the inputs or storing the value
         built = _failure(ws, asset, exc, clock.message)
     except KeyboardInterrupt as exc:  # Ctrl-C while reading, computing or writing: record it, then stop the run
-        raise StepInterrupted(failed(_failure(ws, asset, exc, INTERRUPTED))) from None
+        raise StepInterrupted(failed(_failure(ws, asset, exc, INTERRUPTED), output.text)) from None
     if isinstance(built, Failure):
-        return failed(built)
-    stored, metadata, attempts = built
-    return record(MaterializationKind.BUILT, stored.data_version, stored.location, metadata, attempts)
+        return failed(built, output.text)
+    location, data_version, metadata, attempts = built
+    return record(MaterializationKind.BUILT, data_version, location, metadata, attempts, output.text)
 
 
 def _build(
-    ws: Workspace, asset: AssetDef, seen: Observation, retries: bool, clock: TimeLimit
-) -> tuple[Any, dict[str, Any], int] | Failure:
+    ws: Workspace, asset: AssetDef, seen: Observation, run_id: str, retries: bool, clock: TimeLimit
+) -> tuple[str, str, dict[str, Any], int] | Failure:
     """Read the inputs, run the function (with retries) and store its value: (stored object, metadata,
     attempts), or why it failed. Runs under the step's clock; store failures raise StoreError."""
     try:
-        kwargs = _inputs(ws, asset, seen)
+        kwargs = read_inputs(ws, asset, seen)
     except (CorruptedOutput, MissingOutput) as exc:  # the upstream now plans as MISSING; only this branch fails
         return Failure(f"cannot read inputs: {exc}")
     except StoreError:
@@ -363,23 +375,12 @@ def _build(
         return called
     value, user_metadata, attempts = called
     try:
-        stored, metadata = _write(ws, asset, value)
+        location, data_version, metadata = write_output(ws, asset, value, run_id)
     except StoreError:
         raise
     except Exception as exc:  # e.g. a column pyarrow cannot type, or an unpicklable object
         return _failure(ws, asset, exc, f"cannot store the value: {_reason(exc)}")
-    return stored, {**metadata, **user_metadata, "attempts": attempts}, attempts
-
-
-def _write(ws: Workspace, asset: AssetDef, value: object) -> tuple[Any, dict[str, Any]]:
-    from io_managers import choose_format, write
-    from io_managers.formats import EXTENSIONS
-
-    fmt = choose_format(value, asset.io_manager)
-    metadata: dict[str, Any] = {}
-    stored = ws.objects.put(asset.key, EXTENSIONS[fmt], lambda out: metadata.update(write(value, fmt, out)))
-    metadata["bytes"] = stored.size
-    return stored, metadata
+    return location, data_version, {**metadata, **user_metadata, "attempts": attempts}, attempts
 
 
 def _reason(exc: Exception) -> str:
@@ -395,6 +396,7 @@ def _failed(
     code_version: str,
     input_versions: dict[str, str],
     failure: Failure,
+    log: str | None = None,
     held: Held | None = None,
 ) -> StepResult:
     """Record a failed attempt (releasing ``held``'s claim in the same transaction) and say why it failed."""
@@ -409,17 +411,20 @@ def _failed(
             finished_at=time.time(),
             error=failure.message,
             traceback=failure.traceback,
+            log=log,
         ),
         release=held.claim if held is not None else None,
     )
     if held is not None:
         held.released = True
-    return StepResult(
-        asset.key, Outcome.FAILED, time.time() - started, message=failure.message, traceback=failure.traceback
-    )
+    seconds = time.time() - started
+    return StepResult(asset.key, Outcome.FAILED, seconds, message=failure.message, traceback=failure.traceback, log=log)
 
 
-def record_lost(ws: Workspace, key: str, run_id: str, started: float, reason: str) -> StepResult:
-    """Record a failed attempt for a step whose process died before it could (a worker's ``os._exit``)."""
+def record_lost(
+    ws: Workspace, key: str, run_id: str, started: float, reason: str, log: str | None = None
+) -> StepResult:
+    """Record a failed attempt for a step whose process died before it could (a worker's ``os._exit``),
+    with what its code had printed when the caller has it (``step_log.read_log``)."""
     asset = ws.graph.asset(key)
-    return _failed(ws, asset, run_id, started, ws.code_version(key).version, {}, Failure(reason))
+    return _failed(ws, asset, run_id, started, ws.code_version(key).version, {}, Failure(reason), log)

@@ -21,13 +21,16 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import shutil
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -36,6 +39,7 @@ from .config import Settings
 from .errors import StoreError
 from .processes import this_host
 from .step import INTERRUPTED, StepInterrupted, StepResult, materialize, record_lost, timeout_of
+from .step_log import read_log
 from .timeouts import STOP_GRACE_SECONDS, timed_out
 from .workspace import Workspace
 
@@ -62,7 +66,7 @@ def _interrupt_once(_signum: int, _frame: FrameType | None) -> None:
 
 
 def _serve(conn: Connection, target: str, settings: Settings, deadline: Any) -> None:
-    """A worker's life: receive ``(key, run_id, force, waiting)``, send back ``("result", StepResult)``,
+    """A worker's life: receive ``(key, run_id, force, waiting, log_path)``, send back ``("result", StepResult)``,
     ``("lost", reason)`` for the parent to record, or ``("error", exception)`` for it to re-raise;
     ``None`` (or the parent's end of the pipe closing) stops it. ``deadline`` (shared memory) holds the
     running attempt's deadline, 0 when there is none."""
@@ -83,13 +87,14 @@ def _serve(conn: Connection, target: str, settings: Settings, deadline: Any) -> 
             return
         if task is None:
             return
-        key, run_id, force, waiting = task
+        key, run_id, force, waiting, log_path = task
         reply: tuple[str, Any]
         signal.signal(signal.SIGINT, _interrupt_once)
         try:
             if isinstance(ws, BaseException):
                 raise ws
-            reply = ("result", materialize(ws, key, run_id, force=force, waiting=waiting, on_deadline=publish))
+            done = materialize(ws, key, run_id, force=force, waiting=waiting, on_deadline=publish, log_path=log_path)
+            reply = ("result", done)
         except StepInterrupted as exc:  # recorded by the step
             reply = ("result", exc.result)
         except KeyboardInterrupt:  # it landed in lakeplan's own code, before or after the asset's
@@ -120,6 +125,7 @@ class _Worker:
     process: BaseProcess
     conn: Connection
     deadline: Any  # shared double: the running attempt's deadline (time.time()), 0 when none
+    log: Path  # where it captures what the asset prints, read here should it die mid-step
     key: str | None = None  # the asset it is materializing, None when idle
     started: float = 0.0
     limit: int | None = None  # the asset's time limit (seconds), None when it has none
@@ -142,6 +148,8 @@ class WorkerPool:
         self._size = size
         self._workers: list[_Worker] = []
         self._context = multiprocessing.get_context("spawn")
+        self._logs = Path(tempfile.mkdtemp(prefix="lakeplan-step-logs-"))
+        self._spawned = 0
 
     def __enter__(self) -> WorkerPool:
         while len(self._workers) < self._size:  # all at once: each loads the project while others work
@@ -170,7 +178,8 @@ class WorkerPool:
                 raise RuntimeError("no idle worker")  # the executor never submits more than size at once
             worker = self._spawn()
         worker.deadline.value = 0.0
-        worker.conn.send((key, self._run_id, self._force, self._waiting.get(key, "")))
+        worker.log.unlink(missing_ok=True)  # the last step's output: never to be read as this one's
+        worker.conn.send((key, self._run_id, self._force, self._waiting.get(key, ""), worker.log))
         worker.key, worker.started, worker.limit = key, time.time(), timeout_of(self._ws, key)
 
     def _spawn(self) -> _Worker:
@@ -194,7 +203,8 @@ class WorkerPool:
             finally:
                 signal.signal(signal.SIGINT, previous)
         theirs.close()
-        worker = _Worker(process, ours, deadline)
+        self._spawned += 1
+        worker = _Worker(process, ours, deadline, self._logs / f"worker-{self._spawned}.log")
         self._workers.append(worker)
         return worker
 
@@ -228,7 +238,7 @@ class WorkerPool:
         self._workers.remove(worker)
         self._release_claim(worker, key)
         reason = f"{timed_out(worker.limit or 0)}; its worker did not stop (stuck outside Python) and was killed"
-        return record_lost(self._ws, key, self._run_id, worker.started, reason)
+        return self._lost(worker, key, reason)
 
     def _release_claim(self, worker: _Worker, key: str) -> None:
         """Drop the claim a dead worker held, so no run has to find out that its holder is gone."""
@@ -243,13 +253,17 @@ class WorkerPool:
             worker.process.join()
             self._workers.remove(worker)
             self._release_claim(worker, key)
-            return record_lost(self._ws, key, self._run_id, worker.started, _died(worker.process.exitcode))
+            return self._lost(worker, key, _died(worker.process.exitcode))
         worker.key = None
         if kind == "error":
             raise payload
         if kind == "lost":
-            return record_lost(self._ws, key, self._run_id, worker.started, payload)
+            return self._lost(worker, key, payload)
         return payload  # type: ignore[no-any-return]
+
+    def _lost(self, worker: _Worker, key: str, reason: str) -> StepResult:
+        """Record the failure of a step its worker could not record, with what the asset had printed."""
+        return record_lost(self._ws, key, self._run_id, worker.started, reason, read_log(worker.log))
 
     def interrupt(self) -> list[StepResult]:
         """After Ctrl-C: interrupt every running step and return how each ended (a worker that does not
@@ -268,7 +282,7 @@ class WorkerPool:
                 worker.process.terminate()
                 worker.process.join()
                 self._workers.remove(worker)
-                results.append(record_lost(self._ws, worker.key, self._run_id, worker.started, INTERRUPTED))
+                results.append(self._lost(worker, worker.key, INTERRUPTED))
         return results
 
     def close(self) -> None:
@@ -283,3 +297,4 @@ class WorkerPool:
             worker.process.join()
             worker.conn.close()
         self._workers.clear()
+        shutil.rmtree(self._logs, ignore_errors=True)

@@ -14,14 +14,19 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from .bulk import collector_paused
+from .check_status import pending_checks
 from .code_version import CodeVersion, CodeVersioner, user_file_predicate
 from .config import Settings, load_settings, project_root_of
-from .definitions import SourceAsset
+from .definitions import SourceAsset, is_builtin_io_manager
 from .errors import ConfigError, DefinitionError
 from .graph import AssetGraph
+from .hashing import structured_hash
+from .io_manager import IOManager, parse_external
 from .loader import load
 from .metadata_store import AbsentStore, MetadataStore
-from .planner import AssetStatus, CauseKind, CurrentState, Plan, plan
+from .planner import AssetStatus, CauseKind, CurrentState, PendingChecks, Plan, plan
+from .records import Head
+from .resources import ResolvedConfig, ResourceDef, build, code_parts, resolve_all
 from .schedules import Schedule
 from .selection import select
 
@@ -41,7 +46,9 @@ class Workspace:
     schedules: tuple[Schedule, ...] = ()
     read_only: bool = False  # plan, history, compile...: create no folder, file or schema, migrate nothing
     notify: Callable[[str], None] | None = None  # told when a read-only store has no lakeplan schema yet
+    resources: Mapping[str, ResourceDef] = field(default_factory=dict)
     _versioner: CodeVersioner = field(init=False, repr=False)
+    _built: dict[str, object] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         root = self.settings.project_root
@@ -75,9 +82,12 @@ class Workspace:
         loaded = load(target, settings.project_root)
         if located:
             settings = _settings_of_module(loaded.module, settings)
-        graph = AssetGraph.build(loaded.nodes)
+        graph = AssetGraph.build(loaded.nodes, loaded.checks)
         _refuse_partitions(graph)
-        return cls(settings, target, graph, loaded.schedules, read_only, notify)
+        resources = {r.name: r for r in loaded.resources}
+        ws = cls(settings, target, graph, loaded.schedules, read_only, notify, resources)
+        ws.resource_configs  # noqa: B018 - [tool.lakeplan.resources] mistakes are one line now, not mid-run
+        return ws
 
     @functools.cached_property
     def store(self) -> MetadataStore:
@@ -99,7 +109,87 @@ class Workspace:
     @functools.cached_property
     def _code_versions(self) -> dict[str, CodeVersion]:
         with collector_paused():  # tens of thousands of small acyclic records (see bulk.py)
-            return {key: self._versioner.version(node) for key, node in self.graph.assets.items()}
+            versions = {key: self._versioner.version(node) for key, node in self.graph.assets.items()}
+        return self._with_resource_parts(versions) if self.resources else versions
+
+    def _with_resource_parts(self, versions: dict[str, CodeVersion]) -> dict[str, CodeVersion]:
+        """Automatic code versions that also cover the asset's IO manager resource and the config of each
+        ``versioned=True`` resource it uses (``resources.code_parts``); an explicit ``code_version`` still wins."""
+        for key, asset in self.graph.assets.items():
+            extra = code_parts(asset, self.resources, self.resource_configs)
+            code = versions[key]
+            if not extra or asset.code_version is not None:
+                continue
+            hashed = [code.version, *(f"{p.name}={p.digest}" for p in extra)]
+            versions[key] = CodeVersion(
+                structured_hash(["with-resources", *hashed]),
+                {**code.components, **{p.name: p.digest for p in extra}},
+                (*code.parts, *extra),
+            )
+        return versions
+
+    @functools.cached_property
+    def resource_configs(self) -> dict[str, ResolvedConfig]:
+        """Every declared resource's configuration (pyproject.toml, then the environment)."""
+        return resolve_all(self.resources, self.settings.sections)
+
+    def resource(self, name: str) -> object:
+        """The resource's value, built once per process on first use."""
+        if name not in self._built:
+            self._built[name] = build(self.resources[name], self.resource_configs[name])
+        return self._built[name]
+
+    def io_manager(self, name: str) -> IOManager:
+        """The IO manager ``@asset(io_manager=name)`` means: a built-in format, or the resource of that name."""
+        if is_builtin_io_manager(name):
+            from io_managers.files import FileIOManager
+
+            return FileIOManager(self.objects, name)
+        value = self.resource(name)
+        if not isinstance(value, IOManager):
+            raise ConfigError(
+                f"resource {name!r} is used as io_manager= but returns {type(value).__name__}, not an IOManager; "
+                "return an assets_core.IOManager (e.g. io_managers.postgres.PostgresTableIOManager)"
+            )
+        return value
+
+    def io_manager_at(self, location: str) -> tuple[IOManager, str]:
+        """The IO manager that wrote ``location``, and the location in its own words."""
+        external = parse_external(location)
+        if external is None:
+            return self.io_manager("auto"), location
+        name, where = external
+        if name not in self.resources:
+            raise ConfigError(
+                f"stored output {location} was written by IO manager {name!r}, which this module no longer "
+                f"declares; declare the @resource {name!r} again or rebuild the asset (--force)"
+            )
+        return self.io_manager(name), where
+
+    def check_versions(self, key: str) -> dict[str, str]:
+        """The code version of each check of asset ``key``, by check name (versioned like assets)."""
+        return self._check_versions.get(key, {})
+
+    @functools.cached_property
+    def _check_versions(self) -> dict[str, dict[str, str]]:
+        return {
+            key: {check.name: self._versioner.version(check).version for check in checks}
+            for key, checks in self.graph.checks.items()
+        }
+
+    def owed_checks(self, heads: Mapping[str, Head]) -> dict[str, PendingChecks]:
+        """What the checks owe each current version in ``heads`` (only assets with checks; one store read)."""
+        if not self.graph.checks:
+            return {}
+        versions = {key: head.data_version for key, head in heads.items() if key in self.graph.checks}
+        if not versions:
+            return {}
+        recorded = self.store.check_results(versions)
+        owed = {
+            key: pending_checks(self.graph.checks[key], self.check_versions(key), recorded.get(key, ()))
+            for key in versions
+        }
+        return {key: pending for key, pending in owed.items() if pending is not None}
 
     def select(self, expression: str | None) -> frozenset[str]:
         return select(self.graph, expression)
@@ -121,7 +211,16 @@ class Workspace:
         found = nodes.items() if keys is None else ((key, nodes.get(key)) for key in keys)
         sources = {key: node for key, node in found if isinstance(node, SourceAsset)}
         recorded = self.store.heads(keys) if heads is None else heads
-        return self.objects.observe(recorded, sources, run_id, verify)
+        external = {k: h for k, h in recorded.items() if parse_external(h.location) is not None}
+        seen = self.objects.observe({k: h for k, h in recorded.items() if k not in external}, sources, run_id, verify)
+        if not external:
+            return seen
+        gone = set()
+        for key, head in external.items():  # outputs outside the version store: asked of the manager that wrote them
+            name, where = parse_external(head.location) or ("", "")
+            if name not in self.resources or not self.io_manager(name).exists(where, head.data_version, verify):
+                gone.add(key)  # gone, or its IO manager is no longer declared: rebuilt by the one declared now
+        return dataclasses.replace(seen, heads={**seen.heads, **external}, missing=seen.missing | gone)
 
     def current_state(self, keys: Collection[str] | None = None, run_id: str | None = None) -> CurrentState:
         """Code versions, published heads, source versions and missing outputs (whole graph by default)."""
@@ -133,6 +232,7 @@ class Workspace:
             heads=seen.heads,
             source_versions=seen.sources,
             missing_outputs=seen.missing,
+            checks=self.owed_checks(seen.heads),
         )
 
     def plan(self, selection: str | None = None, verify: bool = False, run_id: str | None = None) -> Plan:

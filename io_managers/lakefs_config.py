@@ -34,6 +34,7 @@ _ENV = {
     "branch": "LAKEPLAN_LAKEFS_BRANCH",
     "presign": "LAKEPLAN_LAKEFS_PRESIGN",
 }
+SELECTING_ENV = (_ENV["endpoint"], _ENV["repository"], _ENV["branch"])  # any of these switches lakeFS on
 _PRESIGN = {"true": True, "false": False, "auto": None}
 
 

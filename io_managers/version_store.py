@@ -24,6 +24,7 @@ from assets_core.errors import StoreError
 from assets_core.records import Head, Materialization
 from assets_core.sources import observe, read_source
 
+from .lakefs_config import SELECTING_ENV
 from .object_store import LocalObjectStore, ObjectStore
 
 
@@ -108,9 +109,11 @@ class LocalVersionStore(LocalObjectStore):
 
 
 def lakefs_configured(settings: Settings, env: Mapping[str, str] | None = None) -> bool:
-    """True when ``[tool.lakeplan.lakefs]`` or ``LAKEPLAN_LAKEFS_ENDPOINT`` selects the lakeFS store."""
+    """True when ``[tool.lakeplan.lakefs]`` or one of ``LAKEPLAN_LAKEFS_ENDPOINT`` / ``_REPOSITORY`` /
+    ``_BRANCH`` selects the lakeFS store. lakectl's own file and variables alone do not (they name a server,
+    never a repository), but they supply the endpoint when these leave it out."""
     env = os.environ if env is None else env
-    return bool(settings.section("lakefs")) or bool(env.get("LAKEPLAN_LAKEFS_ENDPOINT"))
+    return bool(settings.section("lakefs")) or any(env.get(var) for var in SELECTING_ENV)
 
 
 def open_version_store(settings: Settings) -> VersionStore:

@@ -18,7 +18,9 @@ rules, each rule below cited from argo-workflows (v4.1) so the stand-in is never
   overlay in a private mount namespace (a copy at another path where overlays are not allowed); only
   volumes (the PVC) are shared; env from ``secretKeyRef``: a missing Secret or key leaves the pod Pending
   (CreateContainerConfigError) until the template's ``timeout``, which then fails the node
-  (operator.go checkTemplateTimeouts). ``lakeplan`` (the image's entrypoint) runs as ``python -m assets_core``.
+  (operator.go checkTemplateTimeouts); with ``optional: true`` the variable is left unset instead
+  (kubernetes pkg/kubelet/kubelet_pods.go: makeEnvironmentVariables, ``continue`` when optional).
+  ``lakeplan`` (the image's entrypoint) runs as ``python -m assets_core``.
 - Pod deadline: the pod's ``activeDeadlineSeconds`` is the template's, replaced by what is left of the
   template's ``timeout`` when it has one (workflowpod.go build; a pod here starts when its node does). Past it
   the kubelet kills the pod (pkg/kubelet/active_deadline.go in kubernetes: reason DeadlineExceeded, message
@@ -323,6 +325,8 @@ class Harness:
             if "valueFrom" in var:
                 ref = var["valueFrom"]["secretKeyRef"]
                 secret = self.cluster.secrets.get(ref["name"], {})
+                if ref["key"] not in secret and ref.get("optional"):
+                    continue  # kubelet_pods.go makeEnvironmentVariables: an optional missing Secret/key is skipped
                 if ref["key"] not in secret:
                     env[var["name"]] = _PENDING  # CreateContainerConfigError: the pod never starts
                     continue

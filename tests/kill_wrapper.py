@@ -111,17 +111,17 @@ def _install_lakefs(point: str, countdown: _Countdown) -> None:
 
 
 def install(point: str, n: int) -> None:
-    import io_managers
+    import io_managers.files
     from assets_core.metadata_store import MetadataStore
 
     countdown = _Countdown(n)
     if point == "write-bytes":  # N = bytes written into stored files before dying
-        original = io_managers.write
+        original = io_managers.files.write  # what the file IO manager calls to serialize a value
 
         def write(value: object, fmt: str, out: BinaryIO) -> dict[str, Any]:
             return original(value, fmt, _DyingFile(out, countdown))  # type: ignore[arg-type]
 
-        io_managers.write = write
+        io_managers.files.write = write
     elif point in ("publish-before", "publish-after"):  # the rename that makes a stored file visible
         _patch(os, "replace", countdown, point.rsplit("-", 1)[1])
     elif point == "record-uncommitted":  # inside the record transaction, row inserted, not committed

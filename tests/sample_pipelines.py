@@ -75,3 +75,72 @@ def after_hung(hung: int) -> int:
 def later() -> int:
     return 2
 """
+
+# Resources (issue 15): a PostgreSQL IO manager whose URL is a secret, a versioned resource and an
+# unversioned one. ``revenue`` is stored as a table; ``fx`` and ``client`` are parameters, not upstreams.
+WAREHOUSE = """
+    import pandas as pd
+    from assets_core import asset, resource, source_asset
+    from io_managers import PostgresTableIOManager
+
+    raw = source_asset("raw", path="raw.json")
+    BUILT = []  # names of the resources built in this process, in order
+
+
+    @resource(secrets={"url": "WAREHOUSE_URL"})
+    def warehouse(config):
+        BUILT.append("warehouse")
+        return PostgresTableIOManager(config["url"])
+
+
+    @resource(config={"currency": "EUR", "rate": 1.0}, versioned=True)
+    def fx(config):
+        BUILT.append("fx")
+        return {"currency": config["currency"], "rate": float(config["rate"])}
+
+
+    @resource(config={"timeout": 5})
+    def client(config):
+        BUILT.append("client")
+        return {"timeout": config["timeout"]}
+
+
+    @asset
+    def orders(raw: dict, client: dict) -> pd.DataFrame:
+        return pd.DataFrame({"amount": [float(v) for v in raw["values"]]})
+
+
+    @asset(io_manager="warehouse")
+    def revenue(orders: pd.DataFrame, fx: dict) -> pd.DataFrame:
+        return pd.DataFrame({"currency": [fx["currency"]], "total": [orders.amount.sum() * fx["rate"]]})
+
+
+    @asset
+    def report(revenue: pd.DataFrame, fx: dict) -> dict:
+        return {"total": float(revenue.total.iloc[0]), "currency": fx["currency"]}
+"""
+
+# NUMBERS with a blocking check on ``numbers`` (no negative values) that counts each build of ``numbers`` in
+# builds.txt, so a test can tell a re-check from a rebuild.
+CHECKED = """
+    from pathlib import Path
+
+    from assets_core import CheckResult, asset, asset_check, source_asset
+
+    raw = source_asset("raw", path="raw.json")
+
+    @asset
+    def numbers(raw: dict) -> list:
+        with open(Path(__file__).parent.parent / "builds.txt", "a") as log:
+            log.write("numbers\\n")
+        return raw["values"]
+
+    @asset
+    def total(numbers: list) -> dict:
+        return {"total": sum(numbers)}
+
+    @asset_check(asset="numbers", blocking=True)
+    def no_negatives(numbers: list) -> CheckResult:
+        bad = sum(1 for n in numbers if n < 0)
+        return CheckResult(passed=bad == 0, metadata={"negative": bad})
+"""

@@ -12,13 +12,16 @@ import os
 import random
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO
+import yaml
+from conftest import REPO, Project
 from hypothesis import given
 from hypothesis import strategies as st
+from sample_pipelines import WAREHOUSE
 
 from argo_compiler import (
     ArgoConfig,
@@ -41,6 +44,7 @@ from argo_compiler import (
 from argo_compiler.compiler import dump, schedule_template_name
 from argo_compiler.names import TASK_NAME_RE
 from argo_compiler.project import fit
+from argo_compiler.render import flow_lines
 from argo_compiler.size import projected_size
 from assets_core.config import Settings, load_settings
 from assets_core.definitions import AssetDef, AssetInput, Resources
@@ -256,7 +260,8 @@ def test_task_names_are_readable_and_stable() -> None:
 
 
 def test_the_real_key_travels_with_every_task(kinds: dict[str, Any]) -> None:
-    tasks = _entry_tasks(kinds["odd-names-workflow"][0])
+    plan, *tasks = _entry_tasks(kinds["odd-names-workflow"][0])
+    assert plan["name"] == "plan"
     assert sorted(t["arguments"]["parameters"][0]["value"] for t in tasks) == sorted(ODD_KEYS)
     assert all(t["name"] == task_name(t["arguments"]["parameters"][0]["value"]) for t in tasks)
 
@@ -264,7 +269,7 @@ def test_the_real_key_travels_with_every_task(kinds: dict[str, Any]) -> None:
 def test_container_settings_follow_each_asset(kinds: dict[str, Any]) -> None:
     [doc] = kinds["odd-names-workflow"]
     templates = {t["name"]: t for t in doc["spec"]["templates"]}
-    by_key = {t["arguments"]["parameters"][0]["value"]: templates[t["template"]] for t in _entry_tasks(doc)}
+    by_key = {t["arguments"]["parameters"][0]["value"]: templates[t["template"]] for t in _entry_tasks(doc)[1:]}
     gpu = by_key[ODD_KEYS[0]]  # index 0: every setting, no retries
     assert gpu["container"]["image"] == "registry.example/gpu:2"
     assert gpu["container"]["resources"] == {
@@ -390,10 +395,26 @@ def _settings(tmp_path: Path, table: str) -> Settings:
     [
         ('imagee = "x"', "unknown key 'imagee' in [tool.lakeplan.argo]; did you mean 'image'?"),
         ('token = "abc"', "do not keep an Argo token in pyproject.toml"),
-        ('database_secret = "My_Secret"', "'My_Secret' is not a Kubernetes name"),
-        ('storage_mount = "data"', "storage_mount must be an absolute path"),
+        ('database_secret = "My_Secret"', "database_secret 'My_Secret' is not a Kubernetes object name"),
+        ('storage_mount = "data"', "storage_mount 'data' must be an absolute path"),
+        ('workdir = "/p/{{workflow.name}}"', "workdir '/p/{{workflow.name}}' holds '{{', which Argo substitutes"),
         ("verify = 3", "verify must be true or false"),
+        ('verify = "yes"', "verify must be true or false, not the string 'yes'; write verify = true"),
+        ('parallelism = "8"', "parallelism must be a whole number from 1 to 100000, not the string '8'"),
+        ("parallelism = 0", "parallelism must be a whole number from 1 to 100000, got 0"),
+        ("retry_backoff_seconds = 1.5", "retry_backoff_seconds must be whole seconds from 0 to 86400, got 1.5"),
+        ("budget_bytes = 2000000", "budget_bytes must be bytes from 100000 to 1048576"),
+        ('image = "img:1\\nrm -rf /"', "image 'img:1\\nrm -rf /' is not an image reference"),
+        ('image = "Img"', "image 'Img' is not an image reference"),
+        ('namespace = "ml.prod"', "namespace 'ml.prod' is not a Kubernetes name"),
+        ('name = "My Project"', "name 'My Project' is not a Kubernetes name: at most 52"),
+        ('service_account = "{{workflow.name}}"', "service_account '{{workflow.name}}' holds '{{'"),
+        ('image_pull_policy = "Sometimes"', "image_pull_policy 'Sometimes' is not one of Always, IfNotPresent, Never"),
+        ('image_pull_secrets = ["Reg_Cred"]', "image_pull_secrets: 'Reg_Cred' is not a Kubernetes object name"),
         ('secret_env = { X = "nokey" }', 'write ENV_NAME = "secret-name/key"'),
+        ('secret_env = { "1X" = "s/k" }', "'1X' is not an environment variable name"),
+        ('secret_env = { X = "s/{{k}}" }', "'{{k}}' is not a Secret key"),
+        ('[tool.lakeplan.argo.security_context]\nseLinuxOptions = { level = "{{x}}" }', "a value holds '{{'"),
     ],
 )
 def test_config_mistakes_are_one_clear_line(tmp_path: Path, table: str, message: str) -> None:
@@ -411,3 +432,38 @@ def test_environment_overrides_the_config(tmp_path: Path) -> None:
 def test_missing_image_says_how_to_set_it() -> None:
     with pytest.raises(ConfigError, match="LAKEPLAN_ARGO_IMAGE"):
         workflow(Target(quickstart().graph, "m", ArgoConfig()), Run.of(quickstart().graph, ["orders"]))
+
+
+def test_resource_secrets_arrive_as_secret_key_refs(sqlite_project: Project, validator: Any) -> None:
+    """Each @resource secret is an optional secretKeyRef from Secret lakeplan-resource-NAME, key = the config key,
+    unless secret_env names another (then required, as any secret_env); no value reaches the manifest and it
+    still validates against Argo's schema."""
+    sqlite_project.write("pipeline", WAREHOUSE)
+    ws = sqlite_project.workspace()
+    config = replace(CONFIG, secret_env=(SecretRef("FX_TOKEN", "fx-api", "token"),))
+    with_fx_secret = {**ws.resources, "fx": replace(ws.resources["fx"], secrets={"token": "FX_TOKEN"})}
+    ws = replace(ws, resources=with_fx_secret)
+    docs = compile_project(ws, config, Request(all=True)).manifests
+    env = {e["name"]: e for e in docs[0]["spec"]["templates"][1]["container"]["env"]}
+    assert env["WAREHOUSE_URL"] == {
+        "name": "WAREHOUSE_URL",
+        "valueFrom": {"secretKeyRef": {"name": "lakeplan-resource-warehouse", "key": "url", "optional": True}},
+    }
+    assert env["FX_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "fx-api", "key": "token"}  # secret_env wins
+    assert not [e for e in validator.iter_errors(docs[0])]
+
+
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(["name", "value", "depends", "when"]),
+            st.one_of(st.text(max_size=20), st.sampled_from(["yes", "No", "on", "null", "1", "a && b", "x/y_z.1"])),
+            min_size=1,
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_task_lines_read_back_as_written(items: list[dict[str, str]]) -> None:
+    """DAG tasks are written as JSON with needless quotes taken off: YAML must read back the same strings."""
+    assert yaml.safe_load("tasks:\n" + flow_lines(items, "")) == {"tasks": items}

@@ -147,6 +147,7 @@ def test_retries_follow_the_exit_code(tmp_path: Path) -> None:
     harness = Harness(doc, _cluster(tmp_path, Kubelet(list(graph.assets), codes)))
     results = harness.run()
     outcome = {n: (r.phase, r.attempts) for n, r in results.items()}
+    assert outcome.pop("plan") == ("Succeeded", 1)
     assert outcome == {
         "infra": ("Succeeded", 3),  # infrastructure: retried without the asset asking
         "user": ("Failed", 1),  # the user's code: only as often as retries= says (0)
@@ -172,6 +173,8 @@ def test_each_pod_has_its_own_file_system_and_only_the_volume_is_shared(tmp_path
     storage = tmp_path / "pvc"
 
     def kubelet(pod: Pod) -> int:
+        if "plan-task" in pod.argv:
+            Path(pod.outputs["stale"]).write_text(stale_tokens(["a", "b"]))
         key = pod.argv[pod.argv.index("--asset") + 1] if "--asset" in pod.argv else ""
         if key == "a":
             (pod.cwd / "local.txt").write_text("a")  # the pod's own disk: gone with the pod
@@ -213,7 +216,7 @@ def test_a_generated_5k_selection_runs_in_parts_each_under_the_budget(tmp_path: 
     assert sorted(kubelet.steps) == sorted(generated.assets)  # every asset built once
     assert len(harness.children) == len(parts) > 1
     for child, part in zip(harness.children, parts, strict=True):
-        assert child.parameters == {"run-id": "gen-x7k2p"}  # the part records under its parent's run
+        assert child.parameters == {"run-id": "gen-x7k2p", "build": "stale"}  # records under its parent's run
         assert child.object_size() <= projected_size(part, 1.0) <= CONFIG.budget_bytes
     assert harness.object_size() <= projected_size(parent, 1.0) <= CONFIG.budget_bytes
     assert harness.exit is not None and harness.exit.phase == "Succeeded"

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from argo_harness import Cluster, Harness, TaskRun, dag_tasks
 from conftest import REPO, Project, _make_project
+from sample_pipelines import WAREHOUSE
 
 from argo_compiler import from_yaml
 from argo_compiler.size import projected_size
@@ -277,3 +278,34 @@ def test_split_and_unsplit_runs_fail_the_same_way(tmp_path: Path) -> None:
         outcomes[run_id] = sorted((m.asset_key, m.kind.value) for m in ws.store.run_materializations(run_id))
     assert outcomes["whole-1"] == outcomes["parts-1"], outcomes
     assert [key for key, _ in outcomes["whole-1"]] == ["a", "b", "x", "y"]  # c waits on the failed b
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_a_resource_secret_reaches_the_pods_by_secret_key_ref(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compiled run of a warehouse pipeline: without the resource's Secret only the asset using it fails, in
+    one line naming the variable (the ref is optional); with it, the pods build the PostgreSQL table."""
+    project = _make_project(tmp_path, postgres_url)
+    project.write("pipeline", WAREHOUSE)
+    project.write_file(f"{project.package}/raw.json", json.dumps({"values": [1, 2]}))
+    storage = tmp_path / "pvc"
+    storage.mkdir()
+    env = _env(postgres_url, storage)
+    [workflow] = _compile(project.root, env, "-m", project.module(), "--all")
+
+    cluster = _cluster(project.root, postgres_url, storage)
+    missing = Harness(workflow, cluster, workflow_name="wh-1").run()
+    assert (missing["orders"].phase, missing["revenue"].phase) == ("Succeeded", "Failed")
+    assert "needs its secret 'url' from the environment variable WAREHOUSE_URL" in missing["revenue"].stdout
+    assert missing["report"].phase == "Omitted"
+
+    cluster.secrets = {**cluster.secrets, "lakeplan-resource-warehouse": {"url": postgres_url}}
+    present = Harness(workflow, cluster, workflow_name="wh-2").run()
+    assert _outcomes(present) == {"orders": "fresh", "revenue": "built", "report": "built"}
+    monkeypatch.setenv("WAREHOUSE_URL", postgres_url)  # to ask the warehouse from here
+    ws = Workspace.load(project.module(), load_settings(project.root, env))
+    manager, where = ws.io_manager_at(ws.store.heads()["revenue"].location)
+    assert where.endswith(f"revenue__{ws.store.heads()['revenue'].data_version[:16]}")
+    assert manager.exists(where, ws.store.heads()["revenue"].data_version, verify=True)

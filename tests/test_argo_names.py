@@ -104,5 +104,6 @@ def test_checks_catch_an_object_name_collision_and_an_empty_dag() -> None:
     clash = copy.deepcopy(docs)
     clash[1]["metadata"]["name"] = clash[0]["metadata"]["name"]
     assert any("the same name as manifest 1" in p for p in problems(clash))
-    empty = workflow(Target(_chain(keys), "m", CONFIG), Run.of(_chain(keys), []))
+    empty = workflow(Target(_chain(keys), "m", CONFIG), Run.of(_chain(keys), keys))
+    empty["spec"]["templates"][0]["dag"]["tasks"] = []
     assert any("must have at least one task" in p for p in problems([empty]))

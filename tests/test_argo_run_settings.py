@@ -67,6 +67,33 @@ def test_lakefs_from_the_environment_reaches_the_pods_and_needs_no_pvc(tmp_path:
         assert refs["LAKECTL_CREDENTIALS_ACCESS_KEY_ID"] == "lakefs-creds"
 
 
+@pytest.mark.parametrize(
+    "table, env",
+    [  # the endpoint only where lakectl keeps it: its file, or its variable
+        ('[tool.lakeplan.lakefs]\nrepository = "shop"\nbranch = "main"\n', {}),
+        ("", {"LAKEPLAN_LAKEFS_REPOSITORY": "shop", "LAKEPLAN_LAKEFS_BRANCH": "main"}),
+        ("", {"LAKEPLAN_LAKEFS_REPOSITORY": "shop", "LAKECTL_SERVER_ENDPOINT_URL": "https://lakefs.internal/"}),
+    ],
+)
+def test_a_lakectl_only_lakefs_endpoint_reaches_the_pods(tmp_path: Path, table: str, env: dict[str, str]) -> None:
+    """lakeFS whose endpoint (and keys) lakeplan finds where lakectl does was taken for "no lakeFS" (no table,
+    no LAKEPLAN_LAKEFS_ENDPOINT): pods got the PVC and no endpoint, or no endpoint and nowhere to read one."""
+    lakectl = tmp_path / "lakectl.yaml"
+    lakectl.write_text(
+        "server:\n  endpoint_url: https://lakefs.internal/api/v1\n"
+        "credentials:\n  access_key_id: AKIAEXAMPLE\n  secret_access_key: hunter2-secret\n"
+    )
+    settings = _settings(tmp_path, f'[tool.lakeplan.argo]\nimage = "img:1"\nlakefs_secret = "lakefs-creds"\n{table}')
+    lakectl_file = tmp_path / ("absent.yaml" if "LAKECTL_SERVER_ENDPOINT_URL" in env else "lakectl.yaml")
+    config = argo_config(settings, {"LAKEPLAN_LAKEFS_BRANCH": "main", **env, "LAKECTL_CONFIG_FILE": str(lakectl_file)})
+    assert config.storage_pvc is None
+    doc = workflow(Target(quickstart().graph, "m", config), Run.of(quickstart().graph, ["orders"]))
+    values = {e["name"]: e.get("value") for e in _pods(doc)[0]["container"]["env"]}
+    assert values["LAKEPLAN_LAKEFS_ENDPOINT"] == "https://lakefs.internal"
+    assert (values["LAKEPLAN_LAKEFS_REPOSITORY"], values["LAKEPLAN_LAKEFS_BRANCH"]) == ("shop", "main")
+    assert "AKIAEXAMPLE" not in str(doc) and "hunter2" not in str(doc)  # keys come from lakefs_secret only
+
+
 def test_lakefs_without_credentials_for_the_pods_is_refused(tmp_path: Path) -> None:
     settings = _settings(tmp_path, '[tool.lakeplan.lakefs]\nendpoint = "http://x"\nrepository = "r"\nbranch = "b"\n')
     with pytest.raises(ConfigError, match="lakefs_secret is not"):
@@ -142,6 +169,76 @@ def test_plan_task_fails_loudly_when_the_image_graph_differs(sqlite_project: Pro
     assert out.read_text() == " a b c "
 
 
+def _plan_pod(
+    project: Project, doc: dict[str, Any], out: Path, env: dict[str, str] | None = None, build: str | None = None
+) -> Any:
+    """Run a compiled manifest's plan task as its pod would (the project's code as the image), with the
+    workflow's ``build`` argument (default: the manifest's own)."""
+    plan = next(t for t in doc["spec"]["templates"] if t["name"] == "plan")
+    [argument] = doc["spec"]["arguments"]["parameters"]
+    args = [str(out) if a == "/tmp/lakeplan-stale.txt" else a for a in plan["container"]["args"]]
+    args = [a.replace("{{workflow.name}}", "wf-1") for a in args]
+    args = [a.replace("{{workflow.parameters.build}}", build or argument["value"]) for a in args]
+    return project.cli(*args, env=env)
+
+
+def test_one_template_builds_what_is_stale_or_everything_by_its_build_argument(
+    sqlite_project: Project, tmp_path: Path
+) -> None:
+    """Workflow arguments make a deployed template reusable: ``-p build=all`` rebuilds everything with the
+    template compiled for stale runs; parts take it from their parent."""
+    sqlite_project.write("pipeline", TWO_ASSETS)
+    ws = sqlite_project.workspace()
+    [doc] = compile_project(ws, CONFIG, Request(template=True)).manifests
+    assert doc["spec"]["arguments"]["parameters"] == [{"name": "build", "value": "stale", "enum": ["stale", "all"]}]
+    [every] = compile_project(ws, CONFIG, Request(all=True)).manifests
+    assert every["spec"]["arguments"]["parameters"][0]["value"] == "all"
+    sqlite_project.cli("materialize", "-m", sqlite_project.module(), check=True)
+    for build, listed in (("stale", " "), ("all", " a b ")):
+        done = _plan_pod(sqlite_project, doc, tmp_path / f"{build}.txt", build=build)
+        assert done.returncode == 0 and (tmp_path / f"{build}.txt").read_text() == listed, done.stderr
+    *parts, parent = split_workflow(Target(ws.graph, "m", CONFIG), Run.of(ws.graph, ["a", "b"], gated=True), 1)
+    assert all(p["spec"]["arguments"]["parameters"] == [{"name": "run-id"}, {"name": "build"}] for p in parts)
+    run_part = next(t for t in parent["spec"]["templates"] if t["name"] == "run-part")
+    assert '{"name": "build", "value": "{{workflow.parameters.build}}"}' in run_part["resource"]["manifest"]
+
+
+@pytest.mark.parametrize("request_", [Request(all=True), Request(plan_here=True), Request()])
+def test_every_kind_of_run_starts_with_the_drift_guard(
+    sqlite_project: Project, tmp_path: Path, request_: Request
+) -> None:
+    """--all and --plan-here had no plan task, so an image with another graph ran what it was given and
+    reported Succeeded; now every run's first task checks the image's graph for the selection."""
+    sqlite_project.write("pipeline", TWO_ASSETS)
+    [doc] = compile_project(sqlite_project.workspace(), CONFIG, request_).manifests
+    assert _entry_tasks(doc)[0]["name"] == "plan" and all(
+        t["depends"].startswith("plan") for t in _entry_tasks(doc)[1:]
+    )
+    ok = _plan_pod(sqlite_project, doc, tmp_path / "ok.txt")
+    assert ok.returncode == 0 and (tmp_path / "ok.txt").read_text() == " a b ", ok.stderr
+    sqlite_project.write("pipeline", TWO_ASSETS + "\n\n@asset\ndef c(b: int) -> int:\n    return b\n")  # a newer image
+    drifted = _plan_pod(sqlite_project, doc, tmp_path / "drift.txt")
+    assert drifted.returncode == 2 and "the image's graph for '*' differs from the compiled one" in drifted.stderr
+    assert not (tmp_path / "drift.txt").exists()
+
+
+def test_plan_here_fails_when_the_pods_store_finds_stale_assets_without_a_task(
+    sqlite_project: Project, tmp_path: Path
+) -> None:
+    """--plan-here compiles what is stale in this machine's store; pods on another store may find more stale,
+    which has no task: the plan task names them and fails (exit 2) instead of a run that skips them."""
+    sqlite_project.write("pipeline", TWO_ASSETS)
+    sqlite_project.cli("materialize", "-m", sqlite_project.module(), "--select", "a", check=True)
+    [doc] = compile_project(sqlite_project.workspace(), CONFIG, Request(plan_here=True)).manifests
+    assert [t["arguments"]["parameters"][0]["value"] for t in _entry_tasks(doc)[1:]] == ["b"]
+    same = _plan_pod(sqlite_project, doc, tmp_path / "same.txt")
+    assert same.returncode == 0 and (tmp_path / "same.txt").read_text() == " b ", same.stderr
+    other = {"LAKEPLAN_DATABASE_URL": f"sqlite:///{tmp_path / 'cluster.db'}"}
+    elsewhere = _plan_pod(sqlite_project, doc, tmp_path / "other.txt", other)
+    assert elsewhere.returncode == 2, elsewhere.stderr
+    assert "1 asset(s) are stale in the store these pods use but have no task in this workflow (a)" in elsewhere.stderr
+
+
 # -- nothing stale, planning where the data is ---------------------------------------------------------------
 
 
@@ -153,7 +250,7 @@ def test_default_compile_plans_in_the_cluster_and_plan_here_says_when_nothing_is
     tasks = _entry_tasks(docs[0])
     assert tasks[0]["name"] == "plan" and all("when" in t for t in tasks[1:])  # the pods' store decides
     stale = compile_project(sqlite_project.workspace(), CONFIG, Request(plan_here=True)).manifests
-    assert [t["arguments"]["parameters"][0]["value"] for t in _entry_tasks(stale[0])] == ["a", "b"]
+    assert [t["arguments"]["parameters"][0]["value"] for t in _entry_tasks(stale[0])[1:]] == ["a", "b"]
     built = subprocess.run(
         [sys.executable, "-m", "assets_core", "materialize", "-m", sqlite_project.module()],
         cwd=sqlite_project.root,

@@ -119,7 +119,7 @@ def test_string_annotations_are_resolved() -> None:
         ({"resources": {"cpu": float("inf")}}, "resources['cpu'] must be finite"),
         ({"resources": {"gpu": -1}}, "resources['gpu'] must be a whole number"),
         ({"resources": {"gpu": "1"}}, "resources['gpu'] must be a whole number"),
-        ({"io_manager": "csv"}, "unknown io_manager 'csv'; use one of auto, parquet, json, pickle"),
+        ({"io_manager": "my-store"}, "io_manager must be one of auto, parquet, json, pickle or the name of an IO"),
         ({"group": ""}, "group must be a non-empty string"),
         ({"group": "my group"}, "invalid asset key 'my group'"),
         ({"code_version": "  "}, "code_version must be a non-empty string"),

@@ -305,7 +305,7 @@ def test_corrupted_or_truncated_stored_file_is_never_loaded(built_pair: Project)
 
 # -- a representative sample through the CLI ---------------------------------------------------
 
-HEADER = "from assets_core import asset, schedule\n"
+HEADER = "from assets_core import asset, resource, schedule\n"
 CLI_CASES = {
     "cycle": "@asset(deps=['b'])\ndef a(): return 1\n@asset(deps=['a'])\ndef b(): return 1\n",
     "self-dependency": "@asset(deps=['a'])\ndef a(): return 1\n",
@@ -317,12 +317,14 @@ CLI_CASES = {
     "long key": "@asset(name='k' * 500)\ndef a(): return 1\n",
     "wrong decorator argument": "@asset(retries=-1)\ndef a(): return 1\n",
     "unknown io_manager": "@asset(io_manager='csv')\ndef a(): return 1\n",
+    "resource named like an asset": "@resource(name='a')\ndef conn(config): return 1\n@asset\ndef a(): return 1\n",
     "invalid cron": "@asset\ndef a(): return 1\nnightly = schedule('n', cron='61 * * * *')\n",
     "invalid timezone": "@asset\ndef a(): return 1\nnightly = schedule('n', cron='0 2 * * *', timezone='Mars/Base')\n",
 }
 CONFIG_CASES = {
     "malformed pyproject": ("[tool.lakeplan\nmodule = ", {}),
     "unknown config key": ("[tool.lakeplan]\nwrokers = 2\n", {}),
+    "config for an undeclared resource": ("[tool.lakeplan.resources.warehouse]\nschema = 'x'\n", {}),
     "bad workers": ("[tool.lakeplan]\n", {"LAKEPLAN_WORKERS": "many"}),
     "too many workers": ("[tool.lakeplan]\n", {"LAKEPLAN_WORKERS": "99999"}),
     "boolean as a string": ('[tool.lakeplan]\nfsync = "yes"\n', {}),

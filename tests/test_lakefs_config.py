@@ -9,9 +9,11 @@ import test_lakefs_store
 from conftest import Project
 from test_lakefs_store import LakeFS, _plan, _project
 
+from assets_core.config import Settings
 from assets_core.errors import StoreError
 from io_managers.lakefs_config import LakeFSConfig
 from io_managers.lakefs_store import LakeFSStore
+from io_managers.version_store import lakefs_configured
 
 lakefs_target = test_lakefs_store.lakefs_target  # the fixture
 TABLE = {"repository": "analytics", "branch": "main"}
@@ -118,3 +120,11 @@ def test_gc_removes_old_failed_run_branches_and_cache_files(sqlite_project: Proj
 
     names = {b.id for b in lakefs.Repository(lakefs_target.repository, client=lakefs_target.client).branches()}
     assert names == {"main", "lakeplan-run-still-running"}
+
+
+def test_lakefs_is_selected_by_any_lakeplan_lakefs_setting_not_by_lakectl_alone(tmp_path: Path) -> None:
+    settings = Settings(project_root=tmp_path)
+    for var in ("LAKEPLAN_LAKEFS_ENDPOINT", "LAKEPLAN_LAKEFS_REPOSITORY", "LAKEPLAN_LAKEFS_BRANCH"):
+        assert lakefs_configured(settings, {var: "x"}), var
+    assert not lakefs_configured(settings, {"LAKECTL_SERVER_ENDPOINT_URL": "http://lakefs:8000"})
+    assert lakefs_configured(Settings(project_root=tmp_path, sections={"lakefs": {"repository": "r"}}), {})

@@ -34,6 +34,7 @@ READ_ONLY = [
     ("assets",),
     ("runs",),
     ("history", "a"),
+    ("logs", "a"),
     ("lineage", "a"),
     ("diff", "latest", "latest"),
     ("schedules",),

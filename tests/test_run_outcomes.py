@@ -56,6 +56,7 @@ def b(a: int) -> int:
     if MODE == "os._exit":
         os._exit(7)
     if MODE == "sleep":
+        print("b is sleeping")
         Path(__file__).with_name("b.started").write_text("")
         time.sleep(60)
     if MODE == "helper":
@@ -218,6 +219,8 @@ def test_ctrl_c_fails_the_running_asset_and_stops_the_run(sqlite_project: Projec
     (attempt,) = _history(sqlite_project, "b")
     assert attempt["kind"] == "failed" and str(attempt["error"]).startswith("interrupted by Ctrl-C")
     assert "time.sleep(60)" in str(attempt["traceback"])
+    shown = sqlite_project.cli("logs", "-m", sqlite_project.module(), "b", check=True)
+    assert shown.stdout == "b is sleeping\n", "the interrupted attempt keeps what it printed"
 
 
 def test_a_failure_keeps_the_user_traceback_and_names_the_innermost_user_frame(project: Project) -> None:

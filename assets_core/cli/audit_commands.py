@@ -1,28 +1,34 @@
-"""``lakeplan graph``, ``runs``, ``history``, ``lineage``, ``diff`` and ``rollback``: seeing and auditing
-what was built, from what, and what changed."""
+"""``lakeplan graph``, ``runs``, ``history``, ``logs``, ``lineage``, ``diff`` and ``rollback``: seeing and
+auditing what was built, from what, what its code printed, and what changed."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..check_status import verdict_text
 from ..errors import LakeplanError
 from ..hashing import short
+from .check_commands import check_changes, checks_cell
 from .core_commands import add_select, add_target, command, load_workspace, whole_number_option
 from .output import dump_json, indented, table
 
 if TYPE_CHECKING:
     from ..lineage import LineageNode
-    from ..records import Materialization, RunRecord
+    from ..records import CheckRecord, Materialization, RunRecord
     from ..run_diff import AssetDiff, Change, RunDiff
     from ..workspace import Workspace
 
 
 class UnknownAsset(LakeplanError):
     """A command names an asset the loaded definitions do not have."""
+
+
+class NoLog(LakeplanError):
+    """``lakeplan logs`` found no attempt of the asset that ran its code, or none whose output was kept."""
 
 
 def register(subparsers: Any) -> None:
@@ -56,6 +62,19 @@ def register(subparsers: Any) -> None:
     history.add_argument("-n", "--limit", type=whole_number_option(), metavar="N", help="show the newest N only")
     history.add_argument("--json", action="store_true", help="print as JSON (lakeplan.history/v1)")
     history.set_defaults(handler=cmd_history)
+
+    logs = command(subparsers, "logs", "show what an asset's code printed (stdout and stderr)", LOGS_EPILOG)
+    add_target(logs)
+    logs.add_argument("asset", metavar="ASSET")
+    logs.add_argument(
+        "--run",
+        metavar="RUN",
+        help="its attempts in this run (id, unique prefix, 'latest' or 'latest~N'); default: its newest attempt",
+    )
+    logs.add_argument(
+        "--json", action="store_true", help="print as JSON, with each attempt's record (lakeplan.logs/v1)"
+    )
+    logs.set_defaults(handler=cmd_logs)
 
     lineage = command(
         subparsers, "lineage", "which input versions built a version, or what was built from it", LINEAGE_EPILOG
@@ -107,7 +126,8 @@ RUNS_EPILOG = """\
 STATUS is running, success, failed or interrupted (Ctrl-C); 'abandoned' marks a run still recorded as
 running whose process on this machine is gone (killed, or ended by os._exit in an asset), so it will
 never finish; its counts are then taken from what it recorded. With RUN, every asset the run recorded
-is listed, and each failure is followed by the traceback of the user's code.
+is listed, and each failure is followed by the traceback of the user's code and, when its code printed
+something, the 'lakeplan logs' command that shows it.
 
 examples:
   lakeplan runs
@@ -124,6 +144,19 @@ renamed in the code keeps its history (marked removed).
 
 examples:
   lakeplan history model_report
+"""
+
+LOGS_EPILOG = """\
+Each attempt that ran the asset's code (built or failed, in any executor: in-process, --workers, an
+Argo pod) keeps what the code printed to stdout and stderr: print, logging, warnings, C extensions
+and subprocesses, in the order written. The last 64 KiB are kept (a longer output starts with a line
+saying how many bytes were dropped), and secrets in URLs are masked. The output is printed to stdout
+as it was written; a line naming the attempt (id, outcome, run, time, error) goes to stderr.
+
+examples:
+  lakeplan logs churn_model                    # its newest attempt
+  lakeplan logs churn_model --run latest       # its attempts in the newest run
+  lakeplan logs churn_model --run 20261121-0930 --json
 """
 
 LINEAGE_EPILOG = """\
@@ -190,6 +223,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     from ..graph_render import INSTALL_HINT, drawn_keys, find_engine, node_views, svg_for, write_graph
     from ..html_view import asset_details, render_html
     from ..records import MaterializationKind
+    from .core_commands import check_results
 
     ws = load_workspace(args)
     out = Path(args.output or ("graph.html" if args.html else "graph.svg"))
@@ -204,7 +238,11 @@ def cmd_graph(args: argparse.Namespace) -> int:
     note = None
     if args.html:
         svg = svg_for(ws.graph, views, keys, engine)
-        out.write_text(render_html(svg, asset_details(ws.graph, plan, views, recent, keys), f"lakeplan: {ws.target}"))
+        checks = check_results(ws, list(plan.statuses))
+        ids = [m.id for history in recent.values() for m in history if m.id is not None]
+        recorded = ws.store.checks_of(ids) if ws.graph.checks else {}
+        details = asset_details(ws.graph, plan, views, recent, keys, checks, recorded)
+        out.write_text(render_html(svg, details, f"lakeplan: {ws.target}"))
         if engine is None:
             note = f"no Graphviz layout engine found, drew a simple layered layout; {INSTALL_HINT}"
         written = out
@@ -280,21 +318,21 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def _show_run(ws: Workspace, spec: str, as_json: bool) -> int:
     """One run in full: its outcome, every materialization it recorded, and each failure's traceback."""
-    from ..lineage import VersionError, iso_time, materialization_json
+    from ..lineage import iso_time, materialization_json
     from ..records import MaterializationKind
-    from ..run_diff import resolve_run
     from ..run_lifecycle import shown_status
 
-    run = resolve_run(ws.store.runs(), spec)
-    if run is None:
-        raise VersionError(f"no run {spec!r}; run 'lakeplan runs' to list them")
+    run = _named_run(ws, spec)
     recorded = ws.store.run_materializations(run.run_id)
+    checks = ws.store.run_checks(run.run_id)  # with its materializations, or on current versions (re-checks)
     counts = _shown_counts(ws, run)
     status = shown_status(run)
     # an abandoned run's claims outlive its process: they name what it was building when it died
     lost = [c.asset_key for c in ws.store.held_claims() if c.run_id == run.run_id] if status == "abandoned" else []
     if as_json:
-        data = {**_run_json(run, counts), "materializations": [materialization_json(m) for m in recorded]}
+        by_id = {m.id: [c for c in checks if c.materialization_id == m.id] for m in recorded}
+        shown = [_with_checks(materialization_json(m), by_id[m.id]) for m in recorded]
+        data = {**_run_json(run, counts), "materializations": shown, "checks": [c.to_json() for c in checks]}
         dump_json({"schema": "lakeplan.run_detail/v1", "run": {**data, "building_when_abandoned": lost}})
         return 0
     took = f", took {run.finished_at - run.started_at:.1f}s" if run.finished_at else ""
@@ -302,6 +340,8 @@ def _show_run(ws: Workspace, spec: str, as_json: bool) -> int:
     print(f"counts: {_counts(counts)}")
     if lost:
         print(f"its process died while building: {', '.join(lost)} (no outcome recorded)")
+    for c in checks:
+        print(f"check {c.asset_key}:{c.check_name} on #{c.materialization_id}: {verdict_text(c)}")
     if not recorded:
         print("no materializations recorded")
         return 0
@@ -317,10 +357,27 @@ def _show_run(ws: Workspace, spec: str, as_json: bool) -> int:
     ]
     print()
     table(["ASSET", "KIND", "TOOK", "DATA", "ERROR"], rows)
+    failed = {m.asset_key for m in recorded if m.kind is MaterializationKind.FAILED}
+    printed = {a.id for key in failed for a in ws.store.attempts(key, run.run_id) if a.log}
     for m in recorded:
+        if m.kind is MaterializationKind.FAILED and (m.traceback or m.id in printed):
+            print(f"\n{m.asset_key} (#{m.id}) failed: {m.error}")
         if m.kind is MaterializationKind.FAILED and m.traceback:
-            print(f"\n{m.asset_key} (#{m.id}) failed: {m.error}\n{indented(m.traceback)}")
+            print(indented(m.traceback))
+        if m.id in printed:
+            print(f"    its output: lakeplan logs {m.asset_key} --run {run.run_id}")
     return 0
+
+
+def _named_run(ws: Workspace, spec: str) -> RunRecord:
+    """The run ``spec`` names (id, unique prefix, ``latest``, ``latest~N``), or a one-line error."""
+    from ..lineage import VersionError
+    from ..run_diff import resolve_run
+
+    run = resolve_run(ws.store.runs(), spec)
+    if run is None:
+        raise VersionError(f"no run {spec!r}; run 'lakeplan runs' to list them")
+    return run
 
 
 def _metadata_summary(metadata: dict[str, Any]) -> str:
@@ -344,6 +401,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     history = ws.store.history(args.asset, args.limit)
     head = ws.store.heads([args.asset]).get(args.asset)
     head_id = head.id if head else None
+    checks = ws.store.checks_of([m.id for m in history if m.id is not None])
     if args.json:
         dump_json(
             {
@@ -352,7 +410,7 @@ def cmd_history(args: argparse.Namespace) -> int:
                 "removed": removed,
                 "head": head_id,
                 "declared_metadata": dict(ws.graph.nodes[args.asset].metadata) if args.asset in ws.graph.nodes else {},
-                "materializations": [materialization_json(m) for m in history],
+                "materializations": [_with_checks(materialization_json(m), checks.get(m.id or 0, [])) for m in history],
             }
         )
         return 0
@@ -365,6 +423,7 @@ def cmd_history(args: argparse.Namespace) -> int:
             short(m.code_version, 8),
             short(m.data_version, 12) if m.data_version else "-",
             m.error or _metadata_summary(m.metadata),
+            *([checks_cell(checks.get(m.id or 0, []))] if checks else []),
         ]
         for m in history
     ]
@@ -373,11 +432,65 @@ def cmd_history(args: argparse.Namespace) -> int:
     declared = _declared_metadata(ws, args.asset)
     if declared:
         print(f"{args.asset}: declared metadata {declared}")
-    table(["ID", "WHEN", "KIND", "RUN", "CODE", "DATA", "METADATA"], rows)
+    table(["ID", "WHEN", "KIND", "RUN", "CODE", "DATA", "METADATA", *(["CHECKS"] if checks else [])], rows)
     latest_failure = next((m for m in history if m.kind is MaterializationKind.FAILED and m.traceback), None)
     if latest_failure is not None and latest_failure.traceback:
         print(f"\n#{latest_failure.id} failed: {latest_failure.error}\n{indented(latest_failure.traceback)}")
     return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from ..lineage import materialization_json
+
+    ws = load_workspace(args)
+    key = args.asset
+    removed = _audited(ws, key)
+    run_id = _named_run(ws, args.run).run_id if args.run else None
+    attempts = ws.store.attempts(key, run_id, limit=None if run_id else 1)[::-1]  # a run's in order
+    if not attempts:
+        where = f"in run {run_id}" if run_id else "recorded"
+        raise NoLog(
+            f"{key!r} has no attempt {where} that ran its code (built or failed); "
+            f"'lakeplan history {key}' lists its materializations and their runs"
+        )
+    if args.json:
+        shown = [{**materialization_json(m), "log": m.log} for m in attempts]
+        dump_json({"schema": "lakeplan.logs/v1", "asset": key, "removed": removed, "run_id": run_id, "attempts": shown})
+        return 0
+    if all(m.log is None for m in attempts):
+        newest = attempts[-1]
+        raise NoLog(
+            f"no output was kept for {key!r} #{newest.id} (run {newest.run_id}): it was recorded before lakeplan "
+            "captured output, its code never started, or its process died first; "
+            f"'lakeplan materialize --select {key} --force' runs it again"
+        )
+    if removed:
+        print(_removed_note(key), file=sys.stderr)
+    for m in attempts:
+        _print_log(m)
+    return 0
+
+
+def _print_log(m: Materialization) -> None:
+    """One attempt's output on stdout as it was written, under a line on stderr naming the attempt."""
+    from ..lineage import iso_time
+
+    error = f": {m.error}" if m.error else ""
+    print(
+        f"{m.asset_key} #{m.id}, {m.kind.value} in run {m.run_id} at {iso_time(m.finished_at)}{error}", file=sys.stderr
+    )
+    if m.log is None:
+        print("(no output kept for this attempt)", file=sys.stderr)
+    elif not m.log:
+        print("(it printed nothing)", file=sys.stderr)
+    else:
+        sys.stdout.write(m.log if m.log.endswith("\n") else m.log + "\n")
+        sys.stdout.flush()  # before the next attempt's line on stderr
+
+
+def _with_checks(data: dict[str, Any], checks: list[CheckRecord]) -> dict[str, Any]:
+    """A materialization's JSON with the check results recorded against it (oldest first)."""
+    return {**data, "checks": [c.to_json() for c in checks]}
 
 
 def _declared_metadata(ws: Workspace, key: str) -> str:
@@ -500,7 +613,7 @@ def _section(title: str, changes: dict[str, Change]) -> list[str]:
     return [f"{title}:"] + [f"  {name}  {_arrow(change)}" for name, change in changes.items()] if changes else []
 
 
-def _run_diff_lines(diff: RunDiff) -> list[str]:
+def _run_diff_lines(diff: RunDiff, checked: dict[str, dict[str, tuple[str | None, str | None]]]) -> list[str]:
     lines = [f"diff {diff.run_a.run_id} -> {diff.run_b.run_id}"]
     lines += _section("packages", diff.packages)
     lines += _section("git", diff.git)
@@ -509,7 +622,7 @@ def _run_diff_lines(diff: RunDiff) -> list[str]:
     if diff.assets:
         lines.append("assets:")
         for asset in diff.assets:
-            lines += _asset_lines(asset)
+            lines += _asset_lines(asset) + _check_lines(checked.get(asset.key, {}))
     else:
         lines.append("assets: no changes")
     if diff.unchanged:
@@ -552,22 +665,42 @@ def cmd_diff(args: argparse.Namespace) -> int:
         history = ws.store.history(args.asset)
         old, new = (_asset_side(runs, spec, args.asset, history) for spec in (args.a, args.b))
         asset_diff = diff_assets(args.asset, old, new, gone)
+        checked = _check_diffs(ws, [asset_diff])
         if args.json:
-            dump_json({"schema": "lakeplan.diff/v1", **asset_diff_json(asset_diff)})
+            dump_json({"schema": "lakeplan.diff/v1", **asset_diff_json(asset_diff), "checks": checked[args.asset]})
         else:
             same = f"  {args.asset}: no changes" + (_REMOVED if gone else "")
-            print("\n".join(_asset_lines(asset_diff) if asset_diff.changed else [same]))
+            changed = asset_diff.changed or checked[args.asset]
+            print("\n".join(_asset_lines(asset_diff) + _check_lines(checked[args.asset]) if changed else [same]))
         return 0
     run_a, run_b = _run(runs, args.a), _run(runs, args.b)
     histories = ws.store.histories()
     last_a, last_b = last_id(run_a, histories), last_id(run_b, histories)
     removed = set(histories) - set(ws.graph.nodes)
     result = diff_runs(run_a, run_b, histories, last_a, last_b, ws.graph.order, removed)
+    checked = _check_diffs(ws, result.assets)
     if args.json:
-        dump_json(run_diff_json(result))
+        data = run_diff_json(result)
+        data["assets"] = [{**shown, "checks": checked[shown["asset"]]} for shown in data["assets"]]
+        dump_json(data)
         return 0
-    print("\n".join(_run_diff_lines(result)))
+    print("\n".join(_run_diff_lines(result, checked)))
     return 0
+
+
+def _check_diffs(ws: Workspace, diffs: Sequence[AssetDiff]) -> dict[str, dict[str, tuple[str | None, str | None]]]:
+    """For each asset diff, the checks whose results differ between its A and B versions."""
+    sides = [m.id for d in diffs for m in (d.old, d.new) if m is not None and m.id is not None]
+    recorded = ws.store.checks_of(sides) if sides and ws.graph.checks else {}
+
+    def of(mat: Materialization | None) -> list[CheckRecord]:
+        return recorded.get(mat.id, []) if mat is not None and mat.id is not None else []
+
+    return {d.key: check_changes(of(d.old), of(d.new)) for d in diffs}
+
+
+def _check_lines(changes: dict[str, tuple[str | None, str | None]]) -> list[str]:
+    return [f"    check {name}  {old or '-'} -> {new or '-'}" for name, (old, new) in changes.items()]
 
 
 # -- rollback --------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from ..check_status import summary_text
 from ..config import MAX_WORKERS, whole_number
 from ..hashing import short
 from .output import dump_json, indented, note_later, table
@@ -110,6 +111,8 @@ causes:
   CODE      the asset's code version changed (old -> new)
   DATA      an input's data version differs from the one it was built from
   UPSTREAM  an upstream asset is itself stale
+  CHECK     an asset check must run on the current version (new or changed; status CHECK when nothing
+            else is stale: only the check runs), or a blocking check failed on it (dependents wait)
 
 examples:
   lakeplan plan -m examples.quickstart.pipeline
@@ -126,6 +129,13 @@ a selected asset waits on a stale upstream the selection leaves out: it cannot b
 it, so it is reported 'waiting' (select +NAME to include its upstreams), never 'fresh'.
 An attempt that runs past its time limit (@asset(timeout="30m"), or [tool.lakeplan] timeout) is
 stopped and fails "timed out after 30m"; its downstream is skipped and independent assets still run.
+Asset checks (@asset_check) run right after their asset; a failed blocking one fails the asset and its
+output is not made current. An asset whose checks changed is only re-checked ('checked'), not rebuilt.
+
+What an asset's code prints (print, logging, C extensions, subprocesses; stdout and stderr) is captured
+and recorded with its attempt, failed ones included: stdout carries only lakeplan's own output, so
+--json stays parseable. The last lines are shown on stderr under the asset's progress line (not with
+--json or -q); 'lakeplan logs ASSET' shows all that was kept.
 
 examples:
   lakeplan materialize -m examples.quickstart.pipeline
@@ -159,15 +169,31 @@ def cmd_assets(args: argparse.Namespace) -> int:
                 "group": node.group,
                 "upstream": list(ws.graph.upstream[key]),
                 "code_version": ws.code_version(key).version if is_asset else None,
+                "io_manager": node.io_manager if is_asset else None,
+                "resources": list(node.resource_params) if is_asset else [],
                 "description": (node.description or "").strip().splitlines()[0] if node.description else "",
                 "metadata": dict(node.metadata),
+                "checks": [
+                    {"name": c.name, "blocking": c.blocking, "code_version": ws.check_versions(key)[c.name]}
+                    for c in ws.graph.checks.get(key, ())
+                ],
             }
         )
     if args.json:
         dump_json({"schema": "lakeplan.assets/v1", "assets": rows})
         return 0
+    shown_checks = bool(ws.graph.checks)
     table(
-        ["ASSET", "KIND", "GROUP", "UPSTREAM", "CODE", "METADATA", "DESCRIPTION"],
+        [
+            "ASSET",
+            "KIND",
+            "GROUP",
+            "UPSTREAM",
+            "CODE",
+            "METADATA",
+            *(["CHECKS"] if shown_checks else []),
+            "DESCRIPTION",
+        ],
         [
             [
                 r["key"],
@@ -176,6 +202,11 @@ def cmd_assets(args: argparse.Namespace) -> int:
                 ", ".join(r["upstream"]) or "-",
                 short(r["code_version"]),
                 " ".join(f"{name}={value}" for name, value in r["metadata"].items()) or "-",
+                *(
+                    [", ".join(c["name"] + (" (blocking)" if c["blocking"] else "") for c in r["checks"]) or "-"]
+                    if shown_checks
+                    else []
+                ),
                 r["description"],
             ]
             for r in rows
@@ -199,11 +230,19 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return explain_code_version(ws, args.explain, args.json)
     result = ws.plan(args.select, verify=args.verify)
     statuses = [s for s in result.statuses if s.stale or not args.stale]
+    checks = check_results(ws, statuses)
     if args.json:
         from ..step import timeout_of
 
         data = result.to_json()
-        data["assets"] = [{**s.to_json(), "timeout_seconds": timeout_of(ws, s.key)} for s in statuses]
+        data["assets"] = [
+            {
+                **s.to_json(),
+                "timeout_seconds": timeout_of(ws, s.key),
+                **({"checks": checks[s.key]} if s.key in checks else {}),
+            }
+            for s in statuses
+        ]
         dump_json(data)
         return 0
     rows = []
@@ -211,13 +250,30 @@ def cmd_plan(args: argparse.Namespace) -> int:
         causes = [f"{c.kind.value}: {c.message}" for c in status.causes] or [""]
         if status.waiting_on:
             causes.append(f"WAITING: {status.waiting_message}")
-        rows.append([status.key, status.label, short(status.code_version), causes[0]])
-        rows += [["", "", "", cause] for cause in causes[1:]]
-    table(["ASSET", "STATUS", "CODE", "WHY"], rows)
+        shown = [summary_text(checks[status.key]) if status.key in checks else "-"] if checks else []
+        rows.append([status.key, status.label, short(status.code_version), *shown, causes[0]])
+        rows += [["", "", "", *[""] * len(shown), cause] for cause in causes[1:]]
+    table(["ASSET", "STATUS", "CODE", *(["CHECKS"] if checks else []), "WHY"], rows)
     counts = result.counts()
-    waiting = f" ({counts['waiting']} waiting on stale upstreams outside the selection)" if counts["waiting"] else ""
+    checks_only = sum(1 for s in result.statuses if s.checks_only)
+    notes = [f"{checks_only} only to run checks"] if checks_only else []
+    notes += [f"{counts['waiting']} waiting on stale upstreams outside the selection"] if counts["waiting"] else []
+    waiting = f" ({'; '.join(notes)})" if notes else ""
     print(f"\n{counts['assets']} assets: {counts['stale']} stale{waiting}, {counts['fresh']} fresh")
     return 0
+
+
+def check_results(ws: Any, statuses: list[Any]) -> dict[str, list[dict[str, Any]]]:
+    """The newest result of each check on each shown asset's current version (assets with checks only)."""
+    from ..check_status import latest_results
+
+    versions = {s.key: s.data_version for s in statuses if s.key in ws.graph.checks and s.data_version}
+    recorded = ws.store.check_results(versions) if versions else {}
+    return {
+        s.key: latest_results(ws.graph.checks[s.key], ws.check_versions(s.key), recorded.get(s.key, ()))
+        for s in statuses
+        if s.key in ws.graph.checks
+    }
 
 
 def explain_code_version(ws: Any, key: str, as_json: bool) -> int:
@@ -299,6 +355,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
             f"{counts['built']} built",
             f"{counts['restored']} restored from identical earlier runs",
             f"{counts['fresh']} unchanged after upstream rebuild",
+            f"{counts['checked']} re-checked without rebuilding",
             f"{len(plan.statuses) - len(keys)} already fresh",
             f"{counts['failed']} failed",
             f"{counts['skipped']} skipped after a failure",
@@ -315,6 +372,8 @@ def cmd_materialize(args: argparse.Namespace) -> int:
                 print(f"  {r.outcome.value} {r.key}: {r.message}", file=sys.stderr)
                 if args.debug and r.traceback:
                     print(indented(r.traceback), file=sys.stderr)
+                if r.log:
+                    print(f"    its output: lakeplan logs {r.key} --run {summary.run_id}", file=sys.stderr)
         if any(r.traceback for r in summary.results) and not args.debug:
             print(f"  tracebacks: lakeplan runs {summary.run_id} (or add --debug)", file=sys.stderr)
     for note in summary.notes:

@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "assets_core.cli.core_commands",
     "argo_compiler.cli",
     "assets_core.cli.audit_commands",
+    "assets_core.cli.check_commands",
     "io_managers.lakefs_sync",
     "io_managers.lakefs_gc",
 )

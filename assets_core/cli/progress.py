@@ -1,5 +1,6 @@
-"""Progress of a materialize run on stderr: a line per finished asset, and while long steps run, a line
-every ``interval`` seconds naming what is still running and for how long."""
+"""Progress of a materialize run on stderr: a line per finished asset followed by the end of what its code
+printed, and while long steps run, a line every ``interval`` seconds naming what is still running and for
+how long."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from types import TracebackType
 from typing import TextIO
 
 from ..step import StepResult
+from ..step_log import to_terminal
+
+SHOWN_OUTPUT_LINES = 20  # of what an asset printed, under its line; 'lakeplan logs ASSET' has the rest
 
 
 class Progress:
@@ -46,6 +50,9 @@ class Progress:
             width = len(str(total))
             line = f"[{done:>{width}}/{total}] {result.outcome.value:<9} {result.key} ({result.seconds:.2f}s){detail}"
             self._print(line)
+            if result.log:
+                for shown in _output_lines(result.key, result.log):
+                    self._print(f"    | {shown}")
 
     def _tick(self) -> None:
         while not self._stop.wait(self._interval):
@@ -57,5 +64,14 @@ class Progress:
                 self._print(f"... still running: {names}")
 
     def _print(self, line: str) -> None:
-        with self._lock:
-            print(line, file=self._out, flush=True)
+        with self._lock:  # the ticker prints while an in-process step's output is captured: around it
+            to_terminal(line, self._out)
+
+
+def _output_lines(key: str, log: str) -> list[str]:
+    """The last lines of what ``key`` printed, led by a pointer to the rest when there is more."""
+    lines = log.rstrip("\n").splitlines()
+    if len(lines) <= SHOWN_OUTPUT_LINES:
+        return lines
+    earlier = len(lines) - SHOWN_OUTPUT_LINES
+    return [f"[{earlier} earlier lines: lakeplan logs {key}]", *lines[-SHOWN_OUTPUT_LINES:]]

@@ -1,5 +1,5 @@
-"""Quickstart: raw orders CSV -> cleaned orders -> daily revenue and customer features -> churn model
--> evaluation report.
+"""Quickstart: raw orders CSV -> cleaned orders (checked: plausible amounts) -> daily revenue and
+customer features -> churn model -> evaluation report.
 
     lakeplan plan -m examples.quickstart.pipeline
     lakeplan materialize -m examples.quickstart.pipeline
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from assets_core import add_metadata, asset, schedule, source_asset
+from assets_core import CheckResult, add_metadata, asset, asset_check, schedule, source_asset
 
 from .features import CUTOFF, LogisticModel, recency_days, roc_auc, train_logistic
 
@@ -27,6 +27,14 @@ def orders(orders_csv: pd.DataFrame) -> pd.DataFrame:
     df["amount"] = pd.to_numeric(df["amount"], errors="coerce")
     df = df.dropna(subset=["order_date", "amount"])
     return df[df["amount"] > 0].sort_values("order_id").reset_index(drop=True)
+
+
+@asset_check(asset="orders", blocking=True)
+def orders_have_plausible_amounts(orders: pd.DataFrame) -> CheckResult:
+    """No order above 1,000 (a typo in the export, such as a missing decimal point): revenue and the model's
+    spend features would be skewed by one, so a failure keeps the new orders from becoming current."""
+    implausible = int((orders["amount"] > 1000).sum())
+    return CheckResult(passed=implausible == 0, metadata={"implausible_rows": implausible, "rows": len(orders)})
 
 
 @asset(group="reporting", code_version="2", retries=2, resources={"cpu": "1", "memory": "2Gi"})

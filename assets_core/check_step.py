@@ -1,0 +1,174 @@
+"""Running an asset's checks on one stored output, inside the asset's step (see step.py), or again on the
+current version (``lakeplan check``).
+
+Each check reads the output as a dependent would (through its parameter's annotation) and returns a
+CheckResult; one that raises, or returns something else, has failed with that error. A result recorded on
+the same data version by the same check code is reused (unless ``rerun``), like a memoized output; a check
+that raised always runs again.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .check_status import blocks, verdict_text
+from .checks import AssetCheck, CheckResult
+from .code_version import user_file_predicate
+from .definitions import AssetDef
+from .errors import StoreError
+from .failures import describe
+from .records import CheckRecord, Head, Materialization
+from .step import Outcome, StepResult
+from .values import read_output
+from .workspace import Workspace
+
+Load = Callable[[Any], Any]  # the output read for a check parameter's annotation
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """The results of one asset's checks on one output, one per check: run now, or reused (a reused result is
+    recorded again, against the materialization it now vouches for)."""
+
+    results: tuple[CheckRecord, ...]
+    ran: int  # how many checks ran now (the others' recorded results were reused)
+
+    @property
+    def blocking(self) -> tuple[CheckRecord, ...]:
+        """The results that keep the output from becoming current."""
+        return tuple(r for r in self.results if blocks(r))
+
+    @property
+    def message(self) -> str:
+        """One line naming each failed check: ``blocking check 'positive' failed (negative_rows=3)``."""
+        failed = [r for r in self.results if not r.passed]
+        lines = [f"{'blocking check' if blocks(r) else 'check'} {r.check_name!r} {verdict_text(r)}" for r in failed]
+        return "; ".join(lines)
+
+
+def run_checks(
+    ws: Workspace, key: str, run_id: str, data_version: str, load: Load, rerun: bool = False
+) -> Checked | None:
+    """Run (or reuse) the checks of asset ``key`` on its output ``data_version``; None when it has none."""
+    checks = ws.graph.checks.get(key, ())
+    if not checks:
+        return None
+    versions = ws.check_versions(key)
+    recorded = {} if rerun else _reusable(ws.store.check_results({key: data_version}).get(key, ()))
+    values: dict[str | None, Any] = {}
+    results: list[CheckRecord] = []
+    ran = 0
+    for check in checks:
+        earlier = recorded.get((check.name, versions[check.name]))
+        if earlier is not None:
+            results.append(replace(earlier, run_id=run_id, blocking=check.blocking, id=None, materialization_id=None))
+            continue
+        ran += 1
+        results.append(_run(ws, check, versions[check.name], run_id, load, values))
+    return Checked(tuple(results), ran)
+
+
+def _reusable(recorded: Sequence[CheckRecord]) -> dict[tuple[str, str], CheckRecord]:
+    """The newest result of each (check, code version) that the check itself returned (not raised)."""
+    return {(r.check_name, r.code_version): r for r in recorded if r.error is None}
+
+
+def _run(
+    ws: Workspace, check: AssetCheck, version: str, run_id: str, load: Load, values: dict[str | None, Any]
+) -> CheckRecord:
+    from io_managers.formats import annotation_kind
+
+    started = time.time()
+    verdict: CheckResult | None = None
+    error: str | None = None
+    try:
+        kind = annotation_kind(check.annotation)
+        if kind not in values:  # read once per table library the checks ask for
+            values[kind] = load(check.annotation)
+        returned = check.fn(**{check.param: values[kind]})
+        if isinstance(returned, CheckResult):
+            verdict = returned
+        else:
+            error = f"returned {type(returned).__name__}, not a CheckResult; return CheckResult(passed=...)"
+    except StoreError:  # the output cannot be read: the store's failure, not the check's
+        raise
+    except (Exception, SystemExit) as exc:  # a check that raises (or exits) has failed, with its error
+        own = check.fn.__code__.co_filename
+        in_project = user_file_predicate(ws.settings.project_root)
+        error = describe(exc, lambda f: f == own or in_project(f), ws.settings.project_root).message
+    return CheckRecord(
+        asset_key=check.asset_key,
+        check_name=check.name,
+        run_id=run_id,
+        code_version=version,
+        passed=verdict.passed if verdict else False,
+        severity=verdict.severity if verdict else "error",
+        blocking=check.blocking,
+        metadata=dict(verdict.metadata) if verdict else {},
+        error=error,
+        started_at=started,
+        finished_at=time.time(),
+    )
+
+
+def check_output(
+    ws: Workspace, asset: AssetDef, run_id: str, data_version: str | None, location: str | None, rerun: bool
+) -> Checked | None:
+    """The asset's checks on an output (run, or reused while the output and check code are unchanged)."""
+    if data_version is None or location is None:
+        return None
+    load = functools.partial(read_output, ws, asset, location, data_version)
+    return run_checks(ws, asset.key, run_id, data_version, load, rerun)
+
+
+def blocked(ws: Workspace, mat: Materialization, checked: Checked, started: float) -> StepResult:
+    """A blocking check failed: record the attempt as failed with its results; the head does not move, so
+    dependents never read the output (kept, and named, for a look; with lakeFS on the unmerged run branch)."""
+    location = mat.location or ""
+    kept = location if "://" in location else f"{ws.objects.describe()}/{location}"  # local: under the root
+    message = f"{checked.message}; the output was not made current (kept at {kept})"
+    ws.store.record_failure(replace(mat, error=message), checked.results)
+    return StepResult(mat.asset_key, Outcome.FAILED, time.time() - started, mat.data_version, message)
+
+
+def check_current(
+    ws: Workspace, asset: AssetDef, head: Head, run_id: str, started: float, rerun: bool = False
+) -> StepResult:
+    """Run the asset's checks on its current version (not rebuilt) and record them with the output's
+    materialization; a failed blocking one fails the step, so its dependents wait."""
+    recorded = ws.store.materialization_with(asset.key, head.data_version)
+    if recorded is None:
+        return StepResult(
+            asset.key,
+            Outcome.FAILED,
+            time.time() - started,
+            head.data_version,
+            f"cannot check {asset.key!r}: its current data ({head.location}) was not written by lakeplan; "
+            f"materialize it with --force --select {asset.key}",
+        )
+    checked = check_output(ws, asset, run_id, head.data_version, head.location, rerun)
+    if checked is None:
+        return StepResult(asset.key, Outcome.FRESH, time.time() - started, head.data_version, "it declares no checks")
+    ws.store.record_checks(recorded, checked.results)
+    seconds = time.time() - started
+    if checked.blocking:
+        hint = "fix the data or the check and run again (--force rebuilds it)"
+        return StepResult(asset.key, Outcome.FAILED, seconds, head.data_version, f"{checked.message}; {hint}")
+    reused = len(checked.results) - checked.ran
+    note = f"ran {checked.ran} of {len(checked.results)} checks" + (f" ({reused} unchanged)" if reused else "")
+    return StepResult(
+        asset.key, Outcome.CHECKED, seconds, head.data_version, "; ".join(filter(None, [note, checked.message]))
+    )
+
+
+def check(ws: Workspace, key: str, run_id: str) -> StepResult:
+    """Run every check of asset ``key`` again on its current version (``lakeplan check``), whatever is recorded."""
+    started = time.time()
+    head = ws.observe([key]).heads.get(key)  # the current version as published (with lakeFS: the target branch)
+    if head is None:
+        return StepResult(key, Outcome.FAILED, message=f"{key!r} was never materialized; materialize it first")
+    return check_current(ws, ws.graph.asset(key), head, run_id, started, rerun=True)
