@@ -14,13 +14,14 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import StoreError
 from .processes import process_alive, this_host
+from .records import Head, Materialization
 
 if TYPE_CHECKING:
     from .metadata_store import MetadataStore
@@ -61,14 +62,38 @@ def _backoff(attempt: int) -> float:
     return float(min(_POLL_MAX, _POLL_FIRST * 1.5**attempt))
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimRead:
+    """What a step reads in the transaction that takes its claim, so it needs no read transaction of its own:
+    the heads of ``keys``, and the earlier outputs it could restore for the recipe ``recipe`` computes from
+    those heads (None: look none up)."""
+
+    keys: Collection[str]
+    recipe: Callable[[Mapping[str, Head]], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """A claim taken, with what its ``ClaimRead`` read: ``reusable`` as ``reusable(key, recipe)`` returns it."""
+
+    heads: dict[str, Head]
+    recipe: str | None = None
+    reusable: tuple[Materialization, ...] = ()
+
+
+_NOTHING_READ = Taken({})
+
+
 @dataclass(slots=True)
 class Held:
-    """A claim held for a block: which run was waited for first (None if it was free), whether the holder
-    already released it inside its own record transaction (saving a write), and the holder's deadline
-    (``time.time()``; None: none now), past which the lease is not renewed."""
+    """A claim held for a block: which run was waited for first (None if it was free), what was read in the
+    transaction that took it, whether the holder already released it inside its own record or failure
+    transaction (saving a write), and the holder's deadline (``time.time()``; None: none now), past which
+    the lease is not renewed."""
 
     claim: Claim
     waited_for: str | None
+    taken: Taken = _NOTHING_READ
     released: bool = False
     deadline: float | None = None
 
@@ -78,24 +103,27 @@ class Held:
 
 
 @contextmanager
-def claimed(store: MetadataStore, asset_key: str, run_id: str, lease: float = LEASE_SECONDS) -> Iterator[Held]:
-    """Hold ``asset_key``'s claim for the block, waiting while another live run holds it. A step with a time
-    limit passes a ``lease`` no longer than it, so even the first lease ends by its deadline."""
+def claimed(
+    store: MetadataStore, asset_key: str, run_id: str, lease: float = LEASE_SECONDS, read: ClaimRead | None = None
+) -> Iterator[Held]:
+    """Hold ``asset_key``'s claim for the block, waiting while another live run holds it; ``read`` is read in
+    the transaction that takes it (``Held.taken``). A step with a time limit passes a ``lease`` no longer
+    than it, so even the first lease ends by its deadline."""
     holder = this_holder()
     waited_for: str | None = None
     attempt = 0
     while True:
         now = time.time()
         mine = Claim(asset_key, run_id, holder, now, now + lease)
-        current = store.claim(mine, functools.partial(supersedes, mine, now=now))
-        if current is None:
+        current = store.claim(mine, functools.partial(supersedes, mine, now=now), read)
+        if not isinstance(current, Claim):
             break
         if waited_for != current.run_id:
             log.info("waiting for run %s (%s), which is building %s", current.run_id, current.holder, asset_key)
         waited_for = current.run_id
         time.sleep(_backoff(attempt))
         attempt += 1
-    held = Held(mine, waited_for)
+    held = Held(mine, waited_for, current)
     _renewer.add(store, held, lease)
     try:
         yield held
@@ -118,15 +146,17 @@ class _Renewer:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._tick = LEASE_SECONDS / 3  # how long the thread sleeps between renewals, for the leases it holds
 
     def add(self, store: MetadataStore, held: Held, lease: float) -> None:
         with self._lock:
             self._held[held.claim] = (store, held, lease)
             if self._thread is None or not self._thread.is_alive():
+                self._tick = lease / 3
                 self._thread = threading.Thread(target=self._run, name="lakeplan-claims", daemon=True)
                 self._thread.start()
-            else:
-                self._wake.set()  # a shorter lease than the current tick may have arrived
+            elif lease / 3 < self._tick:  # only a shorter lease needs it sooner (waking it costs a thread switch)
+                self._wake.set()
 
     def remove(self, claim: Claim) -> None:
         with self._lock:
@@ -134,18 +164,20 @@ class _Renewer:
 
     def _run(self) -> None:
         while True:
+            self._wake.wait(self._tick)
+            self._wake.clear()
             with self._lock:
                 held = list(self._held.items())
-            tick = min((lease for _, _, lease in (entry for _, entry in held)), default=LEASE_SECONDS) / 3
-            self._wake.wait(tick)
-            self._wake.clear()
+                leases = (lease for _, _, lease in (entry for _, entry in held))
+                self._tick = tick = min(leases, default=LEASE_SECONDS) / 3
             now = time.time()
             for claim, (store, holding, lease) in held:
                 with self._lock:
                     if claim not in self._held:
                         continue  # released meanwhile
                 until = holding.lease_until(now, lease)
-                if now - claim.claimed_at >= tick and until > now:  # a just-taken claim needs no renewal yet
+                # a just-taken claim needs no renewal yet: it is renewed within two ticks of three
+                if now - claim.claimed_at >= tick and until > now:
                     with suppress(StoreError):  # a failed renewal is retried at the next tick
                         store.renew_claim(claim, until)
 

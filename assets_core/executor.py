@@ -8,6 +8,7 @@ more, and records the run as interrupted with the counts of what finished.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -118,44 +119,53 @@ def run_in_processes(
     run_id: str,
     force: bool,
     done: list[StepResult],
-    workers: int,
+    pool: WorkerPool,
     on_result: OnResult = _ignore,
     on_start: OnStart = _ignore,
-    waiting: Mapping[str, str] = _NOTHING_WAITS,
 ) -> None:
-    """Up to ``workers`` assets at once in worker processes (see worker_pool); results are appended to
-    ``done``. A worker that dies fails its own asset only; Ctrl-C interrupts the running assets and stops."""
+    """Up to ``pool.size`` assets at once in the pool's worker processes; results are appended to ``done``.
+    A worker that dies fails its own asset only; Ctrl-C interrupts the running assets and stops.
+
+    An asset is handed to a worker as soon as the last asset it waits for ends: each result updates the
+    count of its dependents (no scan of the pending assets per result), and ready assets go in plan order.
+    """
     waits = ws.planned.nearest_among(keys)
     report = _reporter(done, len(keys), on_result)
     outcomes: dict[str, Outcome] = {}
+    position = {key: i for i, key in enumerate(keys)}
+    unfinished = {key: len(ups) for key, ups in waits.items()}
+    dependents: dict[str, list[str]] = {key: [] for key in keys}
+    for key, ups in waits.items():
+        for up in ups:
+            dependents[up].append(key)
+    ready = [position[key] for key in keys if not waits[key]]  # a heap of plan positions
+    heapq.heapify(ready)
 
     def finished(result: StepResult) -> None:
         outcomes[result.key] = result.outcome
         report(result)
+        for down in dependents[result.key]:
+            unfinished[down] -= 1
+            if not unfinished[down]:
+                heapq.heappush(ready, position[down])
 
-    pending = list(keys)
-    with WorkerPool(ws, run_id, force, min(workers, len(keys)), waiting) as pool:
-        try:
-            while pending or pool.busy:
-                for key in list(pending):
-                    if pool.busy >= workers:
-                        break
-                    if not all(u in outcomes for u in waits[key]):
-                        continue
-                    pending.remove(key)
-                    bad = next((u for u in waits[key] if outcomes[u] in _BAD), None)
-                    if bad:
-                        finished(_skip(key, bad))
-                        continue
-                    pool.submit(key)
-                    on_start(key)
-                if pool.busy:
-                    for result in pool.wait():
-                        finished(result)
-        except KeyboardInterrupt:
-            for result in pool.interrupt():
-                finished(result)
-            raise
+    try:
+        while ready or pool.busy:
+            while ready and pool.busy < pool.size:
+                key = keys[heapq.heappop(ready)]
+                bad = next((u for u in waits[key] if outcomes[u] in _BAD), None)
+                if bad:
+                    finished(_skip(key, bad))
+                    continue
+                pool.submit(key)
+                on_start(key)
+            if pool.busy:
+                for result in pool.wait():
+                    finished(result)
+    except KeyboardInterrupt:
+        for result in pool.interrupt():
+            finished(result)
+        raise
 
 
 def planned_work(planned: Plan, force: bool = False) -> tuple[list[str], dict[str, str]]:
@@ -187,10 +197,13 @@ def run(
     summary = RunSummary(new_run_id())
     started = time.time()
     try:
-        begin(ws, summary.run_id, selection, started, this_holder())  # e.g. lakeFS: the run's own branch
         if workers > 1 and len(keys) > 1:
-            run_in_processes(ws, keys, summary.run_id, force, summary.results, workers, callback, started_hook, waiting)
+            # Started first, so the workers load the project while the run is recorded and opened.
+            with WorkerPool(ws, summary.run_id, force, min(workers, len(keys)), waiting) as pool:
+                begin(ws, summary.run_id, selection, started, this_holder())  # e.g. lakeFS: the run's own branch
+                run_in_processes(ws, keys, summary.run_id, force, summary.results, pool, callback, started_hook)
         else:
+            begin(ws, summary.run_id, selection, started, this_holder())
             run_in_process(ws, keys, summary.run_id, force, summary.results, callback, started_hook, waiting)
     except BaseException as exc:
         summary.seconds = time.time() - started

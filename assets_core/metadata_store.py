@@ -7,6 +7,7 @@ moved by compare-and-set, so a duplicated or slower step can never overwrite a n
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -16,12 +17,13 @@ from typing import Any, NoReturn
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from .bulk import collector_paused
-from .claims import Claim
+from .claims import Claim, ClaimRead, Taken
 from .errors import ConfigError, ExitCode, StoreError
 from .masking import mask_url
 from .records import CheckRecord, Head, Materialization, MaterializationKind, RunRecord, RunStatus, recipe_of
@@ -200,7 +202,15 @@ _HEAD_COLUMNS = (
 # The statements every step runs, built once with bound parameters: building a SQLAlchemy statement
 # costs about as much CPU as running it on SQLite.
 _HEADS = sa.select(*_HEAD_COLUMNS).join(heads, heads.c.materialization_id == materializations.c.id)
-_HEADS_OF = _HEADS.where(heads.c.asset_key.in_(sa.bindparam("keys", expanding=True)))
+
+
+@functools.cache
+def _heads_of(count: int) -> sa.Select[Any]:
+    """The heads of ``count`` keys bound as ``k0``...: one statement per count, compiled once (an expanding
+    IN parameter is rendered again on every execution, which cost a step as much as running it)."""
+    return _HEADS.where(heads.c.asset_key.in_([sa.bindparam(f"k{i}") for i in range(count)]))
+
+
 _REUSABLE = (
     _RECORD.where(
         materializations.c.asset_key == sa.bindparam("key"), materializations.c.recipe == sa.bindparam("recipe")
@@ -216,7 +226,25 @@ _MOVE_HEAD = (
     .where(heads.c.asset_key == sa.bindparam("b_key"), heads.c.materialization_id == sa.bindparam("b_expected"))
     .values(materialization_id=sa.bindparam("b_new_id"), updated_at=sa.bindparam("b_now"))
 )
+# Taking a free claim is one statement: an insert that does nothing when the asset is claimed already
+# (its row count says which; psycopg reports it for an INSERT only when asked to keep it).
+_CLAIM_FREE = {
+    name: dialect.insert(claims)
+    .on_conflict_do_nothing(index_elements=[claims.c.asset_key])
+    .execution_options(preserve_rowcount=True)
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
 _CLAIM_OF = sa.select(claims).where(claims.c.asset_key == sa.bindparam("key")).with_for_update()
+_TAKE_OVER = (
+    claims.update()
+    .where(claims.c.asset_key == sa.bindparam("b_key"))
+    .values(
+        run_id=sa.bindparam("b_run_id"),
+        holder=sa.bindparam("b_holder"),
+        claimed_at=sa.bindparam("b_claimed_at"),
+        expires_at=sa.bindparam("b_expires_at"),
+    )
+)
 _OUR_CLAIM = (
     claims.c.asset_key == sa.bindparam("b_key"),
     claims.c.holder == sa.bindparam("b_holder"),
@@ -229,6 +257,27 @@ _RENEW_CLAIM = claims.update().where(*_OUR_CLAIM).values(expires_at=sa.bindparam
 def _claim_params(claim: Claim) -> dict[str, str]:
     """Bound parameters naming a claim as ours (asset, holder, run), for renew and release."""
     return {"b_key": claim.asset_key, "b_holder": claim.holder, "b_run_id": claim.run_id}
+
+
+def _heads(conn: Connection, keys: Collection[str] | None) -> dict[str, Head]:
+    """The heads of ``keys`` (default: every asset), read on ``conn``."""
+    with collector_paused():
+        if keys is not None and len(keys) <= 500:
+            rows = conn.execute(_heads_of(len(keys)), {f"k{i}": key for i, key in enumerate(keys)}).all()
+        else:
+            rows = conn.execute(_HEADS).all()
+        # Rows unpacked like tuples in one comprehension: a plan reads every head, so this is its hot loop.
+        found = {
+            key: Head(id_, data, code, _parse_compact(inputs)[0], location, run)
+            for id_, key, data, code, inputs, location, run in rows
+        }
+    if keys is not None and len(keys) > 500:
+        found = {k: v for k, v in found.items() if k in keys}
+    return found
+
+
+def _reusable(conn: Connection, asset_key: str, recipe: str) -> list[Materialization]:
+    return [_materialization(r) for r in conn.execute(_REUSABLE, {"key": asset_key, "recipe": recipe})]
 
 
 class MetadataStore:
@@ -339,25 +388,14 @@ class MetadataStore:
 
     def heads(self, keys: Collection[str] | None = None) -> dict[str, Head]:
         """Current materialization of each asset (all assets, or those in ``keys``)."""
-        with self._read() as conn, collector_paused():
-            if keys is not None and len(keys) <= 500:
-                rows = conn.execute(_HEADS_OF, {"keys": list(keys)}).all()
-            else:
-                rows = conn.execute(_HEADS).all()
-            # Rows unpacked like tuples in one comprehension: a plan reads every head, so this is its hot loop.
-            found = {
-                key: Head(id_, data, code, _parse_compact(inputs)[0], location, run)
-                for id_, key, data, code, inputs, location, run in rows
-            }
-        if keys is not None and len(keys) > 500:
-            found = {k: v for k, v in found.items() if k in keys}
-        return found
+        with self._read() as conn:
+            return _heads(conn, keys)
 
     def reusable(self, asset_key: str, recipe: str) -> list[Materialization]:
         """Earlier outputs with this exact recipe, newest first (memoized restore): successful ones, and those
         that failed only their checks (restoring one runs its checks again)."""
         with self._read() as conn:
-            return [_materialization(r) for r in conn.execute(_REUSABLE, {"key": asset_key, "recipe": recipe})]
+            return _reusable(conn, asset_key, recipe)
 
     def history(self, asset_key: str, limit: int | None = None) -> list[Materialization]:
         """Every materialization of an asset, newest first."""
@@ -599,34 +637,41 @@ class MetadataStore:
         except IntegrityError:
             raise RecordConflict(mat.asset_key) from None
 
-    def record_failure(self, mat: Materialization, checks: Sequence[CheckRecord] = ()) -> int:
-        """Append a failed attempt (with the check results that failed it, if any); the head does not move."""
+    def record_failure(
+        self, mat: Materialization, checks: Sequence[CheckRecord] = (), release: Claim | None = None
+    ) -> int:
+        """Append a failed attempt (with the check results that failed it, if any); the head does not move.
+        ``release`` drops the writer's claim in the same transaction."""
         with self._write() as conn:
             new_id = self._insert(conn, mat)
             self._insert_checks(conn, new_id, checks)
+            if release is not None:
+                conn.execute(_RELEASE_CLAIM, _claim_params(release))
             return new_id
 
     # -- claims (assets_core/claims.py) ------------------------------------------------------------
 
-    def claim(self, mine: Claim, supersedes: Callable[[Claim], bool]) -> Claim | None:
-        """Take ``mine``'s asset unless a claim it does not supersede is held; returns that one, else None."""
+    def claim(self, mine: Claim, supersedes: Callable[[Claim], bool], read: ClaimRead | None = None) -> Claim | Taken:
+        """Take ``mine``'s asset unless a claim it does not supersede is held: returns that claim (nothing was
+        taken or read), else what ``read`` asks for, read in the same transaction."""
         key = mine.asset_key
         values = {"run_id": mine.run_id, "holder": mine.holder, "claimed_at": mine.claimed_at}
-        try:
-            with self._write() as conn:
+        values |= {"expires_at": mine.expires_at}
+        with self._write() as conn:
+            while not conn.execute(_CLAIM_FREE[conn.dialect.name], {"asset_key": key, **values}).rowcount:
                 row = conn.execute(_CLAIM_OF, {"key": key}).first()
                 if row is None:
-                    conn.execute(claims.insert(), {"asset_key": key, "expires_at": mine.expires_at, **values})
-                    return None
+                    continue  # released between the two statements (PostgreSQL): insert again
                 current = Claim(key, row.run_id, row.holder, row.claimed_at, row.expires_at)
                 if not supersedes(current):
                     return current
-                conn.execute(
-                    claims.update().where(claims.c.asset_key == key).values(expires_at=mine.expires_at, **values)
-                )
-                return None
-        except IntegrityError:  # another process inserted the claim between our read and our insert
-            return self.claim(mine, supersedes)
+                conn.execute(_TAKE_OVER, {"b_key": key, **{f"b_{k}": v for k, v in values.items()}})
+                break
+            if read is None:
+                return Taken({})
+            found = _heads(conn, read.keys)
+            recipe = read.recipe(found)
+            return Taken(found, recipe, tuple(_reusable(conn, key, recipe)) if recipe is not None else ())
 
     def renew_claim(self, mine: Claim, expires_at: float) -> bool:
         """Extend our lease; False when the claim is no longer ours (it expired and was taken over)."""

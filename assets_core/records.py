@@ -6,7 +6,7 @@ import enum
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .hashing import mapping_hash, structured_hash
 
@@ -101,9 +101,9 @@ class RunRecord:
     environment: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class Head:
-    """An asset's current materialization, as the planner and steps need it."""
+class Head(NamedTuple):
+    """An asset's current materialization, as the planner and steps need it: a plain row (a tuple with
+    names), because a plan reads one per asset and a frozen dataclass costs twice as much to build."""
 
     id: int
     data_version: str

@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import re
 import time
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .claims import LEASE_SECONDS, Held, claimed
+from .claims import LEASE_SECONDS, ClaimRead, Held, claimed
 from .code_version import user_file_predicate
 from .context import collecting
 from .definitions import AssetDef
@@ -29,7 +30,7 @@ from .errors import CorruptedOutput, LakeplanError, MissingOutput, StoreError
 from .failures import Failure, describe
 from .metadata_store import RecordConflict
 from .planner import CurrentState, assess
-from .records import Materialization, MaterializationKind, recipe_of
+from .records import Head, Materialization, MaterializationKind, recipe_of
 from .step_log import Captured, appended, captured
 from .timeouts import StepTimedOut, TimeLimit, effective_timeout
 from .values import commit, make_current, output_exists, read_inputs, write_output
@@ -175,7 +176,10 @@ def materialize(
     """
     limit = timeout_of(ws, key)
     lease = LEASE_SECONDS if limit is None else min(LEASE_SECONDS, limit)
-    with claimed(ws.store, key, run_id, lease) as held:
+    upstreams = ws.graph.upstream[key]
+    code_version = ws.code_version(key).version
+    recipe = functools.partial(_recipe_to_restore, key, upstreams, None if force else code_version)
+    with claimed(ws.store, key, run_id, lease, ClaimRead((key, *upstreams), recipe)) as held:
 
         def deadline(at: float | None) -> None:
             held.deadline = at  # the claim's lease never outlives the attempt's deadline
@@ -199,6 +203,39 @@ def timeout_of(ws: Workspace, key: str) -> int | None:
     return effective_timeout(ws.asset(key).timeout, ws.settings.timeout)
 
 
+def _recipe_to_restore(
+    key: str, upstreams: tuple[str, ...], code_version: str | None, heads: Mapping[str, Head]
+) -> str | None:
+    """The recipe whose earlier outputs a step reads with its claim, judged from the recorded heads alone
+    (sources as the asset last read them); None when nothing needs looking up now: forced
+    (``code_version`` None), up to date as far as the heads say, or, never built, it reads a source or an
+    upstream with no head (its recipe is known only once observed)."""
+    if code_version is None:
+        return None
+    head = heads.get(key)
+    recorded = head.input_versions if head is not None else {}
+    inputs = {}
+    for up in upstreams:
+        found = heads.get(up)
+        version = found.data_version if found is not None else recorded.get(up)
+        if version is None and head is None:
+            return None
+        if version is not None:
+            inputs[up] = version
+    if head is not None and code_version == head.code_version and inputs == head.input_versions:
+        return None
+    return recipe_of(code_version, inputs)
+
+
+def _restorable(ws: Workspace, key: str, held: Held, recipe: str) -> Iterable[Materialization]:
+    """Earlier outputs with ``recipe``: those read with the claim when it was the recipe looked up then (a
+    source or a lakeFS object changed since the asset was built, or its output is gone, make it another)."""
+    taken = held.taken
+    if taken.recipe == recipe:
+        return taken.reusable
+    return ws.store.reusable(key, recipe)
+
+
 def _materialize(
     ws: Workspace,
     key: str,
@@ -215,7 +252,7 @@ def _materialize(
     started = time.time()
     asset = ws.asset(key)
     upstreams = ws.planned.upstream[key]
-    seen = ws.observe([key, *upstreams], run_id)
+    seen = ws.observe([key, *upstreams], run_id, heads=held.taken.heads)
     heads, sources = seen.heads, seen.sources
     code = ws.code_version(key)
     head = heads.get(key)
@@ -238,7 +275,7 @@ def _materialize(
             what = "source" if up in sources else "upstream asset"
             hint = "check its path" if up in sources else f"materialize it first (--select +{key})"
             reason = f"{what} {up!r} has no data; {hint}"
-            return _failed(ws, asset, run_id, started, code.version, {}, Failure(reason))
+            return _failed(ws, asset, run_id, started, code.version, {}, Failure(reason), held=held)
     input_versions = {up: v for up in upstreams if (v := state.data_version(up)) is not None}
     expected = head.id if head is not None else None
 
@@ -298,13 +335,13 @@ def _materialize(
         return record(MaterializationKind.BUILT, own.data_version, own.location, {**own.metadata, "adopted": True})
 
     if not force:
-        for earlier in ws.store.reusable(key, recipe_of(code.version, input_versions)):
+        for earlier in _restorable(ws, key, held, recipe_of(code.version, input_versions)):
             if earlier.location and earlier.data_version and output_exists(ws, earlier.location, earlier.data_version):
                 meta = {**earlier.metadata, "restored_from": earlier.id}
                 return record(MaterializationKind.RESTORED, earlier.data_version, earlier.location, meta)
 
     def failed(failure: Failure, log: str | None) -> StepResult:
-        return _failed(ws, asset, run_id, started, code.version, input_versions, failure, log)
+        return _failed(ws, asset, run_id, started, code.version, input_versions, failure, log, held)
 
     output = Captured()
     try:
@@ -364,7 +401,9 @@ def _failed(
     input_versions: dict[str, str],
     failure: Failure,
     log: str | None = None,
+    held: Held | None = None,
 ) -> StepResult:
+    """Record a failed attempt (releasing ``held``'s claim in the same transaction) and say why it failed."""
     ws.store.record_failure(
         Materialization(
             asset.key,
@@ -377,8 +416,11 @@ def _failed(
             error=failure.message,
             traceback=failure.traceback,
             log=log,
-        )
+        ),
+        release=held.claim if held is not None else None,
     )
+    if held is not None:
+        held.released = True
     seconds = time.time() - started
     return StepResult(asset.key, Outcome.FAILED, seconds, message=failure.message, traceback=failure.traceback, log=log)
 

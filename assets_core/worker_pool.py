@@ -162,6 +162,11 @@ class WorkerPool:
         self.close()
 
     @property
+    def size(self) -> int:
+        """How many steps the pool runs at once."""
+        return self._size
+
+    @property
     def busy(self) -> int:
         return sum(1 for w in self._workers if w.key is not None)
 

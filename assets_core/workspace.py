@@ -38,6 +38,8 @@ from .selection import select
 if TYPE_CHECKING:
     from io_managers.version_store import Observation, VersionStore
 
+    from .records import Head
+
 
 @dataclass
 class Workspace:
@@ -247,16 +249,24 @@ class Workspace:
         return scope(self.expanded, definitions, selected, partitions, self.now)
 
     def observe(
-        self, keys: Collection[str] | None = None, run_id: str | None = None, verify: bool = False
+        self,
+        keys: Collection[str] | None = None,
+        run_id: str | None = None,
+        verify: bool = False,
+        heads: Mapping[str, Head] | None = None,
     ) -> Observation:
         """What the object store says is current for ``keys`` (default: all), as the run ``run_id`` sees it;
-        ``verify`` re-hashes every stored output so a corrupted one counts as missing."""
+        ``verify`` re-hashes every stored output so a corrupted one counts as missing. ``heads``: the heads
+        of ``keys`` already read (a step reads them with its claim); else they are read here.
+
+        With ``keys`` the work is proportional to them, not to the graph: a step observes its asset and
+        its upstreams once per asset of a run."""
         nodes = self.planned.nodes
-        wanted = nodes if keys is None else (k for k in keys if k in nodes)
-        sources = {key: self.source(key) for key in wanted if isinstance(nodes[key], SourceAsset)}
-        heads = self.store.heads(keys)
-        external = {k: h for k, h in heads.items() if parse_external(h.location) is not None}
-        seen = self.objects.observe({k: h for k, h in heads.items() if k not in external}, sources, run_id, verify)
+        found = nodes.items() if keys is None else ((key, nodes.get(key)) for key in keys)
+        sources = {key: self.source(key) for key, node in found if isinstance(node, SourceAsset)}
+        recorded = self.store.heads(keys) if heads is None else heads
+        external = {k: h for k, h in recorded.items() if parse_external(h.location) is not None}
+        seen = self.objects.observe({k: h for k, h in recorded.items() if k not in external}, sources, run_id, verify)
         if not external:
             return seen
         gone = set()

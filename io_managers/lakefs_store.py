@@ -778,7 +778,7 @@ def _published_head(head: Head, info: Entry, uri: str) -> Head:
     written by someone else keeps the recorded recipe with the new data version."""
     mat = materialization_of("", "", info)
     if mat is None:
-        return replace(head, data_version=info.checksum, location=uri)
+        return head._replace(data_version=info.checksum, location=uri)
     return Head(head.id, info.checksum, mat.code_version, mat.input_versions, uri, mat.run_id)
 
 

@@ -86,14 +86,11 @@ class LocalVersionStore(LocalObjectStore):
         run_id: str | None = None,
         verify: bool = False,
     ) -> Observation:
-        def present(head: Head) -> bool:
-            return self.verify(head.location, head.data_version) if verify else self.exists(head.location)
-
-        return Observation(
-            heads=dict(heads),
-            sources={key: observe(node) for key, node in sources.items()},
-            missing=frozenset(k for k, h in heads.items() if not present(h)),
-        )
+        if verify:
+            missing = frozenset(k for k, h in heads.items() if not self.verify(h.location, h.data_version))
+        else:
+            missing = self.missing({k: h.location for k, h in heads.items()})
+        return Observation(dict(heads), {key: observe(node) for key, node in sources.items()}, missing)
 
     def read_source(self, source: SourceAsset, origin: str | None, annotation: Any) -> Any:
         return read_source(source, annotation)

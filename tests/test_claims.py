@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
@@ -48,3 +49,55 @@ def test_recording_releases_the_claim_in_the_same_transaction(sqlite_project: Pr
     head = max(i for i, k in enumerate(kinds[:release]) if "LP_HEADS" in k)
     assert kinds.count("DELETE FROM LP_CLAIMS") == 1
     assert not any(k.startswith("BEGIN") for k in kinds[head:release]), "released in the record transaction"
+
+
+VERSIONED = """
+from assets_core import asset
+
+
+@asset
+def a() -> int:
+    return 1
+
+
+@asset(code_version="{version}")
+def b(a: int) -> int:
+    if {version} == 3:
+        raise ValueError("version 3 fails")
+    return a + {version}
+"""
+
+
+def test_a_step_takes_two_transactions_whether_it_builds_skips_restores_or_fails(project: Project) -> None:
+    """Claim (with the reads the step needs) in one transaction, record or release in the other: counted
+    with the engine's own events, so an extra read or write per asset shows up here."""
+    from assets_core.step import materialize
+
+    runs = itertools.count(1)
+
+    def step(version: int) -> tuple[str, int, list[str]]:
+        project.write("pipeline", VERSIONED.format(version=version))
+        ws = project.workspace()
+        ws.code_version("b")  # computed before counting, as a run does before its first step
+        began: list[str] = []
+        statements: list[str] = []
+        sa.event.listen(ws.store.engine, "begin", lambda _conn: began.append("begin"))
+        sa.event.listen(ws.store.engine, "commit", lambda _conn: began.append("commit"))
+        sa.event.listen(ws.store.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        outcome = materialize(ws, "b", f"run-{next(runs)}").outcome.value
+        counted = (outcome, began.count("begin"), [s.split()[0].upper() for s in statements if s.split()[0] != "BEGIN"])
+        assert began.count("commit") == counted[1], "every transaction commits"
+        assert ws.store.held_claims() == [], "every outcome releases the claim"
+        ws.store.close()
+        return counted
+
+    project.write("pipeline", VERSIONED.format(version=1))
+    materialize(project.workspace(), "a", "run-0")
+    insert_claim, heads, reusable = "INSERT", "SELECT", "SELECT"
+    record = ["INSERT", "INSERT", "DELETE"]  # the materialization, the head, the claim released
+    assert step(1) == ("built", 2, [insert_claim, heads, reusable, *record])  # never built: looked anyway
+    assert step(1) == ("fresh", 2, [insert_claim, heads, "DELETE"])
+    moved = ["INSERT", "UPDATE", "DELETE"]  # the head moves by compare-and-set
+    assert step(2) == ("built", 2, [insert_claim, heads, reusable, *moved])  # new code: looked for an earlier output
+    assert step(1) == ("restored", 2, [insert_claim, heads, reusable, *moved])
+    assert step(3) == ("failed", 2, [insert_claim, heads, reusable, "INSERT", "DELETE"])  # the attempt, the claim

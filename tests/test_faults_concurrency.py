@@ -23,7 +23,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import REPO, Project
 
-from assets_core.claims import Claim, supersedes
+from assets_core.claims import Claim, Taken, supersedes
 from assets_core.metadata_store import MetadataStore, RecordConflict
 from assets_core.records import Materialization, MaterializationKind
 from assets_core.schema import claims, materializations
@@ -167,14 +167,14 @@ def test_store_claims_are_exclusive_until_released(database_url: str) -> None:
     first = Claim("x", "run-1", "h:1", now, now + 30)
     second = Claim("x", "run-2", "h:2", now, now + 30)
     never = lambda _: False  # noqa: E731 - the rule under test is supersedes(); here nobody supersedes
-    assert store.claim(first, never) is None
+    assert isinstance(store.claim(first, never), Taken)
     assert store.claim(second, never) == first
     assert store.renew_claim(first, now + 60) and not store.renew_claim(second, now + 60)
     store.release_claim(second)  # not ours: nothing happens
     assert store.held_claims() == [Claim("x", "run-1", "h:1", now, now + 60)]
     store.release_claim(first)
-    assert store.claim(second, never) is None
-    assert store.claim(first, lambda current: current.expires_at <= now + 31) is None  # taken over
+    assert isinstance(store.claim(second, never), Taken)
+    assert isinstance(store.claim(first, lambda current: current.expires_at <= now + 31), Taken)  # taken over
     assert [c.run_id for c in store.held_claims()] == ["run-1"]
     store.close()
 

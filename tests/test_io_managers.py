@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,9 +22,11 @@ from conftest import Project
 from assets_core import DefinitionError, StoreError
 from assets_core.errors import CorruptedOutput
 from assets_core.executor import run
+from assets_core.records import Head
 from assets_core.step import Outcome
 from io_managers import LocalObjectStore, choose_format, read, read_source_file, write
 from io_managers.formats import EXTENSIONS, annotation_kind
+from io_managers.version_store import LocalVersionStore
 
 FRAME = pd.DataFrame({"id": [1, 2, 3], "name": ["a", "b", "c"], "amount": [1.5, 2.0, None]})
 
@@ -320,6 +323,26 @@ def test_locations_escaping_the_root_are_refused(tmp_path: Path, location: str) 
     assert store.exists(location) is False
     with pytest.raises(StoreError):
         store.fetch(location, "0" * 64)
+
+
+def test_the_batched_check_plans_every_gone_output_missing_and_nothing_else(tmp_path: Path) -> None:
+    """A plan checks every recorded output in one batch (``missing``): whatever makes one unreadable must
+    make it MISSING there, never FRESH."""
+    store = LocalVersionStore(tmp_path / "s")
+    stored = {key: put(store, key, {"key": key})[0] for key in ("kept", "nested/kept", "deleted", "dir", "parent")}
+    (store.root / stored["deleted"].location).unlink()
+    (store.root / stored["dir"].location).unlink()
+    (store.root / stored["dir"].location).mkdir()  # something else in its place
+    shutil.rmtree(store.root / "parent")
+    (store.root / "parent").write_text("a file where the asset's directory was")
+    heads = {key: Head(i, s.data_version, "c", {}, s.location, "r") for i, (key, s) in enumerate(stored.items())}
+    heads["unsafe"] = Head(9, "0" * 64, "c", {}, "../outside.json", "r")
+    (tmp_path / "outside.json").write_text("{}")
+    gone = {"deleted", "dir", "parent", "unsafe"}
+    assert store.missing({key: head.location for key, head in heads.items()}) == gone
+    assert store.observe(heads, {}).missing == gone
+    assert {key for key in heads if not store.exists(heads[key].location)} == gone
+    assert store.missing({}) == frozenset()
 
 
 def test_keys_with_slashes_nest_inside_the_root(tmp_path: Path) -> None:
