@@ -176,7 +176,7 @@ def materialize(
     """
     limit = timeout_of(ws, key)
     lease = LEASE_SECONDS if limit is None else min(LEASE_SECONDS, limit)
-    upstreams = ws.graph.upstream[key]
+    upstreams = ws.planned.upstream[key]
     code_version = ws.code_version(key).version
     recipe = functools.partial(_recipe_to_restore, key, upstreams, None if force else code_version)
     with claimed(ws.store, key, run_id, lease, ClaimRead((key, *upstreams), recipe)) as held:
