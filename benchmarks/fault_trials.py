@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -29,6 +30,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -265,13 +267,14 @@ def secrets(workdir: Path, backends: list[str], kills: int) -> Row:
             if "argo.example" not in texts.get("table lp_runs", ""):
                 raise RuntimeError("the run's settings were not recorded: nothing to search")
             artefacts += len(texts)
-            leaks += [f"{name} in {where} ({form})" for where, t in texts.items() for name, v in SECRETS.items() if v in t]
+            leaks += [
+                f"{name} in {where} ({form})" for where, t in texts.items() for name, v in SECRETS.items() if v in t
+            ]
     outcome = (
-        f"{len(forms)} database URL forms × {commands // len(forms)} commands; artefacts searched: {artefacts} "
+        f"{len(forms)} database URL forms x {commands // len(forms)} commands; artefacts searched: {artefacts} "
         f"(stdout+stderr of each command, every file incl. the SQLite db/WAL, storage, logs, graph.html, "
         f"compiled Workflow/WorkflowTemplate YAML, every store table incl. `lp_runs.environment`); "
-        f"occurrences of the {len(SECRETS)} secrets: {len(leaks)}"
-        + (f" — {'; '.join(leaks)}" if leaks else "")
+        f"occurrences of the {len(SECRETS)} secrets: {len(leaks)}" + (f" — {'; '.join(leaks)}" if leaks else "")
     )
     return Row(
         "1. secrets in every form",
@@ -333,7 +336,7 @@ def orphans(workdir: Path, backends: list[str], kills: int) -> Row:
                 pids.mkdir()
                 parent = p.start("materialize", "-m", "pipeline.py", "-w", "2", PIDS=str(pids))
                 try:
-                    wait_for(lambda: len(list(pids.glob("*.pid"))) == 2, 90, "both workers to start")
+                    wait_for(functools.partial(_holds_files, pids, 2), 90, "both workers to start")
                     children = session_members(parent.pid) - {parent.pid}
                     if backend == "postgres":
                         connections_before.append(_connections(app))
@@ -372,6 +375,10 @@ def orphans(workdir: Path, backends: list[str], kills: int) -> Row:
         "; ".join(per_backend),
         orphaned == 0 and leftover_connections == 0,
     )
+
+
+def _holds_files(folder: Path, count: int) -> bool:
+    return len(list(folder.iterdir())) >= count
 
 
 def _connections(application_name: str) -> int:
@@ -420,7 +427,9 @@ def timeouts(workdir: Path, backends: list[str], kills: int) -> Row:
         for workers in ("1", "2"):
             with project(workdir, backend, HUNG_PIPELINE) as p:
                 marker = p.root / "inside"
-                first = p.start("materialize", "-m", "pipeline.py", "-w", workers, "--json", HANG="1", MARKER=str(marker))
+                first = p.start(
+                    "materialize", "-m", "pipeline.py", "-w", workers, "--json", HANG="1", MARKER=str(marker)
+                )
                 try:
                     wait_for(marker.exists, 90, "the hung asset to start")
                     entered = time.monotonic()
@@ -501,12 +510,11 @@ def versions(workdir: Path, backends: list[str], kills: int) -> Row:
             result = p.run(*args, PYTHONHASHSEED=seed)
             if result.returncode != 0:
                 raise RuntimeError(result.stderr)
-        distinct = dict(
-            p.query(
-                "SELECT asset_key, count(DISTINCT data_version) FROM lp_materializations "
-                "WHERE kind = 'built' GROUP BY asset_key"
-            )
+        rows = p.query(
+            "SELECT asset_key, count(DISTINCT data_version) FROM lp_materializations "
+            "WHERE kind = 'built' GROUP BY asset_key"
         )
+        distinct = {str(key): int(str(n)) for key, n in rows}
         plan = json.loads(p.run("plan", "-m", "pipeline.py", "--json", PYTHONHASHSEED="5").stdout)
     stale = _stale(plan)
     outcome = (
@@ -524,12 +532,9 @@ def versions(workdir: Path, backends: list[str], kills: int) -> Row:
     )
 
 
-def _stale(plan: object) -> int:
-    """Assets a ``plan --json`` document calls anything but fresh."""
-    entries = plan.get("assets", plan) if isinstance(plan, dict) else plan
-    if isinstance(entries, dict):
-        entries = list(entries.values())
-    return sum(1 for e in entries if str(e.get("status", "")).lower() != "fresh")
+def _stale(plan: Any) -> int:
+    """Assets a ``plan --json`` document does not call fresh."""
+    return sum(1 for entry in plan["assets"] if entry["status"] != "FRESH")
 
 
 # -- 5. captured output ------------------------------------------------------------------------
@@ -571,7 +576,9 @@ def output(workdir: Path, backends: list[str], kills: int) -> Row:
                 except json.JSONDecodeError:
                     pass
                 logs = p.run("logs", "loud", "-m", "pipeline.py").stdout
-                shown.append(sum(f"LOUD-{w}" in logs for w in ("print-stdout", "print-stderr", "fd1", "fd2", "subprocess")))
+                shown.append(
+                    sum(f"LOUD-{w}" in logs for w in ("print-stdout", "print-stderr", "fd1", "fd2", "subprocess"))
+                )
                 trials += 1
     return Row(
         "5. assets that print",
@@ -704,7 +711,9 @@ def _built(url: str) -> int:
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            return int(conn.execute(sa.text("SELECT count(*) FROM lp_materializations WHERE kind = 'built'")).scalar() or 0)
+            return int(
+                conn.execute(sa.text("SELECT count(*) FROM lp_materializations WHERE kind = 'built'")).scalar() or 0
+            )
     except sa.exc.OperationalError:
         return 0
     finally:
