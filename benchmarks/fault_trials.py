@@ -35,6 +35,9 @@ from typing import Any
 import sqlalchemy as sa
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))  # the user pipelines the tests share
+from sample_pipelines import HUNG, ORPHANS, TWO_ASSETS  # noqa: E402
+
 PG_ADMIN_URL = os.environ.get("LAKEPLAN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SECRETS = {
     "database password": "PLANTED-db-pass-5e1f",
@@ -299,30 +302,6 @@ def _output(result: subprocess.CompletedProcess[str]) -> str:
 
 # -- 2. orphan workers -------------------------------------------------------------------------
 
-ORPHANS_PIPELINE = """
-import os
-import time
-from pathlib import Path
-
-from assets_core import asset
-
-
-def _hang(name: str) -> int:
-    (Path(os.environ["PIDS"]) / f"{name}.pid").write_text(str(os.getpid()))
-    time.sleep(120)
-    return 1
-
-
-@asset
-def left() -> int:
-    return _hang("left")
-
-
-@asset
-def right() -> int:
-    return _hang("right")
-"""
-
 
 def orphans(workdir: Path, backends: list[str], kills: int) -> Row:
     per_backend: list[str] = []
@@ -331,7 +310,7 @@ def orphans(workdir: Path, backends: list[str], kills: int) -> Row:
         alive_at_5, connections_before, connections_at_5, gone_after = [], [], [], []
         for i in range(kills):
             app = f"lp_fault_{uuid.uuid4().hex[:8]}"
-            with project(workdir, backend, ORPHANS_PIPELINE, application_name=app) as p:
+            with project(workdir, backend, ORPHANS, application_name=app) as p:
                 pids = p.root / "pids"
                 pids.mkdir()
                 parent = p.start("materialize", "-m", "pipeline.py", "-w", "2", PIDS=str(pids))
@@ -393,47 +372,19 @@ def _connections(application_name: str) -> int:
 
 # -- 3. timeouts -------------------------------------------------------------------------------
 
-HUNG_PIPELINE = """
-import os
-import time
-from pathlib import Path
-
-from assets_core import asset
-
-
-@asset(timeout="2s")
-def hung() -> int:
-    if os.environ.get("HANG") == "1":
-        Path(os.environ["MARKER"]).write_text("in")
-        time.sleep(600)
-    return 1
-
-
-@asset
-def independent() -> int:
-    return 2
-
-
-@asset
-def after(hung: int) -> int:
-    return hung + 1
-"""
-
 
 def timeouts(workdir: Path, backends: list[str], kills: int) -> Row:
     figures, failures, second_waits, ok = [], [], [], True
     trials = 0
     for backend in backends:
         for workers in ("1", "2"):
-            with project(workdir, backend, HUNG_PIPELINE) as p:
-                marker = p.root / "inside"
-                first = p.start(
-                    "materialize", "-m", "pipeline.py", "-w", workers, "--json", HANG="1", MARKER=str(marker)
-                )
+            with project(workdir, backend, HUNG.format(timeout="2s", retries=0)) as p:
+                marker = p.root / "attempts"  # written by the asset as it starts, before it sleeps
+                first = p.start("materialize", "-m", "pipeline.py", "-w", workers, "--json")
                 try:
                     wait_for(marker.exists, 90, "the hung asset to start")
                     entered = time.monotonic()
-                    second = p.start("materialize", "-m", "pipeline.py", "--select", "hung", "--json")
+                    second = p.start("materialize", "-m", "pipeline.py", "--select", "hung", "--json", HANG="no")
                     out, err = first.communicate(timeout=120)
                     failed_after = time.monotonic() - entered
                     out2, _ = second.communicate(timeout=120)
@@ -592,20 +543,6 @@ def output(workdir: Path, backends: list[str], kills: int) -> Row:
 
 
 # -- 6, 7. store integrity ---------------------------------------------------------------------
-
-TWO_ASSETS = """
-from assets_core import asset
-
-
-@asset
-def a() -> int:
-    return 1
-
-
-@asset
-def b(a: int) -> int:
-    return a + 1
-"""
 
 
 def newer_schema(workdir: Path, backends: list[str], kills: int) -> Row:

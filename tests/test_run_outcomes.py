@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from conftest import PG_ADMIN_URL, Project
+from sample_pipelines import ORPHANS
 
 from assets_core.executor import run
 from assets_core.metadata_store import MetadataStore
@@ -376,33 +377,6 @@ def test_declared_metadata_is_shown_by_assets_and_history(sqlite_project: Projec
     assert history.splitlines()[0] == "orders: declared metadata owner=data-team sla_hours=6"
     data = json.loads(sqlite_project.cli("history", "-m", module, "orders", "--json", check=True).stdout)
     assert data["declared_metadata"] == {"owner": "data-team", "sla_hours": 6}
-
-
-ORPHANS = """
-import os
-import time
-from pathlib import Path
-
-from assets_core import asset
-
-HERE = Path(os.environ["PIDS"])
-
-
-def _hang(name: str) -> int:
-    (HERE / f"{name}.pid").write_text(str(os.getpid()))
-    time.sleep(120)
-    return 1
-
-
-@asset
-def left() -> int:
-    return _hang("left")
-
-
-@asset
-def right() -> int:
-    return _hang("right")
-"""
 
 
 @pytest.mark.slow
