@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .masking import mask_text
+
 _OWN_PACKAGES = tuple(str(Path(__file__).resolve().parent.parent / p) + "/" for p in ("assets_core", "io_managers"))
 MAX_TRACEBACK_CHARS = 50_000  # a deep recursion's traceback is kept by its innermost (most telling) end
 
@@ -44,7 +46,8 @@ def first_line(exc: BaseException) -> str:
 
 
 def describe(exc: BaseException, is_user_file: Callable[[str], bool], root: Path, reason: str | None = None) -> Failure:
-    """The failure ``exc`` stands for; ``reason`` replaces its ``Type: message`` line (e.g. for Ctrl-C)."""
+    """The failure ``exc`` stands for; ``reason`` replaces its ``Type: message`` line (e.g. for Ctrl-C).
+    URLs quoted in the message or traceback are masked: both are shown, recorded and rendered in views."""
     report = traceback.TracebackException.from_exception(exc)
     _trim(report)
     frames = [f for f in report.stack if is_user_file(f.filename)]
@@ -52,7 +55,7 @@ def describe(exc: BaseException, is_user_file: Callable[[str], bool], root: Path
     text = "".join(report.format())
     if len(text) > MAX_TRACEBACK_CHARS:
         text = "... (start of traceback cut)\n" + text[-MAX_TRACEBACK_CHARS:]
-    return Failure(reason or first_line(exc), where, text)
+    return Failure(mask_text(reason or first_line(exc)), where, mask_text(text))
 
 
 def _trim(report: traceback.TracebackException) -> None:

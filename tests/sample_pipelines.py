@@ -185,3 +185,31 @@ def model(rolling: dict[str, pd.DataFrame]) -> dict:
     return {day: int(frame["n"].iloc[0]) for day, frame in rolling.items()}
 """
 PARTITIONED_DAYS = ("2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04", "2026-01-05")
+
+# Two assets that write their process id to $PIDS/<name>.pid and sleep 120 s: both run at once with
+# ``--workers 2``, to kill their parent under them.
+ORPHANS = """
+import os
+import time
+from pathlib import Path
+
+from assets_core import asset
+
+HERE = Path(os.environ["PIDS"])
+
+
+def _hang(name: str) -> int:
+    (HERE / f"{name}.pid").write_text(str(os.getpid()))
+    time.sleep(120)
+    return 1
+
+
+@asset
+def left() -> int:
+    return _hang("left")
+
+
+@asset
+def right() -> int:
+    return _hang("right")
+"""

@@ -69,6 +69,18 @@ def test_one_line_even_for_multi_line_or_broken_messages() -> None:
     assert first_line(Broken()) == "Broken: <exception str() failed>"
 
 
+def test_a_url_quoted_by_the_users_error_is_masked_in_the_message_and_traceback(tmp_path: Path) -> None:
+    """The message and traceback are shown, recorded and rendered: a password in a quoted URL never is."""
+    url = "postgresql://etl:PW-in-userinfo@db/x?sslpassword=PW-in-query"
+    try:
+        raise ConnectionError(f"cannot reach {url}")
+    except ConnectionError as exc:
+        failure = describe(exc, lambda f: True, tmp_path)
+    assert failure.message.startswith("ConnectionError: cannot reach postgresql://etl:***@db/x?sslpassword=***")
+    assert failure.traceback and "etl:***@db" in failure.traceback
+    assert "PW-in" not in failure.message + failure.traceback
+
+
 def test_which_return_annotations_admit_none() -> None:
     from typing import Annotated, Any, Literal, Optional, TypeVar, Union
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import Project
+from conftest import PG_ADMIN_URL, Project
+from sample_pipelines import ORPHANS
 
 from assets_core.executor import run
 from assets_core.metadata_store import MetadataStore
@@ -378,44 +379,22 @@ def test_declared_metadata_is_shown_by_assets_and_history(sqlite_project: Projec
     assert data["declared_metadata"] == {"owner": "data-team", "sla_hours": 6}
 
 
-ORPHANS = """
-import os
-import time
-from pathlib import Path
-
-from assets_core import asset
-
-HERE = Path(os.environ["PIDS"])
-
-
-def _hang(name: str) -> int:
-    (HERE / f"{name}.pid").write_text(str(os.getpid()))
-    time.sleep(120)
-    return 1
-
-
-@asset
-def left() -> int:
-    return _hang("left")
-
-
-@asset
-def right() -> int:
-    return _hang("right")
-"""
-
-
 @pytest.mark.slow
-def test_workers_die_with_their_parent(sqlite_project: Project, tmp_path: Path) -> None:
+def test_workers_die_with_their_parent(project: Project, tmp_path: Path) -> None:
     """Before: after kill -9 of 'materialize --workers 2', both workers ran on (>= 60 s), each holding a store
-    connection. Now each notices within a second or two and exits; the next run takes their claims over."""
-    sqlite_project.write("pipeline", ORPHANS)
+    connection (idle PostgreSQL sessions). Now each notices within a second or two and exits, its sessions
+    close; the next run takes their claims over."""
+    application = f"lp_orphans_{os.getpid()}_{time.monotonic_ns()}"
+    if project.database_url.startswith("postgresql"):  # tag the run's sessions to count them in pg_stat_activity
+        url = sa.make_url(project.database_url).update_query_dict({"application_name": application})
+        project.database_url = url.render_as_string(hide_password=False)
+    project.write("pipeline", ORPHANS)
     pids = tmp_path / "pids"
     pids.mkdir()
-    env = {**sqlite_project.env(), "PIDS": str(pids)}
+    env = {**project.env(), "PIDS": str(pids)}
     parent = subprocess.Popen(
-        [sys.executable, "-m", "assets_core", "materialize", "-m", sqlite_project.module(), "-w", "2"],
-        cwd=sqlite_project.root,
+        [sys.executable, "-m", "assets_core", "materialize", "-m", project.module(), "-w", "2"],
+        cwd=project.root,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -425,6 +404,7 @@ def test_workers_die_with_their_parent(sqlite_project: Project, tmp_path: Path) 
         assert parent.poll() is None and time.monotonic() < deadline, "the workers did not start"
         time.sleep(0.05)
     workers = [int(p.read_text()) for p in pids.glob("*.pid")]
+    sessions_before = _sessions(application) if project.database_url.startswith("postgresql") else None
     parent.kill()
     parent.wait(timeout=10)
     deadline = time.monotonic() + 10
@@ -435,6 +415,23 @@ def test_workers_die_with_their_parent(sqlite_project: Project, tmp_path: Path) 
     for pid in alive:  # leave no orphan behind when the check fails
         os.kill(pid, signal.SIGKILL)
     assert not alive, f"workers {sorted(alive)} outlived their parent by 10 s"
+    if sessions_before is not None:
+        assert sessions_before >= 2, "the run's sessions were not found: the check below could not fail"
+        deadline = time.monotonic() + 5
+        while _sessions(application) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _sessions(application) == 0, "PostgreSQL sessions outlived the killed run by 5 s"
+
+
+def _sessions(application: str) -> int:
+    """PostgreSQL sessions open under ``application`` (pg_stat_activity.application_name)."""
+    engine = sa.create_engine(PG_ADMIN_URL)
+    try:
+        with engine.connect() as conn:
+            query = sa.text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :a")
+            return int(conn.execute(query, {"a": application}).scalar_one())
+    finally:
+        engine.dispose()
 
 
 def _running(pid: int) -> bool:

@@ -68,7 +68,8 @@ def score(model: Model) -> float:
 
 @asset
 def broken(table: pd.DataFrame) -> int:
-    raise ValueError("this asset always fails")
+    # The user's own error quotes the store URL (as client libraries quote theirs): masked wherever shown.
+    raise ValueError(f"this asset always fails: cannot reach {os.environ['LAKEPLAN_DATABASE_URL']}")
 """
 
 

@@ -7,6 +7,7 @@ truncated or replaced on disk, the database file copied without its ``-wal`` aft
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import subprocess
@@ -128,3 +129,27 @@ def test_a_run_leaves_every_record_in_the_database_file(sqlite_project: Project,
         built = conn.execute("SELECT count(*) FROM lp_materializations WHERE kind = 'built'").fetchone()
     conn.close()
     assert runs == [("success",), ("success",)] and built == (4,)
+
+
+def test_plan_verify_finds_a_corrupted_output_nothing_has_read(sqlite_project: Project) -> None:
+    """A flipped bit in a stored output: plain ``plan`` only checks that the file exists, so it plans fresh;
+    ``plan --verify`` re-hashes it, moves it to ``.quarantine/`` and plans it MISSING; the next run rebuilds
+    exactly that asset (same bytes, same version, so its downstream stays fresh)."""
+    sqlite_project.write("pipeline", TWO_ASSETS)
+    sqlite_project.cli("materialize", "-m", sqlite_project.module(), check=True)
+    storage = sqlite_project.root / ".lakeplan" / "storage"
+    (output,) = (storage / "a").iterdir()
+    data = bytearray(output.read_bytes())
+    data[0] ^= 1
+    output.write_bytes(bytes(data))
+
+    def statuses(*flags: str) -> dict[str, str]:
+        shown = json.loads(sqlite_project.cli("plan", "-m", sqlite_project.module(), "--json", *flags).stdout)
+        return {entry["key"]: entry["status"] for entry in shown["assets"]}
+
+    assert statuses() == {"a": "FRESH", "b": "FRESH"}
+    assert statuses("--verify") == {"a": "STALE", "b": "STALE"}
+    assert not output.exists() and len(list((storage / ".quarantine").iterdir())) == 1
+    rebuilt = sqlite_project.cli("materialize", "-m", sqlite_project.module(), "--json", check=True)
+    assert json.loads(rebuilt.stdout)["counts"]["built"] == 1
+    assert output.read_bytes() != bytes(data) and statuses() == {"a": "FRESH", "b": "FRESH"}
