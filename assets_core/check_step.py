@@ -18,12 +18,10 @@ from typing import Any
 
 from .check_status import blocks, verdict_text
 from .checks import AssetCheck, CheckResult
-from .code_version import user_file_predicate
 from .definitions import AssetDef
 from .errors import StoreError
-from .failures import describe
 from .records import CheckRecord, Head, Materialization
-from .step import Outcome, StepResult, timeout_of
+from .step import Outcome, StepResult, failure_in, timeout_of
 from .step_log import Captured, captured
 from .timeouts import StepTimedOut, TimeLimit
 from .values import read_output
@@ -109,10 +107,7 @@ def _run(
         timed_out = isinstance(exc, StepTimedOut)
         if timed_out:
             clock.stop()  # one that landed while the block was stopping the clock left it armed
-        own = check.fn.__code__.co_filename
-        in_project = user_file_predicate(ws.settings.project_root)
-        reason = clock.message if timed_out else None
-        error = describe(exc, lambda f: f == own or in_project(f), ws.settings.project_root, reason).message
+        error = failure_in(ws, check.fn, exc, clock.message if timed_out else None).message
     return CheckRecord(
         asset_key=check.asset_key,
         check_name=check.name,

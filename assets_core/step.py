@@ -86,11 +86,16 @@ class StepInterrupted(KeyboardInterrupt):
         self.result = result
 
 
-def _failure(ws: Workspace, asset: AssetDef, exc: BaseException, reason: str | None = None) -> Failure:
-    """``exc`` described at the innermost frame of the user's code (the asset's own file at least)."""
-    own = asset.fn.__code__.co_filename
+def failure_in(ws: Workspace, fn: Callable[..., Any], exc: BaseException, reason: str | None = None) -> Failure:
+    """``exc`` raised by the user's ``fn`` (an asset or a check), described at the innermost frame of the
+    user's code (``fn``'s own file at least)."""
+    own = fn.__code__.co_filename
     in_project = user_file_predicate(ws.settings.project_root)
     return describe(exc, lambda f: f == own or in_project(f), ws.settings.project_root, reason)
+
+
+def _failure(ws: Workspace, asset: AssetDef, exc: BaseException, reason: str | None = None) -> Failure:
+    return failure_in(ws, asset.fn, exc, reason)
 
 
 def _exit_reason(exc: SystemExit) -> str:
