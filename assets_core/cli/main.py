@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "argo_compiler.cli",
     "assets_core.cli.audit_commands",
     "assets_core.cli.check_commands",
+    "assets_core.cli.ui_commands",
     "io_managers.lakefs_sync",
     "io_managers.lakefs_gc",
 )

@@ -1,0 +1,71 @@
+"""The web server behind ``lakeplan ui``: one Starlette app serving the pages in ``static/`` and the JSON
+API under ``/api/``; read-only unless started with ``--allow-launch``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..config import Settings
+from ..errors import LakeplanError
+from ..masking import mask_text
+from ..workspace import Workspace
+
+STATIC = Path(__file__).parent / "static"
+
+
+@dataclass(frozen=True)
+class UiContext:
+    """What every endpoint shares: the project to load and whether it may start runs."""
+
+    target: str | None
+    allow_launch: bool = False
+    settings: Settings | None = None  # None: found from the target, as the CLI does
+
+    def workspace(self) -> Workspace:
+        """The project, opened read-only."""
+        return Workspace.load(self.target, self.settings, read_only=True)
+
+
+Endpoint = Callable[[UiContext, Request], Any]
+
+
+def json_route(path: str, ctx: UiContext, endpoint: Endpoint, methods: tuple[str, ...] = ("GET",)) -> Route:
+    """An API route returning ``endpoint``'s value as JSON; a user-facing error becomes ``{"error": ...}``
+    with status 503, its message masked like the CLI's."""
+
+    def handle(request: Request) -> Response:  # sync: Starlette runs it in a worker thread
+        try:
+            return JSONResponse(endpoint(ctx, request))
+        except LakeplanError as exc:
+            return JSONResponse({"error": mask_text(str(exc))}, status_code=503)
+
+    return Route(path, handle, methods=list(methods))
+
+
+def create_app(target: str | None, *, allow_launch: bool = False, settings: Settings | None = None) -> Starlette:
+    """The UI for the project ``target`` names (as ``-m`` does)."""
+    from . import graph_api
+
+    ctx = UiContext(target, allow_launch, settings)
+    routes: list[BaseRoute] = [
+        Route("/", lambda request: FileResponse(STATIC / "index.html")),
+        *graph_api.routes(ctx),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    return Starlette(routes=routes)
+
+
+def serve(target: str | None, host: str, port: int, allow_launch: bool) -> None:
+    """Run the UI until interrupted."""
+    import uvicorn
+
+    uvicorn.run(create_app(target, allow_launch=allow_launch), host=host, port=port, log_level="warning")
