@@ -8,10 +8,13 @@ its recipe: while both are unchanged the recorded result stands (a check that ra
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from .checks import AssetCheck
 from .hashing import short
+from .partition_summary import runs
 from .planner import CauseKind, PendingChecks, StaleCause
 from .records import CheckRecord
 from .timeouts import TIMED_OUT
@@ -110,3 +113,69 @@ def summary_text(results: Sequence[Mapping[str, object]]) -> str:
     parts = [f"failed: {', '.join(failed)}"] if failed else []
     parts += [f"to run: {', '.join(owed)}"] if owed else []
     return "; ".join(parts)
+
+
+
+@dataclass(frozen=True, slots=True)
+class AcrossPartitions:
+    """One check of a partitioned asset over the partitions that have a current version: how many passed,
+    failed, and still have to run (never run, raised, or run by older check code); the failed as ranges."""
+
+    check: str
+    blocking: bool
+    partitions: int
+    passed: int
+    failed: int
+    to_run: int
+    failed_ranges: tuple[str, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "check": self.check,
+            "blocking": self.blocking,
+            "partitions": self.partitions,
+            "passed": self.passed,
+            "failed": self.failed,
+            "to_run": self.to_run,
+            "failed_ranges": list(self.failed_ranges),
+        }
+
+    @property
+    def text(self) -> str:
+        """For a table cell: ``13/14 passed, 1 failed (2026-01-05)``."""
+        where = ", ".join(self.failed_ranges[:4])
+        where += f", ... ({len(self.failed_ranges)} ranges)" if len(self.failed_ranges) > 4 else ""
+        parts = [f"{self.passed}/{self.partitions} passed"]
+        parts += [f"{self.failed} failed ({where})"] if self.failed else []
+        parts += [f"{self.to_run} to run"] if self.to_run else []
+        return ", ".join(parts)
+
+
+def across_partitions(
+    checks: Sequence[AssetCheck],
+    results: Mapping[str, Sequence[Mapping[str, object]]],
+    order: Mapping[str, int],
+) -> list[AcrossPartitions]:
+    """Each check of a partitioned asset summed over its partitions; ``results``: ``latest_results`` by
+    partition key, ``order``: each partition key's position."""
+    summary = []
+    for check in checks:
+        states: dict[str, str] = {}
+        for partition, shown in results.items():
+            result = next(r for r in shown if r["check"] == check.name)
+            owed = result["passed"] is None or not result["current"] or result["error"] is not None
+            states[partition] = "to_run" if owed else "passed" if result["passed"] else "failed"
+        counted = Counter(states.values())
+        failed = [p for p, state in states.items() if state == "failed"]
+        summary.append(
+            AcrossPartitions(
+                check.name,
+                check.blocking,
+                len(states),
+                counted["passed"],
+                counted["failed"],
+                counted["to_run"],
+                runs(failed, order),
+            )
+        )
+    return summary

@@ -55,8 +55,9 @@ class Checked:
 def run_checks(
     ws: Workspace, key: str, run_id: str, data_version: str, load: Load, clock: TimeLimit, rerun: bool = False
 ) -> Checked:
-    """Run (or reuse) the checks of asset ``key`` on its output ``data_version``, each under ``clock``."""
-    checks = ws.graph.checks.get(key, ())
+    """Run (or reuse) the checks of planned ``key`` (an asset, or one partition of it) on its output
+    ``data_version``, each under ``clock``; the results are recorded under ``key``."""
+    checks = ws.checks_of(key)
     versions = ws.check_versions(key)
     recorded = {} if rerun else _reusable(ws.store.check_results({key: data_version}).get(key, ()))
     values: dict[str | None, Any] = {}
@@ -68,7 +69,7 @@ def run_checks(
             results.append(replace(earlier, run_id=run_id, blocking=check.blocking, id=None, materialization_id=None))
             continue
         ran += 1
-        results.append(_run(ws, check, versions[check.name], run_id, load, values, clock))
+        results.append(_run(ws, key, check, versions[check.name], run_id, load, values, clock))
     return Checked(tuple(results), ran)
 
 
@@ -79,6 +80,7 @@ def _reusable(recorded: Sequence[CheckRecord]) -> dict[tuple[str, str], CheckRec
 
 def _run(
     ws: Workspace,
+    key: str,
     check: AssetCheck,
     version: str,
     run_id: str,
@@ -109,7 +111,7 @@ def _run(
             clock.stop()  # one that landed while the block was stopping the clock left it armed
         error = failure_in(ws, check.fn, exc, clock.message if timed_out else None).message
     return CheckRecord(
-        asset_key=check.asset_key,
+        asset_key=key,
         check_name=check.name,
         run_id=run_id,
         code_version=version,
@@ -134,7 +136,7 @@ def check_output(
 ) -> Checked | None:
     """The asset's checks on an output (run, or reused while the output and check code are unchanged), with
     what they printed; None when it declares none."""
-    if data_version is None or location is None or not ws.graph.checks.get(asset.key):
+    if data_version is None or location is None or not ws.checks_of(asset.key):
         return None
     load = functools.partial(read_output, ws, asset, location, data_version)
     output = Captured()
@@ -188,11 +190,11 @@ def check_current(
     )
 
 
-def check(ws: Workspace, key: str, run_id: str) -> StepResult:
-    """Run every check of asset ``key`` again on its current version (``lakeplan check``), whatever is recorded."""
+def check(ws: Workspace, key: str, run_id: str, head: Head | None) -> StepResult:
+    """Run every check of planned ``key`` (an asset or one partition) again on its current version ``head``
+    (``lakeplan check``), whatever is recorded."""
     started = time.time()
-    head = ws.observe([key]).heads.get(key)  # the current version as published (with lakeFS: the target branch)
     if head is None:
         return StepResult(key, Outcome.FAILED, message=f"{key!r} was never materialized; materialize it first")
     with TimeLimit(timeout_of(ws, key), lambda _deadline: None) as clock:  # no claim to bound: none is taken
-        return check_current(ws, ws.graph.asset(key), head, run_id, started, clock, rerun=True)
+        return check_current(ws, ws.asset(key), head, run_id, started, clock, rerun=True)

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING
 
 from .bulk import collector_paused
 from .check_status import pending_checks
+from .checks import AssetCheck
 from .code_version import CodeVersion, CodeVersioner, user_file_predicate
 from .config import Settings, load_settings, project_root_of
 from .definitions import AssetDef, SourceAsset, is_builtin_io_manager
-from .errors import ConfigError, DefinitionError
+from .errors import ConfigError
 from .graph import AssetGraph
 from .hashing import structured_hash
 from .io_manager import IOManager, parse_external
@@ -95,7 +96,6 @@ class Workspace:
         if located:
             settings = _settings_of_module(loaded.module, settings)
         graph = AssetGraph.build(loaded.nodes, loaded.checks)
-        _refuse_checks_on_partitions(graph)
         resources = {r.name: r for r in loaded.resources}
         ws = cls(
             settings, target, graph, loaded.schedules, read_only, notify, resources, now or dt.datetime.now(dt.UTC)
@@ -211,9 +211,13 @@ class Workspace:
             )
         return self.io_manager(name), where
 
+    def checks_of(self, key: str) -> tuple[AssetCheck, ...]:
+        """The checks of planned ``key``: its asset's (each partition of an asset is checked on its own)."""
+        return self.graph.checks.get(self.instance(key).asset, ()) if self.graph.checks else ()
+
     def check_versions(self, key: str) -> dict[str, str]:
-        """The code version of each check of asset ``key``, by check name (versioned like assets)."""
-        return self._check_versions.get(key, {})
+        """The code version of each check of planned ``key``'s asset, by check name (versioned like assets)."""
+        return self._check_versions.get(self.instance(key).asset, {})
 
     @functools.cached_property
     def _check_versions(self) -> dict[str, dict[str, str]]:
@@ -226,12 +230,12 @@ class Workspace:
         """What the checks owe each current version in ``heads`` (only assets with checks; one store read)."""
         if not self.graph.checks:
             return {}
-        versions = {key: head.data_version for key, head in heads.items() if key in self.graph.checks}
+        versions = {key: head.data_version for key, head in heads.items() if self.checks_of(key)}
         if not versions:
             return {}
         recorded = self.store.check_results(versions)
         owed = {
-            key: pending_checks(self.graph.checks[key], self.check_versions(key), recorded.get(key, ()))
+            key: pending_checks(self.checks_of(key), self.check_versions(key), recorded.get(key, ()))
             for key in versions
         }
         return {key: pending for key, pending in owed.items() if pending is not None}
@@ -363,13 +367,3 @@ def _name_origins(result: Plan, origins: Mapping[str, str]) -> Plan:
 
     return Plan(tuple(named(s) if s.causes else s for s in result.statuses))
 
-
-def _refuse_checks_on_partitions(graph: AssetGraph) -> None:
-    """Checks run per asset key and partitions are built per instance key: until a check runs on each
-    partition, refuse rather than let a partitioned asset's checks silently never run."""
-    checked = sorted(k for k in graph.checks if graph.nodes[k].partitions is not None)
-    if checked:
-        raise DefinitionError(
-            f"asset {checked[0]!r} is partitioned and has @asset_check checks, which do not run per partition "
-            "yet; remove the checks or the partitions"
-        )

@@ -21,7 +21,7 @@ from test_html_view import Browser, _click_node, browser, needs_chromium  # noqa
 from test_lakefs_store import LakeFS, lakefs_target  # noqa: F401 - the fixture
 
 from assets_core import partition_key
-from assets_core.errors import DefinitionError, SelectionError
+from assets_core.errors import SelectionError
 from assets_core.executor import RunSummary, planned_work, run
 from assets_core.partition_scope import PartitionRange
 from assets_core.planner import CauseKind
@@ -416,24 +416,102 @@ def test_the_html_view_draws_a_strip_of_partitions(
     assert "Partitions: 3 of 5 stale" in browser.evaluate("document.getElementById('lp-details').innerText")
 
 
-def test_checks_on_a_partitioned_asset_are_refused_in_one_line(sqlite_project: Project) -> None:
-    """Until a check runs on each partition, it must not silently never run."""
-    sqlite_project.write(
-        "pipeline",
-        PARTITIONED
-        + """
+CHECKED = (
+    PARTITIONED
+    + """
 
 from assets_core import CheckResult, asset_check
 
 
-@asset_check(asset="clean")
-def has_rows(clean: pd.DataFrame) -> CheckResult:
-    return CheckResult(passed=len(clean) > 0)
-""",
-    )
-    with pytest.raises(DefinitionError) as raised:
-        sqlite_project.workspace()
-    assert str(raised.value) == (
-        "asset 'clean' is partitioned and has @asset_check checks, which do not run per partition yet; "
-        "remove the checks or the partitions"
-    )
+@asset_check(asset="clean", blocking=True, code_version="VERSION")
+def small_counts(clean: pd.DataFrame) -> CheckResult:
+    big = int((clean["n"] >= 100).sum())
+    return CheckResult(passed=big == 0, metadata={"big": big, "day": clean["day"].iloc[0]})
+"""
+)
+
+
+def test_a_blocking_check_runs_per_partition_and_stops_only_that_partitions_cone(
+    sqlite_project: Project, lakeplan: Any
+) -> None:
+    """A check on a partitioned asset runs after each partition is built, on that partition's value, and is
+    recorded under the partition's key; a blocking failure keeps that partition (and only what reads it)
+    from being built, while the other days go on."""
+    partitioned(sqlite_project)
+    sqlite_project.write("pipeline", CHECKED.replace("VERSION", "1"))
+    write_events(sqlite_project, "2026-01-03", [500, 1])
+    ws = sqlite_project.workspace()
+    summary = materialize(ws)
+    outcomes = {x.key: x.outcome for x in summary.results}
+    assert outcomes[c("2026-01-03")] is Outcome.FAILED
+    assert "blocking check 'small_counts' failed (big=1 day=\"2026-01-03\")" in next(x.message for x in summary.results if x.outcome is Outcome.FAILED)
+    skipped = {k for k, o in outcomes.items() if o is Outcome.SKIPPED}
+    assert skipped == {r("2026-01-03"), r("2026-01-04"), r("2026-01-05"), "model"}  # the window of 3 reads day 3
+    built = {k for k, o in outcomes.items() if o is Outcome.BUILT}
+    assert built == {*(c(d) for d in PARTITIONED_DAYS if d != "2026-01-03"), r("2026-01-01"), r("2026-01-02")}
+    assert c("2026-01-03") not in ws.store.heads([c("2026-01-03")])
+
+    heads = ws.store.heads([c(d) for d in PARTITIONED_DAYS])
+    recorded = ws.store.check_results({k: h.data_version for k, h in heads.items()})
+    assert {k: [(x.check_name, x.passed, x.metadata["day"]) for x in v] for k, v in recorded.items()} == {
+        c(d): [("small_counts", True, d)] for d in PARTITIONED_DAYS if d != "2026-01-03"
+    }
+
+    code, shown, _ = lakeplan("plan")
+    assert code == 0
+    (row,) = [line for line in shown.splitlines() if line.startswith("clean ")]
+    assert "small_counts 4/4 passed" in row  # the partitions that have a current version
+    code, out, _ = lakeplan("check", "clean")
+    assert code == 0 and "clean: 4 partitions checked, 0 failed" in out and "small_counts  yes       4/4 passed" in out
+
+    write_events(sqlite_project, "2026-01-03", [3, 1])
+    again = materialize(sqlite_project.workspace())
+    assert not again.failed and {x.key for x in again.results if x.outcome is Outcome.BUILT} == {
+        c("2026-01-03"),
+        r("2026-01-03"),
+        r("2026-01-04"),
+        r("2026-01-05"),
+        "model",
+    }
+    code, shown, _ = lakeplan("plan", "--json")
+    (clean,) = [a for a in json.loads(shown)["summary"] if a["asset"] == "clean"]
+    assert clean["checks"] == [
+        {
+            "check": "small_counts",
+            "blocking": True,
+            "partitions": 5,
+            "passed": 5,
+            "failed": 0,
+            "to_run": 0,
+            "failed_ranges": [],
+        }
+    ]
+    per_partition = [a for a in json.loads(shown)["assets"] if a["asset"] == "clean"]
+    assert [(a["partition"], a["checks"][0]["passed"], a["checks"][0]["current"]) for a in per_partition] == [
+        (d, True, True) for d in PARTITIONED_DAYS
+    ]
+
+
+def test_a_changed_check_re_checks_each_partition_without_rebuilding(sqlite_project: Project, lakeplan: Any) -> None:
+    partitioned(sqlite_project)
+    sqlite_project.write("pipeline", CHECKED.replace("VERSION", "1"))
+    assert not materialize(sqlite_project.workspace()).failed
+    sqlite_project.write("pipeline", CHECKED.replace("VERSION", "2"))
+    ws = sqlite_project.workspace()
+    stale = ws.plan().stale
+    assert {s.key for s in stale if s.checks_only} == {c(d) for d in PARTITIONED_DAYS}  # a blocking check is owed:
+    assert len(stale) == 11  # what reads them waits, as for an unpartitioned asset
+    code, shown, _ = lakeplan("plan")
+    (row,) = [line for line in shown.splitlines() if line.startswith("clean ")]
+    assert "small_counts 0/5 passed, 5 to run" in row and "CHECK: check 'small_counts' changed: 1 -> 2 (5)" in row
+    again = materialize(ws)
+    outcomes = [x.outcome for x in again.results]
+    assert outcomes.count(Outcome.CHECKED) == 5 and outcomes.count(Outcome.FRESH) == 6  # nothing rebuilt
+    assert not sqlite_project.workspace().plan().stale
+
+    code, out, _ = lakeplan("check", "clean", "--partition", "2026-01-02")
+    assert code == 0 and "clean: 1 partitions checked" in out
+    code, out, _ = lakeplan("check", "clean", "--json")
+    data = json.loads(out)
+    assert code == 0 and [p["partition"] for p in data["partitions"]] == list(PARTITIONED_DAYS)
+    assert {x["asset"] for x in data["checks"]} == {c(d) for d in PARTITIONED_DAYS}

@@ -319,12 +319,28 @@ def check_results(ws: Any, statuses: list[Any]) -> dict[str, list[dict[str, Any]
     """The newest result of each check on each shown asset's current version (assets with checks only)."""
     from ..check_status import latest_results
 
-    versions = {s.key: s.data_version for s in statuses if s.key in ws.graph.checks and s.data_version}
+    checked = [s for s in statuses if ws.checks_of(s.key)]
+    versions = {s.key: s.data_version for s in checked if s.data_version}
     recorded = ws.store.check_results(versions) if versions else {}
     return {
-        s.key: latest_results(ws.graph.checks[s.key], ws.check_versions(s.key), recorded.get(s.key, ()))
-        for s in statuses
-        if s.key in ws.graph.checks
+        s.key: latest_results(ws.checks_of(s.key), ws.check_versions(s.key), recorded.get(s.key, ()))
+        for s in checked
+    }
+
+
+def partition_checks(ws: Any, statuses: list[Any], results: dict[str, list[dict[str, Any]]]) -> dict[str, list[Any]]:
+    """Per partitioned asset with checks: each check summed over its partitions that have a current version
+    (``results``: ``check_results`` of the partitions' statuses)."""
+    from ..check_status import across_partitions
+
+    by_asset: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for s in statuses:
+        where = ws.instance(s.key)
+        if where.partition is not None and s.data_version and s.key in results:
+            by_asset.setdefault(where.asset, {})[where.partition] = results[s.key]
+    return {
+        asset: across_partitions(ws.graph.checks[asset], found, ws.partition_order(asset))
+        for asset, found in by_asset.items()
     }
 
 
@@ -335,13 +351,23 @@ def print_partitioned_plan(ws: Any, result: Any, only_stale: bool, as_json: bool
 
     summaries = summarise(result.statuses, ws.instance, ws.partition_order)
     statuses = [s for s in result.statuses if s.stale or not only_stale]
+    checks = check_results(ws, list(result.statuses))
+    across = partition_checks(ws, list(result.statuses), checks)
     if as_json:
         data = result.to_json()
         data["assets"] = [
-            {**s.to_json(), "asset": ws.instance(s.key).asset, "partition": ws.instance(s.key).partition}
+            {
+                **s.to_json(),
+                "asset": ws.instance(s.key).asset,
+                "partition": ws.instance(s.key).partition,
+                **({"checks": checks[s.key]} if s.key in checks else {}),
+            }
             for s in statuses
         ]
-        data["summary"] = [s.to_json() for s in summaries]
+        data["summary"] = [
+            {**s.to_json(), **({"checks": [c.to_json() for c in across[s.asset]]} if s.asset in across else {})}
+            for s in summaries
+        ]
         dump_json(data)
         return 0
     rows = []
@@ -357,9 +383,10 @@ def print_partitioned_plan(ws: Any, result: Any, only_stale: bool, as_json: bool
         causes = causes or [""]
         if summary.waiting:
             causes.append(f"WAITING: {summary.waiting} on stale upstreams outside the selection")
-        rows.append([summary.asset, label, count, where or "-", causes[0]])
-        rows += [["", "", "", "", cause] for cause in causes[1:]]
-    table(["ASSET", "STATUS", "PARTITIONS", "STALE KEYS", "WHY"], rows)
+        shown = [_checks_cell(summary.asset, checks, across)] if checks else []
+        rows.append([summary.asset, label, count, where or "-", *shown, causes[0]])
+        rows += [["", "", "", "", *[""] * len(shown), cause] for cause in causes[1:]]
+    table(["ASSET", "STATUS", "PARTITIONS", "STALE KEYS", *(["CHECKS"] if checks else []), "WHY"], rows)
     counts = result.counts()
     waiting = f" ({counts['waiting']} waiting on stale upstreams outside the selection)" if counts["waiting"] else ""
     print(
@@ -367,6 +394,13 @@ def print_partitioned_plan(ws: Any, result: Any, only_stale: bool, as_json: bool
         f"{counts['fresh']} fresh"
     )
     return 0
+
+
+def _checks_cell(asset: str, checks: dict[str, list[dict[str, Any]]], across: dict[str, list[Any]]) -> str:
+    """A partitioned asset's checks summed over its partitions; an unpartitioned asset's own results."""
+    if asset in across:
+        return "; ".join(f"{c.check} {c.text}" for c in across[asset])
+    return summary_text(checks[asset]) if asset in checks else "-"
 
 
 def explain_code_version(ws: Any, key: str, as_json: bool) -> int:

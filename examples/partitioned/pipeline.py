@@ -7,14 +7,25 @@
     lakeplan materialize -m examples.partitioned.pipeline --from 2026-01-03 --to 2026-01-09 --select clean_events+
 
 Edit one day's file under data/events/ and plan again: only that day's cone is stale (its cleaned events,
-the 7 rolling summaries whose window holds it, and the model).
+the 7 rolling summaries whose window holds it, and the model). The blocking check no_negative_amounts runs
+on each day's cleaned events: lakeplan check -m examples.partitioned.pipeline clean_events
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from assets_core import add_metadata, all_partitions, asset, daily_partitions, partition_key, source_asset, window
+from assets_core import (
+    CheckResult,
+    add_metadata,
+    all_partitions,
+    asset,
+    asset_check,
+    daily_partitions,
+    partition_key,
+    source_asset,
+    window,
+)
 
 days = daily_partitions("2026-01-01", end="2026-01-15", timezone="UTC")  # 14 days, 2026-01-01..2026-01-14
 
@@ -28,6 +39,14 @@ def clean_events(events: pd.DataFrame) -> pd.DataFrame:
     """The day's known events, one row per event id, tagged with the day."""
     known = events[events["kind"].isin(["view", "click", "purchase"])].drop_duplicates("event_id")
     return known.assign(day=partition_key()).sort_values("event_id").reset_index(drop=True)
+
+
+@asset_check(asset="clean_events", blocking=True)
+def no_negative_amounts(clean_events: pd.DataFrame) -> CheckResult:
+    """Runs on each day's cleaned events; a day with a negative amount is not made current, so the rolling
+    summaries that read it (and the model) wait, while every other day goes on."""
+    negative = int((clean_events["amount"] < 0).sum())
+    return CheckResult(passed=negative == 0, metadata={"negative_rows": negative, "rows": len(clean_events)})
 
 
 @asset(partitions=days, partition_mapping={"clean_events": window(7)}, group="features")
