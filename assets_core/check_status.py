@@ -115,7 +115,6 @@ def summary_text(results: Sequence[Mapping[str, object]]) -> str:
     return "; ".join(parts)
 
 
-
 @dataclass(frozen=True, slots=True)
 class AcrossPartitions:
     """One check of a partitioned asset over the partitions that have a current version: how many passed,

@@ -7,7 +7,9 @@ Nothing is fetched at view time: no scripts, styles or fonts from the network.
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
@@ -68,6 +70,49 @@ def asset_details(
     return details
 
 
+STRIP_CELLS = 400  # above this many partitions, a cell stands for a bucket of them and ranges say which is which
+STRIP_RANGES = 12  # runs of partitions in one state named in words; the rest are counted
+_WORST = {"fresh": 0, "stale": 1, "missing": 2}
+
+
+def partition_strip(cells: Sequence[tuple[str, str, str]], limit: int = STRIP_CELLS) -> dict[str, Any]:
+    """What the details panel draws for a partitioned asset's ``cells`` (partition, state, why; in order):
+    up to ``limit`` partitions one cell each; above, at most ``limit`` cells each standing for an equal run
+    of partitions in the worst state among them, with counts per state and the first runs of consecutive
+    partitions that share a state and cause, in words. Its size is bounded whatever the partitions."""
+    counts = Counter(state for _, state, _ in cells)
+    drawn: dict[str, Any] = {
+        "total": len(cells),
+        "stale": len(cells) - counts["fresh"],
+        "counts": dict(counts.most_common()),
+    }
+    if len(cells) <= limit:
+        return {**drawn, "bucket": 1, "cells": [[key, state, f"{key}: {state}"] for key, state, _ in cells]}
+    size = math.ceil(len(cells) / limit)
+    buckets = []
+    for start in range(0, len(cells), size):
+        chunk = cells[start : start + size]
+        states = Counter(state for _, state, _ in chunk)
+        worst = max(states, key=_WORST.__getitem__)
+        label = f"{chunk[0][0]}..{chunk[-1][0]}"
+        buckets.append([label, worst, f"{label}: " + ", ".join(f"{n} {state}" for state, n in states.most_common())])
+    runs: list[list[Any]] = []  # [first, last, state, why, how many]
+    for key, state, why in cells:
+        if runs and runs[-1][2:4] == [state, why]:
+            runs[-1][1] = key
+            runs[-1][4] += 1
+        else:
+            runs.append([key, key, state, why, 1])
+    ranges = [_range_text(*run) for run in runs[:STRIP_RANGES]]
+    return {**drawn, "bucket": size, "cells": buckets, "ranges": ranges, "more_ranges": len(runs) - len(ranges)}
+
+
+def _range_text(first: str, last: str, state: str, why: str, count: int) -> str:
+    """``2026-01-01..2026-03-31 fresh (90)`` or ``2026-04-01 stale: DATA: 'events' changed``."""
+    keys = first if first == last else f"{first}..{last} ({count})"
+    return f"{keys} {state}" + (f": {why}" if why else "")
+
+
 _PROLOGUE = re.compile(r"^.*?(?=<svg\b)", re.DOTALL)
 
 
@@ -90,8 +135,10 @@ body{margin:0;font:13px/1.4 system-ui,Helvetica,Arial,sans-serif;color:#263238;d
 #lp-details{width:420px;overflow:auto;border-left:1px solid #cfd8dc;padding:12px 16px;background:#fafafa}
 #lp-details h2{margin:0 0 4px;font-size:17px;word-break:break-all}
 .lp-badge{display:inline-block;padding:1px 8px;border-radius:9px;border:1px solid}
-table{border-collapse:collapse;margin:4px 0 10px;width:100%}
-td,th{border-bottom:1px solid #eceff1;padding:2px 4px;text-align:left;vertical-align:top;word-break:break-all}
+table{border-collapse:collapse;margin:4px 0 10px;display:block;overflow-x:auto;max-width:100%}
+td,th{border-bottom:1px solid #eceff1;padding:2px 4px;text-align:left;vertical-align:top;white-space:nowrap}
+td:last-child{white-space:normal}
+#lp-materializations td:last-child{min-width:20em}
 code{font-size:12px}
 h3{font-size:13px;margin:12px 0 2px;color:#455a64}
 button.lp-link{border:0;background:none;color:#1565c0;padding:0;cursor:pointer;font:inherit}
@@ -167,15 +214,25 @@ _SCRIPT = """
       panel.appendChild(ul);
     }
     if (d.partitions) {
-      const stale = d.partitions.filter(([, state]) => state !== "fresh").length;
-      panel.appendChild(el("h3", "Partitions: " + stale + " of " + d.partitions.length + " stale"));
+      const p = d.partitions;
+      panel.appendChild(el("h3", "Partitions: " + p.stale + " of " + p.total + " stale"));
+      if (p.bucket > 1) {
+        const counts = Object.entries(p.counts).map(([state, n]) => n + " " + state).join(", ");
+        panel.appendChild(el("p", counts + "; each cell: up to " + p.bucket + " partitions", { id: "lp-strip-note" }));
+      }
       const strip = el("div", null, { id: "lp-strip" });
-      d.partitions.forEach(([key, state]) => {
-        const cell = el("span", null, { title: key + ": " + state });
+      p.cells.forEach(([, state, title]) => {
+        const cell = el("span", null, { title: title });
         [cell.style.background, cell.style.borderColor] = colours[state];
         strip.appendChild(cell);
       });
       panel.appendChild(strip);
+      if (p.ranges) {
+        const ul = el("ul", null, { id: "lp-strip-ranges" });
+        p.ranges.forEach((r) => ul.appendChild(el("li", r)));
+        if (p.more_ranges) ul.appendChild(el("li", "... and " + p.more_ranges + " more ranges"));
+        panel.appendChild(ul);
+      }
     }
     panel.appendChild(table(["", ""], [
       ["code version", el("code", d.code_version || "-", { id: "lp-code-version" })],
@@ -199,19 +256,22 @@ _SCRIPT = """
       panel.appendChild(el("h3", "Checks (current version)"));
       const t = table(["check", "blocking", "result"], d.checks.map((c) => [
         c.check, c.blocking ? "yes" : "no",
-        verdict(c) + (c.passed !== null && !c.current ? " (check changed since)" : ""),
+        c.text !== undefined ? "partitions " + c.text  // a partitioned asset's: summed over its partitions
+          : verdict(c) + (c.passed !== null && !c.current ? " (check changed since)" : ""),
       ]));
       t.id = "lp-checks";
       panel.appendChild(t);
     }
     if (d.materializations.length) {
       panel.appendChild(el("h3", "Recent materializations"));
-      panel.appendChild(table(["when", "kind", "run", "data", "detail"], d.materializations.map((m) => [
+      const t = table(["when", "kind", "run", "data", "detail"], d.materializations.map((m) => [
         m.finished_at, m.kind, m.run_id, short(m.data_version),
         [m.error || Object.entries(m.metadata).map(([k, v]) => k + "=" + value(v)).join(" ")]
           .concat(m.checks.map((c) => c.check + " " + verdict(c)))
           .concat(m.logs ? ["output: " + m.logs] : []).filter(Boolean).join("; "),
-      ])));
+      ]));
+      t.id = "lp-materializations";
+      panel.appendChild(t);
     }
   }
   document.querySelectorAll("#lp-graph g.node").forEach((g) => {

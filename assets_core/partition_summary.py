@@ -5,6 +5,7 @@ stays a screenful. Pure: the statuses, which asset and partition each key is, an
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -94,29 +95,41 @@ def summarise(
     return summaries
 
 
-def per_asset(statuses: Sequence[AssetStatus], summaries: Sequence[AssetSummary]) -> Plan:
+def per_asset(
+    statuses: Sequence[AssetStatus], summaries: Sequence[AssetSummary], instance: Callable[[str], Instance]
+) -> Plan:
     """One status per asset (for the graph and HTML views): a partitioned asset is stale when any of its
-    partitions is, each kind of cause saying in how many; an unpartitioned one keeps its own status."""
+    partitions is, each kind of cause saying in how many; an unpartitioned one keeps its own status, its
+    causes about partitions of an upstream folded into one per upstream and kind (a model over 10k days)."""
     own = {s.key: s for s in statuses}
     folded = []
     for summary in summaries:
-        if not summary.partitioned:
-            folded.append(own[summary.asset])
+        if summary.partitioned:
+            causes = tuple(StaleCause(k, f"{r} in {n} of {summary.planned} partitions") for k, r, n in summary.causes)
+            folded.append(AssetStatus(summary.asset, causes, summary.code_version, None))
             continue
-        causes = tuple(StaleCause(k, f"{r} in {n} of {summary.planned} partitions") for k, r, n in summary.causes)
-        folded.append(AssetStatus(summary.asset, causes, summary.code_version, None))
+        status = own[summary.asset]
+        whole = [c for c in status.causes if c.input is None or instance(c.input).partition is None]
+        counted = Counter(reason(c, instance) for c in status.causes if c not in whole)
+        if counted:
+            parts = tuple(StaleCause(k, f"{r} in {n} partitions" if n > 1 else r) for (k, r), n in counted.items())
+            status = dataclasses.replace(status, causes=(*whole, *parts))
+        folded.append(status)
     return Plan(tuple(folded))
 
 
-def strips(statuses: Sequence[AssetStatus], instance: Callable[[str], Instance]) -> dict[str, list[tuple[str, str]]]:
-    """Per partitioned asset, each planned partition (in order) with its drawn state: missing, stale or
-    fresh (the HTML view's partition strip)."""
-    found: dict[str, list[tuple[str, str]]] = {}
+def strips(
+    statuses: Sequence[AssetStatus], instance: Callable[[str], Instance]
+) -> dict[str, list[tuple[str, str, str]]]:
+    """Per partitioned asset, each planned partition (in order) with its drawn state (missing, stale or
+    fresh) and why, its first cause without what varies between partitions (the HTML view's strip)."""
+    found: dict[str, list[tuple[str, str, str]]] = {}
     for status in statuses:
         where = instance(status.key)
         if where.partition is None:
             continue
         missing = any(c.kind is CauseKind.MISSING for c in status.causes)
         state = "missing" if missing else "stale" if status.causes else "fresh"
-        found.setdefault(where.asset, []).append((where.partition, state))
+        kind, text = reason(status.causes[0], instance) if status.causes else (None, "")
+        found.setdefault(where.asset, []).append((where.partition, state, f"{kind.value}: {text}" if kind else ""))
     return found

@@ -366,4 +366,3 @@ def _name_origins(result: Plan, origins: Mapping[str, str]) -> Plan:
         return dataclasses.replace(status, causes=causes)
 
     return Plan(tuple(named(s) if s.causes else s for s in result.statuses))
-

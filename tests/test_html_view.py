@@ -3,6 +3,7 @@ console errors and no network requests, and clicking a node shows that asset's d
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -15,7 +16,7 @@ import pytest
 from conftest import Project
 
 from assets_core.graph_render import drawn_keys, layered_svg, node_views
-from assets_core.html_view import asset_details, render_html
+from assets_core.html_view import STRIP_RANGES, asset_details, partition_strip, render_html
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
 needs_chromium = pytest.mark.skipif(
@@ -242,3 +243,115 @@ def test_the_browser_check_catches_errors_and_requests(browser: Browser, tmp_pat
     browser.open(page.as_uri())
     found = " | ".join(browser.problems())
     assert "boom" in found and "nope" in found and "network request: http://127.0.0.1:9/x.png" in found
+
+
+BROKEN_WORDS = """(() => {
+  const broken = [];
+  document.querySelectorAll("#lp-details td, #lp-details th").forEach((cell) => {
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const m of node.textContent.matchAll(/\\S+/g)) {
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const lines = new Set([...range.getClientRects()].map((box) => Math.round(box.top)));
+        if (lines.size > 1) broken.push(m[0]);
+      }
+    }
+  });
+  return broken;
+})()"""
+
+
+@needs_chromium
+def test_table_cells_never_break_inside_a_word(sqlite_project: Project, browser: Browser, tmp_path: Path) -> None:
+    """The details panel is narrow: its tables keep each word whole ("code version", not "code ver / sion")
+    and scroll sideways when their columns need more room than the panel has."""
+    project = _built_project(sqlite_project)
+    project.cli("materialize", "-m", project.module(), "--force", check=True)  # two rows of history, long details
+    out = tmp_path / "graph.html"
+    project.cli("graph", "-m", project.module(), "--html", "-o", str(out), check=True)
+    browser.open(out.as_uri())
+    _click_node(browser, "total")
+    headers = browser.evaluate("[...document.querySelectorAll('#lp-details th')].map((h) => h.textContent)")
+    assert {"when", "kind", "run", "data", "detail"} <= set(headers)  # the Recent materializations table is shown
+    assert browser.evaluate(BROKEN_WORDS) == []
+    panel = "document.getElementById('lp-details')"
+    assert browser.evaluate(f"{panel}.getBoundingClientRect().width") <= 460  # still the narrow panel
+    assert browser.problems() == []
+
+
+def test_a_strip_of_ten_thousand_partitions_is_bucketed_and_described_in_ranges() -> None:
+    """Above STRIP_CELLS partitions the strip draws at most that many cells (each a bucket, in its worst
+    state), counts each state and names the runs of partitions in words, so the page stays small."""
+    start = dt.date(2000, 1, 1)
+    days = [(start + dt.timedelta(days=i)).isoformat() for i in range(10_000)]
+    cells = [(d, "fresh", "") for d in days]
+    cells[5000] = (days[5000], "stale", "DATA: 'events' changed")
+    cells[-3:] = [(d, "missing", "MISSING: never materialized") for d in days[-3:]]
+    strip = partition_strip(cells)
+    assert strip["total"] == 10_000 and strip["stale"] == 4 and strip["bucket"] == 25
+    assert strip["counts"] == {"fresh": 9_996, "missing": 3, "stale": 1}
+    assert len(strip["cells"]) == 400
+    assert strip["cells"][200] == [
+        f"{days[5000]}..{days[5024]}",
+        "stale",
+        f"{days[5000]}..{days[5024]}: 24 fresh, 1 stale",
+    ]
+    assert strip["ranges"] == [
+        f"{days[0]}..{days[4999]} (5000) fresh",
+        f"{days[5000]} stale: DATA: 'events' changed",
+        f"{days[5001]}..{days[9996]} (4996) fresh",
+        f"{days[9997]}..{days[9999]} (3) missing: MISSING: never materialized",
+    ]
+    assert strip["more_ranges"] == 0
+    assert len(json.dumps(strip)) < 40_000  # 400 cells of two keys each, whatever the partition count
+
+    alternating = [(d, "stale" if i % 2 else "fresh", "") for i, d in enumerate(days)]
+    many = partition_strip(alternating)
+    assert len(many["ranges"]) == STRIP_RANGES and many["more_ranges"] == 10_000 - STRIP_RANGES
+    assert len(json.dumps(many)) < 40_000
+    small = partition_strip(cells[:3])
+    assert small["bucket"] == 1 and small["cells"] == [[d, "fresh", f"{d}: fresh"] for d in days[:3]]
+
+
+@needs_chromium
+def test_the_browser_draws_a_bounded_strip_for_ten_thousand_partitions(browser: Browser, tmp_path: Path) -> None:
+    days = [(dt.date(2000, 1, 1) + dt.timedelta(days=i)).isoformat() for i in range(10_000)]
+    cells = [
+        (d, "stale" if d == days[7000] else "fresh", "DATA: 'events' changed" if d == days[7000] else "") for d in days
+    ]
+    svg = '<svg xmlns="http://www.w3.org/2000/svg"><g class="node"><title>daily</title><rect/></g></svg>'
+    details = {
+        "daily": {
+            "key": "daily",
+            "group": "default",
+            "state": "stale",
+            "description": "",
+            "causes": [],
+            "code_version": "c",
+            "data_version": None,
+            "upstream": [],
+            "downstream": [],
+            "metadata": {},
+            "declared_metadata": {},
+            "checks": [],
+            "materializations": [],
+            "partitions": partition_strip(cells),
+        }
+    }
+    page = tmp_path / "daily.html"
+    page.write_text(render_html(svg, details, "t"))
+    assert page.stat().st_size < 60_000
+    browser.open(page.as_uri())
+    browser.evaluate("document.querySelector('#lp-graph g.node').dispatchEvent(new MouseEvent('click'))")
+    assert browser.problems() == []
+    assert browser.evaluate("document.querySelectorAll('#lp-strip span').length") == 400
+    text = browser.evaluate("document.getElementById('lp-details').innerText")
+    assert "Partitions: 1 of 10000 stale" in text and "9999 fresh, 1 stale; each cell: up to 25 partitions" in text
+    ranges = browser.evaluate("document.getElementById('lp-strip-ranges').innerText").splitlines()
+    assert ranges == [
+        f"{days[0]}..{days[6999]} (7000) fresh",
+        f"{days[7000]} stale: DATA: 'events' changed",
+        f"{days[7001]}..{days[9999]} (2999) fresh",
+    ]

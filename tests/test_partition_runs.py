@@ -21,7 +21,7 @@ from test_html_view import Browser, _click_node, browser, needs_chromium  # noqa
 from test_lakefs_store import LakeFS, lakefs_target  # noqa: F401 - the fixture
 
 from assets_core import partition_key
-from assets_core.errors import SelectionError
+from assets_core.errors import DefinitionError, SelectionError
 from assets_core.executor import RunSummary, planned_work, run
 from assets_core.partition_scope import PartitionRange
 from assets_core.planner import CauseKind
@@ -306,7 +306,7 @@ def test_the_graph_view_counts_stale_partitions_per_asset(sqlite_project: Projec
     page = out_file.read_text()
     assert code == 0 and "MISSING: never materialized in 4 of 5 partitions" in page
     assert "4 of 5 partitions stale" in page.split("<svg", 1)[1].split("</svg>", 1)[0]  # drawn under the key
-    strip = '"partitions": [["2026-01-01", "fresh"], ["2026-01-02", "missing"], ["2026-01-03", "missing"]'
+    strip = '"cells": [["2026-01-01", "fresh", "2026-01-01: fresh"], ["2026-01-02", "missing", "2026-01-02: missing"]'
     assert page.count(strip) == 2  # clean and rolling: one cell per partition in the details panel
     assert "clean/partition=" not in page.split("<svg", 1)[1].split("</svg>", 1)[0]  # one node per asset
 
@@ -444,7 +444,8 @@ def test_a_blocking_check_runs_per_partition_and_stops_only_that_partitions_cone
     summary = materialize(ws)
     outcomes = {x.key: x.outcome for x in summary.results}
     assert outcomes[c("2026-01-03")] is Outcome.FAILED
-    assert "blocking check 'small_counts' failed (big=1 day=\"2026-01-03\")" in next(x.message for x in summary.results if x.outcome is Outcome.FAILED)
+    (failed,) = [x.message for x in summary.results if x.outcome is Outcome.FAILED]
+    assert "blocking check 'small_counts' failed (big=1 day=\"2026-01-03\")" in failed
     skipped = {k for k, o in outcomes.items() if o is Outcome.SKIPPED}
     assert skipped == {r("2026-01-03"), r("2026-01-04"), r("2026-01-05"), "model"}  # the window of 3 reads day 3
     built = {k for k, o in outcomes.items() if o is Outcome.BUILT}

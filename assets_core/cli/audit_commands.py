@@ -262,9 +262,9 @@ def _histories(ws: Workspace, keys: Any, limit: int | None = None) -> dict[str, 
 
 def cmd_graph(args: argparse.Namespace) -> int:
     from ..graph_render import INSTALL_HINT, drawn_keys, find_engine, node_views, svg_for, write_graph
-    from ..html_view import asset_details, render_html
+    from ..html_view import asset_details, partition_strip, render_html
     from ..records import MaterializationKind
-    from .core_commands import check_results
+    from .core_commands import check_results, partition_checks
 
     ws = load_workspace(args)
     out = Path(args.output or ("graph.html" if args.html else "graph.svg"))
@@ -275,28 +275,33 @@ def cmd_graph(args: argparse.Namespace) -> int:
     failed = {k for k, h in recent.items() if h and h[0].kind is MaterializationKind.FAILED}
     plan = ws.plan()  # once: it reads every head and source
     notes: dict[str, str] = {}
-    partitions: dict[str, list[tuple[str, str]]] = {}
+    partitions: dict[str, list[tuple[str, str, str]]] = {}
+    across: dict[str, list[Any]] = {}
     if ws.partitioned:  # one node per asset, its causes counting partitions
         from ..partition_summary import per_asset, strips, summarise
 
         partitions = strips(plan.statuses, ws.instance)
+        if args.html and ws.graph.checks:  # each check summed over the partitions, as plan shows it
+            partitioned = [s for s in plan.statuses if ws.instance(s.key).partition is not None]
+            across = partition_checks(ws, partitioned, check_results(ws, partitioned))
         summaries = summarise(plan.statuses, ws.instance, ws.partition_order)
-        plan = per_asset(plan.statuses, summaries)
+        plan = per_asset(plan.statuses, summaries, ws.instance)
         notes = {s.asset: f"{len(s.stale)} of {s.planned} partitions stale" for s in summaries if s.partitioned}
     views = {k: dataclasses.replace(v, note=notes.get(k, "")) for k, v in node_views(ws.graph, plan, failed).items()}
     engine = find_engine()
     note = None
     if args.html:
         svg = svg_for(ws.graph, views, keys, engine)
-        checks = check_results(ws, list(plan.statuses))
+        checks = check_results(ws, [s for s in plan.statuses if s.key not in across])
+        checks.update({k: [{**c.to_json(), "text": c.text} for c in found] for k, found in across.items()})
         ids = [m.id for history in recent.values() for m in history if m.id is not None]
         recorded = ws.store.checks_of(ids) if ws.graph.checks else {}
         printed = ws.store.printed(ids)
         logs = {m.id or 0: logs_command(key, m.run_id) for key, h in recent.items() for m in h if m.id in printed}
         details = asset_details(ws.graph, plan, views, recent, keys, checks, recorded, logs)
-        for asset, strip in partitions.items():  # the HTML view draws one cell per partition
+        for asset, strip in partitions.items():  # a cell per partition, or per bucket of them when many
             if asset in details:
-                details[asset]["partitions"] = strip
+                details[asset]["partitions"] = partition_strip(strip)
         out.write_text(render_html(svg, details, f"lakeplan: {ws.target}"))
         if engine is None:
             note = f"no Graphviz layout engine found, drew a simple layered layout; {INSTALL_HINT}"

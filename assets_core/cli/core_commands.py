@@ -323,8 +323,7 @@ def check_results(ws: Any, statuses: list[Any]) -> dict[str, list[dict[str, Any]
     versions = {s.key: s.data_version for s in checked if s.data_version}
     recorded = ws.store.check_results(versions) if versions else {}
     return {
-        s.key: latest_results(ws.checks_of(s.key), ws.check_versions(s.key), recorded.get(s.key, ()))
-        for s in checked
+        s.key: latest_results(ws.checks_of(s.key), ws.check_versions(s.key), recorded.get(s.key, ())) for s in checked
     }
 
 
