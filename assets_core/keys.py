@@ -31,3 +31,9 @@ def validate_key(key: object, what: str = "asset") -> str:
     if problem is not None or not isinstance(key, str):
         raise DefinitionError(f"{what}: {problem}")
     return key
+
+
+def asset_of(key: str) -> str:
+    """The asset a planned key names: the key without the ``NAME=VALUE`` segments of a partition
+    (``clean_events/partition=2026-01-05`` -> ``clean_events``); an asset key has no ``=``."""
+    return "/".join(part for part in key.split("/") if "=" not in part)

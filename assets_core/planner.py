@@ -12,6 +12,7 @@ from typing import Any
 from .bulk import collector_paused
 from .graph import AssetGraph
 from .hashing import short
+from .keys import asset_of
 from .records import Head
 
 
@@ -82,8 +83,7 @@ class AssetStatus:
         """Why a run of this selection leaves the asset stale, and the selection that would not."""
         names = ", ".join(repr(k) for k in self.waiting_on)
         noun = "upstream" if len(self.waiting_on) == 1 else "upstreams"
-        # a partition's key is ASSET/partition=KEY: selections name the asset, partitions the range
-        asset = "/".join(part for part in self.key.split("/") if "=" not in part)
+        asset = asset_of(self.key)  # selections name the asset, partitions the range
         if asset != self.key:
             return f"waiting on stale {noun} {names} (not selected); select +{asset} over partitions including it"
         return f"waiting on stale {noun} {names} (not selected); select +{self.key} to rebuild it"

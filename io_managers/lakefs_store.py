@@ -30,6 +30,7 @@ from assets_core.config import Settings
 from assets_core.definitions import SourceAsset
 from assets_core.errors import StepFailed, StoreError
 from assets_core.hashing import structured_hash
+from assets_core.keys import asset_of
 from assets_core.records import Head, Materialization, MaterializationKind
 from assets_core.sources import observe, read_source
 
@@ -322,8 +323,10 @@ class LakeFSStore:
         run_id: str | None = None,
         verify: bool = False,  # lakeFS's checksums already are the data versions compared below
     ) -> Observation:
-        """The branch's head, one paged listing of lakeplan's own prefix, and one stat per source: the cost
-        grows with lakeplan's objects, never with the rest of the repository.
+        """The branch's head, one paged listing of lakeplan's own prefix, and one stat per source, or for
+        the partitions of a partitioned source one paged listing of their paths' common prefix (365 daily
+        files: one request, not 365): the cost grows with lakeplan's objects and the sources' own paths,
+        never with the rest of the repository.
 
         For a run, the listing is of the run branch itself (staged objects included), so this run's own
         objects that no record describes yet (a step killed after its upload, whose object another step's
@@ -364,20 +367,35 @@ class LakeFSStore:
             if mat and mat.run_id == run_id and (recorded is None or recorded.data_version != info.checksum):
                 unrecorded[mat.asset_key] = mat
         versions: dict[str, str | None] = {}
+        paths: dict[str, str] = {}
         for key, node in sources.items():
             path = self.source_path(node)
             if path is None:
                 versions[key] = observe(node)
-                continue
-            exact = self._stat(commit, path)
-            if exact is not None:
-                versions[key] = exact.checksum
-                origins[key] = lakefs_uri(repository, commit, path)
-                continue
-            under = [(p[len(path) + 1 :], e.checksum) for p, e in self._list(commit, path + "/").items()]
-            versions[key] = prefix_version(under) if under else None
-            origins[key] = lakefs_uri(repository, commit, path + "/")
+            else:
+                paths[key] = path
+        for group in _source_groups(sources, paths):
+            common = os.path.commonprefix([paths[k] for k in group])  # noqa: RUF071 - a lakeFS prefix is any string
+            listed = self._list(commit, common) if len(group) > 1 else None
+            for key in group:
+                version, at = self._source_version(commit, paths[key], listed)
+                versions[key] = version
+                origins[key] = lakefs_uri(repository, commit, at)
         return Observation(seen, versions, frozenset(missing), origins, unrecorded)
+
+    def _source_version(self, commit: str, path: str, listed: Mapping[str, Entry] | None) -> tuple[str | None, str]:
+        """A path source's version at ``commit`` and where it was seen: the object at ``path``, else the
+        objects under ``path/`` as one directory. ``listed``: a listing that holds both (every partition
+        of a source under their common prefix), else they are asked for (a stat, then a listing)."""
+        exact = listed.get(path) if listed is not None else self._stat(commit, path)
+        if exact is not None:
+            return exact.checksum, path
+        folder = path + "/"
+        found = (
+            self._list(commit, folder) if listed is None else {p: e for p, e in listed.items() if p.startswith(folder)}
+        )
+        under = [(p[len(folder) :], e.checksum) for p, e in found.items()]
+        return (prefix_version(under) if under else None), folder
 
     # -- reading (pinned to commits) -----------------------------------------------------------------
 
@@ -729,6 +747,16 @@ def _http_error(response: Any) -> Exception:
 
 class _NotFound(Exception):
     status = 404
+
+
+def _source_groups(sources: Mapping[str, SourceAsset], paths: Mapping[str, str]) -> list[list[str]]:
+    """The path sources to observe together: the partitions of one partitioned source (its planned keys
+    ``SOURCE/...`` share the declared key), each other source on its own."""
+    groups: dict[tuple[str, bool], list[str]] = {}
+    for key in paths:
+        partitioned = sources[key].partitions is not None
+        groups.setdefault((asset_of(key) if partitioned else key, partitioned), []).append(key)
+    return list(groups.values())
 
 
 def _provenance(mat: Materialization, inputs: Mapping[str, Any]) -> dict[str, str]:

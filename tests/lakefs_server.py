@@ -28,6 +28,10 @@ Each rule below is cited from lakeFS's source (github.com/treeverse/lakeFS, read
   ``GetObject``), though swagger.yml's pattern says ``bytes=<from>-<to>``: the response is validated
   with the spec's form and sent with the real one;
 * ``next_offset`` is set only when ``has_more`` (controller ``paginationFor``);
+* an object listing (``listObjects``, no delimiter) is every path at the ref that starts with ``prefix``, in
+  path order, strictly after ``after`` (pkg/catalog/catalog.go ``Catalog.ListEntries`` seeks to ``after``
+  and skips it), at most ``amount`` a page: absent, zero or negative is 100, above 1000 is 1000
+  (controller ``paginationAmount``); ``has_more`` when more remain, ``max_per_page`` always 1000;
 * a request without valid credentials is 401 "error authenticating request" (``ErrAuthenticatingRequest``);
   a session token is accepted as ``Authorization: Bearer <token>``;
 * a three-dot diff marks paths changed on both sides as ``conflict``
@@ -447,13 +451,11 @@ class FakeLakeFS:
     def _list_branches(self, request: Request, repository: str) -> Response:
         repo = self._repo(repository)
         prefix, after = request.args.get("prefix", ""), request.args.get("after", "")
-        amount = min(int(request.args.get("amount", 100)), 1000)
+        amount = _amount(request)
         names = sorted(n for n in repo.branches if n.startswith(prefix) and n > after)
         page, more = names[:amount], len(names) > amount
         refs = [{"id": name, "commit_id": repo.branches[name]} for name in page]
-        return _json(
-            200, {"pagination": _pagination(len(page), amount, more, page[-1] if page else ""), "results": refs}
-        )
+        return _json(200, {"pagination": _pagination(len(page), more, page[-1] if page else ""), "results": refs})
 
     def _get_branch(self, request: Request, repository: str, branch: str) -> Response:
         repo = self._repo(repository)
@@ -522,16 +524,14 @@ class FakeLakeFS:
         repo = self._repo(repository)
         prefix = request.args.get("prefix", "")
         after = request.args.get("after", "")
-        amount = min(int(request.args.get("amount", 100)), 1000)
+        amount = _amount(request)
         paths = sorted(p for p in self._tree(repo, ref) if p.startswith(prefix) and p > after)
         page, more = paths[:amount], len(paths) > amount
         tree = self._tree(repo, ref)
         if not _flag(request, "user_metadata", True):
             tree = {p: replace(o, metadata={}) for p, o in tree.items() if p in page}
         results = [self._stats(p, tree[p]) for p in page]
-        return _json(
-            200, {"pagination": _pagination(len(page), amount, more, page[-1] if page else ""), "results": results}
-        )
+        return _json(200, {"pagination": _pagination(len(page), more, page[-1] if page else ""), "results": results})
 
     def _stat_object(self, request: Request, repository: str, ref: str) -> Response:
         repo = self._repo(repository)
@@ -571,7 +571,7 @@ class FakeLakeFS:
     def _log_commits(self, request: Request, repository: str, ref: str) -> Response:
         repo = self._repo(repository)
         after = request.args.get("after", "")
-        amount = min(int(request.args.get("amount", 100)), 1000)
+        amount = _amount(request)
         commits = self._ancestors(repo, self._commit_of(repo, ref).id)
         commits.sort(key=lambda c: (c.created, c.seq), reverse=True)
         if after:
@@ -581,7 +581,7 @@ class FakeLakeFS:
         return _json(
             200,
             {
-                "pagination": _pagination(len(page), amount, more, page[-1].id if page else ""),
+                "pagination": _pagination(len(page), more, page[-1].id if page else ""),
                 "results": [_commit_json(c) for c in page],
             },
         )
@@ -677,7 +677,7 @@ class FakeLakeFS:
         self, request: Request, before: dict[str, Obj], after: dict[str, Obj], conflicts: set[str]
     ) -> Response:
         prefix, start = request.args.get("prefix", ""), request.args.get("after", "")
-        amount = min(int(request.args.get("amount", 100)), 1000)
+        amount = _amount(request)
         paths = sorted(p for p in self._changes(before, after) if p.startswith(prefix) and p > start)
         page, more = paths[:amount], len(paths) > amount
         stats = _flag(request, "include_right_stats", False)
@@ -697,7 +697,7 @@ class FakeLakeFS:
                     "metadata": new.metadata,
                 }
             results.append(entry)
-        pagination = _pagination(len(page), amount, more, page[-1] if page else "")
+        pagination = _pagination(len(page), more, page[-1] if page else "")
         return _json(200, {"pagination": pagination, "results": results})
 
 
@@ -745,9 +745,25 @@ def _error(status: int, message: str) -> Response:
     return _json(status, {"message": message})
 
 
-def _pagination(results: int, amount: int, more: bool, next_offset: str) -> dict[str, Any]:
-    """lakeFS sets ``next_offset`` only when there is a next page (controller ``paginationFor``)."""
-    return {"has_more": more, "next_offset": next_offset if more else "", "results": results, "max_per_page": amount}
+MAX_PER_PAGE, PER_PAGE = 1000, 100  # pkg/api/controller.go ``DefaultMaxPerPage``, ``DefaultPerPage``
+
+
+def _amount(request: Request) -> int:
+    """A listing's page size as lakeFS reads ``amount`` (controller ``paginationAmount``): absent, zero or
+    negative is 100, above 1000 is 1000."""
+    asked = int(request.args.get("amount", PER_PAGE))
+    return PER_PAGE if asked <= 0 else min(asked, MAX_PER_PAGE)
+
+
+def _pagination(results: int, more: bool, next_offset: str) -> dict[str, Any]:
+    """lakeFS sets ``next_offset`` (the last result's) only when there is a next page, and always reports
+    ``max_per_page`` 1000, whatever page size was asked (controller ``paginationFor``)."""
+    return {
+        "has_more": more,
+        "next_offset": next_offset if more else "",
+        "results": results,
+        "max_per_page": MAX_PER_PAGE,
+    }
 
 
 def _repository(repo: Repo) -> dict[str, Any]:

@@ -405,3 +405,51 @@ def test_numeric_settings_are_typed_and_range_checked(section: dict[str, Any], g
         LakeFSConfig.load({**base, **section}, {})
     assert got in str(caught.value) and "\n" not in str(caught.value)
     assert LakeFSConfig.load({**base, "retries": 0, "retry_backoff_seconds": 2}, {}).retries == 0
+
+
+DAILY = """
+    from assets_core import daily_partitions, source_asset
+
+    days = daily_partitions("2026-01-01", end="2026-01-26")  # 25 days
+    events = source_asset("events", path="../data/events/{partition}.csv", partitions=days)
+    other = source_asset("other", path="../data/other/{partition}.csv", partitions=days)
+"""
+
+
+def test_a_partitioned_source_is_observed_with_one_listing_and_the_same_versions(
+    sqlite_project: Project, lakefs_target: LakeFS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan observes the partitions of a partitioned source with one paged listing of their common
+    prefix, not a stat each, and finds the same versions a stat each finds: an object's checksum, a folder
+    of objects under ``PATH/`` as one version, none where nothing is."""
+    import io_managers.lakefs_store
+
+    monkeypatch.setattr(io_managers.lakefs_store, "_PAGE", 10)  # pages of 10, as of 1000 with 1000s of days
+    project = _project(sqlite_project, lakefs_target)
+    project.write("pipeline", DAILY)
+    main = lakefs_target.branch()
+    for day in range(1, 23):  # 2026-01-01 .. 2026-01-22
+        main.object(f"data/events/2026-01-{day:02}.csv").upload(f"n\n{day}\n".encode(), mode="wb", pre_sign=False)
+    main.object("data/events/2026-01-25.csv/part-0.csv").upload(b"n\n1\n", mode="wb", pre_sign=False)  # a folder
+    main.object("data/events/2026-01-25.csv.bak").upload(b"n\n2\n", mode="wb", pre_sign=False)  # not a partition
+    main.object("data/other/2026-01-01.csv").upload(b"n\n3\n", mode="wb", pre_sign=False)
+    main.commit("a file a day")
+
+    ws = project.workspace()
+    keys = [k for k, i in ws.expanded.instances.items() if i.asset in ("events", "other")]
+    server = lakefs_target.server
+    before = {op: server.count(op) for op in ("list_objects", "stat_object")} if server else {}
+    batched = ws.observe(keys).sources
+    if server is not None:  # one listing per source (events: 24 objects, three pages of 10), no stat
+        assert server.count("list_objects") - before["list_objects"] == 4  # events x3 pages, other x1
+        assert server.count("stat_object") == before["stat_object"]
+    store, commit = ws.objects, main.get_commit().id
+    one_by_one = {k: store._source_version(commit, store.source_path(ws.source(k)), None)[0] for k in keys}
+    assert batched == one_by_one
+    assert batched["events/partition=2026-01-01"] == main.object("data/events/2026-01-01.csv").stat().checksum
+    assert batched["events/partition=2026-01-25"] is not None  # the folder's objects, as one version
+    assert [k for k, v in batched.items() if v is None and k.startswith("events/")] == [
+        "events/partition=2026-01-23",
+        "events/partition=2026-01-24",
+    ]
+    assert sum(1 for k, v in batched.items() if k.startswith("other/") and v is not None) == 1
