@@ -201,13 +201,16 @@ class LakeFSStore:
 
     def _pages(self, action: str, page: Callable[[str], Any]) -> list[Any]:
         """Every result of a paged listing (objects, diffs, logs, branches), each page retried on its own."""
-        results: list[Any] = []
+        return [result for results in self._paging(action, page) for result in results]
+
+    def _paging(self, action: str, page: Callable[[str], Any]) -> Iterator[list[Any]]:
+        """The results of a paged listing page by page, each page asked for (and retried) only when reached."""
         after = ""
         while True:
             answer = self._call(action, lambda at=after: page(at))  # type: ignore[misc]
-            results += answer.results
+            yield list(answer.results)
             if not answer.pagination.has_more:
-                return results
+                return
             after = answer.pagination.next_offset
 
     def _diff(self, left: str, right: str, kind: str, prefix: str) -> list[Any]:
@@ -282,8 +285,9 @@ class LakeFSStore:
         self._bases[run_id] = self._call(f"create run branch {name!r}", create)
         return self._bases[run_id]
 
-    def _list(self, ref: str, prefix: str) -> dict[str, Entry]:
-        """Every object under ``prefix`` at ``ref`` with checksum, size and user metadata, in pages."""
+    def _list(self, ref: str, prefix: str, limit: int | None = None) -> dict[str, Entry]:
+        """Every object under ``prefix`` at ``ref`` with checksum, size and user metadata, in pages; with
+        ``limit``, only up to the page that passes it (then more may exist: compare with ``limit``)."""
         objects = self._sdk.objects_api
 
         def page(after: str) -> Any:
@@ -291,7 +295,12 @@ class LakeFSStore:
                 self.config.repository, ref, user_metadata=True, after=after, amount=_PAGE, prefix=prefix
             )
 
-        return {e.path: e for e in map(Entry.of, self._pages(f"list {prefix} at {ref[:12]}", page))}
+        found: dict[str, Entry] = {}
+        for results in self._paging(f"list {prefix} at {ref[:12]}", page):
+            found.update((e.path, e) for e in map(Entry.of, results))
+            if limit is not None and len(found) > limit:
+                break
+        return found
 
     def _stat(self, ref: str, path: str) -> Entry | None:
         def stat() -> Entry | None:
@@ -375,13 +384,21 @@ class LakeFSStore:
             else:
                 paths[key] = path
         for group in _source_groups(sources, paths):
-            common = os.path.commonprefix([paths[k] for k in group])  # noqa: RUF071 - a lakeFS prefix is any string
-            listed = self._list(commit, common) if len(group) > 1 else None
+            listed = self._list_partitions(commit, [paths[k] for k in group]) if len(group) > 1 else None
             for key in group:
                 version, at = self._source_version(commit, paths[key], listed)
                 versions[key] = version
                 origins[key] = lakefs_uri(repository, commit, at)
         return Observation(seen, versions, frozenset(missing), origins, unrecorded)
+
+    def _list_partitions(self, commit: str, paths: list[str]) -> dict[str, Entry] | None:
+        """The objects under the common prefix of one source's partition ``paths``; None (a stat each, then)
+        when that prefix holds over twice as many objects as partitions, and over a page (e.g.
+        ``{partition}.csv`` at the root of a big repository): the listing stops at the page that shows it."""
+        common = os.path.commonprefix(paths)  # noqa: RUF071 - a lakeFS prefix is any string, not a folder
+        limit = max(2 * len(paths), _PAGE)
+        listed = self._list(commit, common, limit)
+        return listed if len(listed) <= limit else None
 
     def _source_version(self, commit: str, path: str, listed: Mapping[str, Entry] | None) -> tuple[str | None, str]:
         """A path source's version at ``commit`` and where it was seen: the object at ``path``, else the

@@ -453,3 +453,36 @@ def test_a_partitioned_source_is_observed_with_one_listing_and_the_same_versions
         "events/partition=2026-01-24",
     ]
     assert sum(1 for k, v in batched.items() if k.startswith("other/") and v is not None) == 1
+
+
+def test_partitions_among_many_other_objects_are_stat_ed_after_one_bounded_listing(
+    sqlite_project: Project, lakefs_target: LakeFS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the partitions' common prefix holds far more objects than partitions, the listing stops after
+    a page past twice the partitions and each partition is asked for on its own: never a whole repository."""
+    import io_managers.lakefs_store
+
+    monkeypatch.setattr(io_managers.lakefs_store, "_PAGE", 10)
+    project = _project(sqlite_project, lakefs_target)
+    project.write(
+        "pipeline",
+        """
+        from assets_core import source_asset, static_partitions
+
+        regions = source_asset("regions", path="../data/{partition}.csv", partitions=static_partitions(["DE", "FR"]))
+        """,
+    )
+    main = lakefs_target.branch()
+    main.object("data/DE.csv").upload(b"n\n1\n", mode="wb", pre_sign=False)
+    for i in range(30):
+        main.object(f"data/unrelated-{i:02}.csv").upload(b"x\n", mode="wb", pre_sign=False)
+    main.commit("regions among other files")
+    ws = project.workspace()
+    de = main.object("data/DE.csv").stat().checksum
+    server = lakefs_target.server
+    before = {op: server.count(op) for op in ("list_objects", "stat_object")} if server else {}
+    found = ws.observe(["regions/partition=DE", "regions/partition=FR"]).sources
+    assert found == {"regions/partition=DE": de, "regions/partition=FR": None}
+    if server is not None:  # 34 objects under 'data/': two pages of 10 show it, then a stat each (FR: and its folder)
+        assert server.count("list_objects") - before["list_objects"] == 3
+        assert server.count("stat_object") - before["stat_object"] == 2
