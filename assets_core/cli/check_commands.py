@@ -78,7 +78,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     ws.store.finish_run(run_id, RunStatus.FAILED if failed else RunStatus.SUCCESS, dict(counts))
     records = ws.store.run_checks(run_id)
     if partitioned:
-        _show_partitions(ws, args, run_id, results, records)
+        _show_partitions(ws, args, run_id, results, failed, records)
         return 1 if failed else 0
     result = results[0]
     if args.json:
@@ -110,7 +110,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _show_partitions(
-    ws: Any, args: argparse.Namespace, run_id: str, results: Sequence[Any], records: Sequence[CheckRecord]
+    ws: Any,
+    args: argparse.Namespace,
+    run_id: str,
+    results: Sequence[Any],
+    failed: Sequence[Any],
+    records: Sequence[CheckRecord],
 ) -> None:
     """``lakeplan check`` of a partitioned asset: each check summed over the partitions checked (``--json``:
     every partition's outcome and every result too)."""
@@ -122,7 +127,6 @@ def _show_partitions(
     checks, versions = ws.graph.checks[args.asset], ws.check_versions(args.asset)
     shown = {ws.instance(r.key).partition: latest_results(checks, versions, by_key.get(r.key, [])) for r in results}
     across = across_partitions(checks, shown, ws.partition_order(args.asset))
-    failed = [r for r in results if r.outcome.value == "failed"]
     if args.json:
         partitions = [
             {
