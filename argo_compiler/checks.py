@@ -28,7 +28,8 @@ _TASK_REF = re.compile(r"\{\{=?\s*tasks\.([-A-Za-z0-9]+)\.")
 _CREDENTIAL_URL = re.compile(r"://[^/\s:@]+:[^/\s@]+@")  # a literal start: re scans for it, not per letter
 # every {{...}} tag lakeplan writes (contract.py, compiler.py); keys are '/'-separated identifiers
 _OWN_TAG = re.compile(
-    r"\{\{(?:inputs\.parameters\.[-a-z]+|workflow\.(?:name|status|parameters\.(?:run-id|build))"
+    r"\{\{(?:inputs\.parameters\.[-a-z]+|workflow\.(?:name|status|parameters\.(?:run-id|build|now)"
+    r"|creationTimestamp|scheduledTime)|item|tasks\.plan\.outputs\.parameters\.[-a-z0-9]+"
     r"|=tasks\.plan\.outputs\.parameters\.stale contains ' [A-Za-z0-9_/]+ ')\}\}"
 )
 _SECRET_ENV = re.compile(r"(URL|TOKEN|KEY|SECRET|PASSWORD|CREDENTIAL)", re.IGNORECASE)

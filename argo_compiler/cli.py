@@ -13,10 +13,12 @@ from typing import Any
 
 from assets_core.cli.core_commands import (
     SELECT_HELP,
+    add_partitions,
     add_select,
     add_target,
     command,
     load_workspace,
+    partition_range,
     whole_number_option,
 )
 from assets_core.cli.output import dump_json, table
@@ -53,6 +55,17 @@ def _compile_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="parts of at most N tasks (default: as large as the size budget allows), run by a parent workflow",
     )
+    add_partitions(parser)
+
+
+def _pod_partitions(parser: argparse.ArgumentParser) -> None:
+    """What every pod of a partitioned project is given: the run's ``now`` and the partitions it was compiled for."""
+    parser.add_argument(
+        "--now",
+        metavar="TIME",
+        help="expand partitions as at this RFC 3339 time (the workflow's creation or fire time)",
+    )
+    add_partitions(parser)
 
 
 def register(subparsers: Any) -> None:
@@ -82,6 +95,7 @@ def register(subparsers: Any) -> None:
     submit.add_argument(
         "--split", type=whole_number_option(), metavar="N", help="parts of at most N tasks (see compile)"
     )
+    add_partitions(submit)
     submit.add_argument("-f", "--file", type=Path, metavar="FILE", help="submit an already compiled YAML file")
     submit.add_argument(
         "--host",
@@ -106,6 +120,10 @@ def register(subparsers: Any) -> None:
         default="*",
         help="the run's selection, recorded with the run; an asset waiting on a stale upstream it leaves out fails",
     )
+    step.add_argument(
+        "--partitions", metavar="KEYS", help="build these partitions of the asset, one by one (keys joined by ',')"
+    )
+    _pod_partitions(step)
     step.set_defaults(handler=cmd_step)
 
     plan_task = _command(subparsers, "plan-task", "(in the pod) write which assets are stale now", PLAN_TASK_EPILOG)
@@ -123,6 +141,14 @@ def register(subparsers: Any) -> None:
     plan_task.add_argument(
         "--tasks", metavar="MASK", help="which keys of the selection have a task; fail if a stale one has none"
     )
+    plan_task.add_argument(
+        "--fan-out",
+        type=whole_number_option(),
+        default=1,
+        metavar="N",
+        help="at most N batches of partitions per partitioned asset (its fan-out's pods)",
+    )
+    _pod_partitions(plan_task)
     plan_task.set_defaults(handler=cmd_plan_task)
 
     finish_run = _command(
@@ -152,6 +178,10 @@ examples:
   lakeplan compile -m examples.quickstart.pipeline --schedules -o cron.yaml
   lakeplan compile -m examples.quickstart.pipeline --plan-here -o stale-now.yaml
   lakeplan compile -m big_project.assets --split 2000 -o parts.yaml
+  lakeplan compile -m examples.partitioned.pipeline --from 2026-01-03 --to 2026-01-09 -o backfill.yaml
+
+A partitioned asset is one task that fans out over the batches of partitions the plan task lists
+(withParam; at most [tool.lakeplan.argo] fan_out_pods pods, under parallelism); see docs/argo.md.
 """
 
 SCHEDULES_EPILOG = """\
@@ -171,7 +201,8 @@ examples:
 """
 
 STEP_EPILOG = """\
-The container command of every compiled asset task. Prints one JSON line. Exit codes: 0 built, restored,
+The container command of every compiled asset task. Prints one JSON line (one per partition with
+--partitions, a fan-out's batch, built one after the other at --now). Exit codes: 0 built, restored,
 already fresh, or recorded first by a duplicate pod; 1 the asset's code failed; 2 bad definitions;
 3 the metadata store or storage failed. Argo does the retries (the asset's retries=). The first pod of a
 workflow records its run (under the workflow name); the exit handler finishes it (see finish-run).
@@ -183,7 +214,9 @@ example:
 PLAN_TASK_EPILOG = """\
 The first task of a compiled CronWorkflow: plans at fire time and writes the stale keys to FILE (Argo's
 output parameter); asset tasks not listed are skipped, so fresh assets cost no pod. With --run-id it
-also records the run, so a fire that builds nothing is still listed by 'lakeplan runs'.
+also records the run, so a fire that builds nothing is still listed by 'lakeplan runs'. For each
+partitioned asset it also writes the JSON list of batches (at most --fan-out) of partitions to build,
+next to FILE, which that asset's task fans out over.
 
 example:
   lakeplan plan-task -m examples.quickstart.pipeline --select daily_revenue+ --output /tmp/stale.txt \
@@ -206,7 +239,8 @@ def _compiled(args: argparse.Namespace, ws: Any) -> Any:
     from .config import argo_config
     from .project import Request, compile_project
 
-    request = Request(args.select, args.all, args.template, args.schedules, args.split, args.plan_here)
+    wanted = partition_range(args)
+    request = Request(args.select, args.all, args.template, args.schedules, args.split, args.plan_here, wanted)
     return compile_project(ws, argo_config(ws.settings), request)
 
 
@@ -221,7 +255,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
         print(f"{compiled.nothing}; no workflow written", file=sys.stderr)
         return 0
     docs, text = compiled.manifests, compiled.yaml
-    for line in size_lines(docs, compiled.documents, (0.02, 0.3, 1.0)):
+    for line in size_lines(docs, compiled.documents, (0.02, 0.3, 1.0), compiled.partition_bytes):
         print(line, file=sys.stderr)
     if args.output:
         args.output.write_text(text)
@@ -314,13 +348,15 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_step(args: argparse.Namespace) -> int:
-    from .pod import step
+    from .pod import run_now, step
 
-    return step(args.target, args.asset, args.run_id, args.selection)
+    return step(
+        args.target, args.asset, args.run_id, args.selection, args.partitions, run_now(args.now), partition_range(args)
+    )
 
 
 def cmd_plan_task(args: argparse.Namespace) -> int:
-    from .pod import plan_task
+    from .pod import plan_task, run_now
 
     part = None
     if args.slice:
@@ -329,7 +365,19 @@ def cmd_plan_task(args: argparse.Namespace) -> int:
             raise ConfigError(f"--slice must be START:END, got {args.slice!r}")
         part = (int(start), int(end))
     every = args.build == "all"
-    return plan_task(args.target, args.select, args.output, args.run_id, args.graph_digest, part, every, args.tasks)
+    return plan_task(
+        args.target,
+        args.select,
+        args.output,
+        args.run_id,
+        args.graph_digest,
+        part,
+        every,
+        args.tasks,
+        run_now(args.now),
+        partition_range(args),
+        args.fan_out,
+    )
 
 
 def cmd_finish_run(args: argparse.Namespace) -> int:

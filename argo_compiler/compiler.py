@@ -14,8 +14,9 @@ the same project gives byte-identical YAML.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from assets_core.definitions import AssetDef
 from assets_core.errors import ConfigError, LakeplanError
 from assets_core.graph import AssetGraph
 from assets_core.hashing import structured_hash
+from assets_core.partition_scope import PartitionRange
 from assets_core.schedules import Schedule
 from assets_core.selection import select
 from assets_core.timeouts import effective_timeout
@@ -35,15 +37,22 @@ from .contract import (
     BUILD,
     BUILD_CHOICES,
     BUILD_PARAMETER,
+    CREATED,
     EXIT_TEMPLATE,
     KEY_PARAMETER,
+    NOW_PARAMETER,
+    PART_NOW,
     PART_RUN_ID,
+    PARTITIONS_PARAMETER,
     PLAN_TASK,
     RUN_ID,
     RUN_ID_PARAMETER,
+    SCHEDULED,
     STALE_PARAMETER,
     STALE_PATH,
     WORKFLOW_STATUS,
+    fan_out_items,
+    fan_out_path,
     graph_digest,
     ordered_selection,
     task_mask,
@@ -89,6 +98,17 @@ class Target:
     module: str
     config: ArgoConfig
     default_timeout: int | None = None  # the project's [tool.lakeplan] timeout (seconds), for assets without one
+    # Per partitioned asset, the bytes of its partition keys joined (as the plan task lists them when all are
+    # stale): what its fan-out adds to a running object, for the size projection.
+    partition_bytes: Mapping[str, int] = dataclasses.field(default_factory=dict)
+
+    def partitioned(self, key: str) -> bool:
+        return self.graph.nodes[key].partitions is not None
+
+    @functools.cached_property
+    def any_partitioned(self) -> bool:
+        """Whether any node (asset or source) is partitioned: then every pod expands the graph at one ``now``."""
+        return any(node.partitions is not None for node in self.graph.nodes.values())
 
     @property
     def base_name(self) -> str:
@@ -104,10 +124,40 @@ class Run:
     keys: tuple[str, ...]
     selection: str
     gated: bool
+    partitions: PartitionRange | None = None  # --partition / --from / --to: which partitions of the selection
+    scheduled: bool = False  # started by a CronWorkflow: partitions exist as at its fire time
 
     @classmethod
-    def of(cls, graph: AssetGraph, keys: Iterable[str], selection: str = "*", gated: bool = False) -> Run:
-        return cls(tuple(ordered_selection(graph, keys)), selection, gated)
+    def of(
+        cls,
+        graph: AssetGraph,
+        keys: Iterable[str],
+        selection: str = "*",
+        gated: bool = False,
+        partitions: PartitionRange | None = None,
+        scheduled: bool = False,
+    ) -> Run:
+        return cls(tuple(ordered_selection(graph, keys)), selection, gated, partitions, scheduled)
+
+
+def _now(run: Run) -> str:
+    """The top-level run's ``now``: its fire time when a CronWorkflow started it, else its creation time."""
+    return SCHEDULED if run.scheduled else CREATED
+
+
+def _partition_args(target: Target, run: Run, run_id: str) -> list[str]:
+    """What every pod of a partitioned project is told: the ``now`` its graph expands at (the same in every pod
+    of the run, parts included), and the partitions the run was compiled for."""
+    if not target.any_partitioned:
+        return []
+    args = ["--now", PART_NOW if run_id == PART_RUN_ID else _now(run)]
+    wanted = run.partitions
+    if wanted is not None and wanted.first == wanted.last and wanted.first is not None:
+        return [*args, "--partition", wanted.first]
+    if wanted is not None:
+        args += ["--from", wanted.first] if wanted.first is not None else []
+        args += ["--to", wanted.last] if wanted.last is not None else []
+    return args
 
 
 @dataclass(frozen=True)
@@ -246,9 +296,16 @@ def _pod_template(
     )
 
 
-def _step_template(target: Target, profile: Profile, name: str, run: Run, run_id: str) -> m.Template:
+def _step_template(
+    target: Target, profile: Profile, name: str, run: Run, run_id: str, partitioned: bool = False
+) -> m.Template:
+    """The pod of one asset; ``partitioned``: of one batch of its partitions (the fan-out item)."""
     args = ["step", "-m", target.module, "--asset", f"{{{{inputs.parameters.{KEY_PARAMETER}}}}}"]
-    args += ["--run-id", run_id, "--selection", run.selection]
+    args += ["--run-id", run_id, "--selection", run.selection, *_partition_args(target, run, run_id)]
+    parameters = [m.Parameter(name=KEY_PARAMETER)]
+    if partitioned:
+        args += ["--partitions", f"{{{{inputs.parameters.{PARTITIONS_PARAMETER}}}}}"]
+        parameters.append(m.Parameter(name=PARTITIONS_PARAMETER))
     annotations = {ANNOTATION + "asset": f"{{{{inputs.parameters.{KEY_PARAMETER}}}}}", ANNOTATION + "run-id": run_id}
     return _pod_template(
         target,
@@ -256,7 +313,7 @@ def _step_template(target: Target, profile: Profile, name: str, run: Run, run_id
         args,
         profile,
         profile.retries,
-        inputs=m.Inputs(parameters=[m.Parameter(name=KEY_PARAMETER)]),
+        inputs=m.Inputs(parameters=parameters),
         metadata=m.Metadata(annotations=annotations),
         node_selector=dict(profile.node_selector) or None,
         tolerations=[m.Toleration.model_validate(dict(t)) for t in profile.tolerations] or None,
@@ -264,12 +321,24 @@ def _step_template(target: Target, profile: Profile, name: str, run: Run, run_id
 
 
 def _plan_template(
-    target: Target, run: Run, run_id: str, guard: tuple[str, str | None], part: tuple[int, int] | None
+    target: Target,
+    run: Run,
+    run_id: str,
+    guard: tuple[str, str | None],
+    part: tuple[int, int] | None,
+    keys: Sequence[str] = (),
 ) -> m.Template:
     """The plan task, first in every run: checks the image's graph against the compiled digest (and with a task
     mask, that every stale key has a task), then writes the keys to build: the stale ones, or every one for an
-    ungated run (of its part, holding back keys whose upstream in an earlier part is still stale)."""
+    ungated run (of its part, holding back keys whose upstream in an earlier part is still stale). For each
+    partitioned asset of ``keys`` it also writes the batches of partitions its fan-out runs."""
     args = ["plan-task", "-m", target.module, "--select", run.selection, "--output", STALE_PATH, "--run-id", run_id]
+    args += _partition_args(target, run, run_id)
+    fanned = [task_name(k) for k in keys if target.partitioned(k)]
+    if fanned:
+        args += ["--fan-out", str(target.config.fan_out_pods)]
+    outputs = [m.Parameter(name=STALE_PARAMETER, value_from=m.ValueFrom(path=STALE_PATH))]
+    outputs += [m.Parameter(name=t, value_from=m.ValueFrom(path=fan_out_path(t))) for t in fanned]
     digest, mask = guard
     args += ["--graph-digest", digest]
     if mask is not None:
@@ -283,7 +352,7 @@ def _plan_template(
         args,
         None,
         0,
-        outputs=m.Outputs(parameters=[m.Parameter(name=STALE_PARAMETER, value_from=m.ValueFrom(path=STALE_PATH))]),
+        outputs=m.Outputs(parameters=outputs),
     )
 
 
@@ -293,20 +362,35 @@ def _exit_template(target: Target, selection: str) -> m.Template:
     return _pod_template(target, EXIT_TEMPLATE, [*args, "--selection", selection], None, EXIT_RETRIES)
 
 
-def _tasks(keys: Sequence[str], waits: Mapping[str, Sequence[str]], templates: Mapping[str, str]) -> list[m.DAGTask]:
+def _tasks(
+    keys: Sequence[str],
+    waits: Mapping[str, Sequence[str]],
+    templates: Mapping[str, str],
+    partitioned: Collection[str] = (),
+) -> list[m.DAGTask]:
     """The plan task, then one task per key that runs if the plan lists it; ``waits``: the nearest selected
-    upstreams of each key (those outside ``keys`` are in earlier parts, which finished before this part)."""
+    upstreams of each key (those outside ``keys`` are in earlier parts, which finished before this part).
+
+    A ``partitioned`` key's task fans out over the batches of partitions the plan listed for it (``withParam``;
+    none: the task is Skipped, "Skipped, empty params", which its downstream's bare ``depends`` lets pass). Its
+    downstream waits for the whole fan-out (the TaskGroup node succeeds when every item did: dag.go
+    executeDAGTask): coarser than partition by partition, never wrong."""
     inside = set(keys)
     tasks = [m.DAGTask(name=PLAN_TASK, template=PLAN_TASK)]
     for key in keys:
-        depends = [PLAN_TASK, *(task_name(u) for u in waits[key] if u in inside)]
+        depends = " && ".join([PLAN_TASK, *(task_name(u) for u in waits[key] if u in inside)])
+        parameters = [m.Parameter(name=KEY_PARAMETER, value=key)]
+        fanned = key in partitioned
+        if fanned:
+            parameters.append(m.Parameter(name=PARTITIONS_PARAMETER, value="{{item}}"))
         tasks.append(
             m.DAGTask(
                 name=task_name(key),
                 template=templates[key],
-                arguments=m.Arguments(parameters=[m.Parameter(name=KEY_PARAMETER, value=key)]),
-                depends=" && ".join(depends),
-                when=when_stale(key),
+                arguments=m.Arguments(parameters=parameters),
+                depends=depends,
+                when=None if fanned else when_stale(key),
+                with_param=fan_out_items(task_name(key)) if fanned else None,
             )
         )
     return tasks
@@ -314,15 +398,17 @@ def _tasks(keys: Sequence[str], waits: Mapping[str, Sequence[str]], templates: M
 
 def _step_templates(target: Target, keys: Sequence[str], run: Run, run_id: str) -> tuple[dict[str, str], list[Any]]:
     """Each key's template name and the distinct step templates, in a stable order."""
-    by_profile: dict[Profile, str] = {}
+    by_profile: dict[tuple[Profile, bool], str] = {}
     chosen: dict[str, str] = {}
     for key in keys:
+        fanned = target.partitioned(key)
         profile = Profile.of(target.graph.asset(key), target.default_timeout)
-        if profile not in by_profile:
-            by_profile[profile] = profile.template_name
-        chosen[key] = by_profile[profile]
+        if (profile, fanned) not in by_profile:
+            by_profile[profile, fanned] = profile.template_name + ("-partitions" if fanned else "")
+        chosen[key] = by_profile[profile, fanned]
     templates = sorted(
-        (_step_template(target, p, n, run, run_id) for p, n in by_profile.items()), key=lambda t: t.name or ""
+        (_step_template(target, p, n, run, run_id, fanned) for (p, fanned), n in by_profile.items()),
+        key=lambda t: t.name or "",
     )
     return chosen, templates
 
@@ -347,7 +433,7 @@ def _spec(
     )
     return m.WorkflowSpec(
         entrypoint=ENTRYPOINT,
-        arguments=_arguments(top),
+        arguments=_arguments(top, target.any_partitioned),
         on_exit=EXIT_TEMPLATE if exit_handler else None,
         service_account_name=config.service_account,
         image_pull_secrets=[m.LocalObjectReference(name=n) for n in config.image_pull_secrets] or None,
@@ -366,12 +452,13 @@ def _spec(
     )
 
 
-def _arguments(top: Run | None) -> m.Arguments:
+def _arguments(top: Run | None, partitioned: bool = False) -> m.Arguments:
     """A top-level run's ``build`` argument, its default what was compiled (an ``enum`` the Argo Server checks at
     submit: workflow/validate/validate.go, validateArgumentsValues); a part's ``run-id`` and ``build``, which
     its parent passes."""
     if top is None:
-        return m.Arguments(parameters=[m.Parameter(name=RUN_ID_PARAMETER), m.Parameter(name=BUILD_PARAMETER)])
+        names = [RUN_ID_PARAMETER, BUILD_PARAMETER, *([NOW_PARAMETER] if partitioned else [])]
+        return m.Arguments(parameters=[m.Parameter(name=n) for n in names])
     default = BUILD_CHOICES[0] if top.gated else BUILD_CHOICES[1]
     return m.Arguments(parameters=[m.Parameter(name=BUILD_PARAMETER, value=default, enum=list(BUILD_CHOICES))])
 
@@ -425,8 +512,9 @@ SAMPLE_GUARD = ("0" * 16, None)  # a digest's length: what a workflow built only
 def _single_spec(target: Target, run: Run, guard: tuple[str, str | None] | None) -> m.WorkflowSpec:
     chosen, templates = _step_templates(target, run.keys, run, RUN_ID)
     waits = target.graph.nearest_among(run.keys)
-    plan = _plan_template(target, run, RUN_ID, guard or _guard(target, run, waits), None)
-    return _spec(target, _tasks(run.keys, waits, chosen), [plan, *templates], top=run)
+    plan = _plan_template(target, run, RUN_ID, guard or _guard(target, run, waits), None, run.keys)
+    dag = _tasks(run.keys, waits, chosen, [k for k in run.keys if target.partitioned(k)])
+    return _spec(target, dag, [plan, *templates], top=run)
 
 
 def workflow(
@@ -442,17 +530,19 @@ def _part_names(target: Target, top_name: str, count: int) -> list[str]:
     return [resource_name(f"{top_name}-part-{i + 1:0{width}d}") for i in range(count)]
 
 
-def _run_part_template(target: Target) -> m.Template:
+def _run_part_template(target: Target, run: Run) -> m.Template:
     """Creates one part as a child Workflow from its WorkflowTemplate and waits for it to finish; the child
-    records under this workflow's name. The child's status lives in the child, not here."""
+    records under this workflow's name (and, when partitioned, expands partitions at this workflow's ``now``).
+    The child's status lives in the child, not here."""
+    parameters = [{"name": RUN_ID_PARAMETER, "value": RUN_ID}, {"name": BUILD_PARAMETER, "value": BUILD}]
+    if target.any_partitioned:
+        parameters.append({"name": NOW_PARAMETER, "value": _now(run)})
     child = {
         "apiVersion": API_VERSION,
         "kind": "Workflow",
         "metadata": {"generateName": "{{workflow.name}}-", "labels": {ANNOTATION + "project": target.base_name}},
         "spec": {
-            "arguments": {
-                "parameters": [{"name": RUN_ID_PARAMETER, "value": RUN_ID}, {"name": BUILD_PARAMETER, "value": BUILD}]
-            },
+            "arguments": {"parameters": parameters},
             "workflowTemplateRef": {"name": f"{{{{inputs.parameters.{PART_PARAMETER}}}}}"},
         },
     }
@@ -495,8 +585,8 @@ def split_workflow(
     for index, (start, end) in enumerate(bounds):
         part = keys[start:end]
         chosen, templates = _step_templates(target, part, run, PART_RUN_ID)
-        dag = _tasks(part, waits, chosen)
-        plan = _plan_template(target, run, PART_RUN_ID, guard, (start, end))
+        dag = _tasks(part, waits, chosen, [k for k in part if target.partitioned(k)])
+        plan = _plan_template(target, run, PART_RUN_ID, guard, (start, end), part)
         spec = _spec(target, dag, [plan, *templates], top=None)
         manifests.append(_object(target, spec, run, names[index]))
         before = sorted({part_of[u] for key in part for u in waits[key] if part_of[u] != index})
@@ -509,7 +599,7 @@ def split_workflow(
                 depends=" && ".join(finished) or None,
             )
         )
-    spec = _spec(target, parent_tasks, [_run_part_template(target)], top=run, all_targets=True)
+    spec = _spec(target, parent_tasks, [_run_part_template(target, run)], top=run, all_targets=True)
     manifests.append(_object(target, spec, run, top if template else None))
     return manifests
 

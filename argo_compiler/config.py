@@ -55,6 +55,9 @@ _TYPED = {
     "parallelism": Typed(
         lambda v: whole_number(v, 1, 100_000), (int,), "a whole number from 1 to 100000", "parallelism = 50"
     ),
+    "fan_out_pods": Typed(
+        lambda v: whole_number(v, 1, 10_000), (int,), "a whole number from 1 to 10000", "fan_out_pods = 20"
+    ),
     "budget_bytes": Typed(
         lambda v: whole_number(v, 100_000, 1024 * 1024),
         (int,),
@@ -96,6 +99,7 @@ class ArgoConfig:
     active_deadline_seconds: int = _SECONDS["active_deadline_seconds"][0]  # a whole run, Pending pods included
     step_deadline_seconds: int = _SECONDS["step_deadline_seconds"][0]  # one pod of one step
     parallelism: int = 50  # pods of one workflow at once
+    fan_out_pods: int = 20  # pods of one partitioned asset's fan-out per run, each building a batch of partitions
     budget_bytes: int = 700_000  # projected running size of each Argo object, under etcd's ~1 MiB
     image_pull_secrets: tuple[str, ...] = ()
     security_context: tuple[tuple[str, Any], ...] = ()  # the pods' securityContext, as Kubernetes spells it

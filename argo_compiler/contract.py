@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from pathlib import PurePosixPath
 
 from assets_core.graph import AssetGraph
 from assets_core.hashing import structured_hash
@@ -36,11 +37,55 @@ EXIT_TEMPLATE = "finish-run"  # the exit handler: publishes and records the run 
 WORKFLOW_STATUS = "{{workflow.status}}"  # what Argo passes the exit handler: one of WORKFLOW_STATUSES
 WORKFLOW_SUCCEEDED = "Succeeded"
 WORKFLOW_STATUSES = (WORKFLOW_SUCCEEDED, "Failed", "Error")
+# Partitions. Every pod of a partitioned project expands the graph at the same ``now`` (which partitions exist):
+# the workflow's creation time, or a CronWorkflow run's fire time. Both are RFC 3339 (workflow/controller/
+# operator.go setGlobalParameters: CreationTimestamp.Format(time.RFC3339); the ``workflows.argoproj.io/
+# scheduled-time`` annotation, written by workflow/common/convert.go ConvertCronWorkflowToWorkflowWithProperties
+# as scheduledTime.Format(time.RFC3339)). On a run not started by a CronWorkflow the controller leaves
+# ``{{workflow.scheduledTime}}`` as it is (util/variables/keys/runtime.go), which the pods refuse in one line.
+CREATED = "{{workflow.creationTimestamp}}"
+SCHEDULED = "{{workflow.scheduledTime}}"
+NOW_PARAMETER = "now"  # a part (child Workflow) gets its parent's ``now``: children are created at other times
+PART_NOW = "{{workflow.parameters.now}}"
+# The plan task writes, per partitioned asset, a JSON list of batches of its partition keys to build (one file,
+# one output parameter named as the asset's task); the task fans out over it with ``withParam``, one pod per
+# batch, each given its batch as the ``partitions`` parameter (keys joined by ``,``: partition keys hold none).
+PARTITIONS_PARAMETER = "partitions"
+BATCH_SEPARATOR = ","
 
 
 def stale_tokens(keys: Iterable[str]) -> str:
     """The plan task's output: `` a b c `` (a single space when nothing is stale)."""
     return " " + "".join(f"{key} " for key in keys)
+
+
+def fan_out_file(task: str) -> str:
+    """The file the plan task writes the batches of ``task``'s asset to, next to its ``--output``."""
+    return f"lakeplan-partitions-{task}.json"
+
+
+def fan_out_path(task: str) -> str:
+    """That file in the plan pod (its output parameter's ``valueFrom.path``)."""
+    return str(PurePosixPath(STALE_PATH).parent / fan_out_file(task))
+
+
+def fan_out_items(task: str) -> str:
+    """The ``withParam`` of a partitioned asset's task: the batches the plan task listed for it."""
+    return f"{{{{tasks.{PLAN_TASK}.outputs.parameters.{task}}}}}"
+
+
+def batches(partitions: Sequence[str], count: int) -> list[str]:
+    """``partitions`` (in order) as at most ``count`` consecutive batches of near-equal size, each its keys joined
+    by ``BATCH_SEPARATOR``: one pod per batch, so a backfill of 10k partitions stays within the size budget."""
+    if not partitions:
+        return []
+    size, extra = divmod(len(partitions), min(count, len(partitions)))
+    found, start = [], 0
+    for index in range(min(count, len(partitions))):
+        end = start + size + (1 if index < extra else 0)
+        found.append(BATCH_SEPARATOR.join(partitions[start:end]))
+        start = end
+    return found
 
 
 def when_stale(key: str) -> str:

@@ -7,12 +7,14 @@ By default nothing is planned here: the plan task plans in the cluster, against 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from assets_core import k8s_grammar
 from assets_core.bulk import collector_paused
-from assets_core.errors import ConfigError, DefinitionError, SelectionError
+from assets_core.errors import ConfigError, SelectionError
+from assets_core.partition_scope import PartitionRange
 from assets_core.workspace import Workspace
 
 from . import checks, compiler
@@ -29,6 +31,7 @@ class Compiled:
     manifests: list[Manifest]
     documents: list[str]
     nothing: str | None = None
+    partition_bytes: Mapping[str, int] = field(default_factory=dict)  # for the size projection (Target's)
 
     @property
     def yaml(self) -> str:
@@ -45,16 +48,11 @@ class Request:
     schedules: bool = False
     split: int | None = None
     plan_here: bool = False  # plan against this machine's store and compile only what is stale there
+    partitions: PartitionRange | None = None  # --partition / --from / --to
 
 
 def target_of(ws: Workspace, config: ArgoConfig) -> Target:
     """The compile target; a file path module is made relative to the project root (the pod's working dir)."""
-    if ws.partitioned:
-        first = next(k for k, n in ws.graph.nodes.items() if n.partitions is not None)
-        raise DefinitionError(
-            f"{first!r} is partitioned, and compiling partitions for Argo is not supported yet; "
-            "run it locally with 'lakeplan materialize'"
-        )
     module = ws.target
     if module.endswith(".py") or "/" in module:
         module = ws.relative(
@@ -63,7 +61,12 @@ def target_of(ws: Workspace, config: ArgoConfig) -> Target:
     problem = k8s_grammar.template_problem(module)  # the pods' command line holds it
     if problem:
         raise ConfigError(f"-m {module!r} {problem}")
-    return Target(ws.graph, module, with_resource_secrets(config, ws.resources.values()), ws.settings.timeout)
+    sizes = {
+        key: sum(len(k) + 1 for k in node.partitions.keys(ws.now))
+        for key, node in ws.graph.assets.items()
+        if node.partitions is not None
+    }
+    return Target(ws.graph, module, with_resource_secrets(config, ws.resources.values()), ws.settings.timeout, sizes)
 
 
 def compile_project(ws: Workspace, config: ArgoConfig, request: Request) -> Compiled:
@@ -80,23 +83,31 @@ def _compile(ws: Workspace, config: ArgoConfig, request: Request) -> Compiled:
     selection = request.select or "*"
     docs: list[Manifest] = []
     if request.schedules:
+        if request.partitions is not None:
+            raise SelectionError(
+                "--partition/--from/--to choose a backfill's partitions, but a schedule builds what is stale at its "
+                "fire time; drop them, or compile the backfill without --schedules"
+            )
         if not ws.schedules:
             raise SelectionError(f"{ws.target} declares no schedules; add schedule('nightly', cron='0 2 * * *')")
         for s in ws.schedules:
             name = compiler.schedule_template_name(target, s)
-            run = Run.of(ws.graph, ws.select(s.select), s.select, gated=True)
+            run = Run.of(ws.graph, ws.select(s.select), s.select, gated=True, scheduled=True)
             if not run.keys:
                 raise SelectionError(f"schedule {s.name!r} selects no assets with select={s.select!r}")
             docs += fit(target, run, request.split, name)
             docs.append(compiler.cron_workflow(target, s, name))
     elif request.plan_here:
-        stale = [s.key for s in ws.plan(request.select).stale]
+        stale = {ws.instance(s.key).asset for s in ws.plan(request.select, partitions=request.partitions).stale}
         if not stale:
             return Compiled([], [], f"nothing is stale in {selection!r} (planned against this machine's store)")
-        run = Run.of(ws.graph, stale, selection, gated=True)  # the pods' plan decides; a stale key without a task fails
+        # the pods' plan decides; a stale key without a task fails
+        run = Run.of(ws.graph, stale, selection, gated=True, partitions=request.partitions)
         docs = fit(target, run, request.split, target.base_name if request.template else None, can_split=False)
     else:
-        run = Run.of(ws.graph, ws.select(request.select), selection, gated=not request.all)
+        if request.partitions is not None:
+            ws.scope(request.select, request.partitions)  # a bad --partition/--from/--to fails here, in one line
+        run = Run.of(ws.graph, ws.select(request.select), selection, not request.all, request.partitions)
         if not run.keys:
             return Compiled([], [], f"no assets in {selection!r}")
         docs = fit(target, run, request.split, target.base_name if request.template else None)
@@ -104,7 +115,7 @@ def _compile(ws: Workspace, config: ArgoConfig, request: Request) -> Compiled:
     found = checks.structure_problems(docs)
     if found:
         raise RuntimeError("compiled manifests fail lakeplan's own checks (a lakeplan bug): " + "; ".join(found))
-    return Compiled(docs, documents)
+    return Compiled(docs, documents, None, target.partition_bytes)
 
 
 SAMPLE = 400  # tasks compiled to measure the running size per task
@@ -123,10 +134,10 @@ def fit(
     if part_size is None:
         sample = Run(run.keys[:SAMPLE], run.selection, run.gated)
         sampled = compiler.workflow(target, sample, guard=compiler.SAMPLE_GUARD)
-        per_task = projected_size(sampled) / max(len(sample.keys), 1)
+        per_task = projected_size(sampled, partition_bytes=target.partition_bytes) / max(len(sample.keys), 1)
         if per_task * len(run.keys) <= budget:
             single = compiler.workflow(target, run, template_name=template_name)
-            if projected_size(single) <= budget:
+            if projected_size(single, partition_bytes=target.partition_bytes) <= budget:
                 return [single]
         if not can_split:
             raise ManifestTooLarge(
@@ -138,9 +149,16 @@ def fit(
         docs = compiler.split_workflow(
             target, run, part_size, top_name=template_name, template=template_name is not None
         )
-        sizes = [projected_size(d) for d in docs]
+        sizes = [projected_size(d, partition_bytes=target.partition_bytes) for d in docs]
         if max(sizes[:-1]) <= budget and sizes[-1] <= budget:
             return docs
+        too_big = [i for i, size in enumerate(sizes[:-1]) if size > budget]
+        if part_size == 1 and too_big:  # one asset alone: a fan-out over more partitions than one object holds
+            key = run.keys[too_big[0]]
+            raise ManifestTooLarge(
+                f"asset {key!r} alone grows to {sizes[too_big[0]]:,} bytes running (its fan-out over every "
+                f"partition), over the {budget:,}-byte budget; compile a narrower --from/--to range"
+            )
         if sizes[-1] > budget or part_size == 1:
             raise ManifestTooLarge(
                 f"{len(run.keys)} tasks need {len(docs) - 1} parts, and the parent that runs them is "

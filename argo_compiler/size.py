@@ -78,17 +78,37 @@ def _entry_tasks(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
     return tasks
 
 
-def status_nodes(manifest: Mapping[str, Any], workflow: str, stale: float) -> tuple[dict[str, Any], list[str]]:
-    """The nodes of a finished run in which a ``stale`` share of the gated tasks ran; and the pod node ids."""
+def _fan_out_pods(templates: Mapping[str, Any]) -> int:
+    """The most batches the plan task lists per partitioned asset (its ``--fan-out``)."""
+    args = templates.get("plan", {}).get("container", {}).get("args", [])
+    return int(args[args.index("--fan-out") + 1]) if "--fan-out" in args else 0
+
+
+def status_nodes(
+    manifest: Mapping[str, Any], workflow: str, stale: float, partition_bytes: Mapping[str, int] | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """The nodes of a finished run in which a ``stale`` share of the gated tasks ran, and of the partitions of
+    each fan-out (``partition_bytes``: per partitioned asset, its keys joined); and the pod node ids.
+
+    A fan-out task is a TaskGroup node and, per batch, a Retry and a Pod node whose name (``task(i:batch)``:
+    dag.go expandTask, operator.go generateNodeName), display name and inputs each repeat the batch's keys."""
     templates = {t["name"]: t for t in templates_of(dict(manifest))}
     tasks = _entry_tasks(manifest)
+    fan_outs = {t["name"]: t for t in tasks if "withParam" in t}
+    pods_per_fan_out = _fan_out_pods(templates)
     gated = [t for t in tasks if "when" in t]
     running = round(len(gated) * stale)
     ran = {t["name"] for t in gated[:running]} | {t["name"] for t in tasks if "when" not in t}
     keys = [p["value"] for t in gated[:running] for p in t.get("arguments", {}).get("parameters", [])]
+    keys += [_asset_of(t) for t in fan_outs.values()]
     nodes: dict[str, Any] = {}
     pods: list[str] = []
     line = " " + " ".join(keys) + " "  # what the plan task wrote
+    batches = {}  # per fan-out task, the batches its plan output lists (generous: keys of a typical length)
+    for name, task in fan_outs.items():
+        text = round((partition_bytes or {}).get(_asset_of(task), 0) * stale)
+        count = min(pods_per_fan_out, text // 8) if text else 0
+        batches[name] = ["k" * max(text // count - 1, 1) for _ in range(count)] if count else []
 
     def pod(name: str, template_name: str, **extra: Any) -> None:
         template = templates.get(template_name, {})
@@ -105,6 +125,17 @@ def status_nodes(manifest: Mapping[str, Any], workflow: str, stale: float) -> tu
     for task in tasks:
         name, template_name = f"{workflow}.{task['name']}", task.get("template", "")
         inputs = {"inputs": task["arguments"]} if "arguments" in task else {}
+        if task["name"] in fan_outs:
+            found = batches[task["name"]]
+            kind, phase = ("TaskGroup", "Succeeded") if found else ("Skipped", "Skipped")
+            node_id, node = node_status(workflow, name, kind, template_name, phase)
+            nodes[node_id] = node
+            for index, batch in enumerate(found):
+                arguments = [
+                    {**p, "value": batch} if p["value"] == "{{item}}" else p for p in inputs["inputs"]["parameters"]
+                ]
+                pod(f"{name}({index}:{batch})", template_name, inputs={"parameters": arguments})
+            continue
         if task["name"] not in ran:
             node_id, node = node_status(
                 workflow, name, "Skipped", template_name, "Skipped", message="when 'false' evaluated false", **inputs
@@ -119,10 +150,17 @@ def status_nodes(manifest: Mapping[str, Any], workflow: str, stale: float) -> tu
     return nodes, pods
 
 
-def projected_size(manifest: Mapping[str, Any], stale: float = 1.0) -> int:
+def _asset_of(task: Mapping[str, Any]) -> str:
+    return str(task["arguments"]["parameters"][0]["value"])
+
+
+def projected_size(
+    manifest: Mapping[str, Any], stale: float = 1.0, partition_bytes: Mapping[str, int] | None = None
+) -> int:
     """Bytes of JSON of the running object a manifest becomes, at completion, when a ``stale`` share (0..1) of
-    its plan-gated tasks ran (ungated tasks always run). A CronWorkflow is its own small object; the Workflows it
-    starts are the WorkflowTemplate it references (project that)."""
+    its plan-gated tasks ran (ungated tasks always run) and of each fan-out's partitions (``partition_bytes``:
+    see ``status_nodes``). A CronWorkflow is its own small object; the Workflows it starts are the
+    WorkflowTemplate it references (project that)."""
     kind = manifest.get("kind")
     meta = dict(manifest.get("metadata", {}))
     name = (meta.get("name") or meta.get("generateName", "wf-").rstrip("-")) + (
@@ -139,7 +177,7 @@ def projected_size(manifest: Mapping[str, Any], stale: float = 1.0) -> int:
     if kind == "CronWorkflow":
         cron_status = {"active": [], "lastScheduledTime": _TIME, "conditions": [], "succeeded": 1000, "phase": "Active"}
         return _encoded({**manifest, "metadata": meta, "status": cron_status})
-    nodes, pods = status_nodes(manifest, name, stale)
+    nodes, pods = status_nodes(manifest, name, stale, partition_bytes)
     status: dict[str, Any] = {
         "phase": "Succeeded",
         "startedAt": _TIME,
@@ -158,13 +196,20 @@ def projected_size(manifest: Mapping[str, Any], stale: float = 1.0) -> int:
     return _encoded({**manifest, "metadata": meta, "status": status})
 
 
-def size_lines(manifests: Sequence[Mapping[str, Any]], documents: Sequence[str], shares: Sequence[float]) -> list[str]:
+def size_lines(
+    manifests: Sequence[Mapping[str, Any]],
+    documents: Sequence[str],
+    shares: Sequence[float],
+    partition_bytes: Mapping[str, int] | None = None,
+) -> list[str]:
     """One line per object: YAML bytes and projected running bytes at each stale share."""
     lines = []
     for manifest, document in zip(manifests, documents, strict=True):
         meta = manifest.get("metadata", {})
         label = f"{manifest.get('kind')} {meta.get('name') or meta.get('generateName', '')}"
-        running = ", ".join(f"{share:.0%} stale {projected_size(manifest, share):,}" for share in shares)
+        running = ", ".join(
+            f"{share:.0%} stale {projected_size(manifest, share, partition_bytes):,}" for share in shares
+        )
         tasks = len(_entry_tasks(manifest))
         lines.append(f"{label}: {tasks} tasks, YAML {len(document.encode()):,} B, running {running} B")
     return lines

@@ -13,7 +13,20 @@ rules, each rule below cited from argo-workflows (v4.1) so the stand-in is never
   finished; ``depends`` false -> Omitted; then ``when``: expression tags ``{{=...}}`` are resolved first
   (util/template ReplaceStrictAny with expr-lang; the subset lakeplan emits: ``<path> contains '<text>'``), then
   govaluate decides (steps.go shouldExecute; the subset: ``true`` / ``false``) -> Skipped with the message
-  "when '<resolved>' evaluated false". Ready tasks run in parallel, at most ``spec.parallelism`` at once.
+  "when '<resolved>' evaluated false". Ready pods run in parallel, at most ``spec.parallelism`` at once
+  (operator.go checkParallelism: ``activePods >= Spec.Parallelism`` refuses a new pod); a template-level
+  ``parallelism`` is not modelled and refused (NotImplementedError).
+- Fan-out (dag.go expandTask, executeDAGTask; operator.go processItem, generateNodeName): ``withItems``, or
+  ``withParam`` resolved (``{{tasks.X.outputs.parameters.Y}}``) then ``json.Unmarshal`` into a list (anything
+  else: an Error node "withParam value could not be parsed as a JSON list"); an empty list: the task is Skipped
+  "Skipped, empty params"; else a TaskGroup node with one task per item named ``task(i:item)``, ``{{item}}``
+  replaced by a string item as is, a list or map item by its JSON (Go's json.Marshal: compact, keys sorted). Each
+  item is a pod of its own under ``parallelism``; the group is Failed or Error when an item is, else Succeeded,
+  and what depends on the task waits for the whole group.
+- Globals (operator.go setGlobalParameters): ``workflow.creationTimestamp`` (RFC 3339) always;
+  ``workflow.scheduledTime`` only for a run a CronWorkflow started (``scheduled_time``; the
+  ``workflows.argoproj.io/scheduled-time`` annotation), else the tag stays as written
+  (util/variables/keys/runtime.go).
 - Pods: each pod gets its own file system over the image's (``Cluster.workdir``), at the same path, as an
   overlay in a private mount namespace (a copy at another path where overlays are not allowed); only
   volumes (the PVC) are shared; env from ``secretKeyRef``: a missing Secret or key leaves the pod Pending
@@ -123,6 +136,7 @@ class TaskRun:
     stderr: str = ""
     outputs: dict[str, str] = field(default_factory=dict)
     children: dict[str, TaskRun] = field(default_factory=dict)  # a part's own DAG tasks
+    items: list[TaskRun] = field(default_factory=list)  # a fan-out's expanded tasks, ``task(i:item)``
     attempts: int = 1
     message: str = ""
     arguments: dict[str, str] = field(default_factory=dict)
@@ -152,6 +166,8 @@ def _substitute(text: str, values: Mapping[str, str]) -> str:
 
     def simple(match: re.Match[str]) -> str:
         name = match.group(1)
+        if name == "workflow.scheduledTime" and name not in values:
+            return match.group(0)  # not a CronWorkflow's run: left as written (util/variables/keys/runtime.go)
         if name not in values:
             raise NotImplementedError(f"harness cannot resolve {{{{{name}}}}}")
         return values[name]
@@ -197,8 +213,14 @@ class Harness:
         workflow_name: str = "wf-local-1",
         library: Sequence[Mapping[str, Any]] = (),
         arguments: Mapping[str, str] | None = None,
+        created: str = "2026-11-30T08:00:00Z",
+        scheduled_time: str | None = None,
     ) -> None:
         self.manifest = manifest
+        self.created = created
+        self.scheduled_time = scheduled_time
+        self.active_pods = 0
+        self.peak_pods = 0  # the most pods that ran at once
         self.cluster = cluster
         self.workflow_name = workflow_name
         self.library = {doc["metadata"]["name"]: doc for doc in library}
@@ -280,7 +302,9 @@ class Harness:
         return mapping
 
     def _values(self, extra: Mapping[str, str]) -> dict[str, str]:
-        values = {"workflow.name": self.workflow_name, **extra}
+        values = {"workflow.name": self.workflow_name, "workflow.creationTimestamp": self.created, **extra}
+        if self.scheduled_time is not None:
+            values["workflow.scheduledTime"] = self.scheduled_time
         values.update({f"workflow.parameters.{k}": str(v) for k, v in self.parameters.items()})
         return values
 
@@ -300,7 +324,9 @@ class Harness:
         container = template["container"]
         with self._lock:
             self._pods += 1
-            pod_dir = self._scratch / f"{name}-{self._pods}"
+            pod_dir = (
+                self._scratch / f"{re.sub(r'[^-a-z0-9]', '-', name)}-{self._pods}"
+            )  # ',' ':' break overlay options
         (pod_dir / "outputs").mkdir(parents=True, exist_ok=True)
         paths = self._paths(template, pod_dir)
 
@@ -359,6 +385,21 @@ class Harness:
         elif self.cluster.isolated:
             cwd = pod.cwd / "image"  # a copy: its own writes, but at another path
             shutil.copytree(self.cluster.workdir, cwd, ignore=_IMAGE_IGNORE, symlinks=True)
+        with self._lock:
+            self.active_pods += 1
+            self.peak_pods = max(self.peak_pods, self.active_pods)
+        try:
+            code, stdout, stderr, message = self._container(pod, argv, cwd, template)
+        finally:
+            with self._lock:
+                self.active_pods -= 1
+        values = {k: Path(p).read_text() for k, p in pod.outputs.items() if code == 0}
+        phase = "Succeeded" if code == 0 else "Failed"
+        return TaskRun(pod.name, phase, code, stdout, stderr, values, message=message)
+
+    def _container(
+        self, pod: Pod, argv: list[str], cwd: Path, template: Mapping[str, Any]
+    ) -> tuple[int, str, str, str]:
         if self.cluster.pods is not None:
             code, stdout, stderr, message = (
                 self.cluster.pods(Pod(pod.name, pod.argv, pod.env, cwd, pod.outputs)),
@@ -368,9 +409,7 @@ class Harness:
             )
         else:
             code, stdout, stderr, message = _run_container(argv, cwd, pod.env, _pod_deadline(template))
-        values = {k: Path(p).read_text() for k, p in pod.outputs.items() if code == 0}
-        phase = "Succeeded" if code == 0 else "Failed"
-        return TaskRun(pod.name, phase, code, stdout, stderr, values, message=message)
+        return code, stdout, stderr, message
 
     def _with_retries(self, template: Mapping[str, Any], make: Callable[[], TaskRun]) -> TaskRun:
         strategy = template.get("retryStrategy")
@@ -400,8 +439,8 @@ class Harness:
         self.results[name] = result
         return result
 
-    def _run_task(self, name: str) -> TaskRun:
-        task = self.tasks[name]
+    def _run_task(self, name: str, task: Mapping[str, Any] | None = None) -> TaskRun:
+        task = task or self.tasks[name]
         template = self.templates[task["template"]]
         values = self._values(self._arguments(task))
         if "resource" in template:
@@ -439,6 +478,44 @@ class Harness:
 
     # -- the DAG ------------------------------------------------------------------------------------------
 
+    def _outputs(self) -> dict[str, str]:
+        return {f"tasks.{t}.outputs.parameters.{p}": v for t, r in self.results.items() for p, v in r.outputs.items()}
+
+    def _expand(self, name: str) -> list[dict[str, Any]] | TaskRun | None:
+        """A ``withItems``/``withParam`` task's expanded tasks (expandTask, processItem); a TaskRun when it is
+        Skipped (no items) or Error (not a JSON list); None for a task that does not fan out."""
+        task = self.tasks[name]
+        if "withItems" in task:
+            items = task["withItems"]
+        elif "withParam" in task:
+            text = _substitute(task["withParam"], self._values(self._outputs()))
+            try:
+                items = json.loads(text)
+            except ValueError:
+                items = None
+            if not isinstance(items, list):
+                message = f"withParam value could not be parsed as a JSON list: {text.strip()}"
+                return TaskRun(name, "Error", message=message)
+        else:
+            return None
+        if "when" in task or "withSequence" in task:
+            raise NotImplementedError("harness expands withItems/withParam tasks without when or withSequence")
+        if not items:
+            return TaskRun(name, "Skipped", message="Skipped, empty params")
+        expanded = []
+        for index, item in enumerate(items):
+            if isinstance(item, dict | list):
+                value = json.dumps(item, separators=(",", ":"), sort_keys=True)
+                label = value if isinstance(item, list) else ",".join(sorted(f"{k}:{v}" for k, v in item.items()))
+            elif isinstance(item, str | int | float | bool):
+                value = label = item if isinstance(item, str) else json.dumps(item)
+            else:
+                return TaskRun(name, "Error", message=f"withItems[{index}] expected string, number, list, or map")
+            arguments = json.loads(json.dumps(task.get("arguments", {})).replace("{{item}}", json.dumps(value)[1:-1]))
+            label = label.replace("(", "").replace(")", "")
+            expanded.append({**task, "name": f"{name}({index}:{label})", "arguments": arguments})
+        return expanded
+
     def _decide(self, name: str) -> TaskRun | None:
         """Omitted or Skipped before any pod starts; None when the task runs."""
         task = self.tasks[name]
@@ -446,10 +523,7 @@ class Harness:
         if not depends.holds(task.get("depends", ""), phases):
             return TaskRun(name, "Omitted", message="omitted: depends condition not met")
         if "when" in task:
-            values = {
-                f"tasks.{t}.outputs.parameters.{p}": v for t, r in self.results.items() for p, v in r.outputs.items()
-            }
-            resolved = _substitute(task["when"], self._values(values))
+            resolved = _substitute(task["when"], self._values(self._outputs()))
             if not when_true(resolved):
                 return TaskRun(name, "Skipped", message=f"when '{resolved}' evaluated false")
         return None
@@ -467,7 +541,10 @@ class Harness:
             for dep in set(deps):
                 dependents[dep].append(name)
         ready = sorted(name for name, count in waiting.items() if count == 0)
+        if any("parallelism" in t for t in self.templates.values()):
+            raise NotImplementedError("harness does not model a template-level parallelism")
         workers = int(self.spec.get("parallelism") or 8)
+        groups: dict[str, list[TaskRun | None]] = {}  # a fan-out's items, None while running
 
         def finished(name: str, result: TaskRun) -> None:
             self.results[name] = result
@@ -476,24 +553,44 @@ class Harness:
                 if waiting[child] == 0:
                     ready.append(child)
 
+        def item_done(name: str, index: int, result: TaskRun) -> None:
+            group = groups[name]
+            group[index] = result
+            if all(r is not None for r in group):
+                items = [r for r in group if r is not None]
+                phase = next((r.phase for r in items if r.phase in FAILED_PHASES), "Succeeded")
+                finished(name, TaskRun(name, phase, items=items))
+
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            running: dict[Future[TaskRun], str] = {}
+            running: dict[Future[TaskRun], tuple[str, int | None]] = {}
             while ready or running:
                 while ready:
                     name = ready.pop(0)
                     decided = self._decide(name)
                     if decided is None and self._past_deadline():
                         decided = TaskRun(name, "Failed", message="Step exceeded its deadline")
+                    expanded = self._expand(name) if decided is None else None
+                    if isinstance(expanded, TaskRun):
+                        decided = expanded
                     if decided is not None:
                         finished(name, decided)
                         continue
                     if before is not None:
                         before(name)
-                    running[pool.submit(self._run_task, name)] = name
+                    if expanded is None:
+                        running[pool.submit(self._run_task, name)] = (name, None)
+                        continue
+                    groups[name] = [None] * len(expanded)
+                    for index, item in enumerate(expanded):
+                        running[pool.submit(self._run_task, item["name"], item)] = (name, index)
                 if running:
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in sorted(done, key=lambda f: running[f]):
-                        finished(running.pop(future), future.result())
+                    for future in sorted(done, key=lambda f: str(running[f])):
+                        name, index = running.pop(future)
+                        if index is None:
+                            finished(name, future.result())
+                        else:
+                            item_done(name, index, future.result())
         if len(self.results) != len(self.tasks):
             raise RuntimeError(f"harness: {sorted(set(self.tasks) - set(self.results))} never became ready")
         if exit_handler:
@@ -537,8 +634,18 @@ class Harness:
         """Bytes of JSON of this run's Workflow object now: its spec (the stored template spec when run by
         reference) and one NodeStatus per node that exists, built from what actually ran."""
         nodes: dict[str, Any] = {}
+        flat: list[tuple[str, TaskRun]] = []
         for name, result in self.results.items():
-            template = self.tasks[name]["template"]
+            if result.items:  # a fan-out: its TaskGroup node, then each item's nodes
+                template = self.tasks[name]["template"]
+                node_id, node = node_status(
+                    self.workflow_name, f"{self.workflow_name}.{name}", "TaskGroup", template, result.phase
+                )
+                nodes[node_id] = node
+            flat += [(name, item) for item in result.items] or [(name, result)]
+        for task_name, result in flat:
+            name = result.name
+            template = self.tasks[task_name]["template"]
             node_name = f"{self.workflow_name}.{name}"
             extra: dict[str, Any] = {"message": result.message} if result.message else {}
             if result.arguments:

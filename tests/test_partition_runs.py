@@ -344,18 +344,6 @@ def test_two_dimensional_sources_and_a_key_of_one_dimension(sqlite_project: Proj
     assert value(ws, "per_day/partition=2026-01-02") == {"2026-01-02|DE": 1, "2026-01-02|FR": 2}
 
 
-def test_compiling_a_partitioned_project_for_argo_is_refused_in_one_line(
-    sqlite_project: Project, lakeplan: Any
-) -> None:
-    partitioned(sqlite_project)
-    code, out, err = lakeplan("compile")
-    assert (code, out) == (2, "")
-    assert err == (
-        "error: 'events' is partitioned, and compiling partitions for Argo is not supported yet; "
-        "run it locally with 'lakeplan materialize'\n"
-    )
-
-
 @pytest.mark.slow
 def test_the_example_on_lakefs_stores_per_partition_and_rebuilds_one_changed_days_cone(
     lakefs_target: LakeFS,  # noqa: F811
