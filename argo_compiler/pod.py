@@ -155,16 +155,17 @@ def plan_task(
     if run_id is not None:
         begin(ws, run_id, select or "*")
     plan = ws.plan(select, run_id=run_id, partitions=wanted)  # a later part sees what earlier parts built
-    stale_instances = [s.key for s in plan.stale] if not every else sorted(ws.scope(select, wanted))
-    stale = {ws.instance(k).asset for k in stale_instances}
+    stale = {ws.instance(s.key).asset for s in plan.stale}
+    building = sorted(ws.scope(select, wanted)) if every else [s.key for s in plan.stale]  # planned keys
     start, end = part or (0, len(keys))
     held = ws.graph.descendants(k for k in keys[:start] if k in stale)
-    chosen = [k for k in keys[start:end] if (every or k in stale) and k not in held]
+    wanted_assets = {ws.instance(k).asset for k in building}
+    chosen = [k for k in keys[start:end] if k in wanted_assets and k not in held]
     if tasks is not None:
         _check_tasks(keys, tasks, chosen)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(stale_tokens(chosen))
-    _write_fan_outs(ws, output.parent, chosen, keys[start:end], stale_instances, fan_out)
+    _write_fan_outs(ws, output.parent, chosen, keys[start:end], building, fan_out)
     held_here = sorted(held & set(keys[start:end]))
     waiting = {s.key: s.waiting_message for s in plan.statuses if s.waiting_on}
     print(json.dumps({"stale": chosen, "held": held_here, "waiting": waiting, "counts": plan.counts()}), flush=True)

@@ -3,8 +3,12 @@ rules, each rule below cited from argo-workflows (v4.1) so the stand-in is never
 
 - Validation at submit (workflow/validate/validate.go: validateDAG, isValidWorkflowFieldName): a DAG has at
   least one task, names are field names, a task name starts with a letter when ``depends`` is used, every
-  dependency is a task, no cycles, every template exists. ``depends`` is parsed by ``argo_compiler.depends``
-  (workflow/common/ancestry.go and expr-lang, as evaluateDependsLogic in workflow/controller/dag.go does).
+  dependency is a task, no cycles, every template exists; in a task, ``{{item}}`` only with ``withItems`` /
+  ``withParam`` (addItemsToScope) and ``{{tasks.T.outputs.parameters.P}}`` only for an ancestor T whose
+  template declares output P (addOutputsToScope over GetTaskAncestry, then resolveAllVariables); output
+  parameter names match ``^[-a-zA-Z0-9_]+$`` (paramOrArtifactNameRegex). ``depends`` is parsed by
+  ``argo_compiler.depends`` (workflow/common/ancestry.go and expr-lang, as evaluateDependsLogic in
+  workflow/controller/dag.go does).
 - What runs: a CronWorkflow or a part's child Workflow runs the WorkflowTemplate it references (the template's
   spec is stored in the run: operator.go setStoredWfSpec); ``spec.arguments`` become
   ``{{workflow.parameters.*}}``; a ``resource`` template with ``action: create`` creates that child Workflow and
@@ -78,6 +82,8 @@ _EXPRESSION = re.compile(r"\{\{=\s*(.+?)\s*\}\}")
 _CONTAINS = re.compile(r"^([A-Za-z_][\w.-]*) contains '([^']*)'$")
 _FIELD_NAME = re.compile(r"[a-zA-Z0-9][-a-zA-Z0-9]*")  # validate.go workflowFieldNameFmt
 _SELECTOR = re.compile(r"^([\w.]+) (==|in) (.+)$")
+_TASK_OUTPUT = re.compile(r"\{\{tasks\.([-a-zA-Z0-9]+)\.outputs\.parameters\.([-a-zA-Z0-9_]+)\}\}")
+_PARAM_NAME = re.compile(r"[-a-zA-Z0-9_]+")  # validate.go paramOrArtifactNameRegex
 FAILED_PHASES = ("Failed", "Error")
 MAX_WORKFLOW_SIZE = 1024 * 1024
 POD_SAFETY_SECONDS = 300  # the harness's own limit on one pod: longer means a test is stuck, not a deadline
@@ -286,6 +292,31 @@ class Harness:
             graphlib.TopologicalSorter(graph).prepare()
         except graphlib.CycleError:
             raise Refused(f"templates.{entry['name']} sorting failed: dependency cycle") from None
+        for template in self.templates.values():
+            for param in template.get("outputs", {}).get("parameters", []):
+                if not _PARAM_NAME.fullmatch(param["name"]):
+                    raise Refused(f"templates.{template['name']}.outputs.parameters.{param['name']}: invalid name")
+        for task in tasks:
+            self._validate_references(entry["name"], task)
+
+    def _validate_references(self, dag: str, task: Mapping[str, Any]) -> None:
+        """``{{item}}`` and ``{{tasks.T.outputs.parameters.P}}`` in a task resolve (validate.go resolveAllVariables)."""
+        text = json.dumps(task)
+        where = f"templates.{dag}.tasks.{task['name']}"
+        if "{{item}}" in text and "withItems" not in task and "withParam" not in task:
+            raise Refused(f"{where} failed to resolve {{{{item}}}}")
+        ancestors, todo = set(), list(self.deps[task["name"]])
+        while todo:
+            name = todo.pop()
+            if name not in ancestors:
+                ancestors.add(name)
+                todo += self.deps[name]
+        for found in _TASK_OUTPUT.finditer(text):
+            name, param = found.groups()
+            template = self.templates.get(self.tasks[name]["template"], {}) if name in self.tasks else {}
+            declared = {p["name"] for p in template.get("outputs", {}).get("parameters", [])}
+            if name not in ancestors or param not in declared:
+                raise Refused(f"{where} failed to resolve {found.group(0)}")
 
     # -- pods ---------------------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from argo_harness import Cluster, Harness, Pod, dag_tasks
+from argo_harness import Cluster, Harness, Pod, Refused, dag_tasks
 from conftest import Project
 from sample_pipelines import PARTITIONED, PARTITIONED_DAYS
 from test_argo_harness import _cluster, _compile, _env, _lakeplan_compile
@@ -303,3 +303,15 @@ def test_partition_options_with_schedules_are_refused_in_one_line(sqlite_project
     unknown = _lakeplan_compile(sqlite_project.root, env, "-m", sqlite_project.module(), "--partition", "2026-02-30")
     assert (unknown.returncode, unknown.stderr.count("\n")) == (2, 1)
     assert "unknown partition key '2026-02-30'" in unknown.stderr
+
+
+def test_the_stand_in_refuses_what_validate_go_cannot_resolve(tmp_path: Path) -> None:
+    cluster = Cluster(secrets={}, volumes={}, workdir=tmp_path, pods=lambda p: 0)
+    manifest = _fan_out(["a"], 2)
+    after = manifest["spec"]["templates"][0]["dag"]["tasks"][1]
+    after["arguments"]["parameters"][0]["value"] = "{{item}}"  # no withItems/withParam on this task
+    with pytest.raises(Refused, match=r"tasks.after failed to resolve \{\{item\}\}"):
+        Harness(manifest, cluster)
+    after["arguments"]["parameters"][0]["value"] = "{{tasks.fan.outputs.parameters.out}}"  # fan declares no output
+    with pytest.raises(Refused, match="failed to resolve"):
+        Harness(manifest, cluster)
