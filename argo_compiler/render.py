@@ -41,10 +41,11 @@ def _string(dumper: _Dumper, data: str) -> yaml.Node:
 _Dumper.add_representer(str, _string)
 
 # A JSON string that YAML reads as the same string unquoted (names, keys, ``a && b``; no YAML 1.1 boolean or
-# null word). In ``json.dumps`` output a quote followed by these characters and a quote is always one whole
-# string: between two strings JSON writes ``: `` or ``, `` and brackets, which the pattern excludes.
+# null word). In ``json.dumps`` output a quote followed by these characters and a quote is one whole string
+# unless it is an escaped quote inside a string (``"a\"O"``: the lookbehind): between two strings JSON writes
+# ``: `` or ``, `` and brackets, which the pattern excludes.
 _UNQUOTE = re.compile(
-    r'"(?!(?i:y|n|yes|no|on|off|true|false|null)")([A-Za-z_][-A-Za-z0-9_./]*(?: && [A-Za-z_][-A-Za-z0-9_./]*)*)"'
+    r'(?<!\\)"(?!(?i:y|n|yes|no|on|off|true|false|null)")([A-Za-z_][-A-Za-z0-9_./]*(?: && [A-Za-z_][-A-Za-z0-9_./]*)*)"'
 )
 
 _ENCODE = json.JSONEncoder(sort_keys=True).encode
