@@ -5,6 +5,7 @@ same store state a local ``lakeplan materialize`` gives; CronWorkflow runs expan
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import textwrap
 from pathlib import Path
@@ -274,6 +275,29 @@ def test_a_backfill_of_10k_partition_tasks_stays_within_the_size_budget(sqlite_p
     fanned = [t for d in compiled.manifests for t in dag_tasks(d) if "withParam" in t]
     assert len(fanned) == 30  # one task per asset, never one per partition
     assert sum(len(doc) for doc in compiled.documents) < 200_000
+
+    # Run it on the stand-in with in-process pods: each plan pod lists every partition of its part's assets
+    # (what a first backfill's plan writes), the steps succeed; every object is measured from what ran.
+    days = [d.isoformat() for d in (dt.date(2025, 1, 1) + dt.timedelta(n) for n in range(365))]
+
+    def kubelet(pod: Pod) -> int:
+        for name, path in pod.outputs.items():
+            text = " " if name == "stale" else json.dumps(batches(days, config.fan_out_pods))
+            Path(path).write_text(text)
+        return 0
+
+    *parts, top = compiled.manifests
+    secrets = {"lakeplan-database": {"url": "postgresql://unused"}}
+    cluster = Cluster(secrets, {"lakeplan-storage": sqlite_project.root}, sqlite_project.root, pods=kubelet)
+    harness = Harness(top, cluster, "backfill-10k", library=parts)
+    harness.run()
+    assert harness.status() == "Succeeded", [(n, r.phase, r.message) for n, r in harness.results.items()]
+    ran = [harness, *harness.children]
+    assert sum(len(r.items) for child in harness.children for r in child.results.values()) == 30 * config.fan_out_pods
+    measured = {run.workflow_name: run.object_size() for run in ran}  # parent 5 KB, parts ~510 KB
+    assert max(measured.values()) <= config.budget_bytes, measured
+    for child, part in zip(harness.children, parts, strict=False):
+        assert child.object_size() <= projected_size(part, 1.0, compiled.partition_bytes)
 
 
 def test_one_asset_with_more_partitions_than_one_object_holds_is_refused_in_one_line(sqlite_project: Project) -> None:
