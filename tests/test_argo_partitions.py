@@ -20,8 +20,10 @@ from test_partition_runs import write_events
 
 from argo_compiler import ArgoConfig, ManifestTooLarge, Request, compile_project
 from argo_compiler.contract import batches
+from argo_compiler.pod import run_now
 from argo_compiler.size import projected_size
 from assets_core.config import load_settings
+from assets_core.errors import DefinitionError
 from assets_core.executor import planned_work, run
 from assets_core.records import MaterializationKind
 from assets_core.workspace import Workspace
@@ -339,3 +341,27 @@ def test_the_stand_in_refuses_what_validate_go_cannot_resolve(tmp_path: Path) ->
     after["arguments"]["parameters"][0]["value"] = "{{tasks.fan.outputs.parameters.out}}"  # fan declares no output
     with pytest.raises(Refused, match="failed to resolve"):
         Harness(manifest, cluster)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-01-04T00:30:00+01:00", dt.datetime(2026, 1, 3, 23, 30, tzinfo=dt.UTC)),  # time.RFC3339 with an offset
+        ("2026-11-30T08:00:00Z", dt.datetime(2026, 11, 30, 8, tzinfo=dt.UTC)),
+    ],
+)
+def test_the_pods_read_argos_rfc3339_times(text: str, expected: dt.datetime) -> None:
+    assert run_now(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{{workflow.scheduledTime}}", "was not started by its CronWorkflow"),
+        ("yesterday", "is not an RFC 3339 time"),
+        ("2026-01-04T00:30:00", "has no UTC offset"),
+    ],
+)
+def test_a_now_the_pods_cannot_use_is_one_line(text: str, message: str) -> None:
+    with pytest.raises(DefinitionError, match=message):
+        run_now(text)
