@@ -19,7 +19,7 @@ from assets_core.errors import DefinitionError, ExitCode, SelectionError, StoreE
 from assets_core.partition_graph import instance_key
 from assets_core.partition_scope import PartitionRange
 from assets_core.run_lifecycle import begin, counts_of, finish, start
-from assets_core.step import Outcome, materialize
+from assets_core.step import Outcome, StepResult, materialize
 from assets_core.workspace import Workspace
 
 from .contract import (
@@ -84,11 +84,11 @@ def step(
     return int(ExitCode.RUN_FAILED if failed else ExitCode.OK)
 
 
-def _report(run_id: str, result: object) -> None:
-    log = getattr(result, "log", None)
-    if log:
-        print(log, end="" if log.endswith("\n") else "\n", file=sys.stderr, flush=True)
-    print(json.dumps({"run_id": run_id, **result.to_json()}), flush=True)  # type: ignore[attr-defined]
+def _report(run_id: str, result: StepResult) -> None:
+    """What the asset's code printed on stderr (``argo logs`` shows it), then the step's JSON line on stdout."""
+    if result.log:
+        print(result.log, end="" if result.log.endswith("\n") else "\n", file=sys.stderr, flush=True)
+    print(json.dumps({"run_id": run_id, **result.to_json()}), flush=True)
 
 
 def _step_keys(ws: Workspace, key: str, partitions: str | None) -> list[str]:
