@@ -431,6 +431,20 @@ class MetadataStore:
                 found.setdefault(row.asset_key, []).append(_materialization(row))
         return found
 
+    def failed_latest(self) -> set[str]:
+        """The assets whose newest materialization is a failed attempt, in one read (the graph's red nodes)."""
+        newest = sa.select(sa.func.max(materializations.c.id)).group_by(materializations.c.asset_key)
+        query = sa.select(materializations.c.asset_key).where(
+            materializations.c.id.in_(newest), materializations.c.kind == MaterializationKind.FAILED.value
+        )
+        with self._read() as conn:
+            return set(conn.execute(query).scalars())
+
+    def latest_id(self) -> int:
+        """The newest materialization's id (0 when none): it changes whenever anything is recorded."""
+        with self._read() as conn:
+            return int(conn.execute(sa.select(sa.func.max(materializations.c.id))).scalar() or 0)
+
     def run_materializations(self, run_id: str) -> list[Materialization]:
         query = _RECORD.where(materializations.c.run_id == run_id).order_by(materializations.c.id)
         with self._read() as conn:

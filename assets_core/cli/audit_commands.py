@@ -4,7 +4,6 @@ auditing what was built, from what, what its code printed, and what changed."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -261,9 +260,9 @@ def _histories(ws: Workspace, keys: Any, limit: int | None = None) -> dict[str, 
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    from ..graph_render import INSTALL_HINT, drawn_keys, find_engine, node_views, svg_for, write_graph
+    from ..graph_render import INSTALL_HINT, drawn_keys, find_engine, svg_for, write_graph
+    from ..graph_state import graph_state
     from ..html_view import asset_details, partition_strip, render_html
-    from ..records import MaterializationKind
     from .core_commands import check_results, partition_checks
 
     ws = load_workspace(args)
@@ -271,27 +270,17 @@ def cmd_graph(args: argparse.Namespace) -> int:
     if args.html and out.suffix.lower() not in (".html", ".htm"):
         raise LakeplanError(f"--html writes an HTML page; name the output {out.with_suffix('.html').name}")
     keys = drawn_keys(ws.graph, ws.select(args.select))
-    recent = _histories(ws, keys, limit=5)
-    failed = {k for k, h in recent.items() if h and h[0].kind is MaterializationKind.FAILED}
-    plan = ws.plan()  # once: it reads every head and source
-    notes: dict[str, str] = {}
-    partitions: dict[str, list[tuple[str, str, str]]] = {}
+    drawn = graph_state(ws)
+    plan, views, partitions = drawn.plan, drawn.views, drawn.partitions
     across: dict[str, list[Any]] = {}
-    if ws.partitioned:  # one node per asset, its causes counting partitions
-        from ..partition_summary import per_asset, strips, summarise
-
-        partitions = strips(plan.statuses, ws.instance)
-        if args.html and ws.graph.checks:  # each check summed over the partitions, as plan shows it
-            partitioned = [s for s in plan.statuses if ws.instance(s.key).partition is not None]
-            across = partition_checks(ws, partitioned, check_results(ws, partitioned))
-        summaries = summarise(plan.statuses, ws.instance, ws.partition_order)
-        plan = per_asset(plan.statuses, summaries, ws.instance)
-        notes = {s.asset: f"{len(s.stale)} of {s.planned} partitions stale" for s in summaries if s.partitioned}
-    views = {k: dataclasses.replace(v, note=notes.get(k, "")) for k, v in node_views(ws.graph, plan, failed).items()}
+    if args.html and ws.graph.checks and drawn.partitioned:  # each check summed over the partitions, as plan shows it
+        partitioned = list(drawn.partitioned)
+        across = partition_checks(ws, partitioned, check_results(ws, partitioned))
     engine = find_engine()
     note = None
     if args.html:
         svg = svg_for(ws.graph, views, keys, engine)
+        recent = _histories(ws, keys, limit=5)
         checks = check_results(ws, [s for s in plan.statuses if s.key not in across])
         checks.update({k: [{**c.to_json(), "text": c.text} for c in found] for k, found in across.items()})
         ids = [m.id for history in recent.values() for m in history if m.id is not None]

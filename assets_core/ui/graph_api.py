@@ -1,21 +1,39 @@
-"""``/api/graph``: every asset with its group, upstreams and planned state, for the graph page."""
+"""``/api/graph``: every asset with its group, upstreams, drawn state, stale causes and partition note, as
+``lakeplan graph --html`` computes them (``graph_state``), for the graph page to lay out and draw.
+
+Planning 10k assets takes most of a second, so the answer is kept while nothing it depends on changed:
+the project's files (their mtimes) and the store (its newest materialization id). What changes outside
+both (a source's new data, an output deleted by hand) shows once the answer is ``MAX_AGE`` seconds old.
+"""
 
 from __future__ import annotations
 
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
 from starlette.routing import Route
 
-from ..graph_render import node_views
+from ..code_version import user_file_predicate
+from ..graph_render import COLOURS
+from ..graph_state import graph_state
+from ..metadata_store import AbsentStore
+from ..workspace import Workspace
 from .server import UiContext, json_route
 
+MAX_AGE = 10.0  # seconds
 
-def graph(ctx: UiContext, request: Request) -> dict[str, Any]:
-    ws = ctx.workspace()
-    views = node_views(ws.graph, ws.plan())
+
+def payload(ws: Workspace) -> dict[str, Any]:
+    """The whole graph as the page draws it."""
+    views = graph_state(ws).views
     return {
         "target": ws.target,
+        "states": {state.value: {"fill": fill, "border": border} for state, (fill, border) in COLOURS.items()},
         "assets": [
             {
                 "key": key,
@@ -23,11 +41,61 @@ def graph(ctx: UiContext, request: Request) -> dict[str, Any]:
                 "deps": list(ws.graph.upstream[key]),
                 "state": view.state.value,
                 "causes": list(view.causes),
+                "note": view.note,
             }
             for key, view in views.items()
         ],
     }
 
 
+def project_files(ws: Workspace) -> tuple[Path, ...]:
+    """The files the project's definitions came from (its imported modules) and its pyproject.toml."""
+    is_user_file = user_file_predicate(ws.settings.project_root)
+    modules = [getattr(m, "__file__", None) for m in list(sys.modules.values())]
+    found = sorted({Path(f) for f in modules if f and is_user_file(f)})
+    return (ws.settings.project_root / "pyproject.toml", *found)
+
+
+def mtimes(files: tuple[Path, ...]) -> tuple[float, ...]:
+    return tuple(f.stat().st_mtime if f.exists() else -1.0 for f in files)
+
+
+@dataclass
+class Cached:
+    ws: Workspace
+    files: tuple[Path, ...]
+    key: tuple[object, ...]
+    made: float
+    answer: dict[str, Any]
+
+
+def unchanged(last: Cached) -> bool:
+    """Whether ``last`` is young enough and nothing it depends on changed since."""
+    young = time.monotonic() - last.made < MAX_AGE
+    return young and (mtimes(last.files), last.ws.store.latest_id()) == last.key
+
+
+class GraphCache:
+    """The last answer, given again while the project's files and the store are as they were then."""
+
+    def __init__(self) -> None:
+        self.cached: Cached | None = None
+        self.lock = threading.Lock()  # one plan at a time; a request arriving meanwhile gets its answer
+
+    def __call__(self, ctx: UiContext, request: Request) -> dict[str, Any]:
+        with self.lock:
+            last = self.cached
+            if last is not None and unchanged(last):
+                return last.answer
+            ws = ctx.workspace()
+            if isinstance(ws.store, AbsentStore):  # nothing recorded yet: the store's creation is not seen
+                self.cached = None
+                return payload(ws)
+            files = project_files(ws)
+            key = (mtimes(files), ws.store.latest_id())  # before planning: a change meanwhile is seen next time
+            self.cached = Cached(ws, files, key, time.monotonic(), payload(ws))
+            return self.cached.answer
+
+
 def routes(ctx: UiContext) -> list[Route]:
-    return [json_route("/api/graph", ctx, graph)]
+    return [json_route("/api/graph", ctx, GraphCache())]
