@@ -1,5 +1,5 @@
 """Draw docs/ui/graph.png: ``lakeplan ui``'s asset graph page for a small project with every state (fresh,
-stale after a code edit, missing, failed, source), a search and a stale asset's tooltip.
+stale after a code edit, missing, failed, source), one group collapsed, a search and a stale asset's tooltip.
 
     .venv/bin/python scripts/ui_graph_screenshot.py [OUT.png]
 """
@@ -121,6 +121,7 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1280, "height": 640})
             page.goto(url)
             page.wait_for_function("document.body.dataset.painted")
+            page.click("text=▾ ingest (4)")  # collapsed: one node, its states in a strip
             page.fill("#search", "churn")
             page.click("#fit")
             page.wait_for_timeout(200)

@@ -10,6 +10,7 @@ from conftest import Project
 from starlette.testclient import TestClient
 from ui_harness import browser, needs_browser, page, served  # noqa: F401 - fixtures
 
+from assets_core.config import load_settings
 from assets_core.ui.server import create_app
 
 PIPELINE = """
@@ -180,3 +181,19 @@ def test_two_thousand_assets_paint_quickly(sqlite_project: Project, page: Any) -
         page.wait_for_function("document.body.dataset.painted", timeout=30_000)
         assert float(page.evaluate("document.body.dataset.painted")) < 10_000
         assert page.inner_text("#status") == "2000 assets"
+
+
+@needs_browser
+def test_an_unreachable_store_is_explained_in_place_of_the_graph(sqlite_project: Project, browser: Any) -> None:  # noqa: F811
+    sqlite_project.write("pipeline", PIPELINE)
+    env = {**sqlite_project.env(), "LAKEPLAN_DATABASE_URL": "postgresql://nobody:hunter2@127.0.0.1:1/x"}
+    context = browser.new_context()  # not the page fixture: the 503 is logged as a console error, rightly
+    try:
+        with served(sqlite_project.module(), load_settings(sqlite_project.root, env)) as url:
+            page = context.new_page()
+            page.goto(url)
+            message = page.wait_for_selector("#message:not([hidden])").inner_text()
+    finally:
+        context.close()
+    assert message.startswith("cannot read from metadata store postgresql://nobody:***@127.0.0.1:1/x")
+    assert "hunter2" not in message

@@ -387,10 +387,24 @@ window.graphPage = {
   },
 };
 
+// Why there is no graph (the store unreachable, the project failing to load), in place of it.
+function explain(text) {
+  const message = document.getElementById("message");
+  message.textContent = text;
+  message.hidden = false;
+  canvas.hidden = true;
+}
+
 (async () => {
-  const response = await fetch("/api/graph");
-  data = await response.json();
-  if (!response.ok) { status.textContent = data.error || `cannot load the graph (${response.status})`; return; }
+  let response;
+  try {
+    response = await fetch("/api/graph");
+    data = await response.json();
+  } catch (error) {
+    explain(`cannot reach the lakeplan ui server: ${error.message}`);
+    return;
+  }
+  if (!response.ok) { explain(data.error || `cannot load the graph (HTTP ${response.status})`); return; }
   const fetched = performance.now();
   colours = data.states;
   const groups = new Set(data.assets.map((a) => a.group));
