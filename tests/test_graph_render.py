@@ -16,11 +16,10 @@ from assets_core.graph_render import (
     find_engine,
     layered_svg,
     layers,
-    node_views,
     to_dot,
     write_graph,
 )
-from assets_core.records import MaterializationKind
+from assets_core.graph_state import graph_state
 
 PIPELINE = """
     from assets_core import asset, source_asset
@@ -59,8 +58,7 @@ def project(sqlite_project: Project) -> Project:
 
 def _views(project: Project) -> tuple[object, dict]:
     ws = project.workspace()
-    failed = {k for k in ws.graph.assets if (h := ws.store.history(k, 1)) and h[0].kind is MaterializationKind.FAILED}
-    return ws, node_views(ws.graph, ws.plan(), failed)
+    return ws, graph_state(ws).views
 
 
 def test_states_come_from_plan_and_latest_attempt(project: Project) -> None:

@@ -11,7 +11,7 @@ const STATE_ORDER = ["failed", "stale", "missing", "fresh", "source"];
 const canvas = document.getElementById("canvas");
 const stage = document.getElementById("stage");
 const tooltip = document.getElementById("tooltip");
-const status = document.getElementById("status");
+const statusLine = document.getElementById("status");
 const searchBox = document.getElementById("search");
 const matchList = document.getElementById("matches");
 const groupList = document.getElementById("groups");
@@ -20,7 +20,7 @@ let data, colours, nodes = [], edges = [], layers = [];
 let assetNode = [];  // asset index -> index of the node drawing it (itself, or its collapsed group)
 const collapsed = new Set();
 const view = { scale: 1, x: 0, y: 0 };
-let matches = [], current = -1, hovered = -1, pending = false;
+let matches = [], current = -1, pending = false;
 
 // -- the graph drawn: one node per asset, or per collapsed group -----------------------------------
 
@@ -48,6 +48,7 @@ function build() {
   assets.forEach((asset, i) => {
     const to = assetNode[i];
     for (const dep of asset.deps) {
+      if (!index.has(dep)) continue;
       const from = assetNode[index.get(dep)];
       const id = from * nodes.length + to;
       if (from !== to && !seen.has(id)) { seen.add(id); edges.push([from, to]); }
@@ -63,10 +64,11 @@ function layout() {
   for (const [from, to] of edges) {
     if (nodes[from].first < nodes[to].first) { ups[to].push(from); downs[from].push(to); }
   }
-  const order = nodes.map((_, i) => i).sort((a, b) => nodes[a].first - nodes[b].first);
-  for (const n of order) nodes[n].layer = ups[n].reduce((most, u) => Math.max(most, nodes[u].layer + 1), 0);
   layers = [];
-  for (const n of order) (layers[nodes[n].layer] ||= []).push(n);
+  nodes.forEach((node, n) => {  // nodes are in order of their first asset: upstreams come first
+    node.layer = ups[n].reduce((most, u) => Math.max(most, nodes[u].layer + 1), 0);
+    (layers[node.layer] ||= []).push(n);
+  });
   for (const layer of layers) {
     layer.sort((a, b) => (nodes[a].group < nodes[b].group ? -1 : nodes[a].group > nodes[b].group ? 1 : a - b));
     layer.forEach((n, row) => { nodes[n].row = row; });
@@ -252,9 +254,9 @@ function describe(n) {
 
 function showTooltip(n, px, py) {
   tooltip.textContent = describe(n).join("\n");
-  tooltip.style.left = Math.min(px + 14, stage.clientWidth - 300) + "px";
-  tooltip.style.top = py + 14 + "px";
   tooltip.hidden = false;
+  tooltip.style.left = Math.max(0, Math.min(px + 14, stage.clientWidth - tooltip.offsetWidth - 4)) + "px";
+  tooltip.style.top = (py + 14 + tooltip.offsetHeight > stage.clientHeight ? py - 10 - tooltip.offsetHeight : py + 14) + "px";
 }
 
 function search(query) {
@@ -270,7 +272,7 @@ function search(query) {
       return item;
     }),
   );
-  status.textContent = wanted ? `${matches.length} match${matches.length === 1 ? "" : "es"}` : "";
+  statusLine.textContent = wanted ? `${matches.length} match${matches.length === 1 ? "" : "es"}` : "";
   if (matches.length) next(); else redraw();
 }
 
@@ -278,7 +280,7 @@ function next() {
   if (!matches.length) return;
   current = (current + 1) % matches.length;
   centre(assetNode[matches[current]]);
-  if (matches.length > 1) status.textContent = `match ${current + 1} of ${matches.length}`;
+  if (matches.length > 1) statusLine.textContent = `match ${current + 1} of ${matches.length}`;
 }
 
 function assetPage(key) {
@@ -342,9 +344,9 @@ function listen() {
       drag.moved ||= Math.abs(dx) + Math.abs(dy) > 4;
       if (drag.moved) { view.x = drag.vx + dx; view.y = drag.vy + dy; tooltip.hidden = true; redraw(); return; }
     }
-    hovered = nodeAt(px, py);
-    canvas.style.cursor = hovered >= 0 ? "pointer" : "grab";
-    if (hovered >= 0) showTooltip(hovered, px, py); else tooltip.hidden = true;
+    const n = nodeAt(px, py);
+    canvas.style.cursor = n >= 0 ? "pointer" : "grab";
+    if (n >= 0) showTooltip(n, px, py); else tooltip.hidden = true;
   });
   canvas.addEventListener("pointerup", (e) => {
     const wasClick = drag && !drag.moved;
@@ -424,5 +426,5 @@ function explain(text) {
   document.body.dataset.fetchMs = fetched.toFixed(1);
   document.body.dataset.layoutMs = (laidOut - fetched).toFixed(1);
   document.body.dataset.painted = performance.now().toFixed(1);
-  status.textContent = `${data.assets.length} assets`;
+  statusLine.textContent = `${data.assets.length} assets`;
 })();
