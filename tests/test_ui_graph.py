@@ -88,6 +88,15 @@ def hover(page: Any, name: str) -> str:  # noqa: F811
     return str(page.inner_text("#tooltip"))
 
 
+def centre_of(page: Any, selector: str) -> dict[str, float]:  # noqa: F811
+    box = page.locator(selector).bounding_box()
+    return {"x": box["x"] + box["width"] / 2, "y": box["y"] + box["height"] / 2}
+
+
+def near(a: dict[str, float], b: dict[str, float], by: float = 2) -> bool:
+    return abs(a["x"] - b["x"]) <= by and abs(a["y"] - b["y"]) <= by
+
+
 @needs_browser
 def test_the_page_finds_assets_and_explains_stale_ones(sqlite_project: Project, page: Any) -> None:  # noqa: F811
     assets = stale_project(sqlite_project)
@@ -105,6 +114,7 @@ def test_the_page_finds_assets_and_explains_stale_ones(sqlite_project: Project, 
         ]
         page.fill("#search", "REV")
         assert page.inner_text("#status") == "1 match"
+        assert near(page.evaluate("window.graphPage.where('revenue')"), centre_of(page, "#stage"))
         assert page.locator("#matches a").all_inner_texts() == ["revenue (stale)"]
         assert page.get_attribute("#matches a", "href") == "/static/asset.html?key=revenue"
         page.fill("#search", "order")  # orders, average_order: the view centred on the first
@@ -142,6 +152,34 @@ def test_clicking_an_asset_opens_its_page(sqlite_project: Project, page: Any) ->
         where = page.evaluate("window.graphPage.where('average_order')")
         page.mouse.click(where["x"], where["y"])
         page.wait_for_url("**/static/asset.html?key=average_order")
+
+
+@needs_browser
+def test_drag_pans_the_wheel_zooms_and_fit_brings_everything_back(sqlite_project: Project, page: Any) -> None:  # noqa: F811
+    sqlite_project.write("pipeline", PIPELINE)
+    with served(sqlite_project.module(), sqlite_project.settings()) as url:
+        page.goto(url)
+        page.wait_for_function("document.body.dataset.painted")
+        where = lambda: page.evaluate("window.graphPage.where('orders')")  # noqa: E731
+        fitted = where()
+        page.mouse.move(fitted["x"] + 5, fitted["y"] + 200)
+        page.mouse.down()
+        page.mouse.move(fitted["x"] + 105, fitted["y"] + 150, steps=5)
+        page.mouse.up()
+        assert near(where(), {"x": fitted["x"] + 100, "y": fitted["y"] - 50})
+        page.click("#fit")
+        assert near(where(), fitted)
+        gap = lambda: page.evaluate("window.graphPage.where('revenue')")["x"] - where()["x"]  # noqa: E731
+        wide = gap()
+        page.mouse.move(fitted["x"], fitted["y"])
+        page.mouse.wheel(0, 300)  # out, about the pointer: the node under it stays, the others come closer
+        page.wait_for_function(
+            "wide => window.graphPage.where('revenue').x - window.graphPage.where('orders').x < wide", arg=wide * 0.8
+        )
+        assert near(where(), fitted) and 0 < gap() < wide * 0.8
+        narrow = gap()
+        page.click("#zoom-in")
+        assert abs(gap() - narrow * 1.5) < 1
 
 
 def synthetic(n: int, cause: str = "code: changed") -> dict[str, Any]:
