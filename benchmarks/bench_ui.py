@@ -2,17 +2,19 @@
 Chromium (the page sets ``document.body.dataset.painted`` after its first draw), with ``lakeplan ui`` in
 its own process, and the ``/api/graph`` request alone.
 
-The project is ``graphs.py``'s layered graph in 10 groups (10 layers each), its store populated as in
-``bench_plan.py`` (every asset built once), then one root's code changed (most of the graph stale), the
-last layer's heads removed (missing) and 5 assets given a failed latest attempt. Cases, each the min and
-median of at least 5 page loads in fresh browser contexts (``fetched``: when the answer had arrived;
-``layout``: the page's layered layout):
+The project is ``graphs.py``'s layered graph in 10 groups (10 layers each), with automatic code versions
+(as users get them): its store is populated as in ``bench_plan.py`` with today's code versions (every
+asset built once), then the first root's code is edited (it and its descendants stale), the last layer's
+heads removed (missing) and 5 assets given a failed latest attempt. Cases, each the min and median of at
+least 5 page loads in fresh browser contexts (``fetched``: when the answer had arrived; ``layout``: the
+page's layered layout):
 
-- the first load after the server started (it imports the project and plans), once;
-- every asset drawn (``?groups=expanded``), the server planning again for each load (the project's
-  pyproject.toml touched) or giving the answer it kept (nothing changed);
-- the opening view (groups collapsed above 2,000 assets), answer kept;
-- ``/api/graph`` alone, planned and kept.
+- the first load after the server started (it imports the project, computes code versions, plans), once;
+- every asset drawn (``?groups=expanded``) when before each load a file of the project changed (its mtime:
+  the server loads the project again and plans), a run recorded something (it plans again) or nothing
+  changed (it gives the answer it kept);
+- the opening view (groups collapsed above 2,000 assets), nothing changed;
+- ``/api/graph`` alone, in the first three cases.
 
     .venv/bin/python benchmarks/bench_ui.py [--sizes 1000 10000] [--repeat 5]
 """
@@ -36,58 +38,95 @@ from typing import Any
 import bench_plan
 import graphs
 import harness
+import sqlalchemy as sa
 
 from assets_core.config import Settings
 from assets_core.metadata_store import MetadataStore
+from assets_core.records import recipe_of
 from assets_core.schema import heads, materializations
+from assets_core.workspace import Workspace
 
 sys.path.insert(0, str(harness.REPO / "tests"))
 from ui_harness import CHROMIUM, CHROMIUM_ARGS  # the tests' way of driving Debian's Chromium
 
 COLUMNS = ("assets", "case", "min_ms", "med_ms", "fetched_med_ms", "layout_med_ms")
 EXPANDED = "/?groups=expanded"
-CASES = (  # (case, page, whether the server plans again for each load)
-    ("every asset drawn, server plans", EXPANDED, True),
-    ("every asset drawn, answer kept", EXPANDED, False),
-    ("opening view, answer kept", "/", False),
-)
 GROUP_LAYERS = 10  # layers per group
 FAILED = 5
 
 
 def module_source(n: int) -> str:
-    """``graphs.py``'s graph as ``@asset`` functions with explicit code versions (the root's edited) and groups."""
+    """``graphs.py``'s graph as ``@asset`` functions in groups of 10 layers, with automatic code versions."""
     lines = ['"""Generated UI benchmark graph."""', "", "from assets_core import asset", ""]
     width = max(1, n // graphs.LAYERS)
     for i, (k, ups) in enumerate(graphs.layered(n)):
-        version = "2" if k == graphs.root(n) else "1"
         group = f"layers_{i // width // GROUP_LAYERS * GROUP_LAYERS:02d}"
         body = f"({' + '.join(ups)}) % 997" if ups else "1"
-        lines += ["", f"@asset(code_version={version!r}, group={group!r})", f"def {k}({', '.join(ups)}):"]
-        lines += [f"    return {body}", ""]
+        lines += ["", f"@asset(group={group!r})", f"def {k}({', '.join(ups)}):", f"    return {body}", ""]
     return "\n".join(lines)
 
 
+def failure(key: str) -> dict[str, object]:
+    """A failed attempt's record."""
+    texts = {"run_id": "bench-failed", "kind": "failed", "code_version": "-", "recipe": "-"}
+    return {"asset_key": key, **texts, **dict.fromkeys(("input_versions", "metadata", "code_components"), "{}"),
+            "started_at": 1.0, "finished_at": 1.0}  # fmt: skip
+
+
 def write_project(project: Path, n: int) -> Path:
-    """The project and its store; returns the definitions file."""
+    """The project and its store (every asset built with today's code versions), then the first root's code
+    edited, the last layer's heads removed and ``FAILED`` assets failed; returns the definitions file."""
     project.mkdir(parents=True)
     (project / "pyproject.toml").write_text("[project]\nname = 'bench'\n", encoding="utf-8")
     source = project / "generated.py"
     source.write_text(module_source(n), encoding="utf-8")
     bench_plan.populate(project, n)
-    keys = [k for k, _ in graphs.layered(n)]
+    sys.modules.pop("generated", None)  # the previous size's
+    settings = Settings(project_root=project)
+    ws = Workspace.load(str(source), settings)
+    built = graphs.fresh_heads(n)
+    versions = {k: ws.code_version(k).version for k in built}
+    keys = list(built)
     width = max(1, n // graphs.LAYERS)
+    store = MetadataStore.open(settings.resolved_database_url)
+    update = (
+        materializations.update()
+        .where(materializations.c.id == sa.bindparam("b_id"))
+        .values(code_version=sa.bindparam("b_code"), recipe=sa.bindparam("b_recipe"))
+    )
+    with store.engine.begin() as conn:
+        rows = [{"b_id": h.id, "b_code": versions[k], "b_recipe": recipe_of(versions[k], h.input_versions)}
+                for k, h in built.items()]  # fmt: skip
+        conn.execute(update, rows)
+        conn.execute(heads.delete().where(heads.c.asset_key.in_(keys[-width:])))
+        conn.execute(materializations.insert(), [failure(k) for k in keys[width : width + FAILED]])
+    store.close()
+    root = f"def {graphs.root(n)}():\n    return 1"
+    source.write_text(source.read_text().replace(root, root.replace("1", "2")), encoding="utf-8")
+    return source
+
+
+def edit(project: Path) -> None:
+    """Make the server load the project again: a file it was loaded from changed."""
+    source = project / "generated.py"
+    mtime = source.stat().st_mtime + 1
+    os.utime(source, (mtime, mtime))
+
+
+def record(project: Path) -> None:
+    """Make the server plan again (with the workspace it has): something was recorded."""
     store = MetadataStore.open(Settings(project_root=project).resolved_database_url)
     with store.engine.begin() as conn:
-        conn.execute(heads.delete().where(heads.c.asset_key.in_(keys[-width:])))
-        failed = [
-            {"asset_key": k, "run_id": "bench-failed", "kind": "failed", "code_version": "1", "recipe": "-",
-             "input_versions": "{}", "started_at": 1.0, "finished_at": 1.0, "metadata": "{}", "code_components": "{}"}
-            for k in keys[width : width + FAILED]
-        ]  # fmt: skip
-        conn.execute(materializations.insert(), failed)
+        conn.execute(materializations.insert(), [failure("bench_tick")])
     store.close()
-    return source
+
+
+CASES = (  # (case, page, what changes before each load)
+    ("every asset drawn, a file changed", EXPANDED, edit),
+    ("every asset drawn, a run recorded", EXPANDED, record),
+    ("every asset drawn, nothing changed", EXPANDED, None),
+    ("opening view, nothing changed", "/", None),
+)
 
 
 def get(url: str) -> bytes:
@@ -146,38 +185,32 @@ def row(n: int, case: str, loads: list[dict[str, float]]) -> dict[str, Any]:
     }
 
 
-def replan(project: Path) -> None:
-    """Make the server plan again: its answer is kept while the project's files are unchanged."""
-    pyproject = project / "pyproject.toml"
-    mtime = pyproject.stat().st_mtime + 1
-    os.utime(pyproject, (mtime, mtime))
-
-
 def measure(browser: Any, n: int, repeat: int) -> list[dict[str, Any]]:
     repeat = max(repeat, harness.REPEAT)
     with tempfile.TemporaryDirectory() as tmp:
         target = write_project(Path(tmp) / "project", n)
         with ui_server(target) as url:
-            rows = [row(n, "first load after start: import + plan", [page_load(browser, url + EXPANDED)])]
-            for case, page, planned in CASES:
+            rows = [row(n, "first load after the server started", [page_load(browser, url + EXPANDED)])]
+            for case, page, change in CASES:
                 loads = []
-                if not planned:
+                if change is None:
                     get(url + "/api/graph")  # kept from here for MAX_AGE seconds
                 for _ in range(repeat):
-                    if planned:
-                        replan(target.parent)
+                    if change is not None:
+                        change(target.parent)
                     loads.append(page_load(browser, url + page))
                 rows.append(row(n, case, loads))
-            for case, planned in (("/api/graph alone: planned", True), ("/api/graph alone: kept", False)):
+            for case, _, change in CASES[:3]:
                 times = []
-                if not planned:
+                if change is None:
                     get(url + "/api/graph")
                 for _ in range(repeat):
-                    if planned:
-                        replan(target.parent)
+                    if change is not None:
+                        change(target.parent)
                     start = time.perf_counter()
                     size = len(get(url + "/api/graph"))
                     times.append((time.perf_counter() - start) * 1000)
+                case = "/api/graph alone, " + case.split(", ")[1]
                 rows.append({"assets": n, "case": case, "min_ms": min(times), "med_ms": statistics.median(times)})
     print(f"{n} assets: /api/graph is {size / 1e6:.2f} MB", file=sys.stderr)
     return rows

@@ -38,7 +38,7 @@ def graph_of(client: TestClient) -> dict[str, dict[str, Any]]:
     return {a["key"]: a for a in client.get("/api/graph").json()["assets"]}
 
 
-def test_the_graph_api_shows_failed_attempts_and_follows_new_runs(sqlite_project: Project) -> None:
+def test_the_graph_api_shows_failed_attempts_and_follows_runs_and_edits(sqlite_project: Project) -> None:
     sqlite_project.write("pipeline", PIPELINE)
     client = TestClient(create_app(sqlite_project.module(), settings=sqlite_project.settings()))
     assert {a["state"] for a in graph_of(client).values()} == {"missing"}
@@ -52,6 +52,8 @@ def test_the_graph_api_shows_failed_attempts_and_follows_new_runs(sqlite_project
     }
     assert assets["refunds"]["causes"] == ["MISSING: never materialized"]
     assert assets["revenue"]["deps"] == ["orders"] and assets["revenue"]["group"] == "reports"
+    sqlite_project.write("pipeline", PIPELINE.replace("4.25", "4.5"))  # a file changed: loaded again
+    assert graph_of(client)["orders"]["causes"][0].startswith("CODE")
 
 
 def test_the_graph_api_counts_stale_partitions_per_asset(sqlite_project: Project) -> None:
