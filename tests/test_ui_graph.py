@@ -136,7 +136,7 @@ def test_a_collapsed_group_counts_its_assets_by_state(sqlite_project: Project, p
         assert page.evaluate("window.graphPage.where('revenue')") is None  # drawn as its group now
         assert hover(page, "reports").splitlines() == [
             "group reports: 3 assets (click to expand)",
-            "1 failed · 2 stale",
+            "2 stale · 1 failed",
         ]
         where = page.evaluate("window.graphPage.where('reports')")
         page.mouse.click(where["x"], where["y"])  # expands it again

@@ -6,7 +6,6 @@
 const ROW_H = 30, BOX_H = 22, COL_GAP = 60, CHAR_W = 7, PAD = 10;
 const COLLAPSED_ABOVE = 2000;  // assets: a bigger graph opens with its groups collapsed (?groups=expanded opens all)
 const EDGE = "#90a4ae", MATCH = "#6a1b9a", GROUP_BORDER = "#37474f";
-const STATE_ORDER = ["failed", "stale", "missing", "fresh", "source"];
 
 const canvas = document.getElementById("canvas");
 const stage = document.getElementById("stage");
@@ -157,7 +156,7 @@ function draw() {
   ctx.globalAlpha = 1;
 
   const shown = nodes.filter(visible);
-  for (const state of STATE_ORDER) {  // one path per colour: a few fills, not one per node
+  for (const state of Object.keys(colours)) {  // one path per colour: a few fills, not one per node
     ctx.fillStyle = colours[state].fill;
     ctx.strokeStyle = colours[state].border;
     ctx.beginPath();
@@ -189,7 +188,7 @@ function drawGroup(ctx, n, detailed) {
   ctx.fillStyle = "#fafafa";
   ctx.fillRect(n.x, n.y, n.w, BOX_H);
   let x = n.x;
-  for (const state of STATE_ORDER) {
+  for (const state of Object.keys(colours)) {
     const width = ((n.counts[state] || 0) / n.size) * n.w;
     ctx.fillStyle = colours[state].border;
     ctx.fillRect(x, n.y + BOX_H - 5, width, 5);
@@ -245,7 +244,7 @@ function nodeAt(px, py) {
 function describe(n) {
   const node = nodes[n];
   if (node.asset < 0) {
-    const counts = STATE_ORDER.filter((s) => node.counts[s]).map((s) => `${node.counts[s]} ${s}`);
+    const counts = Object.keys(colours).filter((s) => node.counts[s]).map((s) => `${node.counts[s]} ${s}`);
     return [`group ${node.label}: ${node.size} assets (click to expand)`, counts.join(" · ")];
   }
   const asset = data.assets[node.asset];
