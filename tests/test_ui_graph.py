@@ -38,11 +38,11 @@ def graph_of(client: TestClient) -> dict[str, dict[str, Any]]:
     return {a["key"]: a for a in client.get("/api/graph").json()["assets"]}
 
 
-def test_the_graph_api_shows_failed_attempts_and_follows_runs_and_edits(sqlite_project: Project) -> None:
-    sqlite_project.write("pipeline", PIPELINE)
-    client = TestClient(create_app(sqlite_project.module(), settings=sqlite_project.settings()))
+def test_the_graph_api_shows_failed_attempts_and_follows_runs_and_edits(project: Project) -> None:
+    project.write("pipeline", PIPELINE)
+    client = TestClient(create_app(project.module(), settings=project.settings()))
     assert {a["state"] for a in graph_of(client).values()} == {"missing"}
-    sqlite_project.cli("materialize", "-m", sqlite_project.module())  # refunds fails
+    project.cli("materialize", "-m", project.module())  # refunds fails
     assets = graph_of(client)  # a new materialization in the store: planned again, not the answer kept
     assert {k: a["state"] for k, a in assets.items()} == {
         "orders": "fresh",
@@ -52,8 +52,10 @@ def test_the_graph_api_shows_failed_attempts_and_follows_runs_and_edits(sqlite_p
     }
     assert assets["refunds"]["causes"] == ["MISSING: never materialized"]
     assert assets["revenue"]["deps"] == ["orders"] and assets["revenue"]["group"] == "reports"
-    sqlite_project.write("pipeline", PIPELINE.replace("4.25", "4.5"))  # a file changed: loaded again
+    project.write("pipeline", PIPELINE.replace("4.25", "4.5"))  # a file changed: loaded again
     assert graph_of(client)["orders"]["causes"][0].startswith("CODE")
+    project.cli("materialize", "-m", project.module(), "-s", "orders", check=True)  # kept answer, new run
+    assert graph_of(client)["orders"]["state"] == "fresh"
 
 
 def test_the_graph_api_counts_stale_partitions_per_asset(sqlite_project: Project) -> None:
