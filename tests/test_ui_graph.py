@@ -83,6 +83,12 @@ def stale_project(project: Project) -> dict[str, dict[str, Any]]:
     return graph_of(TestClient(create_app(project.module(), settings=project.settings())))
 
 
+def open_graph(page: Any, url: str) -> None:  # noqa: F811
+    """Open the graph page and wait for its first drawing."""
+    page.goto(url)
+    page.wait_for_function("document.body.dataset.painted", timeout=30_000)
+
+
 def hover(page: Any, name: str) -> str:  # noqa: F811
     """Move the mouse onto the drawn node ``name`` and return the tooltip's text."""
     where = page.evaluate("name => window.graphPage.where(name)", name)
@@ -106,8 +112,7 @@ def test_the_page_finds_assets_and_explains_stale_ones(sqlite_project: Project, 
     assets = stale_project(sqlite_project)
     assert assets["orders"]["state"] == "stale" and assets["orders"]["causes"][0].startswith("CODE")
     with served(sqlite_project.module(), sqlite_project.settings()) as url:
-        page.goto(url)
-        page.wait_for_function("document.body.dataset.painted")
+        open_graph(page, url)
         assert page.inner_text("#status") == "4 assets"
         assert [t.strip() for t in page.locator("#legend li").all_inner_texts()] == [
             "fresh",
@@ -132,8 +137,7 @@ def test_the_page_finds_assets_and_explains_stale_ones(sqlite_project: Project, 
 def test_a_collapsed_group_counts_its_assets_by_state(sqlite_project: Project, page: Any) -> None:  # noqa: F811
     stale_project(sqlite_project)
     with served(sqlite_project.module(), sqlite_project.settings()) as url:
-        page.goto(url)
-        page.wait_for_function("document.body.dataset.painted")
+        open_graph(page, url)
         page.click("text=▾ reports (3)")
         assert page.evaluate("window.graphPage.where('revenue')") is None  # drawn as its group now
         assert hover(page, "reports").splitlines() == [
@@ -151,8 +155,7 @@ def test_clicking_an_asset_opens_its_page(sqlite_project: Project, page: Any) ->
     sqlite_project.write("pipeline", PIPELINE)
     with served(sqlite_project.module(), sqlite_project.settings()) as url:
         page.route("**/static/asset.html*", lambda route: route.fulfill(body="<!doctype html><title>asset</title>"))
-        page.goto(url)
-        page.wait_for_function("document.body.dataset.painted")
+        open_graph(page, url)
         where = page.evaluate("window.graphPage.where('average_order')")
         page.mouse.click(where["x"], where["y"])
         page.wait_for_url("**/static/asset.html?key=average_order")
@@ -162,8 +165,7 @@ def test_clicking_an_asset_opens_its_page(sqlite_project: Project, page: Any) ->
 def test_drag_pans_the_wheel_zooms_and_fit_brings_everything_back(sqlite_project: Project, page: Any) -> None:  # noqa: F811
     sqlite_project.write("pipeline", PIPELINE)
     with served(sqlite_project.module(), sqlite_project.settings()) as url:
-        page.goto(url)
-        page.wait_for_function("document.body.dataset.painted")
+        open_graph(page, url)
         where = lambda: page.evaluate("window.graphPage.where('orders')")  # noqa: E731
         fitted = where()
         page.mouse.move(fitted["x"] + 5, fitted["y"] + 200)
@@ -205,8 +207,7 @@ def test_causes_are_shown_as_text_not_html(sqlite_project: Project, page: Any) -
     answer = json.dumps(synthetic(2, cause=evil))
     with served(sqlite_project.module(), sqlite_project.settings()) as url:
         page.route("**/api/graph", lambda route: route.fulfill(body=answer, content_type="application/json"))
-        page.goto(url)
-        page.wait_for_function("document.body.dataset.painted")
+        open_graph(page, url)
         assert hover(page, "a1").splitlines()[-1] == evil
         page.fill("#search", "a1")
         assert page.locator("img, b").count() == 0 and page.title() != "pwned"
@@ -219,8 +220,7 @@ def test_two_thousand_assets_paint_quickly(sqlite_project: Project, page: Any) -
     answer = json.dumps(synthetic(2000))
     with served(sqlite_project.module(), sqlite_project.settings()) as url:
         page.route("**/api/graph", lambda route: route.fulfill(body=answer, content_type="application/json"))
-        page.goto(url)
-        page.wait_for_function("document.body.dataset.painted", timeout=30_000)
+        open_graph(page, url)
         assert float(page.evaluate("document.body.dataset.painted")) < 10_000
         assert page.inner_text("#status") == "2000 assets"
 
