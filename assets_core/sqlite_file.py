@@ -20,8 +20,25 @@ HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database f
 _FIX = "point LAKEPLAN_DATABASE_URL / [tool.lakeplan] database_url at lakeplan's own lakeplan.db, or at a new path"
 
 
+_CHECKED: set[Path] = set()  # the files this process found to be stores (and may hold connections to)
+
+
 def check_or_create(path: Path) -> None:
-    """Create the store file at ``path`` if there is none; refuse one that is empty or not SQLite."""
+    """Create the store file at ``path`` if there is none; refuse one that is empty or not SQLite.
+
+    Once per file and process, before its first connection: closing any descriptor of a file releases every
+    POSIX lock this process holds on it, SQLite's included, after which another process ending its last
+    connection deletes the WAL this process's connections still read (they see no newer commit again;
+    sqlite.org/howtocorrupt.html, 2.2). A second ``Workspace`` in a long-lived process (``lakeplan ui``)
+    did exactly that by reading the header again."""
+    key = path.resolve()
+    if key in _CHECKED:
+        return
+    _check_or_create(path)
+    _CHECKED.add(key)
+
+
+def _check_or_create(path: Path) -> None:
     try:
         with path.open("rb") as handle:
             head = handle.read(len(HEADER))

@@ -153,3 +153,32 @@ def test_plan_verify_finds_a_corrupted_output_nothing_has_read(sqlite_project: P
     rebuilt = sqlite_project.cli("materialize", "-m", sqlite_project.module(), "--json", check=True)
     assert json.loads(rebuilt.stdout)["counts"]["built"] == 1
     assert output.read_bytes() != bytes(data) and statuses() == {"a": "FRESH", "b": "FRESH"}
+
+
+def test_a_store_opened_again_in_a_process_still_sees_other_processes_commits(tmp_path: Path) -> None:
+    """A second ``MetadataStore`` on the same SQLite file in one process (``lakeplan ui`` loads a new
+    workspace when the project changes) read the file's header with a descriptor whose close released
+    SQLite's locks; another process ending its last connection then deleted the WAL the first store's
+    connection read, and that connection never saw a newer commit again."""
+    url = f"sqlite:///{tmp_path / 'state' / 'lakeplan.db'}"
+    MetadataStore.open(url).close()
+    first = MetadataStore.open(url)
+    assert first.latest_id() == 0  # its connection stays open in the pool
+    MetadataStore.open(url).close()
+    record = (
+        "import sys\n"
+        "from assets_core.metadata_store import MetadataStore\n"
+        "from assets_core.schema import materializations\n"
+        f"store = MetadataStore.open({url!r})\n"
+        "row = dict(asset_key='a', run_id='r', kind='failed', code_version='-', recipe='-', input_versions='{}',\n"
+        "           started_at=1.0, finished_at=1.0, metadata='{}', code_components='{}')\n"
+        "with store.engine.begin() as conn:\n"
+        "    conn.execute(materializations.insert(), [row])\n"
+        "store.close()\n"
+    )
+    try:
+        for count in (1, 2, 3):
+            subprocess.run([sys.executable, "-c", record], cwd=REPO, check=True, timeout=60)
+            assert first.latest_id() == count
+    finally:
+        first.close()
