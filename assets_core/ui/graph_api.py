@@ -61,15 +61,6 @@ def mtimes(files: tuple[Path, ...]) -> tuple[float, ...]:
     return tuple(f.stat().st_mtime if f.exists() else -1.0 for f in files)
 
 
-def newest_id(ws: Workspace) -> int:
-    """The store's newest materialization id, on new connections for SQLite: in a long-lived server a pooled
-    SQLite connection was seen to keep reading an old snapshot (a statement left unfinished until the
-    garbage collector runs: ``gc.collect()`` or new connections end it), so runs recorded since went unseen."""
-    if ws.store.engine.dialect.name == "sqlite":
-        ws.store.engine.dispose()  # the plan that follows reads on new connections too
-    return ws.store.latest_id()
-
-
 @dataclass
 class Cached:
     """An answer and what it was made from: the workspace, its files and their mtimes, the store's newest id."""
@@ -96,7 +87,7 @@ class GraphCache:
             last = self.cached
             kept = last if last is not None and mtimes(last.files) == last.mtimes else None  # files unchanged
             young = kept is not None and time.monotonic() - kept.made < MAX_AGE
-            if kept is not None and young and newest_id(kept.ws) == kept.latest_id:
+            if kept is not None and young and kept.ws.store.latest_id() == kept.latest_id:
                 return kept.answer
             ws = kept.ws if kept is not None and not kept.ws.partitioned else ctx.workspace()
             if isinstance(ws.store, AbsentStore):  # nothing recorded yet: the store's creation is not seen
@@ -104,7 +95,7 @@ class GraphCache:
                 return payload(ws)
             files = project_files(ws)
             # Read before planning: what is recorded meanwhile is seen by the next request.
-            self.cached = Cached(ws, files, mtimes(files), newest_id(ws), time.monotonic(), payload(ws))
+            self.cached = Cached(ws, files, mtimes(files), ws.store.latest_id(), time.monotonic(), payload(ws))
             return self.cached.answer
 
 
