@@ -239,3 +239,16 @@ def test_an_unreachable_store_is_explained_in_place_of_the_graph(sqlite_project:
         context.close()
     assert message.startswith("cannot read from metadata store postgresql://nobody:***@127.0.0.1:1/x")
     assert "hunter2" not in message
+
+
+@needs_browser
+def test_a_graph_over_two_thousand_assets_opens_with_its_groups_collapsed(sqlite_project: Project, page: Any) -> None:  # noqa: F811
+    sqlite_project.write("pipeline", PIPELINE)
+    answer = json.dumps(synthetic(2500))  # groups g0..g4 of 500
+    with served(sqlite_project.module(), sqlite_project.settings()) as url:
+        page.route("**/api/graph", lambda route: route.fulfill(body=answer, content_type="application/json"))
+        open_graph(page, url)
+        assert page.evaluate("window.graphPage.where('a0')") is None
+        assert hover(page, "g0").splitlines() == ["group g0: 500 assets (click to expand)", "167 fresh · 333 stale"]
+        open_graph(page, url + "/?groups=expanded")
+        assert page.evaluate("window.graphPage.where('a0')") is not None
