@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .checks import AssetCheck
@@ -178,3 +178,16 @@ def across_partitions(
             )
         )
     return summary
+
+
+def newest_results(records: Iterable[CheckRecord]) -> list[CheckRecord]:
+    """The newest result of each check (records come oldest first)."""
+    return list({r.check_name: r for r in records}.values())
+
+
+def check_changes(old: Sequence[CheckRecord], new: Sequence[CheckRecord]) -> dict[str, tuple[str | None, str | None]]:
+    """Checks whose result differs between two versions: name -> (A's verdict, B's verdict)."""
+    before = {r.check_name: verdict_text(r) for r in newest_results(old)}
+    after = {r.check_name: verdict_text(r) for r in newest_results(new)}
+    names = sorted(before.keys() | after.keys())
+    return {n: (before.get(n), after.get(n)) for n in names if before.get(n) != after.get(n)}

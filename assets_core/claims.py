@@ -42,9 +42,9 @@ class Claim:
     expires_at: float
 
 
-def this_holder() -> str:
-    """This process, as a claim names its holder."""
-    return f"{this_host()}:{os.getpid()}"
+def this_holder(pid: int | None = None) -> str:
+    """This process (or process ``pid`` on this machine), as a claim and a run's record name its holder."""
+    return f"{this_host()}:{os.getpid() if pid is None else pid}"
 
 
 def holder_alive(holder: str) -> bool:

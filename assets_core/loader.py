@@ -16,6 +16,7 @@ from types import ModuleType, TracebackType
 
 from .checks import AssetCheck
 from .definitions import AssetDef, Definitions, SourceAsset
+from .environment import user_modules
 from .errors import DefinitionError, LakeplanError, UserCodeError
 from .failures import is_lakeplan_frame
 from .resources import ResourceDef, bind
@@ -59,6 +60,33 @@ def _module_name_for_file(path: Path, root: Path) -> tuple[str, Path]:
     return ".".join(parts), parent
 
 
+# Each user module file as this process last imported it (its mtime in ns), to see edits since.
+_imported: dict[str, int] = {}
+
+
+def _mtime(filename: str) -> int:
+    try:
+        return Path(filename).stat().st_mtime_ns
+    except OSError:
+        return -1  # deleted: changed
+
+
+def _forget_edited(root: Path) -> None:
+    """Drop every module of the user's code from ``sys.modules`` when any file of it changed since this
+    process imported it, so a long-running process (``lakeplan ui``) loads edits; else keep them all."""
+    modules = user_modules(root)
+    files = {m.__name__: m.__file__ or "" for m in modules}
+    if not any(f in _imported and _mtime(f) != _imported[f] for f in files.values()):
+        return
+    for name in files:  # all of them: an unchanged module may hold objects of a changed one
+        del sys.modules[name]
+    importlib.invalidate_caches()
+
+
+def _remember_imported(root: Path) -> None:
+    _imported.update({m.__file__: _mtime(m.__file__) for m in user_modules(root) if m.__file__})
+
+
 def _import(target: str, root: Path) -> ModuleType:
     is_file = target.endswith(".py") or "/" in target
     if is_file:
@@ -70,9 +98,12 @@ def _import(target: str, root: Path) -> ModuleType:
         name, entry = target, root
     if str(entry) not in sys.path:
         sys.path.insert(0, str(entry))
+    _forget_edited(root)
     try:
         with stdout_to_stderr():  # what the module prints as it loads: stdout is lakeplan's (--json)
-            return importlib.import_module(name)
+            module = importlib.import_module(name)
+        _remember_imported(root)
+        return module
     except ModuleNotFoundError as exc:
         if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
             raise UserCodeError(

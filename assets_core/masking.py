@@ -9,7 +9,7 @@ a new place that shows a URL cannot forget one of the forms.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 from urllib.parse import unquote
 
@@ -72,3 +72,26 @@ def mask_settings(table: Mapping[str, Any]) -> dict[str, Any]:
         else:
             masked[key] = value
     return masked
+
+
+def mask_data(data: Any, secrets: Collection[str]) -> Any:
+    """JSON-like ``data`` fit to show: in every string (keys too) each URL masked and each of ``secrets``
+    (values known to be secret, e.g. resources' secrets read from the environment) replaced by ``***``."""
+    known = sorted((s for s in secrets if s), key=len, reverse=True)
+
+    def text(value: str) -> str:
+        value = mask_text(value)
+        for secret in known:
+            value = value.replace(secret, MASK)
+        return value
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return text(value)
+        if isinstance(value, Mapping):
+            return {text(str(k)): walk(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [walk(v) for v in value]
+        return value
+
+    return walk(data)

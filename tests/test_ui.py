@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import shutil
+import time
 from typing import Any
 
+import pytest
 from conftest import Project
 from starlette.testclient import TestClient
 from ui_harness import browser, needs_browser, page, served  # noqa: F401 - fixtures
@@ -40,3 +45,205 @@ def test_the_graph_page_shows_the_assets(sqlite_project: Project, page: Any) -> 
         page.goto(url)
         page.wait_for_selector(".asset.missing")
         assert page.locator(".asset").count() == 2
+
+
+# -- the JSON API -----------------------------------------------------------------------------------
+
+SECRET = "s3cr3t-Tok3n-9f1e"
+HOSTILE_META = "<script>alert(1)</script>"
+HOSTILE_VALUE = '<img src=x onerror="alert(2)">'
+
+AUDITED = f"""
+    import os
+    from assets_core import CheckResult, add_metadata, asset, asset_check, resource
+
+    @resource(secrets={{"token": "UI_TEST_TOKEN"}})
+    def api(config) -> dict:
+        return dict(config)
+
+    @asset(metadata={{"owner": {HOSTILE_META!r}}})
+    def numbers(api: dict) -> list[int]:
+        print("calling the API with", api["token"])
+        count = int(os.environ.get("UI_COUNT", "3"))
+        add_metadata(note={HOSTILE_VALUE!r}, count=count)
+        return list(range(count))
+
+    @asset(group="reports")
+    def total(numbers: list[int]) -> int:
+        if os.environ.get("UI_FAIL"):
+            print("about to fail")
+            raise ValueError("total refused")
+        return sum(numbers)
+
+    @asset_check(asset="numbers")
+    def positive(numbers: list[int]) -> CheckResult:
+        return CheckResult(passed=all(n >= 0 for n in numbers), metadata={{"n": len(numbers)}})
+"""
+
+
+def _audited(project: Project) -> list[str]:
+    """Three runs of AUDITED: built, rebuilt with one more number, and ``total`` failing; their run ids."""
+    project.write("pipeline", AUDITED)
+    env = {"UI_TEST_TOKEN": SECRET}
+    project.cli("materialize", "-m", project.module(), check=True, env=env)
+    project.cli("materialize", "-m", project.module(), "--force", check=True, env={**env, "UI_COUNT": "4"})
+    failed = project.cli("materialize", "-m", project.module(), "-s", "total", "--force", env={**env, "UI_FAIL": "1"})
+    assert failed.returncode == 1, failed.stderr
+    runs = json.loads(project.cli("runs", "-m", project.module(), "--json", check=True).stdout)["runs"]
+    return [r["run_id"] for r in reversed(runs)]
+
+
+def _cli_json(project: Project, *args: str) -> Any:
+    return json.loads(project.cli(*args, "-m", project.module(), "--json", check=True).stdout)
+
+
+def _client(project: Project, monkeypatch: pytest.MonkeyPatch, allow_launch: bool = False) -> TestClient:
+    monkeypatch.setenv("UI_TEST_TOKEN", SECRET)
+    return TestClient(create_app(project.module(), allow_launch=allow_launch, settings=project.settings()))
+
+
+def test_the_api_serves_what_the_cli_prints(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, second, failed = _audited(project)
+    client = _client(project, monkeypatch)
+    assert client.get("/api/plan").json() == _cli_json(project, "plan")
+    assert client.get("/api/runs").json() == _cli_json(project, "runs")
+    listed = {a["key"]: a for a in client.get("/api/assets").json()["assets"]}
+    for row in _cli_json(project, "assets")["assets"]:
+        assert {k: v for k, v in listed[row["key"]].items() if k in row} == row
+    assert listed["numbers"]["status"] == listed["total"]["status"] == "FRESH"  # a failure keeps the last version
+
+    run = client.get(f"/api/runs/{failed}").json()
+    assert run["run"] == _cli_json(project, "runs", failed)["run"]
+    assert run["previous"] == second and run["diff"]["run_a"] == second and run["diff"]["run_b"] == failed
+    assert [(m["asset"], m["kind"]) for m in run["run"]["materializations"]] == [("total", "failed")]
+    assert run["run"]["environment"]["python"] and run["building"] == []
+
+    found = client.get("/api/assets/numbers").json()
+    assert found["history"] == _cli_json(project, "history", "numbers")
+    assert found["code"] == _cli_json(project, "plan", "--explain", "numbers")
+    assert found["status"]["status"] == "FRESH" and found["definition"]["group"] == "default"
+    newest, oldest = found["history"]["materializations"]
+    assert found["history"]["head"] == newest["id"] and newest["metadata"]["count"] == 4
+    assert [(c["check"], c["passed"]) for c in newest["checks"]] == [("positive", True)]
+    assert found["lineage"]["downstream"]["children"][0]["asset"] == "total"
+    assert found["lineage"]["upstream"]["asset"] == "numbers" and found["partitions"] is None
+
+    diff = client.get(f"/api/assets/numbers/diff?from={oldest['id']}&to={newest['id']}").json()
+    assert diff == _cli_json(project, "diff", str(oldest["id"]), str(newest["id"]), "--asset", "numbers")
+    assert diff["metadata"]["metrics"]["count"] == {"old": 3, "new": 4}
+    logs = client.get(f"/api/assets/total/logs?run={failed}").json()
+    assert logs["attempts"][0]["log"] == "about to fail\n"
+    assert "ValueError: total refused" in logs["attempts"][0]["traceback"]
+    checks = client.get("/api/checks").json()["assets"]
+    assert [(a["asset"], [c["check"] for c in a["checks"]]) for a in checks] == [("numbers", ["positive"])]
+
+
+def test_api_errors_are_one_line_with_a_status(sqlite_project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    _audited(sqlite_project)
+    client = _client(sqlite_project, monkeypatch)
+    missing = client.get("/api/assets/nubmers")
+    assert missing.status_code == 404
+    assert missing.json() == {"error": "unknown asset 'nubmers'; did you mean 'numbers'?"}
+    assert client.get("/api/runs/nope").status_code == 404
+    assert client.get("/api/assets/numbers/diff?from=1").status_code == 400
+    assert client.get("/api/plan?select=nope").status_code == 400
+    assert client.get("/api/runs?limit=0").json() == {"error": "limit must be a whole number >= 1, got '0'"}
+
+
+def test_no_secret_in_any_api_response(sqlite_project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second, failed = _audited(sqlite_project)
+    client = _client(sqlite_project, monkeypatch)
+    logs = client.get("/api/assets/numbers/logs").json()["attempts"][0]["log"]
+    assert logs == "calling the API with ***\n"  # what the user's code printed, masked
+    paths = [
+        "/api/config",
+        "/api/assets",
+        "/api/assets/numbers",
+        "/api/assets/total",
+        "/api/assets/numbers/logs",
+        f"/api/assets/total/logs?run={failed}",
+        "/api/plan",
+        "/api/runs",
+        "/api/checks",
+        "/api/graph",
+        *(f"/api/runs/{run}" for run in (first, second, failed)),
+        *(f"/api/runs/{run}/events" for run in (first, failed)),
+        "/",
+        "/assets",
+        "/runs",
+        "/static/asset.js",
+        "/static/runs.js",
+        "/static/common.js",
+    ]
+    for path in paths:
+        answer = client.get(path)
+        assert answer.status_code == 200, (path, answer.text)
+        assert SECRET not in answer.text, path
+
+
+def test_an_unreachable_store_is_a_503_with_one_line(sqlite_project: Project) -> None:
+    sqlite_project.write("pipeline", PIPELINE)
+    settings = dataclasses.replace(
+        sqlite_project.settings(), database_url="postgresql+psycopg://lake:hunter2@127.0.0.1:9/lake?connect_timeout=2"
+    )
+    client = TestClient(create_app(sqlite_project.module(), settings=settings))
+    for path in ("/api/assets", "/api/runs", "/api/assets/numbers"):
+        answer = client.get(path)
+        assert answer.status_code == 503, path
+        error = answer.json()["error"]
+        assert "127.0.0.1:9" in error and "hunter2" not in error and "\n" not in error
+
+
+def test_the_project_is_reloaded_when_its_code_changes(sqlite_project: Project) -> None:
+    path = sqlite_project.write("pipeline", PIPELINE)
+    client = TestClient(create_app(sqlite_project.module(), settings=sqlite_project.settings()))
+    before = {a["key"]: a for a in client.get("/api/assets").json()["assets"]}
+    assert client.get("/api/assets").json()["assets"] == list(before.values())  # unchanged: the same answer
+    path.write_text(path.read_text().replace("return sum(numbers)", "return sum(numbers) * 2") + MORE)
+    shutil.rmtree(path.parent / "__pycache__", ignore_errors=True)  # bytecode is keyed by whole-second mtime
+    after = {a["key"]: a for a in client.get("/api/assets").json()["assets"]}
+    assert set(after) == {"numbers", "total", "doubled"}
+    assert after["total"]["code_version"] != before["total"]["code_version"]
+    assert after["numbers"]["code_version"] == before["numbers"]["code_version"]
+
+
+MORE = """
+
+@asset
+def doubled(total: int) -> int:
+    return total * 2
+"""
+
+
+def test_launching_needs_the_flag_and_a_request_from_the_ui(
+    sqlite_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sqlite_project.write("pipeline", PIPELINE)
+    ours = {"Content-Type": "application/json", "X-Lakeplan": "1"}
+    body = json.dumps({"select": "numbers"})
+    refused = _client(sqlite_project, monkeypatch).post("/api/materialize", content=body, headers=ours)
+    assert refused.status_code == 403 and "lakeplan ui --allow-launch" in refused.json()["error"]
+    assert _client(sqlite_project, monkeypatch).get("/api/config").json()["allow_launch"] is False
+
+    client = _client(sqlite_project, monkeypatch, allow_launch=True)
+    assert client.get("/api/config").json()["allow_launch"] is True
+    form = client.post("/api/materialize", data={"select": "numbers"}, headers={"X-Lakeplan": "1"})
+    assert form.status_code == 403 and "JSON" in form.json()["error"]  # what a cross-site form can send
+    bare = client.post("/api/materialize", content=body, headers={"Content-Type": "application/json"})
+    assert bare.status_code == 403 and "X-Lakeplan" in bare.json()["error"]
+    elsewhere = client.post("/api/materialize", content=body, headers={**ours, "Origin": "http://evil.example"})
+    assert elsewhere.status_code == 403
+    assert client.get("/api/materialize").status_code == 405
+    wrong = client.post("/api/materialize", content=json.dumps({"select": "nubmers"}), headers=ours)
+    assert wrong.status_code == 400 and "did you mean 'numbers'" in wrong.json()["error"]
+    assert client.get("/api/runs").json()["runs"] == []  # nothing was started
+
+    started = client.post("/api/materialize", content=body, headers=ours)
+    assert started.status_code == 202, started.text
+    run_id = started.json()["run_id"]
+    deadline = time.monotonic() + 60
+    while (run := client.get(f"/api/runs/{run_id}").json()["run"])["status"] == "running":
+        assert time.monotonic() < deadline, "the launched run did not finish"
+        time.sleep(0.1)
+    assert run["status"] == "success" and run["selection"] == "numbers"
+    assert [m["asset"] for m in run["materializations"]] == ["numbers"]

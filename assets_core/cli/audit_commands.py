@@ -5,30 +5,23 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..check_status import verdict_text
 from ..errors import LakeplanError
 from ..hashing import short
-from .check_commands import check_changes, checks_cell
+from .check_commands import checks_cell
 from .core_commands import add_select, add_target, command, load_workspace, whole_number_option
 from .output import dump_json, indented, logs_command, table
 
 if TYPE_CHECKING:
+    from ..asset_reports import CheckChanges
     from ..lineage import LineageNode
-    from ..records import CheckRecord, Materialization, RunRecord
+    from ..records import Materialization
     from ..run_diff import AssetDiff, Change, RunDiff
     from ..workspace import Workspace
-
-
-class UnknownAsset(LakeplanError):
-    """A command names an asset the loaded definitions do not have."""
-
-
-class NoLog(LakeplanError):
-    """``lakeplan logs`` found no attempt of the asset that ran its code, or none whose output was kept."""
 
 
 def register(subparsers: Any) -> None:
@@ -207,47 +200,6 @@ def add_partition(parser: argparse.ArgumentParser, prefix: str = "") -> None:
     )
 
 
-def _declared(ws: Workspace, key: str) -> bool:
-    """Whether ``key`` is an asset, or a partition of one, in today's code."""
-    return key in ws.planned.nodes and ws.instance(key).asset in ws.graph.assets
-
-
-def _check_asset(ws: Workspace, key: str, recorded: Collection[str] = ()) -> None:
-    """Refuse a key that is neither in the code nor in ``recorded``, suggesting the nearest of either."""
-    if not _declared(ws, key) and key not in recorded:
-        import difflib
-
-        node = ws.graph.nodes.get(key)
-        if node is not None and node.partitions is not None:
-            first = node.partitions.keys(ws.now)[:1] or ("KEY",)
-            raise UnknownAsset(f"{key!r} is partitioned; name one partition with --partition {first[0]}")
-        close = difflib.get_close_matches(key, [*ws.graph.assets, *recorded], n=1)
-        hint = f"did you mean {close[0]!r}?" if close else "run 'lakeplan plan' to list the assets"
-        raise UnknownAsset(f"unknown asset {key!r}; {hint}")
-
-
-def _partition_key(ws: Workspace, key: str, partition: str | None) -> str:
-    """The recorded key ``key --partition KEY`` names: ``ASSET/partition=KEY`` (for two dimensions,
-    KEY is 'VALUE|VALUE', e.g. 2026-03-02|DE)."""
-    from ..partition_graph import instance_key
-
-    if partition is None:
-        return key
-    node = ws.graph.nodes.get(key)
-    if node is None or node.partitions is None:
-        raise UnknownAsset(f"--partition given, but {key!r} is not a partitioned asset; drop --partition")
-    return instance_key(key, partition, node.partitions)
-
-
-def _audited(ws: Workspace, key: str) -> bool:
-    """Check an asset the audit commands may name: one in the code (False) or one that is only recorded,
-    no longer in the code (True: removed)."""
-    if _declared(ws, key):
-        return False
-    _check_asset(ws, key, ws.store.recorded_keys())
-    return True
-
-
 def _removed_note(key: str) -> str:
     return f"note: {key!r} is removed: today's code no longer declares it; showing what was recorded"
 
@@ -260,10 +212,10 @@ def _histories(ws: Workspace, keys: Any, limit: int | None = None) -> dict[str, 
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
+    from ..asset_reports import check_results, partition_checks
     from ..graph_render import INSTALL_HINT, drawn_keys, find_engine, svg_for, write_graph
     from ..graph_state import graph_state
     from ..html_view import asset_details, partition_strip, render_html
-    from .core_commands import check_results, partition_checks
 
     ws = load_workspace(args)
     out = Path(args.output or ("graph.html" if args.html else "graph.svg"))
@@ -311,40 +263,19 @@ def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{name} {n}" for name, n in counts.items() if n) or "-"
 
 
-def _run_json(run: RunRecord, counts: dict[str, int] | None = None) -> dict[str, Any]:
-    from ..lineage import iso_time
-    from ..run_lifecycle import shown_status
-
-    return {
-        "run_id": run.run_id,
-        "started_at": iso_time(run.started_at),
-        "finished_at": iso_time(run.finished_at) if run.finished_at else None,
-        "status": shown_status(run),
-        "selection": run.selection,
-        "counts": run.counts if counts is None else counts,
-        "environment": run.environment,
-    }
-
-
-def _shown_counts(ws: Workspace, run: RunRecord) -> dict[str, int]:
-    """The run's counts; for an abandoned run (its process died before recording them), what it recorded."""
-    from ..run_lifecycle import counts_of, shown_status
-
-    return counts_of(ws.store.run_materializations(run.run_id)) if shown_status(run) == "abandoned" else run.counts
-
-
 def cmd_runs(args: argparse.Namespace) -> int:
     from ..lineage import iso_time
     from ..run_lifecycle import shown_status
+    from ..run_reports import runs_report, shown_counts
 
     ws = load_workspace(args)
     if args.run:
         return _show_run(ws, args.run, args.json)
-    runs = ws.store.runs(args.limit)
-    counts = {r.run_id: _shown_counts(ws, r) for r in runs}
     if args.json:
-        dump_json({"schema": "lakeplan.runs/v1", "runs": [_run_json(r, counts[r.run_id]) for r in runs]})
+        dump_json(runs_report(ws, args.limit))
         return 0
+    runs = ws.store.runs(args.limit)
+    counts = {r.run_id: shown_counts(ws, r) for r in runs}
     rows = []
     for run in runs:
         took = f"{run.finished_at - run.started_at:.1f}s" if run.finished_at else "-"
@@ -367,23 +298,16 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def _show_run(ws: Workspace, spec: str, as_json: bool) -> int:
     """One run in full: its outcome, every materialization it recorded, and each failure's traceback."""
-    from ..lineage import iso_time, materialization_json
+    from ..lineage import iso_time
     from ..records import MaterializationKind
-    from ..run_lifecycle import shown_status
+    from ..run_reports import read_run
 
-    run = _named_run(ws, spec)
-    recorded = ws.store.run_materializations(run.run_id)
-    checks = ws.store.run_checks(run.run_id)  # with its materializations, or on current versions (re-checks)
-    counts = _shown_counts(ws, run)
-    status = shown_status(run)
-    # an abandoned run's claims outlive its process: they name what it was building when it died
-    lost = [c.asset_key for c in ws.store.held_claims() if c.run_id == run.run_id] if status == "abandoned" else []
+    detail = read_run(ws, spec)
     if as_json:
-        by_id = {m.id: [c for c in checks if c.materialization_id == m.id] for m in recorded}
-        shown = [_with_checks(materialization_json(m), by_id[m.id]) for m in recorded]
-        data = {**_run_json(run, counts), "materializations": shown, "checks": [c.to_json() for c in checks]}
-        dump_json({"schema": "lakeplan.run_detail/v1", "run": {**data, "building_when_abandoned": lost}})
+        dump_json(detail.to_json())
         return 0
+    run, status, counts, lost = detail.run, detail.status, detail.counts, detail.building_when_abandoned
+    recorded, checks = detail.materializations, detail.checks
     took = f", took {run.finished_at - run.started_at:.1f}s" if run.finished_at else ""
     print(f"run {run.run_id}: {status}, started {iso_time(run.started_at)}{took}, selection {run.selection}")
     print(f"counts: {_counts(counts)}")
@@ -418,17 +342,6 @@ def _show_run(ws: Workspace, spec: str, as_json: bool) -> int:
     return 0
 
 
-def _named_run(ws: Workspace, spec: str) -> RunRecord:
-    """The run ``spec`` names (id, unique prefix, ``latest``, ``latest~N``), or a one-line error."""
-    from ..lineage import VersionError
-    from ..run_diff import resolve_run
-
-    run = resolve_run(ws.store.runs(), spec)
-    if run is None:
-        raise VersionError(f"no run {spec!r}; run 'lakeplan runs' to list them")
-    return run
-
-
 def _metadata_summary(metadata: dict[str, Any]) -> str:
     from ..run_diff import BOOKKEEPING
 
@@ -442,33 +355,19 @@ def _metadata_summary(metadata: dict[str, Any]) -> str:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from ..lineage import iso_time, materialization_json
+    from ..asset_reports import read_history
+    from ..lineage import iso_time
+    from ..lookup import partition_key
     from ..records import MaterializationKind
 
     ws = load_workspace(args)
-    args.asset = _partition_key(ws, args.asset, args.partition)
-    removed = _audited(ws, args.asset)
-    history = ws.store.history(args.asset, args.limit)
-    head = ws.store.heads([args.asset]).get(args.asset)
-    head_id = head.id if head else None
-    ids = [m.id for m in history if m.id is not None]
-    checks = ws.store.checks_of(ids)
-    printed = ws.store.printed(ids)
+    args.asset = partition_key(ws, args.asset, args.partition)
+    found = read_history(ws, args.asset, args.limit)
     if args.json:
-        dump_json(
-            {
-                "schema": "lakeplan.history/v1",
-                "asset": args.asset,
-                "removed": removed,
-                "head": head_id,
-                "declared_metadata": {} if removed else dict(ws.graph.nodes[ws.instance(args.asset).asset].metadata),
-                "materializations": [
-                    {**_with_checks(materialization_json(m), checks.get(m.id or 0, [])), "printed": m.id in printed}
-                    for m in history
-                ],
-            }
-        )
+        dump_json(found.to_json())
         return 0
+    history, head_id, checks, printed = found.materializations, found.head_id, found.checks, found.printed
+    removed = found.removed
     rows = [
         [
             ("*" if m.id == head_id else " ") + str(m.id),
@@ -500,23 +399,16 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    from ..lineage import materialization_json
+    from ..asset_reports import NoLog, read_logs
+    from ..lookup import partition_key
 
     ws = load_workspace(args)
-    key = _partition_key(ws, args.asset, args.partition)
-    removed = _audited(ws, key)
-    run_id = _named_run(ws, args.run).run_id if args.run else None
-    attempts = ws.store.attempts(key, run_id, limit=None if run_id else 1)[::-1]  # a run's in order
-    if not attempts:
-        where = f"in run {run_id}" if run_id else "recorded"
-        raise NoLog(
-            f"{key!r} has no attempt {where} that ran its code (built or failed); "
-            f"'lakeplan history {key}' lists its materializations and their runs"
-        )
+    key = partition_key(ws, args.asset, args.partition)
+    logs = read_logs(ws, key, args.run)
     if args.json:
-        shown = [{**materialization_json(m), "log": m.log} for m in attempts]
-        dump_json({"schema": "lakeplan.logs/v1", "asset": key, "removed": removed, "run_id": run_id, "attempts": shown})
+        dump_json(logs.to_json())
         return 0
+    attempts, removed = logs.attempts, logs.removed
     if all(m.log is None for m in attempts):
         newest = attempts[-1]
         raise NoLog(
@@ -548,11 +440,6 @@ def _print_log(m: Materialization) -> None:
         sys.stdout.flush()  # before the next attempt's line on stderr
 
 
-def _with_checks(data: dict[str, Any], checks: list[CheckRecord]) -> dict[str, Any]:
-    """A materialization's JSON with the check results recorded against it (oldest first)."""
-    return {**data, "checks": [c.to_json() for c in checks]}
-
-
 def _declared_metadata(ws: Workspace, key: str) -> str:
     """``@asset(metadata=...)`` as ``name=value`` pairs (empty when none, or the asset is no longer declared)."""
     node = ws.graph.nodes.get(ws.instance(key).asset) if key in ws.planned.nodes else None
@@ -582,40 +469,18 @@ def _lineage_lines(
     return lines
 
 
-def _keys(node: LineageNode) -> set[str]:
-    return {node.key}.union(*(_keys(c) for c in node.children))
-
-
 def cmd_lineage(args: argparse.Namespace) -> int:
-    from ..lineage import downstream_lineage, recorded_downstream, resolve_version, upstream_lineage
+    from ..asset_reports import read_lineage
+    from ..lookup import partition_key
 
     ws = load_workspace(args)
     key, _, spec = args.asset.partition("@")
-    key = _partition_key(ws, key, args.partition)
-    _audited(ws, key)
-    history = ws.store.history(key)
-    if spec:
-        root = resolve_version(key, history, spec)
-    else:
-        head = ws.store.heads([key]).get(key)
-        if head is None:
-            raise UnknownAsset(f"{key!r} was never materialized; run 'lakeplan materialize --select +{key}' first")
-        root = next(m for m in history if m.id == head.id)
-    if args.downstream:  # what was built from it, as recorded: today's graph may have dropped edges
-        histories = ws.store.histories()
-        tree = downstream_lineage(key, root.data_version or "", root, recorded_downstream(histories), histories)
-    else:
-        tree = upstream_lineage(root, ws.store.histories())  # recorded inputs, even removed ones
-    removed = {k for k in _keys(tree) if k not in ws.planned.nodes}
+    key = partition_key(ws, key, args.partition)
+    lineage = read_lineage(ws, key, spec, args.downstream)
     if args.json:
-        dump_json(
-            {
-                "schema": "lakeplan.lineage/v1",
-                "direction": "downstream" if args.downstream else "upstream",
-                "tree": tree.to_json(removed),
-            }
-        )
+        dump_json(lineage.to_json())
         return 0
+    tree, removed = lineage.tree, lineage.removed
     print("\n".join(_lineage_lines(tree, ws, removed)))
     return 0
 
@@ -674,7 +539,7 @@ def _section(title: str, changes: dict[str, Change]) -> list[str]:
     return [f"{title}:"] + [f"  {name}  {_arrow(change)}" for name, change in changes.items()] if changes else []
 
 
-def _run_diff_lines(diff: RunDiff, checked: dict[str, dict[str, tuple[str | None, str | None]]]) -> list[str]:
+def _run_diff_lines(diff: RunDiff, checked: dict[str, CheckChanges]) -> list[str]:
     lines = [f"diff {diff.run_a.run_id} -> {diff.run_b.run_id}"]
     lines += _section("packages", diff.packages)
     lines += _section("git", diff.git)
@@ -691,76 +556,31 @@ def _run_diff_lines(diff: RunDiff, checked: dict[str, dict[str, tuple[str | None
     return lines
 
 
-def _run(runs: list[RunRecord], spec: str) -> RunRecord:
-    from ..lineage import VersionError
-    from ..run_diff import resolve_run
-
-    run = resolve_run(runs, spec)
-    if run is None:
-        raise VersionError(f"no run {spec!r}; run 'lakeplan runs' to list them (or pass --asset to compare versions)")
-    return run
-
-
-def _asset_side(runs: list[RunRecord], spec: str, key: str, history: list[Materialization]) -> Materialization | None:
-    """The version ``spec`` names (id or data-version prefix), else the one current after run ``spec``."""
-    from ..lineage import VersionError, resolve_version
-    from ..run_diff import last_id, resolve_run, versions_as_of
-
-    try:
-        return resolve_version(key, history, spec)
-    except VersionError:
-        run = resolve_run(runs, spec)
-        if run is None:
-            raise
-    histories = {key: history}
-    return versions_as_of(histories, last_id(run, histories)).get(key)
-
-
 def cmd_diff(args: argparse.Namespace) -> int:
-    from ..run_diff import asset_diff_json, diff_assets, diff_runs, last_id, run_diff_json
+    from ..asset_reports import compare_versions
+    from ..lookup import UnknownAsset, partition_key
+    from ..run_reports import compare_runs
 
     ws = load_workspace(args)
-    runs = ws.store.runs()
     if args.partition and not args.asset:
         raise UnknownAsset("--partition compares one partition of an asset; add --asset ASSET")
     if args.asset:
-        args.asset = _partition_key(ws, args.asset, args.partition)
-        gone = _audited(ws, args.asset)
-        history = ws.store.history(args.asset)
-        old, new = (_asset_side(runs, spec, args.asset, history) for spec in (args.a, args.b))
-        asset_diff = diff_assets(args.asset, old, new, gone)
-        checked = _check_diffs(ws, [asset_diff])
+        args.asset = partition_key(ws, args.asset, args.partition)
+        compared = compare_versions(ws, args.asset, args.a, args.b)
         if args.json:
-            dump_json({"schema": "lakeplan.diff/v1", **asset_diff_json(asset_diff), "checks": checked[args.asset]})
+            dump_json(compared.to_json())
         else:
-            same = f"  {args.asset}: no changes" + (_REMOVED if gone else "")
-            changed = asset_diff.changed or checked[args.asset]
-            print("\n".join(_asset_lines(asset_diff) + _check_lines(checked[args.asset]) if changed else [same]))
+            asset_diff, checked = compared.diff, compared.checks
+            same = f"  {args.asset}: no changes" + (_REMOVED if asset_diff.removed else "")
+            changed = asset_diff.changed or checked
+            print("\n".join(_asset_lines(asset_diff) + _check_lines(checked) if changed else [same]))
         return 0
-    run_a, run_b = _run(runs, args.a), _run(runs, args.b)
-    histories = ws.store.histories()
-    last_a, last_b = last_id(run_a, histories), last_id(run_b, histories)
-    removed = set(histories) - set(ws.planned.nodes)
-    result = diff_runs(run_a, run_b, histories, last_a, last_b, ws.planned.order, removed)
-    checked = _check_diffs(ws, result.assets)
+    runs = compare_runs(ws, args.a, args.b)
     if args.json:
-        data = run_diff_json(result)
-        data["assets"] = [{**shown, "checks": checked[shown["asset"]]} for shown in data["assets"]]
-        dump_json(data)
+        dump_json(runs.to_json())
         return 0
-    print("\n".join(_run_diff_lines(result, checked)))
+    print("\n".join(_run_diff_lines(runs.diff, runs.checks)))
     return 0
-
-
-def _check_diffs(ws: Workspace, diffs: Sequence[AssetDiff]) -> dict[str, dict[str, tuple[str | None, str | None]]]:
-    """For each asset diff, the checks whose results differ between its A and B versions."""
-    sides = [m.id for d in diffs for m in (d.old, d.new) if m is not None and m.id is not None]
-    recorded = ws.store.checks_of(sides) if sides and ws.graph.checks else {}
-
-    def of(mat: Materialization | None) -> list[CheckRecord]:
-        return recorded.get(mat.id, []) if mat is not None and mat.id is not None else []
-
-    return {d.key: check_changes(of(d.old), of(d.new)) for d in diffs}
 
 
 def _check_lines(changes: dict[str, tuple[str | None, str | None]]) -> list[str]:
@@ -771,11 +591,12 @@ def _check_lines(changes: dict[str, tuple[str | None, str | None]]) -> list[str]
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
+    from ..lookup import check_asset, partition_key
     from ..rollback import rollback
 
     ws = load_workspace(args, writes=True)
-    args.asset = _partition_key(ws, args.asset, args.partition)
-    _check_asset(ws, args.asset)
+    args.asset = partition_key(ws, args.asset, args.partition)
+    check_asset(ws, args.asset)
     result = rollback(ws, args.asset, args.to)
     target = result.target
     print(

@@ -7,10 +7,10 @@ import argparse
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from ..check_status import verdict_text
+from ..check_status import newest_results, verdict_text
 from ..errors import SelectionError
 from ..hashing import short
 from ..records import CheckRecord
@@ -46,15 +46,15 @@ def register(subparsers: Any) -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     from ..check_step import check
     from ..claims import this_holder
+    from ..lookup import check_asset
     from ..records import RunStatus, new_run_id
     from ..run_lifecycle import start
     from ..step import Outcome
-    from .audit_commands import _check_asset
     from .core_commands import partition_range
 
     ws = load_workspace(args, writes=True)
     if args.asset not in ws.graph.assets:  # a partitioned asset is named bare: its partitions are all checked
-        _check_asset(ws, args.asset)
+        check_asset(ws, args.asset)
     if args.asset not in ws.graph.checks:
         raise SelectionError(
             f"asset {args.asset!r} declares no checks; add one with @asset_check(asset={args.asset!r})"
@@ -162,17 +162,4 @@ def _show_partitions(
 
 def checks_cell(records: Sequence[CheckRecord]) -> str:
     """One table cell naming each check's result: ``no_negatives failed (negative=1)``."""
-    return "; ".join(f"{r.check_name} {verdict_text(r)}" for r in _newest(records)) or "-"
-
-
-def _newest(records: Iterable[CheckRecord]) -> list[CheckRecord]:
-    """The newest result of each check (records come oldest first)."""
-    return list({r.check_name: r for r in records}.values())
-
-
-def check_changes(old: Sequence[CheckRecord], new: Sequence[CheckRecord]) -> dict[str, tuple[str | None, str | None]]:
-    """Checks whose result differs between two versions: name -> (A's verdict, B's verdict)."""
-    before = {r.check_name: verdict_text(r) for r in _newest(old)}
-    after = {r.check_name: verdict_text(r) for r in _newest(new)}
-    names = sorted(before.keys() | after.keys())
-    return {n: (before.get(n), after.get(n)) for n in names if before.get(n) != after.get(n)}
+    return "; ".join(f"{r.check_name} {verdict_text(r)}" for r in newest_results(records)) or "-"

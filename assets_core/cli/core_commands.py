@@ -197,37 +197,13 @@ examples:
 
 
 def cmd_assets(args: argparse.Namespace) -> int:
-    from ..definitions import AssetDef
-    from ..partitions import extent
+    from ..asset_reports import assets_report
 
     ws = load_workspace(args)
-    chosen = ws.select(args.select) if args.select else set(ws.graph.nodes)
-    rows: list[dict[str, Any]] = []
-    for key in ws.graph.order:
-        if key not in chosen:
-            continue
-        node = ws.graph.nodes[key]
-        is_asset = isinstance(node, AssetDef)
-        rows.append(
-            {
-                "key": key,
-                "kind": "asset" if is_asset else "source",
-                "group": node.group,
-                "upstream": list(ws.graph.upstream[key]),
-                "code_version": ws.code_version(key).version if is_asset else None,
-                "io_manager": node.io_manager if is_asset else None,
-                "resources": list(node.resource_params) if is_asset else [],
-                "description": (node.description or "").strip().splitlines()[0] if node.description else "",
-                "metadata": dict(node.metadata),
-                "checks": [
-                    {"name": c.name, "blocking": c.blocking, "code_version": ws.check_versions(key)[c.name]}
-                    for c in ws.graph.checks.get(key, ())
-                ],
-                "partitions": None if node.partitions is None else extent(node.partitions, ws.now),
-            }
-        )
+    report = assets_report(ws, args.select)
+    rows = report["assets"]
     if args.json:
-        dump_json({"schema": "lakeplan.assets/v1", "assets": rows})
+        dump_json(report)
         return 0
     shown_checks = bool(ws.graph.checks)
     partitioned = any(r["partitions"] for r in rows)
@@ -279,24 +255,17 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.explain:
         return explain_code_version(ws, args.explain, args.json)
     result = ws.plan(args.select, verify=args.verify, partitions=partition_range(args))
-    statuses = [s for s in result.statuses if s.stale or not args.stale]
-    if ws.partitioned:
-        return print_partitioned_plan(ws, result, args.stale, args.json)
-    checks = check_results(ws, statuses)
     if args.json:
-        from ..step import timeout_of
+        from ..asset_reports import plan_report
 
-        data = result.to_json()
-        data["assets"] = [
-            {
-                **s.to_json(),
-                "timeout_seconds": timeout_of(ws, s.key),
-                **({"checks": checks[s.key]} if s.key in checks else {}),
-            }
-            for s in statuses
-        ]
-        dump_json(data)
+        dump_json(plan_report(ws, result, args.stale))
         return 0
+    if ws.partitioned:
+        return print_partitioned_plan(ws, result, args.stale)
+    from ..asset_reports import check_results
+
+    statuses = [s for s in result.statuses if s.stale or not args.stale]
+    checks = check_results(ws, statuses)
     rows = []
     for status in statuses:
         causes = [f"{c.kind.value}: {c.message}" for c in status.causes] or [""]
@@ -315,60 +284,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def check_results(ws: Any, statuses: list[Any]) -> dict[str, list[dict[str, Any]]]:
-    """The newest result of each check on each shown asset's current version (assets with checks only)."""
-    from ..check_status import latest_results
-
-    checked = [s for s in statuses if ws.checks_of(s.key)]
-    versions = {s.key: s.data_version for s in checked if s.data_version}
-    recorded = ws.store.check_results(versions) if versions else {}
-    return {
-        s.key: latest_results(ws.checks_of(s.key), ws.check_versions(s.key), recorded.get(s.key, ())) for s in checked
-    }
-
-
-def partition_checks(ws: Any, statuses: list[Any], results: dict[str, list[dict[str, Any]]]) -> dict[str, list[Any]]:
-    """Per partitioned asset with checks: each check summed over its partitions that have a current version
-    (``results``: ``check_results`` of the partitions' statuses)."""
-    from ..check_status import across_partitions
-
-    by_asset: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for s in statuses:
-        where = ws.instance(s.key)
-        if where.partition is not None and s.data_version and s.key in results:
-            by_asset.setdefault(where.asset, {})[where.partition] = results[s.key]
-    return {
-        asset: across_partitions(ws.graph.checks[asset], found, ws.partition_order(asset))
-        for asset, found in by_asset.items()
-    }
-
-
-def print_partitioned_plan(ws: Any, result: Any, only_stale: bool, as_json: bool) -> int:
-    """A partitioned project's plan: one row per asset (partitions summarised); as JSON, every partition
-    too, each with its asset and partition key."""
+def print_partitioned_plan(ws: Any, result: Any, only_stale: bool) -> int:
+    """A partitioned project's plan: one row per asset (partitions summarised, checks summed over them)."""
+    from ..asset_reports import check_results, partition_checks
     from ..partition_summary import summarise
 
     summaries = summarise(result.statuses, ws.instance, ws.partition_order)
-    statuses = [s for s in result.statuses if s.stale or not only_stale]
     checks = check_results(ws, list(result.statuses))
     across = partition_checks(ws, list(result.statuses), checks)
-    if as_json:
-        data = result.to_json()
-        data["assets"] = [
-            {
-                **s.to_json(),
-                "asset": ws.instance(s.key).asset,
-                "partition": ws.instance(s.key).partition,
-                **({"checks": checks[s.key]} if s.key in checks else {}),
-            }
-            for s in statuses
-        ]
-        data["summary"] = [
-            {**s.to_json(), **({"checks": [c.to_json() for c in across[s.asset]]} if s.asset in across else {})}
-            for s in summaries
-        ]
-        dump_json(data)
-        return 0
     rows = []
     for summary in summaries:
         label = "STALE" if summary.causes else "FRESH"
@@ -404,20 +327,15 @@ def _checks_cell(asset: str, checks: dict[str, list[dict[str, Any]]], across: di
 
 def explain_code_version(ws: Any, key: str, as_json: bool) -> int:
     """Print the parts of one asset's code version (schema lakeplan.code-version/v1 as JSON)."""
-    from ..step import timeout_of
-    from .audit_commands import _check_asset
+    from ..asset_reports import code_version_report
 
-    if key not in ws.graph.assets:  # the code version is per asset, so a partitioned one is named bare
-        _check_asset(ws, key)
-    code = ws.code_version(key)
-    explicit = not code.parts
-    timeout = timeout_of(ws, key)
+    report = code_version_report(ws, key)
     if as_json:
-        parts = [{"name": p.name, "kind": p.kind, "hash": p.digest, "reason": p.reason} for p in code.parts]
-        data = {"schema": "lakeplan.code-version/v1", "asset": key, "code_version": code.version}
-        dump_json({**data, "explicit": explicit, "parts": parts, "timeout_seconds": timeout})
+        dump_json(report)
         return 0
-    if explicit:
+    code = ws.code_version(key)
+    timeout = report["timeout_seconds"]
+    if report["explicit"]:
         print(f"{key}: code version {code.version!r}, declared with code_version= (no code is hashed)")
     else:
         print(f"{key}: code version {short(code.version)}, made of {len(code.parts)} parts:\n")

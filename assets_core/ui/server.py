@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..config import Settings
-from ..errors import LakeplanError
+from ..errors import LakeplanError, SelectionError
 from ..masking import mask_text
 from ..workspace import Workspace
 
@@ -38,27 +38,39 @@ class UiContext:
 Endpoint = Callable[[UiContext, Request], Any]
 
 
+def error_status(exc: LakeplanError) -> int:
+    """404 for a name that matches nothing, 400 for a bad request, 503 when the project or store fails."""
+    from ..asset_reports import NoLog
+    from ..lineage import VersionError
+    from ..lookup import UnknownAsset
+
+    if isinstance(exc, UnknownAsset | VersionError | NoLog):
+        return 404
+    return 400 if isinstance(exc, SelectionError) else 503
+
+
 def json_route(path: str, ctx: UiContext, endpoint: Endpoint, methods: tuple[str, ...] = ("GET",)) -> Route:
     """An API route returning ``endpoint``'s value as JSON; a user-facing error becomes ``{"error": ...}``
-    with status 503, its message masked like the CLI's."""
+    (status from ``error_status``), its message masked like the CLI's."""
 
     def handle(request: Request) -> Response:  # sync: Starlette runs it in a worker thread
         try:
             return JSONResponse(endpoint(ctx, request))
         except LakeplanError as exc:
-            return JSONResponse({"error": mask_text(str(exc))}, status_code=503)
+            return JSONResponse({"error": mask_text(str(exc))}, status_code=error_status(exc))
 
     return Route(path, handle, methods=list(methods))
 
 
 def create_app(target: str | None, *, allow_launch: bool = False, settings: Settings | None = None) -> Starlette:
     """The UI for the project ``target`` names (as ``-m`` does)."""
-    from . import graph_api
+    from . import api, graph_api
 
     ctx = UiContext(target, allow_launch, settings)
     routes: list[BaseRoute] = [
         Route("/", lambda request: FileResponse(STATIC / "index.html")),
         *graph_api.routes(ctx),
+        *api.routes(ctx),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     return Starlette(routes=routes)
