@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 import time
 from typing import Any
@@ -247,3 +248,106 @@ def test_launching_needs_the_flag_and_a_request_from_the_ui(
         time.sleep(0.1)
     assert run["status"] == "success" and run["selection"] == "numbers"
     assert [m["asset"] for m in run["materializations"]] == ["numbers"]
+
+
+# -- the pages in a real browser ---------------------------------------------------------------------
+
+SLOW = """
+    import time
+    from assets_core import asset
+
+    @asset
+    def first() -> int:
+        time.sleep(1.5)
+        return 1
+
+    @asset
+    def second(first: int) -> int:
+        time.sleep(1.5)
+        return first + 1
+
+    @asset
+    def third(second: int) -> int:
+        time.sleep(1.5)
+        return second + 1
+"""
+
+
+@needs_browser
+def test_the_asset_page_shows_history_versions_and_values_as_text(
+    sqlite_project: Project,
+    page: Any,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _audited(sqlite_project)
+    monkeypatch.setenv("UI_TEST_TOKEN", SECRET)
+    code_version = sqlite_project.workspace().code_version("numbers").version
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    with served(sqlite_project.module(), sqlite_project.settings()) as url:
+        page.goto(f"{url}/assets")
+        page.fill("#search", "num")
+        assert page.locator("#assets tbody tr:visible").count() == 1
+        page.click("#assets a:text-is('numbers')")
+        page.wait_for_selector("#history tbody tr")
+        assert page.url == f"{url}/assets/numbers"
+        assert page.locator("#history tbody tr").count() == 2
+        assert page.text_content("#code-version") == code_version
+        assert page.locator("#code-parts tbody tr").count() >= 1
+        main = page.text_content("main")
+        assert HOSTILE_META in main and HOSTILE_VALUE in main  # shown as text...
+        assert page.locator("main script, main img").count() == 0  # ...never made into elements
+        page.check("#history tbody tr:nth-child(2) input[name=a]")
+        page.check("#history tbody tr:nth-child(1) input[name=b]")
+        page.click("#compare")
+        page.wait_for_selector("#diff:visible")
+        assert "count: 3 -> 4" in page.text_content("#diff")
+        assert "total" in page.text_content("#downstream")
+        page.click("#history .show-log")
+        page.wait_for_selector("#history .log:visible")
+        assert page.text_content("#history .log") == "calling the API with ***\n"
+
+        page.goto(f"{url}/assets/total")
+        page.wait_for_selector("#history tr.failed")
+        failed = page.locator("#history tr.failed")
+        failed.locator("summary").click()
+        assert "ValueError: total refused" in failed.locator("pre").first.text_content()
+        assert SECRET not in page.content()
+    assert dialogs == []
+
+
+@needs_browser
+def test_a_run_started_from_the_runs_page_is_followed_live(sqlite_project: Project, page: Any) -> None:  # noqa: F811
+    sqlite_project.write("pipeline", SLOW)
+    with served(sqlite_project.module(), sqlite_project.settings(), allow_launch=True) as url:
+        page.goto(f"{url}/runs")
+        page.fill("#launch-select", "*")
+        page.click("#launch")
+        page.wait_for_url(re.compile(r".*/runs/\d{8}-\d{6}-[0-9a-f]{6}$"))
+        page.wait_for_selector("#outcomes .status.built", timeout=30_000)  # first is built ...
+        assert page.locator("#summary .status.running").count() == 1  # ... while the run goes on
+        page.wait_for_selector("#summary .status.success", timeout=60_000)
+        rows = page.locator("#outcomes tbody tr").all_text_contents()
+        assert [row.split("built")[0] for row in rows] == ["first", "second", "third"]
+        assert all(float(row.split("built")[1].split("s")[0]) >= 1.5 for row in rows)  # each one's duration
+        assert "python" in page.text_content("#environment")
+        page.goto(f"{url}/runs")
+        assert page.locator("#runs tbody tr").count() == 1
+
+
+@needs_browser
+def test_an_unreachable_store_shows_one_line(sqlite_project: Project, browser: Any) -> None:  # noqa: F811
+    sqlite_project.write("pipeline", PIPELINE)
+    settings = dataclasses.replace(
+        sqlite_project.settings(), database_url="postgresql+psycopg://lake:hunter2@127.0.0.1:9/lake?connect_timeout=2"
+    )
+    opened = browser.new_page()  # not the page fixture: the 503 itself is logged to the console
+    try:
+        with served(sqlite_project.module(), settings) as url:
+            for path in ("/assets", "/runs"):
+                opened.goto(f"{url}{path}")
+                opened.wait_for_selector("#error:visible")
+                error = opened.text_content("#error")
+                assert "127.0.0.1:9" in error and "hunter2" not in error
+    finally:
+        opened.close()

@@ -22,6 +22,7 @@ from starlette.routing import Route
 from ..claims import this_holder
 from ..errors import LakeplanError
 from ..masking import mask_text
+from ..metadata_store import MetadataStore
 from ..workspace import Workspace
 from .server import UiContext
 
@@ -79,8 +80,13 @@ def environment(ws: Workspace) -> dict[str, str]:
     }
 
 
-def _recorded_run(ws: Workspace, holder: str) -> str | None:
-    return next((r.run_id for r in ws.store.runs(20) if r.environment.get("holder") == holder), None)
+def _recorded_run(url: str, holder: str) -> str | None:
+    """The run ``holder`` recorded, read afresh (the store may not have existed when the UI opened it)."""
+    store = MetadataStore.open(url, create=False)
+    try:
+        return next((r.run_id for r in store.runs(20) if r.environment.get("holder") == holder), None)
+    finally:
+        store.close()
 
 
 def _last_line(output: IO[str]) -> str:
@@ -98,7 +104,7 @@ def _reap(process: subprocess.Popen[str], output: IO[str]) -> None:
 def start(ws: Workspace, select: str, partition: str | None) -> str:
     """Start materializing ``select`` (``partition``) in a subprocess; its run id once it is recorded."""
     ws.scope(select, None)  # a bad selection is one line now, not a subprocess's exit
-    output = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed by _reap once the run has ended
+    output = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed once the process has ended
     process = subprocess.Popen(
         command(ws, select, partition),
         cwd=ws.settings.project_root,
@@ -109,19 +115,19 @@ def start(ws: Workspace, select: str, partition: str | None) -> str:
         text=True,
         start_new_session=True,  # Ctrl-C on the server does not interrupt the run
     )
-    threading.Thread(target=_reap, args=(process, output), daemon=True).start()
     holder = this_holder(process.pid)
     deadline = time.monotonic() + RECORDED_WITHIN
     while time.monotonic() < deadline:
-        run_id = _recorded_run(ws, holder)
+        ended = process.poll() is not None
+        run_id = _recorded_run(ws.settings.resolved_database_url, holder)
         if run_id is not None:
+            threading.Thread(target=_reap, args=(process, output), daemon=True).start()
             return run_id
-        if process.poll() is not None:
-            run_id = _recorded_run(ws, holder)
-            if run_id is not None:
-                return run_id
-            raise LaunchRefused(f"lakeplan materialize exited {process.returncode}: {_last_line(output)}")
-        time.sleep(0.05)
+        if ended:
+            with output:
+                raise LaunchRefused(f"lakeplan materialize exited {process.returncode}: {_last_line(output)}")
+        time.sleep(0.1)
+    threading.Thread(target=_reap, args=(process, output), daemon=True).start()
     raise LaunchRefused(f"the run did not start within {RECORDED_WITHIN:.0f}s (process {process.pid} goes on)")
 
 
