@@ -286,6 +286,7 @@ def test_the_asset_page_shows_history_versions_and_values_as_text(
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     with served(sqlite_project.module(), sqlite_project.settings()) as url:
         page.goto(f"{url}/assets")
+        page.wait_for_selector("#assets tbody tr")
         page.fill("#search", "num")
         assert page.locator("#assets tbody tr:visible").count() == 1
         page.click("#assets a:text-is('numbers')")
@@ -332,6 +333,7 @@ def test_a_run_started_from_the_runs_page_is_followed_live(sqlite_project: Proje
         assert all(float(row.split("built")[1].split("s")[0]) >= 1.5 for row in rows)  # each one's duration
         assert "python" in page.text_content("#environment")
         page.goto(f"{url}/runs")
+        page.wait_for_selector("#runs tbody tr")
         assert page.locator("#runs tbody tr").count() == 1
 
 

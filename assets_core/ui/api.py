@@ -190,8 +190,9 @@ def run_events(ctx: UiContext, request: Request) -> StreamingResponse:
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
 
-def _page(name: str) -> Callable[[Request], FileResponse]:
-    return lambda request: FileResponse(STATIC / name)
+def page(request: Request) -> FileResponse:
+    """The asset and run pages: one shell whose scripts draw by path."""
+    return FileResponse(STATIC / "page.html")
 
 
 def routes(ctx: UiContext) -> list[BaseRoute]:
@@ -207,8 +208,8 @@ def routes(ctx: UiContext) -> list[BaseRoute]:
         json_route("/api/runs/{run_id}", ctx, _masked(run)),
         json_route("/api/checks", ctx, _masked(checks)),
         *launch.routes(ctx),
-        Route("/assets", _page("asset.html")),
-        Route("/assets/{key:path}", _page("asset.html")),
-        Route("/runs", _page("runs.html")),
-        Route("/runs/{run_id}", _page("runs.html")),
+        Route("/assets", page),
+        Route("/assets/{key:path}", page),
+        Route("/runs", page),
+        Route("/runs/{run_id}", page),
     ]
