@@ -248,8 +248,11 @@ def _keys(node: LineageNode) -> set[str]:
     return {node.key}.union(*(_keys(c) for c in node.children))
 
 
-def read_lineage(ws: Workspace, key: str, version: str = "", downstream: bool = False) -> Lineage:
-    """The lineage of ``key``'s version ``version`` (data-version prefix or id; default: its current one)."""
+def read_lineage(
+    ws: Workspace, key: str, version: str = "", downstream: bool = False, depth: int | None = None
+) -> Lineage:
+    """The lineage of ``key``'s version ``version`` (data-version prefix or id; default: its current one),
+    ``depth`` levels deep at most (default: all)."""
     audited(ws, key)
     history = ws.store.history(key)
     if version:
@@ -261,9 +264,9 @@ def read_lineage(ws: Workspace, key: str, version: str = "", downstream: bool = 
         root = next(m for m in history if m.id == head.id)
     if downstream:  # what was built from it, as recorded: today's graph may have dropped edges
         histories = ws.store.histories()
-        tree = downstream_lineage(key, root.data_version or "", root, recorded_downstream(histories), histories)
+        tree = downstream_lineage(key, root.data_version or "", root, recorded_downstream(histories), histories, depth)
     else:
-        tree = upstream_lineage(root, ws.store.histories())  # recorded inputs, even removed ones
+        tree = upstream_lineage(root, ws.store.histories(), depth)  # recorded inputs, even removed ones
     return Lineage(tree, downstream, frozenset(k for k in _keys(tree) if k not in ws.planned.nodes))
 
 

@@ -96,17 +96,22 @@ class LineageNode:
         }
 
 
-def upstream_lineage(root: Materialization, histories: Mapping[str, Sequence[Materialization]]) -> LineageNode:
-    """The inputs ``root`` was built from, each resolved to the record that produced that exact version."""
+def upstream_lineage(
+    root: Materialization, histories: Mapping[str, Sequence[Materialization]], depth: int | None = None
+) -> LineageNode:
+    """The inputs ``root`` was built from, each resolved to the record that produced that exact version;
+    ``depth`` levels of them at most (a tree repeats shared inputs, so a deep graph's is huge)."""
 
-    def walk(mat: Materialization) -> tuple[LineageNode, ...]:
+    def walk(mat: Materialization, level: int) -> tuple[LineageNode, ...]:
+        if depth is not None and level >= depth:
+            return ()
         nodes = []
         for key, version in sorted(mat.input_versions.items()):
             made = producer(histories.get(key, ()), version)
-            nodes.append(LineageNode(key, version, made, walk(made) if made else ()))
+            nodes.append(LineageNode(key, version, made, walk(made, level + 1) if made else ()))
         return tuple(nodes)
 
-    return LineageNode(root.asset_key, root.data_version or "", root, walk(root))
+    return LineageNode(root.asset_key, root.data_version or "", root, walk(root, 0))
 
 
 def downstream_lineage(
@@ -115,19 +120,23 @@ def downstream_lineage(
     root: Materialization | None,
     downstream: Mapping[str, Sequence[str]],
     histories: Mapping[str, Sequence[Materialization]],
+    depth: int | None = None,
 ) -> LineageNode:
-    """Every recorded version of every downstream asset built from ``key`` at ``data_version``, recursively.
+    """Every recorded version of every downstream asset built from ``key`` at ``data_version``, recursively
+    (``depth`` levels at most).
 
     ``downstream`` maps a key to the keys that read it (from the graph); one node per distinct version.
     """
 
-    def walk(up: str, version: str) -> tuple[LineageNode, ...]:
+    def walk(up: str, version: str, level: int = 0) -> tuple[LineageNode, ...]:
+        if depth is not None and level >= depth:
+            return ()
         nodes = []
         for child in downstream.get(up, ()):
             built_from = [m for m in successful(histories.get(child, ())) if m.input_versions.get(up) == version]
             for child_version in sorted({m.data_version for m in built_from if m.data_version}):
                 made = producer(built_from, child_version)
-                nodes.append(LineageNode(child, child_version, made, walk(child, child_version)))
+                nodes.append(LineageNode(child, child_version, made, walk(child, child_version, level + 1)))
         return tuple(nodes)
 
     return LineageNode(key, data_version, root, walk(key, data_version))

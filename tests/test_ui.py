@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 from conftest import Project
+from sample_pipelines import PARTITIONED, PARTITIONED_DAYS
 from starlette.testclient import TestClient
+from test_partition_runs import write_events
 from ui_harness import browser, needs_browser, page, served  # noqa: F401 - fixtures
 
 from assets_core.ui.server import create_app
@@ -353,3 +355,27 @@ def test_an_unreachable_store_shows_one_line(sqlite_project: Project, browser: A
                 assert "127.0.0.1:9" in error and "hunter2" not in error
     finally:
         opened.close()
+
+
+def test_a_partitioned_asset_as_a_whole_and_one_partition(
+    sqlite_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sqlite_project.write("pipeline", PARTITIONED)
+    for day in PARTITIONED_DAYS:
+        write_events(sqlite_project, day, [1, 2])
+    sqlite_project.cli("materialize", "-m", sqlite_project.module(), "-s", "clean", "-p", "2026-01-02", check=True)
+    client = _client(sqlite_project, monkeypatch)
+    assert client.get("/api/plan").json() == _cli_json(sqlite_project, "plan")
+    whole = client.get("/api/assets/clean").json()
+    assert whole["history"] is None and whole["code"]["asset"] == "clean"
+    assert (whole["partitions"]["planned"], whole["partitions"]["stale"]) == (5, 4)
+    statuses = {p["partition"]: p["status"] for p in whole["partition_statuses"]}
+    assert statuses == {day: "FRESH" if day == "2026-01-02" else "STALE" for day in PARTITIONED_DAYS}
+    one = client.get("/api/assets/clean?partition=2026-01-02").json()
+    assert one["key"] == "clean/partition=2026-01-02" and one["status"]["status"] == "FRESH"
+    assert [m["kind"] for m in one["history"]["materializations"]] == ["built"]
+    assert one["lineage"]["upstream"]["children"][0]["asset"] == "events/partition=2026-01-02"
+    logs = client.get("/api/assets/clean/logs?partition=2026-01-02").json()
+    assert logs["attempts"][0]["log"] == "cleaning 2026-01-02\n"
+    listed = {a["key"]: a for a in client.get("/api/assets").json()["assets"]}
+    assert listed["clean"]["status"] == "STALE" and listed["model"]["status"] == "STALE"

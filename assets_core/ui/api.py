@@ -32,7 +32,10 @@ from ..workspace import Workspace
 from . import launch
 from .server import STATIC, UiContext, json_route
 
-RunsEvery = 0.5  # seconds between looks at a running run's records (the events stream)
+RUNS_EVERY = 0.5  # seconds between looks at a running run's records (the events stream)
+# Levels of lineage an asset page shows each way: the tree repeats shared inputs, so a deep graph's whole
+# tree is exponential in its depth ('lakeplan lineage' prints it all).
+LINEAGE_DEPTH = 3
 
 
 def secrets_of(ws: Workspace) -> list[str]:
@@ -88,34 +91,36 @@ def assets(ws: Workspace, request: Request) -> dict[str, Any]:
 
 def _label(status: dict[str, Any]) -> str:
     """A plan entry's status word (a partitioned asset's summary: STALE when any partition is)."""
-    return str(status["status"]) if "status" in status else ("STALE" if status["stale"] else "FRESH")
+    return str(status["status"]) if "status" in status else ("STALE" if status["causes"] else "FRESH")
 
 
 def asset(ws: Workspace, request: Request) -> dict[str, Any]:
-    """One asset (or partition): status and why, code version parts, history with checks, lineage both ways,
-    and its partitions' summary when partitioned."""
+    """One asset or partition: status and why, code version parts, history with checks, lineage both ways.
+    A partitioned asset named without ``?partition=`` is answered as a whole: its partitions' summary and
+    each one's status, no history (each partition has its own)."""
     name = request.path_params["key"]
-    key = _key(ws, request)
-    history = read_history(ws, key, _limit(request, 50))  # refuses an unknown key, naming the nearest
-    declared = name in ws.graph.nodes
-    found: dict[str, Any] = {"key": key, "asset": name, "history": history.to_json()}
-    found["definition"] = (
-        next((r for r in assets_report(ws, name)["assets"] if r["key"] == name), None) if declared else None
-    )
-    found["code"] = code_version_report(ws, name) if name in ws.graph.assets else None
-    plan = plan_report(ws, ws.plan(name)) if declared else None
-    found["status"] = next((s for s in plan["assets"] if s["key"] == key), None) if plan else None
-    found["partitions"] = (
-        next((s for s in plan["summary"] if s["asset"] == name), None) if plan and ws.partitioned else None
-    )
-    found["lineage"] = (
-        {
-            "upstream": read_lineage(ws, key).to_json()["tree"],
-            "downstream": read_lineage(ws, key, downstream=True).to_json()["tree"],
+    declared = ws.graph.assets.get(name)
+    whole = declared is not None and declared.partitions is not None and not request.query_params.get("partition")
+    key = name if whole else _key(ws, request)
+    history = None if whole else read_history(ws, key, _limit(request, 50))  # refuses an unknown key
+    found: dict[str, Any] = {"key": key, "asset": name, "history": history.to_json() if history else None}
+    found.update(definition=None, code=None, status=None, partitions=None, partition_statuses=None, lineage=None)
+    if declared is not None:
+        found["definition"] = next(r for r in assets_report(ws, name)["assets"] if r["key"] == name)
+        found["code"] = code_version_report(ws, name)
+        plan = plan_report(ws, ws.plan(name))
+        found["status"] = next((s for s in plan["assets"] if s["key"] == key), None)
+        found["partitions"] = next((s for s in plan.get("summary", ()) if s["asset"] == name), None)
+        if whole:
+            found["partition_statuses"] = [
+                {"partition": s["partition"], "status": s["status"]} for s in plan["assets"] if s["asset"] == name
+            ]
+    if history is not None and history.head_id is not None:
+        found["lineage"] = {
+            "depth": LINEAGE_DEPTH,
+            "upstream": read_lineage(ws, key, depth=LINEAGE_DEPTH).to_json()["tree"],
+            "downstream": read_lineage(ws, key, downstream=True, depth=LINEAGE_DEPTH).to_json()["tree"],
         }
-        if history.head_id is not None
-        else None
-    )
     return found
 
 
@@ -183,7 +188,7 @@ def run_events(ctx: UiContext, request: Request) -> StreamingResponse:
                 if found["status"] != "running":
                     yield "event: end\ndata: {}\n\n"
                     return
-                await asyncio.sleep(RunsEvery)
+                await asyncio.sleep(RUNS_EVERY)
         except Exception as exc:  # the stream has begun: an error can only be an event now
             yield f"event: failure\ndata: {json.dumps({'error': launch.one_line(exc)})}\n\n"
 

@@ -133,7 +133,7 @@ if (/^\/assets(\/|$)/.test(location.pathname)) {
     const [found, config] = await Promise.all([lp.api(`/api/assets/${key}${query}`), lp.settings()]);
     document.title = `lakeplan: ${found.key}`;
     const parts = [el("h1", {}, found.key)];
-    if (found.history.removed) parts.push(el("p", { class: "note" }, "removed: today's code no longer declares it"));
+    if (found.history && found.history.removed) parts.push(el("p", { class: "note" }, "removed: today's code no longer declares it"));
     const status = found.status;
     if (status) {
       parts.push(
@@ -155,7 +155,7 @@ if (/^\/assets(\/|$)/.test(location.pathname)) {
       parts.push(button);
     }
     const def = found.definition;
-    const head = found.history.materializations.find((m) => m.id === found.history.head);
+    const head = found.history && found.history.materializations.find((m) => m.id === found.history.head);
     parts.push(
       lp.section(
         "Versions",
@@ -163,11 +163,11 @@ if (/^\/assets(\/|$)/.test(location.pathname)) {
           ["", ""],
           [
             ["code version", el("code", { id: "code-version" }, found.code ? found.code.code_version : "-")],
-            ["data version", el("code", { id: "data-version" }, head ? head.data_version : "never built")],
+            ["data version", el("code", { id: "data-version" }, head ? head.data_version : found.history ? "never built" : "per partition")],
             ["group", def ? def.group : "-"],
             ["upstream", def ? def.upstream.join(", ") || "-" : "-"],
             ["description", def ? def.description : ""],
-            ["declared metadata", Object.entries(found.history.declared_metadata).map(([k, v]) => el("div", {}, `${k}=${lp.value(v)}`))],
+            ["declared metadata", Object.entries(def ? def.metadata : {}).map(([k, v]) => el("div", {}, `${k}=${lp.value(v)}`))],
           ],
           { class: "facts" },
         ),
@@ -199,11 +199,24 @@ if (/^\/assets(\/|$)/.test(location.pathname)) {
         ),
       );
     }
-    parts.push(history(found, partition));
+    if (found.partition_statuses) {
+      parts.push(
+        lp.section(
+          "Each partition",
+          el(
+            "ul",
+            { id: "partition-list" },
+            found.partition_statuses.map((p) => el("li", {}, el("a", { href: lp.assetHref(found.asset, p.partition) }, p.partition), " ", lp.status(p.status))),
+          ),
+        ),
+      );
+    }
+    if (found.history) parts.push(history(found, partition));
     if (found.lineage) {
       parts.push(
         lp.section(
           "Lineage",
+          el("p", { class: "note" }, `${found.lineage.depth} levels each way; 'lakeplan lineage ${found.key}' shows all`),
           el("h3", {}, "built from"),
           el("ul", { class: "tree", id: "upstream" }, lineageTree(found.lineage.upstream)),
           el("h3", {}, "built from it"),
