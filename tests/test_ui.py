@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 from test_partition_runs import write_events
 from ui_harness import browser, needs_browser, page, served  # noqa: F401 - fixtures
 
+from assets_core.ui.api import finite
 from assets_core.ui.server import create_app
 
 PIPELINE = """
@@ -379,3 +380,8 @@ def test_a_partitioned_asset_as_a_whole_and_one_partition(
     assert logs["attempts"][0]["log"] == "cleaning 2026-01-02\n"
     listed = {a["key"]: a for a in client.get("/api/assets").json()["assets"]}
     assert listed["clean"]["status"] == "STALE" and listed["model"]["status"] == "STALE"
+
+
+def test_numbers_json_cannot_carry_are_sent_as_text() -> None:
+    data = {"auc": float("nan"), "rows": [1, float("inf"), -float("inf")], "ok": 0.5}
+    assert finite(data) == {"auc": "nan", "rows": [1, "inf", "-inf"], "ok": 0.5}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -51,12 +52,28 @@ def secrets_of(ws: Workspace) -> list[str]:
 WorkspaceEndpoint = Callable[[Workspace, Request], dict[str, Any]]
 
 
+def finite(data: Any) -> Any:
+    """``data`` with NaN and infinities as text ("nan", "inf"): JSON has no such numbers, and metadata may."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return str(data)
+    if isinstance(data, dict):
+        return {k: finite(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [finite(v) for v in data]
+    return data
+
+
+def shown(ws: Workspace, data: dict[str, Any]) -> Any:
+    """An answer fit to send: secrets masked, numbers JSON can carry."""
+    return finite(mask_data(data, secrets_of(ws)))
+
+
 def _masked(endpoint: WorkspaceEndpoint) -> Callable[[UiContext, Request], Any]:
-    """``endpoint`` given the project loaded afresh (so edits to its code are seen), its answer masked."""
+    """``endpoint`` given the project loaded afresh (so edits to its code are seen), its answer ``shown``."""
 
     def handle(ctx: UiContext, request: Request) -> Any:
         ws = ctx.workspace()
-        return mask_data(endpoint(ws, request), secrets_of(ws))
+        return shown(ws, endpoint(ws, request))
 
     return handle
 
@@ -174,7 +191,7 @@ def run_events(ctx: UiContext, request: Request) -> StreamingResponse:
     def look(ws: Workspace) -> dict[str, Any]:
         found = read_run(ws, run_id).to_json()["run"]
         found["building"] = _building(ws, found["run_id"])
-        return dict(mask_data(found, secrets_of(ws)))
+        return dict(shown(ws, found))
 
     async def events() -> AsyncIterator[str]:
         try:
