@@ -3,6 +3,7 @@ API under ``/api/``; read-only unless started with ``--allow-launch``."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from ..masking import mask_text
 from ..workspace import Workspace
 
 STATIC = Path(__file__).parent / "static"
+_loading = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -31,8 +33,9 @@ class UiContext:
     settings: Settings | None = None  # None: found from the target, as the CLI does
 
     def workspace(self) -> Workspace:
-        """The project, opened read-only."""
-        return Workspace.load(self.target, self.settings, read_only=True)
+        """The project, opened read-only; one load at a time (a load may re-import the user's edited modules)."""
+        with _loading:
+            return Workspace.load(self.target, self.settings, read_only=True)
 
 
 Endpoint = Callable[[UiContext, Request], Any]
