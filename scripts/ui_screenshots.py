@@ -1,6 +1,7 @@
 """Take the screenshots in docs/ui/ of ``lakeplan ui``: a copy of the quickstart is built, one helper is
 edited and it is built again (so the pages have history, a diff and a previous run), then the asset page
-and the runs page are captured by Debian's Chromium through Playwright.
+and the runs page are captured by Debian's Chromium through Playwright, and a slow asset added to the
+copy is started from the runs page and captured while it runs.
 
     .venv/bin/python scripts/ui_screenshots.py
 """
@@ -23,6 +24,15 @@ from ui_harness import CHROMIUM, CHROMIUM_ARGS, served  # noqa: E402
 from assets_core.config import load_settings  # noqa: E402
 
 OUT = REPO / "docs" / "ui"
+SLOW = """
+
+@asset(group="reporting")
+def nightly_export() -> int:
+    import time
+
+    time.sleep(4)
+    return 1
+"""
 MODULE = "examples.quickstart.pipeline"
 
 
@@ -43,7 +53,9 @@ def main() -> None:
         features = project / "examples" / "quickstart" / "features.py"
         features.write_text(features.read_text().replace("astype(float)", "astype(float) + 0.0 * 1"))
         materialize(project)
-        with served(MODULE, load_settings(project)) as url, sync_playwright() as playwright:
+        pipeline = project / "examples" / "quickstart" / "pipeline.py"
+        pipeline.write_text(pipeline.read_text() + SLOW)
+        with served(MODULE, load_settings(project), allow_launch=True) as url, sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(f"{url}/assets/customer_features")
@@ -59,6 +71,12 @@ def main() -> None:
             page.click("#runs tbody tr:first-child a")
             page.wait_for_selector("#outcomes")
             page.screenshot(path=str(OUT / "run.png"), full_page=True)
+            page.goto(f"{url}/runs")
+            page.fill("#launch-select", "nightly_export")
+            page.click("#launch")
+            page.wait_for_selector("#outcomes .status.building")
+            page.screenshot(path=str(OUT / "run-live.png"))
+            page.wait_for_selector("#summary .status.success", timeout=60_000)
             browser.close()
     print(f"wrote {', '.join(str(p.relative_to(REPO)) for p in sorted(OUT.glob('*.png')))}")
 
