@@ -152,6 +152,8 @@ def test_api_errors_are_one_line_with_a_status(sqlite_project: Project, monkeypa
     assert client.get("/api/assets/numbers/diff?from=1").status_code == 400
     assert client.get("/api/plan?select=nope").status_code == 400
     assert client.get("/api/runs?limit=0").json() == {"error": "limit must be a whole number >= 1, got '0'"}
+    link = client.get("/static/asset.html?key=raw/orders&partition=2026-01-02", follow_redirects=False)
+    assert link.headers["location"] == "/assets/raw/orders?partition=2026-01-02"  # the graph page's links
 
 
 def test_no_secret_in_any_api_response(sqlite_project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -202,11 +204,13 @@ def test_the_project_is_reloaded_when_its_code_changes(sqlite_project: Project) 
     path = sqlite_project.write("pipeline", PIPELINE)
     client = TestClient(create_app(sqlite_project.module(), settings=sqlite_project.settings()))
     before = {a["key"]: a for a in client.get("/api/assets").json()["assets"]}
+    assert len(client.get("/api/graph").json()["assets"]) == len(before)
     assert client.get("/api/assets").json()["assets"] == list(before.values())  # unchanged: the same answer
     path.write_text(path.read_text().replace("return sum(numbers)", "return sum(numbers) * 2") + MORE)
     shutil.rmtree(path.parent / "__pycache__", ignore_errors=True)  # bytecode is keyed by whole-second mtime
     after = {a["key"]: a for a in client.get("/api/assets").json()["assets"]}
     assert set(after) == {"numbers", "total", "doubled"}
+    assert {a["key"] for a in client.get("/api/graph").json()["assets"]} == set(after)  # the graph page too
     assert after["total"]["code_version"] != before["total"]["code_version"]
     assert after["numbers"]["code_version"] == before["numbers"]["code_version"]
 
