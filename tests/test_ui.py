@@ -42,15 +42,6 @@ def test_the_graph_api_lists_every_asset_with_its_state(sqlite_project: Project)
     assert assets["total"]["group"] == "reports"
 
 
-@needs_browser
-def test_the_graph_page_shows_the_assets(sqlite_project: Project, page: Any) -> None:  # noqa: F811
-    sqlite_project.write("pipeline", PIPELINE)
-    with served(sqlite_project.module(), sqlite_project.settings()) as url:
-        page.goto(url)
-        page.wait_for_selector(".asset.missing")
-        assert page.locator(".asset").count() == 2
-
-
 # -- the JSON API -----------------------------------------------------------------------------------
 
 SECRET = "s3cr3t-Tok3n-9f1e"
