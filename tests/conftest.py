@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from ui_harness import browser, page  # noqa: F401 - the UI tests' browser, one per session, shared by their modules
 
 from assets_core.config import Settings, load_settings
 from assets_core.workspace import Workspace

@@ -8,7 +8,7 @@ from typing import Any
 
 from conftest import Project
 from starlette.testclient import TestClient
-from ui_harness import browser, needs_browser, page, served  # noqa: F401 - fixtures
+from ui_harness import needs_browser, served
 
 from assets_core.config import load_settings
 from assets_core.ui.server import create_app
@@ -83,13 +83,13 @@ def stale_project(project: Project) -> dict[str, dict[str, Any]]:
     return graph_of(TestClient(create_app(project.module(), settings=project.settings())))
 
 
-def open_graph(page: Any, url: str) -> None:  # noqa: F811
+def open_graph(page: Any, url: str) -> None:
     """Open the graph page and wait for its first drawing."""
     page.goto(url)
     page.wait_for_function("document.body.dataset.painted", timeout=30_000)
 
 
-def hover(page: Any, name: str) -> str:  # noqa: F811
+def hover(page: Any, name: str) -> str:
     """Move the mouse onto the drawn node ``name`` and return the tooltip's text."""
     where = page.evaluate("name => window.graphPage.where(name)", name)
     assert where is not None, f"{name} is not drawn"
@@ -98,7 +98,7 @@ def hover(page: Any, name: str) -> str:  # noqa: F811
     return str(page.inner_text("#tooltip"))
 
 
-def centre_of(page: Any, selector: str) -> dict[str, float]:  # noqa: F811
+def centre_of(page: Any, selector: str) -> dict[str, float]:
     box = page.locator(selector).bounding_box()
     return {"x": box["x"] + box["width"] / 2, "y": box["y"] + box["height"] / 2}
 
@@ -108,7 +108,7 @@ def near(a: dict[str, float], b: dict[str, float], by: float = 2) -> bool:
 
 
 @needs_browser
-def test_the_page_finds_assets_and_explains_stale_ones(sqlite_project: Project, page: Any) -> None:  # noqa: F811
+def test_the_page_finds_assets_and_explains_stale_ones(sqlite_project: Project, page: Any) -> None:
     assets = stale_project(sqlite_project)
     assert assets["orders"]["state"] == "stale" and assets["orders"]["causes"][0].startswith("CODE")
     with served(sqlite_project.module(), sqlite_project.settings()) as url:
@@ -125,7 +125,7 @@ def test_the_page_finds_assets_and_explains_stale_ones(sqlite_project: Project, 
         assert page.inner_text("#status") == "1 match"
         assert near(page.evaluate("window.graphPage.where('revenue')"), centre_of(page, "#stage"))
         assert page.locator("#matches a").all_inner_texts() == ["revenue (stale)"]
-        assert page.get_attribute("#matches a", "href") == "/static/asset.html?key=revenue"
+        assert page.get_attribute("#matches a", "href") == "/assets/revenue"
         page.fill("#search", "order")  # orders, average_order: the view centred on the first
         assert page.inner_text("#status") == "match 1 of 2"
         page.press("#search", "Enter")
@@ -134,7 +134,7 @@ def test_the_page_finds_assets_and_explains_stale_ones(sqlite_project: Project, 
 
 
 @needs_browser
-def test_a_collapsed_group_counts_its_assets_by_state(sqlite_project: Project, page: Any) -> None:  # noqa: F811
+def test_a_collapsed_group_counts_its_assets_by_state(sqlite_project: Project, page: Any) -> None:
     stale_project(sqlite_project)
     with served(sqlite_project.module(), sqlite_project.settings()) as url:
         open_graph(page, url)
@@ -151,18 +151,18 @@ def test_a_collapsed_group_counts_its_assets_by_state(sqlite_project: Project, p
 
 
 @needs_browser
-def test_clicking_an_asset_opens_its_page(sqlite_project: Project, page: Any) -> None:  # noqa: F811
+def test_clicking_an_asset_opens_its_page(sqlite_project: Project, page: Any) -> None:
     sqlite_project.write("pipeline", PIPELINE)
     with served(sqlite_project.module(), sqlite_project.settings()) as url:
-        page.route("**/static/asset.html*", lambda route: route.fulfill(body="<!doctype html><title>asset</title>"))
+        page.route("**/assets/average_order", lambda route: route.fulfill(body="<!doctype html><title>asset</title>"))
         open_graph(page, url)
         where = page.evaluate("window.graphPage.where('average_order')")
         page.mouse.click(where["x"], where["y"])
-        page.wait_for_url("**/static/asset.html?key=average_order")
+        page.wait_for_url("**/assets/average_order")
 
 
 @needs_browser
-def test_drag_pans_the_wheel_zooms_and_fit_brings_everything_back(sqlite_project: Project, page: Any) -> None:  # noqa: F811
+def test_drag_pans_the_wheel_zooms_and_fit_brings_everything_back(sqlite_project: Project, page: Any) -> None:
     sqlite_project.write("pipeline", PIPELINE)
     with served(sqlite_project.module(), sqlite_project.settings()) as url:
         open_graph(page, url)
@@ -201,7 +201,7 @@ def synthetic(n: int, cause: str = "code: changed") -> dict[str, Any]:
 
 
 @needs_browser
-def test_causes_are_shown_as_text_not_html(sqlite_project: Project, page: Any) -> None:  # noqa: F811
+def test_causes_are_shown_as_text_not_html(sqlite_project: Project, page: Any) -> None:
     sqlite_project.write("pipeline", PIPELINE)
     evil = "data: source changed to <img src=x onerror=\"document.title='pwned'\"><b>bold</b>"
     answer = json.dumps(synthetic(2, cause=evil))
@@ -214,7 +214,7 @@ def test_causes_are_shown_as_text_not_html(sqlite_project: Project, page: Any) -
 
 
 @needs_browser
-def test_two_thousand_assets_paint_quickly(sqlite_project: Project, page: Any) -> None:  # noqa: F811
+def test_two_thousand_assets_paint_quickly(sqlite_project: Project, page: Any) -> None:
     """A smoke check only: benchmarks/bench_ui.py measures first paint."""
     sqlite_project.write("pipeline", PIPELINE)
     answer = json.dumps(synthetic(2000))
@@ -226,7 +226,7 @@ def test_two_thousand_assets_paint_quickly(sqlite_project: Project, page: Any) -
 
 
 @needs_browser
-def test_an_unreachable_store_is_explained_in_place_of_the_graph(sqlite_project: Project, browser: Any) -> None:  # noqa: F811
+def test_an_unreachable_store_is_explained_in_place_of_the_graph(sqlite_project: Project, browser: Any) -> None:
     sqlite_project.write("pipeline", PIPELINE)
     env = {**sqlite_project.env(), "LAKEPLAN_DATABASE_URL": "postgresql://nobody:hunter2@127.0.0.1:1/x"}
     context = browser.new_context()  # not the page fixture: the 503 is logged as a console error, rightly
@@ -242,7 +242,7 @@ def test_an_unreachable_store_is_explained_in_place_of_the_graph(sqlite_project:
 
 
 @needs_browser
-def test_a_graph_over_two_thousand_assets_opens_with_its_groups_collapsed(sqlite_project: Project, page: Any) -> None:  # noqa: F811
+def test_a_graph_over_two_thousand_assets_opens_with_its_groups_collapsed(sqlite_project: Project, page: Any) -> None:
     sqlite_project.write("pipeline", PIPELINE)
     answer = json.dumps(synthetic(2500))  # groups g0..g4 of 500
     with served(sqlite_project.module(), sqlite_project.settings()) as url:

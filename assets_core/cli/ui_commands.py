@@ -31,6 +31,5 @@ def register(subparsers: Any) -> None:
 def cmd_ui(args: argparse.Namespace) -> int:
     from ..ui.server import serve
 
-    print(f"lakeplan ui: http://{args.host}:{args.port} (Ctrl-C stops it)")
-    serve(args.target, args.host, args.port, args.allow_launch)
+    serve(args.target, args.host, args.port, args.allow_launch, lambda line: print(line, flush=True))
     return 0

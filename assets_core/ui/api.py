@@ -9,11 +9,10 @@ import json
 import math
 from collections.abc import AsyncIterator, Callable
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, RedirectResponse, StreamingResponse
+from starlette.responses import FileResponse, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from ..asset_reports import (
@@ -218,14 +217,6 @@ def page(request: Request) -> FileResponse:
     return FileResponse(STATIC / "page.html")
 
 
-def asset_link(request: Request) -> RedirectResponse:
-    """``/static/asset.html?key=KEY`` (how the graph page links an asset) to the asset's page."""
-    key = request.query_params.get("key", "")
-    partition = request.query_params.get("partition")
-    query = f"?{urlencode({'partition': partition})}" if partition else ""
-    return RedirectResponse(f"/assets/{quote(key)}{query}")
-
-
 def routes(ctx: UiContext) -> list[BaseRoute]:
     return [
         json_route("/api/config", ctx, config),
@@ -239,7 +230,6 @@ def routes(ctx: UiContext) -> list[BaseRoute]:
         json_route("/api/runs/{run_id}", ctx, _masked(run)),
         json_route("/api/checks", ctx, _masked(checks)),
         *launch.routes(ctx),
-        Route("/static/asset.html", asset_link),
         Route("/assets", page),
         Route("/assets/{key:path}", page),
         Route("/runs", page),

@@ -9,6 +9,7 @@ both (a source's new data, an output deleted by hand) shows once the answer is `
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
@@ -20,6 +21,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from ..code_version import user_file_predicate
+from ..errors import LakeplanError
 from ..graph_render import COLOURS
 from ..graph_state import graph_state
 from ..metadata_store import AbsentStore
@@ -83,6 +85,9 @@ class GraphCache:
         self.lock = threading.Lock()  # one plan at a time; a request arriving meanwhile gets its answer
 
     def __call__(self, ctx: UiContext, request: Request) -> dict[str, Any]:
+        return self.answer(ctx)
+
+    def answer(self, ctx: UiContext) -> dict[str, Any]:
         with self.lock:
             last = self.cached
             kept = last if last is not None and mtimes(last.files) == last.mtimes else None  # files unchanged
@@ -99,5 +104,11 @@ class GraphCache:
             return self.cached.answer
 
 
-def routes(ctx: UiContext) -> list[Route]:
-    return [json_route("/api/graph", ctx, GraphCache())]
+def routes(ctx: UiContext, warm: bool = False) -> list[Route]:
+    """The graph's route; ``warm`` computes its answer now, so the first page is drawn as fast as later ones
+    (at 10k assets the first load and plan take seconds); an error is left for the page to show."""
+    cache = GraphCache()
+    if warm:
+        with contextlib.suppress(LakeplanError):
+            cache.answer(ctx)
+    return [json_route("/api/graph", ctx, cache)]

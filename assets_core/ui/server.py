@@ -65,22 +65,27 @@ def json_route(path: str, ctx: UiContext, endpoint: Endpoint, methods: tuple[str
     return Route(path, handle, methods=list(methods))
 
 
-def create_app(target: str | None, *, allow_launch: bool = False, settings: Settings | None = None) -> Starlette:
-    """The UI for the project ``target`` names (as ``-m`` does)."""
+def create_app(
+    target: str | None, *, allow_launch: bool = False, settings: Settings | None = None, warm: bool = False
+) -> Starlette:
+    """The UI for the project ``target`` names (as ``-m`` does); ``warm`` loads and plans it before returning."""
     from . import api, graph_api
 
     ctx = UiContext(target, allow_launch, settings)
     routes: list[BaseRoute] = [
         Route("/", lambda request: FileResponse(STATIC / "index.html")),
-        *graph_api.routes(ctx),
+        *graph_api.routes(ctx, warm),
         *api.routes(ctx),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     return Starlette(routes=routes)
 
 
-def serve(target: str | None, host: str, port: int, allow_launch: bool) -> None:
-    """Run the UI until interrupted."""
+def serve(target: str | None, host: str, port: int, allow_launch: bool, announce: Callable[[str], None]) -> None:
+    """Load and plan the project, ``announce`` the address, then serve until interrupted."""
     import uvicorn
 
-    uvicorn.run(create_app(target, allow_launch=allow_launch), host=host, port=port, log_level="warning")
+    announce("lakeplan ui: loading the project and planning it ...")
+    app = create_app(target, allow_launch=allow_launch, warm=True)
+    announce(f"lakeplan ui: http://{host}:{port} (Ctrl-C stops it)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")

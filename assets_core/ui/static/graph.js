@@ -283,7 +283,7 @@ function next() {
 }
 
 function assetPage(key) {
-  return `/static/asset.html?key=${encodeURIComponent(key)}`;
+  return "/assets/" + key.split("/").map(encodeURIComponent).join("/");
 }
 
 function toggle(group) {
