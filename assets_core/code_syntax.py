@@ -1,7 +1,8 @@
 """What the source of one file says about its code, for code versions: per function, class, lambda
 and module-level name, the hash of its normalized syntax tree (docstrings, comments and formatting left
 out), the names it reads, the imports inside it, its decorators, and the references no static reading
-resolves. A pure function of the source text, cached on disk by content (``FileCache``).
+resolves. A pure function of the source text, made of the analyses of its blocks of module-level
+statements, each a pure function of its own text (cached on disk by content: ``code_cache``).
 """
 
 from __future__ import annotations
@@ -9,19 +10,16 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
-import json
-import os
+import re
 import sys
-import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from .hashing import structured_hash
 
-# Keys the per-file cache: change it whenever what ``ParsedFile.analyse`` computes changes.
-ANALYSIS = "lakeplan-analysis-v3"
+# Keys the analysis cache: change it whenever what ``Block.analyse`` computes changes.
+ANALYSIS = "lakeplan-analysis-v4"
 
 Chain = tuple[str, ...]
 
@@ -68,6 +66,11 @@ class Decorator(NamedTuple):
     callee: Chain
     chains: tuple[Chain, ...]
 
+    @classmethod
+    def from_json(cls, data: list[Any]) -> Decorator:
+        digest, callee, chains = data
+        return cls(digest, tuple(callee), _chains(chains))
+
 
 class Code(NamedTuple):
     """What versioning needs from one piece of syntax: the hash of its normalized tree, the dotted names
@@ -91,7 +94,7 @@ class Code(NamedTuple):
         return data
 
     @classmethod
-    def from_json(cls, data: list[Any], decorators: list[Decorator]) -> Code:
+    def from_json(cls, data: list[Any], decorators: Sequence[Decorator]) -> Code:
         digest, chains, imports, indexes, dynamic = (*data, [], [], [])[:5]
         return cls(
             digest,
@@ -295,71 +298,275 @@ def _bound_names(stmt: ast.stmt) -> set[str]:
     return names
 
 
-class ParsedFile:
-    """One source file analysed once: functions by first line (decorators included), lambdas by line,
-    classes by qualified name, the module-level statements that bind each global, where imported names
-    come from, and a hash of the whole module. A pure function of the source text, so it can be cached
-    by content (``FileCache``)."""
+class Statement(NamedTuple):
+    """A module-level statement that binds or changes globals (see ``_bound_names``): its tree, the names
+    it binds and what it reads. A global's binding is assembled from every statement of the file that binds it."""
 
-    def __init__(
-        self,
-        functions: dict[int, Code],
-        classes: dict[str, Code],
-        lambdas: dict[int, Code],
-        bindings: dict[str, Code],
-        imported: dict[str, tuple[int, str, str]],
-        module_digest: str,
-    ) -> None:
-        self.functions = functions
-        self.classes = classes
-        self.lambdas = lambdas
-        self.bindings = bindings
-        self.imported = imported  # global name -> (level, module, name), "*" for a star import's name
-        self.module_digest = module_digest
+    dump: str
+    names: tuple[str, ...]
+    chains: tuple[Chain, ...]
+    dynamic: tuple[Chain, ...]
+
+
+Top = str | int | tuple[str]  # a statement's hash, a function's first line, or (a class's name,)
+
+
+class Block(NamedTuple):
+    """Consecutive module-level statements analysed on their own (usually one, with its decorators and
+    the comments after it), line numbers counted from the block's first line. A file's analysis is
+    assembled from its blocks, so an edit analyses again only the blocks whose text it changed."""
+
+    functions: dict[int, Code]
+    classes: dict[str, Code]
+    lambdas: dict[int, Code]
+    tops: tuple[Top, ...]  # what the module's hash is made of, in order (classes resolved file-wide)
+    statements: tuple[Statement, ...]
+    imported: tuple[tuple[str, int, str, str], ...]  # (global name, level, module, name), in order
 
     @classmethod
-    def analyse(cls, source: str, filename: str) -> ParsedFile:
-        tree = ast.parse(source, filename)
+    def analyse(cls, text: str, filename: str, first: bool) -> Block:
+        """The analysis of ``text``, the file's first block when ``first`` (only that one can hold the module's
+        docstring); a SyntaxError when the text does not parse on its own."""
+        tree = ast.parse(text, filename)
         nodes = _walk(tree)
-        _strip_docstrings(nodes)
+        _strip_docstrings(nodes if first else nodes[1:])  # nodes[0] is the module
         functions: dict[int, Code] = {}
         by_line: dict[int, list[ast.Lambda]] = {}
         for node in nodes:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                functions[min([node.lineno] + [d.lineno for d in node.decorator_list])] = _function_code(node)
+                functions[_first_line(node)] = _function_code(node)
             elif isinstance(node, ast.Lambda):
                 by_line.setdefault(node.lineno, []).append(node)
         classes: dict[str, ast.ClassDef] = {}
         _index_classes(tree, "", classes)
-        class_codes = {name: _class_code(node) for name, node in classes.items()}
-        statements: dict[str, list[ast.stmt]] = {}
-        imported: dict[str, tuple[int, str, str]] = {}
-        top_digests: list[str] = []
+        tops: list[Top] = []
+        statements: list[Statement] = []
+        imported: list[tuple[str, int, str, str]] = []
         for stmt in _top_level(tree):
-            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                line = min([stmt.lineno] + [d.lineno for d in stmt.decorator_list])
-                code = class_codes[stmt.name] if isinstance(stmt, ast.ClassDef) else functions[line]
-                top_digests += [code.digest, *(d.digest for d in code.decorators)]
+            if isinstance(stmt, ast.ClassDef):
+                tops.append((stmt.name,))
                 continue
-            top_digests.append(structured_hash([ast.dump(stmt, annotate_fields=False)]))
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                tops.append(_first_line(stmt))
+                continue
+            dump = ast.dump(stmt, annotate_fields=False)
+            tops.append(structured_hash([dump]))
             if isinstance(stmt, ast.ImportFrom):
-                for a in stmt.names:
-                    imported[a.asname or a.name] = (stmt.level, stmt.module or "", a.name)
-            for name in _bound_names(stmt):
-                statements.setdefault(name, []).append(stmt)
-        bindings = {}
-        for name, stmts in statements.items():
-            reads = _reads(stmts)
-            digest = structured_hash(["binding", *(ast.dump(s, annotate_fields=False) for s in stmts)])
-            bindings[name] = Code(digest, tuple(reads.chains), (), (), tuple(reads.dynamic))
+                imported += [(a.asname or a.name, stmt.level, stmt.module or "", a.name) for a in stmt.names]
+            names = _bound_names(stmt)
+            if names:
+                reads = _reads([stmt])
+                statements.append(Statement(dump, tuple(sorted(names)), tuple(reads.chains), tuple(reads.dynamic)))
         return cls(
             functions,
-            class_codes,
+            {name: _class_code(node) for name, node in classes.items()},
             {line: _lambda_code(nodes) for line, nodes in by_line.items()},
-            bindings,
-            imported,
-            structured_hash(["module", *top_digests]),
+            tuple(tops),
+            tuple(statements),
+            tuple(imported),
         )
+
+    def to_json(self, decorators: dict[Decorator, int]) -> list[Any]:
+        """As a list without trailing empty fields; decorators as indexes into the file's table."""
+        data: list[Any] = [
+            [[line, c.to_json(decorators)] for line, c in self.functions.items()],
+            [[name, c.to_json(decorators)] for name, c in self.classes.items()],
+            [[line, c.to_json(decorators)] for line, c in self.lambdas.items()],
+            self.tops,
+            self.statements,
+            self.imported,
+        ]
+        while data and not data[-1]:
+            data.pop()
+        return data
+
+
+def _first_line(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> int:
+    """A definition's first line, its decorators included: the line its code object names."""
+    return min([node.lineno] + [d.lineno for d in node.decorator_list])
+
+
+BlockData = list[Any]  # a block as ``Block.to_json`` gives it: what the cache keeps and a file is assembled from
+
+
+class PlacedBlock(NamedTuple):
+    """A block of a file: the key its text gives (``block_key``), its first line in the file, its analysis
+    as data (decorators as indexes into the file's table)."""
+
+    key: str
+    line: int
+    data: BlockData
+
+
+# A module-level statement starts on a line that begins with code (not a space, a comment or a closing
+# bracket, nor a clause that continues the statement before: else, elif, except, finally). A decorator's
+# statement runs on to its definition: the match takes in the decorator lines, those between them (indented,
+# comments, closing brackets, blank) and the definition's first line.
+_STATEMENT = re.compile(
+    r"^(?=[^\s#)\]}])(?!(?:else|elif|except|finally)\b)(?:@.*\n(?:[ \t\f#)\]}].*\n|\n)*)*.*", re.MULTILINE
+)
+# How many candidate starts a block that does not parse may take in before it is the rest of the file.
+_MAX_MERGED = 64
+
+
+def _block_starts(source: str) -> list[int]:
+    """Offsets where a block may start: the file's start and each line that looks like a module-level
+    statement's first. A line inside a multi-line string or bracket can look like one; ``blocks`` merges
+    what does not parse on its own. The first block holds the first two statements: a module's docstring
+    is analysed as such only with the statement after it (a module of a docstring alone keeps a ``pass``)."""
+    return [0, *[m.start() for m in _STATEMENT.finditer(source)][2:]]
+
+
+def block_key(text: str, first: bool) -> str:
+    """What a block's analysis is a pure function of: its text, whether it starts the file, the analysis
+    (``ANALYSIS``), lakeplan's version and the Python version (which shapes the syntax tree). 128 bits."""
+    digest = _block_prefix(ANALYSIS, first).copy()
+    digest.update(text.encode())
+    return digest.hexdigest()[:32]
+
+
+def file_key(source: str) -> str:
+    """What a whole file's analysis is a pure function of, as ``block_key`` for a block."""
+    return structured_hash([_scheme(ANALYSIS), "file", source])
+
+
+@functools.cache
+def _scheme(analysis: str) -> str:
+    from . import __version__  # here: this module is imported while the package's __init__ runs
+
+    return f"{analysis}/{__version__}/python{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+@functools.cache
+def _block_prefix(analysis: str, first: bool) -> hashlib._Hash:
+    """SHA-256 fed the scheme and the block's place, framed as ``structured_hash`` frames its parts (the
+    block's text, the last part, follows): made once, copied per block."""
+    digest = hashlib.sha256()
+    for part in (_scheme(analysis), "first" if first else "next"):
+        data = part.encode()
+        digest.update(b"%d:" % len(data) + data)
+    return digest
+
+
+def blocks(
+    source: str, filename: str, known: Mapping[str, BlockData], decorators: dict[Decorator, int]
+) -> list[PlacedBlock]:
+    """The file cut into blocks that each parse on their own, analysed, reusing ``known`` analyses by key
+    (their decorators are indexes into ``decorators``, which new blocks extend).
+
+    Each block starts on a line at column 0 and parses alone, so it ends where the tokenizer is outside
+    any string, bracket and line continuation: its statements are exactly the file's statements on
+    those lines, and the file's analysis assembled from the blocks is the analysis of the whole text.
+    A SyntaxError when the file does not parse.
+    """
+    starts = [*_block_starts(source), len(source)]
+    placed: list[PlacedBlock] = []
+    line, i = 1, 0
+    while i < len(starts) - 1:
+        end, key, data = _block_at(source, filename, starts, i, known, decorators)
+        placed.append(PlacedBlock(key, line, data))
+        line += source.count("\n", starts[i], starts[end])
+        i = end
+    return placed
+
+
+def _block_at(
+    source: str,
+    filename: str,
+    starts: list[int],
+    i: int,
+    known: Mapping[str, BlockData],
+    decorators: dict[Decorator, int],
+) -> tuple[int, str, BlockData]:
+    """The block starting at ``starts[i]``: the shortest run up to a later start that parses on its own
+    (after ``_MAX_MERGED`` candidates, the rest of the file): the index of the start it ends at, its key
+    and its analysis."""
+    last = len(starts) - 1
+    first = i == 0
+    end = i + 1
+    while True:
+        text = source[starts[i] : starts[end]]
+        key = block_key(text, first)
+        data = known.get(key)
+        if data is not None:
+            return end, key, data
+        try:
+            return end, key, Block.analyse(text, filename, first).to_json(decorators)
+        except SyntaxError:
+            if end == last:
+                raise
+            end = end + 1 if end - i < _MAX_MERGED else last
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFile:
+    """One source file analysed: functions by first line (decorators included), lambdas by line, classes
+    by qualified name, the module-level statements that bind each global, where imported names come from,
+    and a hash of the whole module. A pure function of the source text, assembled from its blocks."""
+
+    functions: dict[int, Code]
+    classes: dict[str, Code]
+    lambdas: dict[int, Code]
+    bindings: dict[str, Code]
+    imported: dict[str, tuple[int, str, str]]  # global name -> (level, module, name); "*" for a star import
+    module_digest: str
+
+    @classmethod
+    def analyse(cls, source: str, filename: str) -> ParsedFile:
+        """The analysis of a whole source text (no cache); a SyntaxError or ValueError when it does not parse."""
+        table: dict[Decorator, int] = {}
+        return cls.assemble(blocks(source, filename, {}, table), list(table))
+
+    @classmethod
+    def assemble(cls, placed: Sequence[PlacedBlock], decorators: Sequence[Decorator]) -> ParsedFile:
+        """The file's analysis from its blocks' (in order); one pass over their data, as a warm load reads
+        every block of every file."""
+        functions: dict[int, Code] = {}
+        classes: dict[str, Code] = {}
+        lambdas: dict[int, Code] = {}
+        imported: dict[str, tuple[int, str, str]] = {}
+        statements: dict[str, list[Statement]] = {}
+        tops: list[str | tuple[str]] = []  # a class's is resolved once every block is read: the last one wins
+        decode = Code.from_json
+        for _, first, data in placed:
+            shift = first - 1
+            own: dict[int, Code] = {}
+            block_functions, block_classes, block_lambdas, block_tops, block_statements, block_imported = (
+                *data,
+                (),
+                (),
+                (),
+                (),
+                (),
+                (),
+            )[:6]
+            for line, code in block_functions:
+                own[line] = functions[line + shift] = decode(code, decorators)
+            for name, code in block_classes:
+                classes[name] = decode(code, decorators)
+            for line, code in block_lambdas:
+                lambdas[line + shift] = decode(code, decorators)
+            for top in block_tops:
+                if isinstance(top, int):
+                    found = own[top]
+                    tops += [found.digest, *(d.digest for d in found.decorators)]
+                else:
+                    tops.append(top if isinstance(top, str) else (top[0],))
+            for dump, names, chains, dynamic in block_statements:
+                stmt = Statement(dump, tuple(names), _chains(chains), _chains(dynamic))
+                for name in names:
+                    statements.setdefault(name, []).append(stmt)
+            for name, level, module, original in block_imported:
+                imported[name] = (int(level), module, original)
+        digests: list[str] = []
+        for top in tops:
+            if isinstance(top, str):
+                digests.append(top)
+            else:
+                found = classes[top[0]]
+                digests += [found.digest, *(d.digest for d in found.decorators)]
+        bindings = {name: _binding_code(stmts) for name, stmts in statements.items()}
+        return cls(functions, classes, lambdas, bindings, imported, structured_hash(["module", *digests]))
 
     def to_json(self) -> dict[str, Any]:
         table: dict[Decorator, int] = {}
@@ -375,7 +582,7 @@ class ParsedFile:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ParsedFile:
-        table = [Decorator(d, tuple(c), _chains(ch)) for d, c, ch in data["decorators"]]
+        table = [Decorator.from_json(d) for d in data["decorators"]]
         return cls(
             {int(line): Code.from_json(c, table) for line, c in data["functions"]},
             {name: Code.from_json(c, table) for name, c in data["classes"]},
@@ -384,6 +591,15 @@ class ParsedFile:
             {name: (int(level), module, orig) for name, level, module, orig in data["imported"]},
             str(data["module_digest"]),
         )
+
+
+def _binding_code(stmts: list[Statement]) -> Code:
+    """A global's binding: every statement that binds or changes it; names read as ``_reads`` of all of
+    them in one walk lists them (the last statement's first)."""
+    reversed_stmts = stmts[::-1]
+    chains = tuple(c for s in reversed_stmts for c in s.chains)
+    dynamic = tuple(d for s in reversed_stmts for d in s.dynamic)
+    return Code(structured_hash(["binding", *(s.dump for s in stmts)]), chains, (), (), dynamic)
 
 
 def _index_classes(node: ast.AST, prefix: str, classes: dict[str, ast.ClassDef]) -> None:
@@ -396,53 +612,6 @@ def _index_classes(node: ast.AST, prefix: str, classes: dict[str, ast.ClassDef])
             _index_classes(child, prefix + child.name + ".<locals>.", classes)
         elif isinstance(child, (ast.stmt, ast.ExceptHandler, ast.match_case)):
             _index_classes(child, prefix, classes)  # expressions hold no class statements
-
-
-class FileCache:
-    """Analysed files on disk under ``directory``, one entry per source path, valid while the source text
-    (and the Python version, which shapes the syntax tree, and lakeplan's version and analysis) is unchanged. Reading
-    it replaces parsing and hashing thousands of functions on every load; any problem with it just means
-    analysing again.
-
-    An entry is two lines: a header (the key its source gives and the hash of the second line) and the
-    analysis as JSON. An entry whose key or hash does not match (another source text, a torn or corrupted
-    write) is never read, so a stale or damaged cache cannot make changed code look unchanged.
-    """
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-
-    @staticmethod
-    def _key(source: str) -> str:
-        from . import __version__  # here: this module is imported while the package's __init__ runs
-
-        python = f"{sys.version_info[0]}.{sys.version_info[1]}"
-        return structured_hash([ANALYSIS, __version__, python, source])
-
-    def _entry(self, filename: str) -> Path:
-        return self.directory / (structured_hash(["file", filename])[:32] + ".json")
-
-    def get(self, filename: str, source: str) -> ParsedFile | None:
-        try:
-            header, _, body = self._entry(filename).read_bytes().partition(b"\n")
-            key, check = json.loads(header)
-            if key != self._key(source) or check != hashlib.sha256(body).hexdigest():
-                return None
-            return ParsedFile.from_json(json.loads(body))
-        except (OSError, ValueError, KeyError, TypeError, IndexError):
-            return None
-
-    def put(self, filename: str, source: str, parsed: ParsedFile) -> None:
-        entry = self._entry(filename)
-        body = json.dumps(parsed.to_json(), separators=(",", ":")).encode()
-        header = json.dumps([self._key(source), hashlib.sha256(body).hexdigest()]).encode()
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile("wb", dir=self.directory, suffix=".tmp", delete=False) as handle:
-                handle.write(header + b"\n" + body)
-            os.replace(handle.name, entry)
-        except OSError:
-            return  # a read-only project still works, only slower
 
 
 def _local_names(node: ast.AST, nodes: list[ast.AST]) -> set[str]:

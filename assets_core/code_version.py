@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from .code_syntax import Chain, Code, FileCache, ParsedFile
+from .code_cache import FileCache
+from .code_syntax import Chain, Code, ParsedFile
 from .definitions import AssetDef
 from .hashing import structured_hash
 from .step_log import stdout_to_stderr
@@ -236,21 +237,16 @@ class CodeVersioner:
         return self._parsed(filename) if isinstance(filename, str) and self._is_user_file(filename) else None
 
     def _analyse(self, filename: str) -> ParsedFile | None:
-        """The file's analysis, from the cache while its text is unchanged; None when it cannot be parsed."""
+        """The file's analysis: from the cache while its text is unchanged, else made again from the blocks
+        whose text the cache has and the others analysed afresh; None when it cannot be parsed."""
         try:
             source = Path(filename).read_text(encoding="utf-8")
         except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
             return None
-        cached = self._cache.get(filename, source) if self._cache else None
-        if cached is not None:
-            return cached
         try:
-            parsed = ParsedFile.analyse(source, filename)
+            return self._cache.analyse(filename, source) if self._cache else ParsedFile.analyse(source, filename)
         except (SyntaxError, ValueError):
             return None
-        if self._cache:
-            self._cache.put(filename, source, parsed)
-        return parsed
 
     # -- parts -----------------------------------------------------------------------------------
 
