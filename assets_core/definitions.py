@@ -16,7 +16,15 @@ from typing import Any, TypeVar, overload
 from . import k8s_grammar
 from .errors import DefinitionError
 from .keys import validate_key
-from .partitions import AnyPartitions, MultiPartitions, PartitionMapping, StaticPartitions, TimePartitions
+from .partitions import (
+    MAPPINGS,
+    AnyPartitions,
+    CustomMapping,
+    MultiPartitions,
+    PartitionMapping,
+    StaticPartitions,
+    TimePartitions,
+)
 from .timeouts import FORMS, parse_timeout
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -45,6 +53,9 @@ class Resources:
 
     def as_dict(self) -> dict[str, str | int]:
         return {k: v for k, v in (("cpu", self.cpu), ("memory", self.memory), ("gpu", self.gpu)) if v is not None}
+
+
+_NO_RESOURCES = Resources()
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -125,7 +136,7 @@ def _check_str_mapping(value: object, what: str, where: str) -> Mapping[str, Any
 
 def _resources(value: object, where: str) -> Resources:
     if value is None:
-        return Resources()
+        return _NO_RESOURCES
     if not isinstance(value, Mapping):
         raise DefinitionError(f"{where}: resources must be a dict like {{'cpu': '1', 'memory': '2Gi'}}")
     unknown = sorted(map(repr, set(value) - set(RESOURCE_NAMES)))
@@ -277,8 +288,6 @@ def _partition_mapping(
     value: object, inputs: tuple[AssetInput, ...], deps: tuple[str, ...], where: str
 ) -> Mapping[str, PartitionMapping]:
     """``partition_mapping={param or key: window(7) | all_partitions() | a function}``, by upstream key."""
-    from .partitions import MAPPINGS, CustomMapping
-
     if value is None:
         return _EMPTY
     if not isinstance(value, Mapping):

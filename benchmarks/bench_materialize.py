@@ -12,7 +12,8 @@ The worker figures include starting the workers (each loads the project once).
 
 Each repetition builds into a new, empty metadata store and storage directory; the project is loaded and
 its code versions computed before the clock starts. ``cpu`` is user + system time of the process and of
-its worker processes. Figures are the best and the median over ``--reps`` repetitions.
+its worker processes. Every figure is per asset: wall and CPU time, min and median over ``--reps``
+repetitions (at least 5), printed with the machine's load average at the start and end (``harness``).
 
     .venv/bin/python benchmarks/bench_materialize.py [--assets 1000 10000] [--reps 5] [--skip-parallel]
 """
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import resource
 import shutil
 import statistics
@@ -33,19 +33,7 @@ from typing import Any
 import graphs
 import harness
 
-COLUMNS = (
-    "case",
-    "assets",
-    "workers",
-    "run",
-    "built",
-    "fresh",
-    "best_ms_per_asset",
-    "median_ms_per_asset",
-    "cpu_ms_per_asset",
-    "total_s",
-    "maxrss_mib",
-)
+COLUMNS = ("case", "assets", "workers", "run", "built", "fresh", *harness.TIME_COLUMNS, "total_s", "maxrss_mib")
 RUNS = {"trivial": ("build all", "all fresh"), "cpu": ("build all",), "io": ("build all",)}
 
 
@@ -98,7 +86,7 @@ def case(project: Path, workers: int, reps: int, runs: tuple[str, ...]) -> list[
 
 
 def summarize(name: str, workers: int, figures: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per run kind: best and median wall time and best CPU time per asset over the repetitions."""
+    """One row per run kind: wall and CPU time per asset (ms), min and median over the repetitions."""
     rows = []
     for run in dict.fromkeys(f["run"] for f in figures):
         reps = [f for f in figures if f["run"] == run]
@@ -111,9 +99,7 @@ def summarize(name: str, workers: int, figures: list[dict[str, Any]]) -> list[di
                 "run": f"{run} x{len(reps)}",
                 "built": reps[-1]["built"],
                 "fresh": reps[-1]["fresh"],
-                "best_ms_per_asset": min(f["seconds"] for f in reps) * 1000 / n,
-                "median_ms_per_asset": statistics.median(f["seconds"] for f in reps) * 1000 / n,
-                "cpu_ms_per_asset": min(f["cpu"] for f in reps) * 1000 / n,
+                **harness.summary([f["seconds"] * 1000 / n for f in reps], [f["cpu"] * 1000 / n for f in reps]),
                 "total_s": statistics.median(f["seconds"] for f in reps),
                 "maxrss_mib": max(f["maxrss_mib"] for f in reps),
             }
@@ -137,7 +123,7 @@ def _measure(source: str, name: str, workers: int, reps: int) -> list[dict[str, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--assets", type=int, nargs="+", default=[1000, 10000], help="sizes of the trivial case")
-    parser.add_argument("--reps", type=int, default=5, help="repetitions of each case (default 5)")
+    parser.add_argument("--reps", type=int, default=harness.REPEAT, help="repetitions of each case (at least 5)")
     parser.add_argument("--parallel-assets", type=int, default=200)
     parser.add_argument("--parallel-layers", type=int, default=50)
     parser.add_argument("--work-ms", type=float, default=20.0, help="busy time of each cpu/io asset")
@@ -149,17 +135,18 @@ def main() -> None:
     if args.case:
         harness.emit({"figures": case(Path(args.case), args.case_workers, args.reps, RUNS[args.kind])})
         return
-    print(f"== materialize {time.strftime('%H:%M:%S')} load: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    rows = []
-    for n in args.assets:
-        rows += _measure(graphs.module_source(n), "trivial", 1, args.reps)
-    if not args.skip_parallel:
-        for kind in ("cpu", "io"):
-            source = parallel_source(kind, args.parallel_assets, args.parallel_layers, args.work_ms)
-            for workers in (1, 2):
-                rows += _measure(source, kind, workers, args.reps)
-    print(harness.table(rows, COLUMNS))
-    print(f"== end {time.strftime('%H:%M:%S')} load: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    with harness.session("materialize"):
+        rows = []
+        for n in args.assets:
+            rows += _measure(graphs.module_source(n), "trivial", 1, args.reps)
+            harness.progress(rows[-1], COLUMNS)
+        if not args.skip_parallel:
+            for kind in ("cpu", "io"):
+                source = parallel_source(kind, args.parallel_assets, args.parallel_layers, args.work_ms)
+                for workers in (1, 2):
+                    rows += _measure(source, kind, workers, args.reps)
+                    harness.progress(rows[-1], COLUMNS)
+        print(harness.table(rows, COLUMNS))
 
 
 if __name__ == "__main__":
