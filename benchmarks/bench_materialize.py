@@ -137,15 +137,15 @@ def main() -> None:
         return
     with harness.session("materialize"):
         rows = []
-        for n in args.assets:
-            rows += _measure(graphs.module_source(n), "trivial", 1, args.reps)
-            harness.progress(rows[-1], COLUMNS)
+        cases = [(graphs.module_source(n), "trivial", 1) for n in args.assets]
         if not args.skip_parallel:
             for kind in ("cpu", "io"):
                 source = parallel_source(kind, args.parallel_assets, args.parallel_layers, args.work_ms)
-                for workers in (1, 2):
-                    rows += _measure(source, kind, workers, args.reps)
-                    harness.progress(rows[-1], COLUMNS)
+                cases += [(source, kind, workers) for workers in (1, 2)]
+        for source, kind, workers in cases:
+            for row in _measure(source, kind, workers, args.reps):
+                rows.append(row)
+                harness.progress(row, COLUMNS)
         print(harness.table(rows, COLUMNS))
 
 
