@@ -155,7 +155,7 @@ class _Renewer:
                 self._tick = lease / 3
                 self._thread = threading.Thread(target=self._run, name="lakeplan-claims", daemon=True)
                 self._thread.start()
-            else:
+            elif lease / 3 < self._tick:  # only a shorter lease needs it sooner (waking it costs a thread switch)
                 self._wake.set()
 
     def remove(self, claim: Claim) -> None:
