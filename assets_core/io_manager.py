@@ -15,7 +15,7 @@ import abc
 from dataclasses import dataclass, field
 from typing import Any
 
-_SCHEME = "io://"
+EXTERNAL_SCHEME = "io://"  # how a location written by a resource IO manager starts (external_location)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,13 +80,13 @@ class IOManager(abc.ABC):
 
 def external_location(manager: str, where: str) -> str:
     """The recorded location of a value a resource IO manager stored: ``io://NAME/WHERE``."""
-    return f"{_SCHEME}{manager}/{where}"
+    return f"{EXTERNAL_SCHEME}{manager}/{where}"
 
 
 def parse_external(location: str) -> tuple[str, str] | None:
     """``(manager name, its own location)`` for a location written by a resource IO manager, else None
     (the version store's own files: ``key/version.ext`` or a lakeFS URI)."""
-    if not location.startswith(_SCHEME):
+    if not location.startswith(EXTERNAL_SCHEME):
         return None
-    name, _, where = location[len(_SCHEME) :].partition("/")
+    name, _, where = location[len(EXTERNAL_SCHEME) :].partition("/")
     return name, where

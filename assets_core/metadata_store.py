@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from json.scanner import make_scanner
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -38,8 +39,9 @@ def _dumps(value: object) -> str:
 
 
 # For the one column read for every asset on every plan: json.loads wraps this in two whitespace regex
-# matches per call, which cost as much as the parsing; what _dumps wrote has no surrounding whitespace.
-_parse_compact = json.JSONDecoder().raw_decode
+# matches per call, which cost as much as the parsing, and raw_decode in a Python call; what _dumps wrote
+# has no surrounding whitespace, so the decoder's C scanner reads it whole from index 0.
+_scan_compact = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # typeshed types its context as itself
 
 
 def _missing_sqlite_file(url: str) -> bool:
@@ -263,17 +265,40 @@ def _heads(conn: Connection, keys: Collection[str] | None) -> dict[str, Head]:
     """The heads of ``keys`` (default: every asset), read on ``conn``."""
     with collector_paused():
         if keys is not None and len(keys) <= 500:
-            rows = conn.execute(_heads_of(len(keys)), {f"k{i}": key for i, key in enumerate(keys)}).all()
+            rows: Sequence[Any] = conn.execute(_heads_of(len(keys)), {f"k{i}": key for i, key in enumerate(keys)}).all()
         else:
-            rows = conn.execute(_HEADS).all()
-        # Rows unpacked like tuples in one comprehension: a plan reads every head, so this is its hot loop.
+            rows = _every_head_row(conn)
+        # The hot loop of a plan, which reads every head: rows unpacked like tuples, each Head made by
+        # tuple.__new__ (its NamedTuple constructor is a Python call) and its inputs parsed by the C scanner.
+        new, parse = tuple.__new__, _scan_compact
         found = {
-            key: Head(id_, data, code, _parse_compact(inputs)[0], location, run)
+            key: new(Head, (id_, data, code, parse(inputs, 0)[0], location, run))
             for id_, key, data, code, inputs, location, run in rows
         }
     if keys is not None and len(keys) > 500:
         found = {k: v for k, v in found.items() if k in keys}
     return found
+
+
+_EVERY_HEAD_SQL: dict[str, str] = {}  # _HEADS as SQL text, by dialect name (it has no parameters)
+
+
+def _every_head_row(conn: Connection) -> list[tuple[Any, ...]]:
+    """Every head's row as a plain tuple, fetched with the driver's own cursor (sqlite3 or psycopg):
+    SQLAlchemy's result rows cost a plan reading every head more than the query does. Driver errors are
+    raised as SQLAlchemy's, as ``conn.execute`` would."""
+    dbapi = conn.dialect.loaded_dbapi
+    sql = _EVERY_HEAD_SQL.get(conn.dialect.name) or _EVERY_HEAD_SQL.setdefault(
+        conn.dialect.name, str(_HEADS.compile(dialect=conn.dialect))
+    )
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql)
+        return list(cursor.fetchall())
+    except dbapi.Error as exc:
+        raise sa.exc.DBAPIError.instance(sql, None, exc, dbapi.Error) from exc
+    finally:
+        cursor.close()
 
 
 def _reusable(conn: Connection, asset_key: str, recipe: str) -> list[Materialization]:

@@ -133,9 +133,13 @@ _NEVER_MATERIALIZED = (StaleCause(CauseKind.MISSING, "never materialized"),)
 _NONE_STALE: Mapping[str, StaleCause] = {}
 
 
+_UPSTREAM = CauseKind.UPSTREAM  # an enum member read through its class costs more than making the cause
+
+
 def upstream_cause(key: str) -> StaleCause:
-    """The UPSTREAM cause that the dependents of stale asset ``key`` cite."""
-    return StaleCause(CauseKind.UPSTREAM, f"upstream {key!r} is stale", input=key)
+    """The UPSTREAM cause that the dependents of stale asset ``key`` cite (one per stale key of a plan, made
+    positionally: keyword arguments double the cost of creating it)."""
+    return StaleCause(_UPSTREAM, f"upstream {key!r} is stale", key)
 
 
 def assess(

@@ -31,6 +31,7 @@ from assets_core.definitions import SourceAsset
 from assets_core.errors import StepFailed, StoreError
 from assets_core.hashing import structured_hash
 from assets_core.keys import asset_of
+from assets_core.output_check import OutputCheck
 from assets_core.records import Head, Materialization, MaterializationKind
 from assets_core.sources import observe, read_source
 
@@ -330,7 +331,8 @@ class LakeFSStore:
         heads: Mapping[str, Head],
         sources: Mapping[str, SourceAsset],
         run_id: str | None = None,
-        verify: bool = False,  # lakeFS's checksums already are the data versions compared below
+        outputs: OutputCheck = OutputCheck.EXISTS,  # always listed: the listing is what is current, and its
+        # checksums already are the data versions compared below
     ) -> Observation:
         """The branch's head, one paged listing of lakeplan's own prefix, and one stat per source, or for
         the partitions of a partitioned source one paged listing of their paths' common prefix (365 daily

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from assets_core.config import Settings
 from assets_core.definitions import SourceAsset
 from assets_core.errors import StoreError
+from assets_core.output_check import OutputCheck
 from assets_core.records import Head, Materialization
 from assets_core.sources import observe, read_source
 
@@ -50,11 +51,12 @@ class VersionStore(ObjectStore, Protocol):
         heads: Mapping[str, Head],
         sources: Mapping[str, SourceAsset],
         run_id: str | None = None,
-        verify: bool = False,
+        outputs: OutputCheck = OutputCheck.EXISTS,
     ) -> Observation:
         """Current state of ``heads`` (recorded) and ``sources``, as of the run's view when ``run_id`` is given.
 
-        ``verify`` re-checks every output's content against its data version (a corrupted one is missing).
+        ``outputs`` says how each recorded output is checked: not at all, that it exists, or that its content
+        still hashes to its data version (a gone or corrupted one is missing).
         """
         ...
 
@@ -84,12 +86,14 @@ class LocalVersionStore(LocalObjectStore):
         heads: Mapping[str, Head],
         sources: Mapping[str, SourceAsset],
         run_id: str | None = None,
-        verify: bool = False,
+        outputs: OutputCheck = OutputCheck.EXISTS,
     ) -> Observation:
-        if verify:
+        if outputs is OutputCheck.HASH:
             missing = frozenset(k for k, h in heads.items() if not self.verify(h.location, h.data_version))
-        else:
+        elif outputs is OutputCheck.EXISTS:
             missing = self.missing({k: h.location for k, h in heads.items()})
+        else:
+            missing = frozenset()
         return Observation(dict(heads), {key: observe(node) for key, node in sources.items()}, missing)
 
     def read_source(self, source: SourceAsset, origin: str | None, annotation: Any) -> Any:

@@ -114,19 +114,29 @@ def test_read_only_store_fails_in_one_line_and_records_nothing(sqlite_project: P
     assert sqlite_project.workspace().store.heads() == {}
 
 
-def test_deleted_output_is_planned_missing_and_rebuilt(sqlite_project: Project) -> None:
+def test_a_deleted_output_is_found_by_verify_and_rebuilt_never_called_fresh_by_a_run(sqlite_project: Project) -> None:
+    """docs/concepts.md, "What a plan checks of the stored outputs": ``plan`` trusts the records (no I/O per
+    output); ``plan --verify`` finds the deleted output MISSING and its reader stale; ``materialize`` rebuilds
+    it, never reporting it fresh without its file."""
     sqlite_project.write("pipeline", PIPELINE)
-    sqlite_project.cli("materialize", "-m", sqlite_project.module(), check=True)
+    module = sqlite_project.module()
+    sqlite_project.cli("materialize", "-m", module, check=True)
     ws = sqlite_project.workspace()
     head = ws.store.heads(["big"])["big"]
     (ws.settings.resolved_storage_root / head.location).unlink()
-    planned = json.loads(sqlite_project.cli("plan", "-m", sqlite_project.module(), "--json", check=True).stdout)
-    causes = {a["key"]: [c["kind"] for c in a["causes"]] for a in planned["assets"]}
-    assert causes["big"] == ["MISSING"] and causes["small"] == []
-    rerun = json.loads(sqlite_project.cli("materialize", "-m", sqlite_project.module(), "--json", check=True).stdout)
+
+    def causes(*flags: str) -> dict[str, list[str]]:
+        planned = json.loads(sqlite_project.cli("plan", "-m", module, "--json", *flags, check=True).stdout)
+        return {a["key"]: [c["kind"] for c in a["causes"]] for a in planned["assets"]}
+
+    assert causes() == {"small": [], "big": [], "total": []}  # the records alone: documented as trusted
+    assert causes("--verify") == {"small": [], "big": ["MISSING"], "total": ["UPSTREAM"]}
+    assert [s.key for s in ws.plan().stale] == ["big", "total"]  # as materialize plans: one stat per output
+    rerun = json.loads(sqlite_project.cli("materialize", "-m", module, "--json", check=True).stdout)
     outcomes = {r["key"]: r["outcome"] for r in rerun["results"]}
     assert outcomes["big"] in ("built", "restored") and "small" not in outcomes
     assert ws.objects.fetch(head.location, head.data_version)  # the same bytes are back under the same version
+    assert causes("--verify") == {"small": [], "big": [], "total": []}
 
 
 def test_corrupted_output_is_detected_by_its_data_version_never_loaded(sqlite_project: Project) -> None:
@@ -144,8 +154,8 @@ def test_corrupted_output_is_detected_by_its_data_version_never_loaded(sqlite_pr
     line = next(x for x in result.stderr.splitlines() if "failed total" in x)
     assert "is corrupted" in line and head.data_version[:12] in line and "plans as MISSING" in line
     assert [m for m in ws.store.history("total") if m.kind.value == "built"] == built_before
-    planned = sqlite_project.cli("plan", "-m", sqlite_project.module(), "--json", check=True)
+    planned = sqlite_project.cli("plan", "-m", sqlite_project.module(), "--json", "--verify", check=True)
     causes = {a["key"]: [c["kind"] for c in a["causes"]] for a in json.loads(planned.stdout)["assets"]}
-    assert causes["big"] == ["MISSING"]
+    assert causes["big"] == ["MISSING"]  # moved aside: plain plan trusts the record, --verify finds it gone
     rebuilt = sqlite_project.cli("materialize", "-m", sqlite_project.module(), check=True)
     assert "0 failed" in rebuilt.stdout

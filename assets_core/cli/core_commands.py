@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..check_status import summary_text
 from ..config import MAX_WORKERS, whole_number
 from ..hashing import short
+from ..output_check import OutputCheck
 from .output import dump_json, indented, logs_command, note_later, table
 
 if TYPE_CHECKING:
@@ -33,12 +34,13 @@ def add_target(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_verify(parser: argparse.ArgumentParser) -> None:
+def add_verify(parser: argparse.ArgumentParser, unchecked: str) -> None:
+    """``--verify``; ``unchecked`` says what the command checks of stored outputs without it."""
     parser.add_argument(
         "--verify",
         action="store_true",
-        help="re-hash every stored output against its data version first; a corrupted one is moved to "
-        ".quarantine/ and plans as MISSING (reads always verify; this also catches outputs nothing reads)",
+        help="re-hash every stored output against its data version first; a deleted one plans as MISSING, a "
+        f"corrupted one is moved to .quarantine/ and plans as MISSING. Without it, {unchecked}",
     )
 
 
@@ -109,14 +111,18 @@ def register(subparsers: Any) -> None:
         help="list what ASSET's code version is made of: each function, class, constant, value and module "
         "with its own hash, and what was taken whole conservatively (and why); and its time limit",
     )
-    add_verify(plan)
+    add_verify(
+        plan,
+        "plan trusts the store's records and reads no output (a deleted output shows FRESH here; materialize "
+        "finds it and rebuilds it)",
+    )
     plan.set_defaults(handler=cmd_plan)
 
     mat = command(subparsers, "materialize", "build the stale assets, in dependency order", MATERIALIZE_EPILOG)
     add_target(mat)
     add_select(mat)
     add_partitions(mat)
-    add_verify(mat)
+    add_verify(mat, "every output the run would skip is checked to exist and every output read is hash-verified")
     mat.add_argument("--force", action="store_true", help="rebuild the selected assets even if fresh")
     mat.add_argument(
         "-w",
@@ -254,7 +260,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     ws = load_workspace(args)
     if args.explain:
         return explain_code_version(ws, args.explain, args.json)
-    result = ws.plan(args.select, verify=args.verify, partitions=partition_range(args))
+    # Building nothing, a plan trusts the records (no I/O per output); materialize stats every output it
+    # would skip, so a deleted one is rebuilt, never called fresh (docs/concepts.md, "What a plan checks").
+    checked = OutputCheck.HASH if args.verify else OutputCheck.TRUST
+    result = ws.plan(args.select, outputs=checked, partitions=partition_range(args))
     if args.json:
         from ..asset_reports import plan_report
 
@@ -367,7 +376,8 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     from .progress import Progress
 
     ws = load_workspace(args, writes=True)
-    plan = ws.plan(args.select, verify=args.verify, partitions=partition_range(args))
+    checked = OutputCheck.HASH if args.verify else OutputCheck.EXISTS  # a deleted output is rebuilt, never skipped
+    plan = ws.plan(args.select, outputs=checked, partitions=partition_range(args))
     keys, waiting = planned_work(plan, args.force)
     workers = args.workers or ws.settings.workers
     quiet = args.quiet or args.json
