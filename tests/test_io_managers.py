@@ -22,6 +22,7 @@ from conftest import Project
 from assets_core import DefinitionError, StoreError
 from assets_core.errors import CorruptedOutput
 from assets_core.executor import run
+from assets_core.output_check import OutputCheck
 from assets_core.records import Head
 from assets_core.step import Outcome
 from io_managers import LocalObjectStore, choose_format, read, read_source_file, write
@@ -341,6 +342,8 @@ def test_the_batched_check_plans_every_gone_output_missing_and_nothing_else(tmp_
     gone = {"deleted", "dir", "parent", "unsafe"}
     assert store.missing({key: head.location for key, head in heads.items()}) == gone
     assert store.observe(heads, {}).missing == gone
+    assert store.observe(heads, {}, outputs=OutputCheck.HASH).missing == gone  # re-hashed: the same ones gone
+    assert store.observe(heads, {}, outputs=OutputCheck.TRUST).missing == frozenset()  # lakeplan plan: no I/O
     assert {key for key in heads if not store.exists(heads[key].location)} == gone
     assert store.missing({}) == frozenset()
 
