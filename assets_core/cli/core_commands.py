@@ -147,7 +147,8 @@ def register(subparsers: Any) -> None:
 
 PLAN_EPILOG = """\
 causes:
-  MISSING   never built, or its stored output is gone
+  MISSING   never built, or its stored output is gone (plan trusts the store's records: --verify
+            checks every stored output; materialize always checks that they exist)
   CODE      the asset's code version changed (old -> new)
   DATA      an input's data version differs from the one it was built from
   UPSTREAM  an upstream asset is itself stale
