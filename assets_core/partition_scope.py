@@ -94,8 +94,9 @@ def scope(
 
 
 def instances_of(expanded: PartitionGraph, assets: Iterable[str]) -> frozenset[str]:
-    """Every instance key of ``assets`` (their own keys when the graph has no partitions)."""
-    wanted = set(assets)
+    """Every instance key of ``assets`` (their own keys when the graph has no partitions: a frozenset given is
+    returned as it is, not copied)."""
     if not expanded.instances:
-        return frozenset(wanted)
+        return frozenset(assets)
+    wanted = set(assets)
     return frozenset(k for k, inst in expanded.instances.items() if inst.asset in wanted)
