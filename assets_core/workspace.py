@@ -328,8 +328,8 @@ class Workspace:
         how recorded outputs are checked; only a plan that builds nothing may ``TRUST`` them."""
         chosen = self.scope(selection, partitions)  # first: a bad selection fails before the store is read
         # Paused over the whole plan, the cyclic collector never scans the heads: they are freed (they hold
-        # no cycles) when _plan returns, before it resumes. Otherwise it scanned them twice a plan, about a
-        # third of a 10k-asset plan's time.
+        # no cycles) when _plan returns, before it resumes. Paused only around reading them and around the
+        # planner, it resumed twice a plan with them young (12-30 ms of a 10k-asset plan, measured loaded).
         with collector_paused():
             return self._plan(chosen, outputs, run_id)
 
@@ -337,7 +337,7 @@ class Workspace:
         seen = self.observe(outputs=outputs, run_id=run_id)
         state = self._state(seen)
         # Every asset selected plans as no selection: the same statuses, without looking for stale upstreams
-        # left out of the selection for each stale asset (a third of a 10k-asset plan with one root changed).
+        # left out of the selection for each stale asset (5,050 searches at 10k assets with one root changed).
         whole = chosen.issuperset(state.code_versions)
         return _name_origins(plan(self.planned, state, None if whole else chosen), seen.origins)
 
