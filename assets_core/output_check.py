@@ -9,9 +9,9 @@ import enum
 class OutputCheck(enum.StrEnum):
     """What observing the store does for each recorded output (``Workspace.plan``, ``VersionStore.observe``).
 
-    ``TRUST`` does no I/O per output: a deleted output still plans FRESH, so only ``lakeplan plan`` (which
-    builds nothing) uses it; ``materialize`` and Argo steps use ``EXISTS``, so a deleted output is rebuilt."""
+    ``TRUST`` does no I/O per output: a deleted output still plans FRESH, so only ``lakeplan plan
+    --trust-records`` (which builds nothing, and was asked to) uses it; everything else uses ``EXISTS``."""
 
-    TRUST = "trust"  # the records alone (lakeplan plan)
-    EXISTS = "exists"  # one stat per output: a deleted one is MISSING (materialize, and the default)
+    TRUST = "trust"  # the records alone (lakeplan plan --trust-records)
+    EXISTS = "exists"  # one stat per output: a deleted one is MISSING (the default)
     HASH = "hash"  # re-hash each output against its data version: a corrupted one is MISSING too (--verify)

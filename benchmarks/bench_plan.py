@@ -2,10 +2,10 @@
 
 Three states: nothing built, everything fresh, one root's code changed. Three measurements each: the pure
 planner (``planner.plan`` on a prepared ``CurrentState``), ``Workspace.plan`` end to end on SQLite as
-``lakeplan plan`` calls it (``workspace``: reading heads from the store, trusting the stored outputs they
-record, then planning) and as ``materialize`` calls it (``workspace_exists``: also one ``stat`` per stored
-output). The store is populated by inserting records directly, not by materializing. Every case runs in a
-fresh process.
+``lakeplan plan --trust-records`` calls it (``workspace``: reading heads from the store, trusting the stored
+outputs they record, then planning) and as plain ``lakeplan plan`` and ``materialize`` call it
+(``workspace_exists``: also one ``stat`` per stored output). The store is populated by inserting records
+directly, not by materializing. Every case runs in a fresh process.
 
     .venv/bin/python benchmarks/bench_plan.py [--sizes 1000 10000 100000]
 """

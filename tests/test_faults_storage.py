@@ -115,9 +115,9 @@ def test_read_only_store_fails_in_one_line_and_records_nothing(sqlite_project: P
 
 
 def test_a_deleted_output_is_found_by_verify_and_rebuilt_never_called_fresh_by_a_run(sqlite_project: Project) -> None:
-    """docs/concepts.md, "What a plan checks of the stored outputs": ``plan`` trusts the records (no I/O per
-    output); ``plan --verify`` finds the deleted output MISSING and its reader stale; ``materialize`` rebuilds
-    it, never reporting it fresh without its file."""
+    """docs/concepts.md, "What a plan checks of the stored outputs": ``plan`` and ``plan --verify`` find the
+    deleted output MISSING and its reader stale (only ``--trust-records``, asked for, reads the records alone);
+    ``materialize`` rebuilds it, never reporting it fresh without its file."""
     sqlite_project.write("pipeline", PIPELINE)
     module = sqlite_project.module()
     sqlite_project.cli("materialize", "-m", module, check=True)
@@ -129,7 +129,8 @@ def test_a_deleted_output_is_found_by_verify_and_rebuilt_never_called_fresh_by_a
         planned = json.loads(sqlite_project.cli("plan", "-m", module, "--json", *flags, check=True).stdout)
         return {a["key"]: [c["kind"] for c in a["causes"]] for a in planned["assets"]}
 
-    assert causes() == {"small": [], "big": [], "total": []}  # the records alone: documented as trusted
+    assert causes() == {"small": [], "big": ["MISSING"], "total": ["UPSTREAM"]}
+    assert causes("--trust-records") == {"small": [], "big": [], "total": []}  # the records alone, as asked
     assert causes("--verify") == {"small": [], "big": ["MISSING"], "total": ["UPSTREAM"]}
     assert [s.key for s in ws.plan().stale] == ["big", "total"]  # as materialize plans: one stat per output
     rerun = json.loads(sqlite_project.cli("materialize", "-m", module, "--json", check=True).stdout)
@@ -156,6 +157,6 @@ def test_corrupted_output_is_detected_by_its_data_version_never_loaded(sqlite_pr
     assert [m for m in ws.store.history("total") if m.kind.value == "built"] == built_before
     planned = sqlite_project.cli("plan", "-m", sqlite_project.module(), "--json", "--verify", check=True)
     causes = {a["key"]: [c["kind"] for c in a["causes"]] for a in json.loads(planned.stdout)["assets"]}
-    assert causes["big"] == ["MISSING"]  # moved aside: plain plan trusts the record, --verify finds it gone
+    assert causes["big"] == ["MISSING"]  # moved aside: --verify finds it gone
     rebuilt = sqlite_project.cli("materialize", "-m", sqlite_project.module(), check=True)
     assert "0 failed" in rebuilt.stdout

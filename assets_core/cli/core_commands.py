@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..check_status import summary_text
 from ..config import MAX_WORKERS, whole_number
+from ..errors import ConfigError
 from ..hashing import short
 from ..output_check import OutputCheck
 from .output import dump_json, indented, logs_command, note_later, table
@@ -111,10 +112,12 @@ def register(subparsers: Any) -> None:
         help="list what ASSET's code version is made of: each function, class, constant, value and module "
         "with its own hash, and what was taken whole conservatively (and why); and its time limit",
     )
-    add_verify(
-        plan,
-        "plan trusts the store's records and reads no output (a deleted output shows FRESH here; materialize "
-        "finds it and rebuilds it)",
+    add_verify(plan, "each stored output is checked to exist (one stat each): a deleted one plans as MISSING")
+    plan.add_argument(
+        "--trust-records",
+        action="store_true",
+        help="plan from the store's records alone, reading no output (faster on large graphs; an output deleted "
+        "by hand then shows FRESH until materialize or --verify finds it)",
     )
     plan.set_defaults(handler=cmd_plan)
 
@@ -147,8 +150,8 @@ def register(subparsers: Any) -> None:
 
 PLAN_EPILOG = """\
 causes:
-  MISSING   never built, or its stored output is gone (plan trusts the store's records: --verify
-            checks every stored output; materialize always checks that they exist)
+  MISSING   never built, or its stored output is gone (each output is checked to exist; --verify
+            re-hashes each one; --trust-records reads the store's records alone)
   CODE      the asset's code version changed (old -> new)
   DATA      an input's data version differs from the one it was built from
   UPSTREAM  an upstream asset is itself stale
@@ -261,9 +264,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
     ws = load_workspace(args)
     if args.explain:
         return explain_code_version(ws, args.explain, args.json)
-    # Building nothing, a plan trusts the records (no I/O per output); materialize stats every output it
-    # would skip, so a deleted one is rebuilt, never called fresh (docs/concepts.md, "What a plan checks").
-    checked = OutputCheck.HASH if args.verify else OutputCheck.TRUST
+    # A deleted output is never shown FRESH unless the user asked to trust the records (docs/concepts.md,
+    # "What a plan checks of the stored outputs").
+    if args.verify and args.trust_records:
+        raise ConfigError("--verify and --trust-records contradict each other; pass one of them")
+    checked = OutputCheck.HASH if args.verify else OutputCheck.TRUST if args.trust_records else OutputCheck.EXISTS
     result = ws.plan(args.select, outputs=checked, partitions=partition_range(args))
     if args.json:
         from ..asset_reports import plan_report
