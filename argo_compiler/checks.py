@@ -10,7 +10,7 @@ from __future__ import annotations
 import graphlib
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import yaml
@@ -178,11 +178,14 @@ def structure_problems(manifests: Sequence[Manifest]) -> list[str]:
     return found
 
 
-def size_problems(manifests: Sequence[Manifest], limit: int = SIZE_LIMIT) -> list[str]:
-    """Objects whose projected running size (spec + status when every task ran, see ``size``) passes ``limit``."""
+def size_problems(
+    manifests: Sequence[Manifest], limit: int = SIZE_LIMIT, partition_bytes: Mapping[str, int] | None = None
+) -> list[str]:
+    """Objects whose projected running size (spec + status when every task and every partition of each fan-out
+    ran: ``partition_bytes`` as ``Compiled`` carries it, see ``size``) passes ``limit``."""
     found = []
     for index, manifest in enumerate(manifests):
-        size = projected_size(manifest)
+        size = projected_size(manifest, 1.0, partition_bytes)
         if size > limit:
             found.append(f"{_where(manifest, index)} grows to {size / 1e6:.2f} MB running, over Argo's 1 MiB limit")
     return found
@@ -223,6 +226,9 @@ def model_problems(manifests: Sequence[Manifest]) -> list[str]:
     return found
 
 
-def problems(manifests: Sequence[Manifest], limit: int = SIZE_LIMIT) -> list[str]:
-    """Every problem found (empty when all is well)."""
-    return structure_problems(manifests) + model_problems(manifests) + size_problems(manifests, limit=limit)
+def problems(
+    manifests: Sequence[Manifest], limit: int = SIZE_LIMIT, partition_bytes: Mapping[str, int] | None = None
+) -> list[str]:
+    """Every problem found (empty when all is well); ``partition_bytes`` for partitioned manifests' fan-outs."""
+    sizes = size_problems(manifests, limit, partition_bytes)
+    return structure_problems(manifests) + model_problems(manifests) + sizes

@@ -56,11 +56,7 @@ def pg_project(tmp_path: Path, postgres_url: str) -> Iterator[Project]:
 
 
 def _setup(project: Project, target: LakeFS, *, fail: bool = False) -> Project:
-    with (project.root / "pyproject.toml").open("a") as handle:
-        handle.write(
-            f'\n[tool.lakeplan.lakefs]\nendpoint = "{target.endpoint}"\nrepository = "{target.repository}"\n'
-            'branch = "main"\nretry_backoff_seconds = 0.01\n'
-        )
+    target.configure(project.root)
     project.write("pipeline", PIPELINE.replace("FAIL", "raise ValueError('bad row')" if fail else "pass"))
     target.put("data/raw.json", b'{"text": "hello"}', "sources")
     return project

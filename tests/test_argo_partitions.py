@@ -19,6 +19,7 @@ from test_argo_harness import _cluster, _compile, _env, _lakeplan_compile
 from test_partition_runs import write_events
 
 from argo_compiler import ArgoConfig, ManifestTooLarge, Request, compile_project
+from argo_compiler.checks import problems, size_problems
 from argo_compiler.contract import batches
 from argo_compiler.pod import run_now
 from argo_compiler.size import projected_size
@@ -300,6 +301,12 @@ def test_a_backfill_of_10k_partition_tasks_stays_within_the_size_budget(sqlite_p
     assert max(measured.values()) <= config.budget_bytes, measured
     for child, part in zip(harness.children, parts, strict=False):
         assert child.object_size() <= projected_size(part, 1.0, compiled.partition_bytes)
+    # The semantic checks project the same way: the objects fit, and a limit under what ran is caught only
+    # with the partitions' bytes (without them each part projects to about 16 KB: its fan-outs all Skipped).
+    assert problems(compiled.manifests, partition_bytes=compiled.partition_bytes) == []
+    below = max(measured.values()) - 1
+    assert len(size_problems(compiled.manifests, below, compiled.partition_bytes)) >= 1
+    assert size_problems(compiled.manifests, below) == []
 
 
 def test_one_asset_with_more_partitions_than_one_object_holds_is_refused_in_one_line(sqlite_project: Project) -> None:

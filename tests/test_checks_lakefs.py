@@ -33,11 +33,7 @@ PIPELINE = (
 
 
 def _setup(project: Project, target: LakeFS, text: str, pipeline: str = PIPELINE) -> Project:
-    with (project.root / "pyproject.toml").open("a") as handle:
-        handle.write(
-            f'\n[tool.lakeplan.lakefs]\nendpoint = "{target.endpoint}"\nrepository = "{target.repository}"\n'
-            'branch = "main"\nretry_backoff_seconds = 0.01\n'
-        )
+    target.configure(project.root)
     project.write("pipeline", pipeline)
     target.put("data/raw.json", json.dumps({"text": text}).encode(), "sources")
     return project

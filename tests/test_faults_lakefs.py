@@ -66,11 +66,7 @@ POINTS = [
 
 
 def _setup(project: Project, target: LakeFS) -> None:
-    with (project.root / "pyproject.toml").open("a") as handle:
-        handle.write(
-            f'\n[tool.lakeplan.lakefs]\nendpoint = "{target.endpoint}"\nrepository = "{target.repository}"\n'
-            'branch = "main"\nretry_backoff_seconds = 0.01\n'
-        )
+    target.configure(project.root)
     project.write("pipeline", PIPELINE)
 
 

@@ -11,7 +11,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,26 @@ class LakeFS:
     secret_key: str
     repository: str
     server: Any = None
+    namespace: str = "local://lakeplan-tests"  # the storage namespace its repositories live under
+
+    def create(self) -> None:
+        lakefs.Repository(self.repository, client=self.client).create(
+            storage_namespace=f"{self.namespace}/{self.repository}"
+        )
+
+    def configure(self, project_root: Path) -> None:
+        """Point the project at this repository's main (its pyproject's [tool.lakeplan.lakefs]), with quick retries."""
+        with (project_root / "pyproject.toml").open("a") as handle:
+            handle.write(
+                f'\n[tool.lakeplan.lakefs]\nendpoint = "{self.endpoint}"\nrepository = "{self.repository}"\n'
+                'branch = "main"\nretry_backoff_seconds = 0.01\n'
+            )
+
+    def sibling(self, suffix: str) -> LakeFS:
+        """A second fresh repository on the same lakeFS (e.g. for a run to compare with)."""
+        other = replace(self, repository=f"{self.repository}-{suffix}")
+        other.create()
+        return other
 
     @property
     def client(self) -> lakefs.Client:
@@ -66,8 +86,8 @@ def lakefs_target(monkeypatch: pytest.MonkeyPatch) -> Iterator[LakeFS]:
             os.environ["LAKEPLAN_TEST_LAKEFS_ACCESS_KEY_ID"],
             os.environ["LAKEPLAN_TEST_LAKEFS_SECRET_ACCESS_KEY"],
             repository,
+            namespace=os.environ.get("LAKEPLAN_TEST_LAKEFS_STORAGE_NAMESPACE", "local://lakeplan-tests"),
         )
-        namespace = os.environ.get("LAKEPLAN_TEST_LAKEFS_STORAGE_NAMESPACE", "local://lakeplan-tests")
     else:
         if not SPEC.is_file():
             pytest.skip(f"lakeFS OpenAPI spec not found at {SPEC} (../shared is absent); the fake server needs it")
@@ -75,8 +95,7 @@ def lakefs_target(monkeypatch: pytest.MonkeyPatch) -> Iterator[LakeFS]:
 
         server = FakeLakeFS(SPEC).start()
         target = LakeFS(server.endpoint, server.access_key, server.secret_key, repository, server)
-        namespace = "local://lakeplan-tests"
-    lakefs.Repository(repository, client=target.client).create(storage_namespace=f"{namespace}/{repository}")
+    target.create()
     monkeypatch.setenv("LAKEFS_ACCESS_KEY_ID", target.access_key)
     monkeypatch.setenv("LAKEFS_SECRET_ACCESS_KEY", target.secret_key)
     try:
@@ -122,11 +141,7 @@ ORDERS = b"customer,amount\na,1\nb,2\na,3\nc,-1\n"
 
 
 def _project(project: Project, target: LakeFS, fail: bool = False) -> Project:
-    with (project.root / "pyproject.toml").open("a") as handle:
-        handle.write(
-            f'\n[tool.lakeplan.lakefs]\nendpoint = "{target.endpoint}"\nrepository = "{target.repository}"\n'
-            'branch = "main"\nretry_backoff_seconds = 0.01\n'
-        )
+    target.configure(project.root)
     project.write("pipeline", PIPELINE.format(fail="raise ValueError('boom')" if fail else "pass"))
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -75,11 +75,7 @@ def test_eight_parallel_steps_one_killed_between_upload_and_commit(
     tmp_path: Path,
 ) -> None:
     project, target = pg_project, lakefs_target
-    with (project.root / "pyproject.toml").open("a") as handle:
-        handle.write(
-            f'\n[tool.lakeplan.lakefs]\nendpoint = "{target.endpoint}"\nrepository = "{target.repository}"\n'
-            'branch = "main"\nretry_backoff_seconds = 0.01\n'
-        )
+    target.configure(project.root)
     project.write("pipeline", PIPELINE)
     repo = lakefs.Repository(target.repository, client=target.client)
     for n in (1, 2):  # the second wave has an earlier version of every asset recorded: FRESH would be wrong
