@@ -12,8 +12,9 @@ The worker figures include starting the workers (each loads the project once).
 
 Each repetition builds into a new, empty metadata store and storage directory; the project is loaded and
 its code versions computed before the clock starts. ``cpu`` is user + system time of the process and of
-its worker processes. Every figure is per asset: wall and CPU time, min and median over ``--reps``
-repetitions (at least 5), printed with the machine's load average at the start and end (``harness``).
+its worker processes (also apart: ``parent_cpu_ms`` and ``workers_cpu_ms``, medians). Every figure is per
+asset: wall and CPU time, min and median over ``--reps`` repetitions (at least 5), printed with the
+machine's load average at the start and end (``harness``). ``--assets`` with no size skips the trivial case.
 
     .venv/bin/python benchmarks/bench_materialize.py [--assets 1000 10000] [--reps 5] [--skip-parallel]
 """
@@ -33,7 +34,8 @@ from typing import Any
 import graphs
 import harness
 
-COLUMNS = ("case", "assets", "workers", "run", "built", "fresh", *harness.TIME_COLUMNS, "total_s", "maxrss_mib")
+COLUMNS = ("case", "assets", "workers", "run", "built", "fresh", *harness.TIME_COLUMNS)
+COLUMNS += ("parent_cpu_ms", "workers_cpu_ms", "total_s", "maxrss_mib")
 RUNS = {"trivial": ("build all", "all fresh"), "cpu": ("build all",), "io": ("build all",)}
 
 
@@ -50,10 +52,11 @@ def parallel_source(kind: str, n: int, layers: int, work_ms: float) -> str:
     return "\n".join(lines)
 
 
-def _cpu_seconds() -> float:
-    """CPU time of this process and of its children that ended (the worker processes)."""
+def _cpu_seconds() -> tuple[float, float]:
+    """CPU time of this process, and of its children that ended: the worker processes, and the ``git status``
+    of each run's environment capture (about 2 ms a run, in-process too)."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime
+    return time.process_time(), children.ru_utime + children.ru_stime
 
 
 def case(project: Path, workers: int, reps: int, runs: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -73,12 +76,14 @@ def case(project: Path, workers: int, reps: int, runs: tuple[str, ...]) -> list[
         ws = Workspace(settings, loaded.target, loaded.graph)
         keys = [status.key for status in ws.plan().stale]  # opens the store and computes code versions
         for run in runs:
-            start, cpu_start = time.perf_counter(), _cpu_seconds()
+            start, (parent_start, workers_start) = time.perf_counter(), _cpu_seconds()
             summary = executor.run(ws, keys, workers=workers)
-            seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu_start
+            seconds, (parent_end, workers_end) = time.perf_counter() - start, _cpu_seconds()
+            parent, children = parent_end - parent_start, workers_end - workers_start
             counts = summary.counts()
             figures.append(
-                {"run": run, "assets": len(keys), "seconds": seconds, "cpu": cpu, **counts}
+                {"run": run, "assets": len(keys), "seconds": seconds, "cpu": parent + children, **counts}
+                | {"parent_cpu": parent, "workers_cpu": children}
                 | {"maxrss_mib": harness.maxrss_mib()}
             )
         ws.store.close()
@@ -100,6 +105,8 @@ def summarize(name: str, workers: int, figures: list[dict[str, Any]]) -> list[di
                 "built": reps[-1]["built"],
                 "fresh": reps[-1]["fresh"],
                 **harness.summary([f["seconds"] * 1000 / n for f in reps], [f["cpu"] * 1000 / n for f in reps]),
+                "parent_cpu_ms": statistics.median(f["parent_cpu"] * 1000 / n for f in reps),
+                "workers_cpu_ms": statistics.median(f["workers_cpu"] * 1000 / n for f in reps),
                 "total_s": statistics.median(f["seconds"] for f in reps),
                 "maxrss_mib": max(f["maxrss_mib"] for f in reps),
             }
@@ -122,7 +129,8 @@ def _measure(source: str, name: str, workers: int, reps: int) -> list[dict[str, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--assets", type=int, nargs="+", default=[1000, 10000], help="sizes of the trivial case")
+    sizes = "sizes of the trivial case (none: skip it)"
+    parser.add_argument("--assets", type=int, nargs="*", default=[1000, 10000], help=sizes)
     parser.add_argument("--reps", type=int, default=harness.REPEAT, help="repetitions of each case (at least 5)")
     parser.add_argument("--parallel-assets", type=int, default=200)
     parser.add_argument("--parallel-layers", type=int, default=50)
