@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -14,14 +13,10 @@ from typing import Any
 
 import pytest
 from conftest import Project
+from ui_harness import CHROMIUM, CHROMIUM_ARGS, needs_browser
 
 from assets_core.graph_render import drawn_keys, layered_svg, node_views
 from assets_core.html_view import STRIP_RANGES, asset_details, partition_strip, render_html
-
-CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium not installed (apt-get install chromium; scripts/test installs it as root)"
-)
 
 PIPELINE = """
     from assets_core import add_metadata, asset, source_asset
@@ -48,13 +43,7 @@ class Browser:
         self._from_browser, from_browser_w = os.pipe()
         flags = [
             "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
+            *CHROMIUM_ARGS,
             f"--user-data-dir={profile}",
             "--remote-debugging-pipe",
             "about:blank",
@@ -196,7 +185,7 @@ def _assert_click_shows(browser: Browser, html: Path) -> None:
     assert browser.problems() == []
 
 
-@needs_chromium
+@needs_browser
 def test_html_from_cli_loads_cleanly_and_click_shows_details(
     sqlite_project: Project, browser: Browser, tmp_path: Path
 ) -> None:
@@ -207,7 +196,7 @@ def test_html_from_cli_loads_cleanly_and_click_shows_details(
     _assert_click_shows(browser, out)
 
 
-@needs_chromium
+@needs_browser
 def test_html_with_engine_free_layout_works_the_same(sqlite_project: Project, browser: Browser, tmp_path: Path) -> None:
     ws = _built_project(sqlite_project).workspace()
     keys = drawn_keys(ws.graph, ws.select(None))
@@ -236,7 +225,7 @@ def test_html_is_self_contained_and_escapes_script_breakers(sqlite_project: Proj
     assert details["total"]["state"] == "fresh" and details["raw"]["state"] == "source"
 
 
-@needs_chromium
+@needs_browser
 def test_the_browser_check_catches_errors_and_requests(browser: Browser, tmp_path: Path) -> None:
     page = tmp_path / "broken.html"
     page.write_text('<html><body><img src="http://127.0.0.1:9/x.png"><script>console.error("boom"); nope();</script>')
@@ -263,7 +252,7 @@ BROKEN_WORDS = """(() => {
 })()"""
 
 
-@needs_chromium
+@needs_browser
 def test_table_cells_never_break_inside_a_word(sqlite_project: Project, browser: Browser, tmp_path: Path) -> None:
     """The details panel is narrow: its tables keep each word whole ("code version", not "code ver / sion")
     and scroll sideways when their columns need more room than the panel has."""
@@ -315,7 +304,7 @@ def test_a_strip_of_ten_thousand_partitions_is_bucketed_and_described_in_ranges(
     assert small["bucket"] == 1 and small["cells"] == [[d, "fresh", f"{d}: fresh"] for d in days[:3]]
 
 
-@needs_chromium
+@needs_browser
 def test_the_browser_draws_a_bounded_strip_for_ten_thousand_partitions(browser: Browser, tmp_path: Path) -> None:
     days = [(dt.date(2000, 1, 1) + dt.timedelta(days=i)).isoformat() for i in range(10_000)]
     cells = [
