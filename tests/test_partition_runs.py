@@ -18,8 +18,9 @@ import pandas as pd
 import pytest
 from conftest import REPO, Project
 from sample_pipelines import PARTITIONED, PARTITIONED_DAYS
-from test_html_view import Browser, _click_node, browser, needs_chromium  # noqa: F401 - the fixture
+from test_html_view import Browser, _click_node, browser  # noqa: F401 - the fixture
 from test_lakefs_store import LakeFS, lakefs_target  # noqa: F401 - the fixture
+from ui_harness import needs_browser
 
 from assets_core import partition_key
 from assets_core.errors import DefinitionError, SelectionError
@@ -381,7 +382,7 @@ def test_the_example_on_lakefs_stores_per_partition_and_rebuilds_one_changed_day
     }
 
 
-@needs_chromium
+@needs_browser
 def test_the_html_view_draws_a_strip_of_partitions(
     sqlite_project: Project,
     lakeplan: Any,
@@ -501,6 +502,7 @@ def test_a_changed_check_re_checks_each_partition_without_rebuilding(sqlite_proj
 
     code, out, _ = lakeplan("check", "clean", "--partition", "2026-01-02")
     assert code == 0 and "clean: 1 partitions checked" in out
+    assert sqlite_project.workspace().store.runs(limit=1)[0].selection == "check clean --partition 2026-01-02"
     code, out, _ = lakeplan("check", "clean", "--json")
     data = json.loads(out)
     assert code == 0 and [p["partition"] for p in data["partitions"]] == list(PARTITIONED_DAYS)

@@ -50,7 +50,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from ..records import RunStatus, new_run_id
     from ..run_lifecycle import start
     from ..step import Outcome
-    from .core_commands import partition_range
+    from .core_commands import partition_range, recorded_selection
 
     ws = load_workspace(args, writes=True)
     if args.asset not in ws.graph.assets:  # a partitioned asset is named bare: its partitions are all checked
@@ -71,7 +71,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 f"(lakeplan materialize --select {args.asset})"
             )
     run_id = new_run_id()
-    start(ws, run_id, f"check {args.asset}", time.time(), this_holder())
+    start(ws, run_id, f"check {recorded_selection(args.asset, args)}", time.time(), this_holder())
     results = [check(ws, key, run_id, heads.get(key)) for key in keys]
     failed = [r for r in results if r.outcome is Outcome.FAILED]
     counts = Counter(r.outcome.value for r in results)

@@ -370,10 +370,10 @@ def _time_limit(ws: Any, key: str, timeout: int | None) -> str:
     return f"each attempt may run {format_duration(timeout)} ({whose})"
 
 
-def recorded_selection(args: argparse.Namespace) -> str:
+def recorded_selection(expression: str, args: argparse.Namespace) -> str:
     """The run's selection as recorded (``lakeplan runs``): the expression, and the partitions if given."""
     flags = [("--partition", args.partition), ("--from", args.first), ("--to", args.last)]
-    return " ".join([args.select or "*", *(f"{flag} {value}" for flag, value in flags if value is not None)])
+    return " ".join([expression, *(f"{flag} {value}" for flag, value in flags if value is not None)])
 
 
 def cmd_materialize(args: argparse.Namespace) -> int:
@@ -397,7 +397,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
             summary = run(
                 ws,
                 keys,
-                selection=recorded_selection(args),
+                selection=recorded_selection(args.select or "*", args),
                 force=args.force,
                 workers=workers,
                 on_result=progress.finished,
