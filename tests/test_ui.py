@@ -6,6 +6,7 @@ import dataclasses
 import json
 import re
 import shutil
+import textwrap
 import time
 from typing import Any
 
@@ -187,6 +188,24 @@ def test_an_unreachable_store_is_a_503_with_one_line(sqlite_project: Project) ->
         assert answer.status_code == 503, path
         error = answer.json()["error"]
         assert "127.0.0.1:9" in error and "hunter2" not in error and "\n" not in error
+
+
+def test_the_server_starts_on_an_unreachable_store_but_not_on_a_project_that_does_not_load(
+    sqlite_project: Project,
+) -> None:
+    """Warming up (what ``lakeplan ui`` does before it listens): a store that cannot be reached is the page's to
+    explain; a definitions mistake is one line and exit 2 before anything is served."""
+    sqlite_project.write("pipeline", PIPELINE)
+    settings = dataclasses.replace(
+        sqlite_project.settings(), database_url="postgresql+psycopg://lake:hunter2@127.0.0.1:9/lake?connect_timeout=2"
+    )
+    warmed = TestClient(create_app(sqlite_project.module(), settings=settings, warm=True))
+    assert warmed.get("/api/graph").status_code == 503
+    broken = "\n@asset\ndef broken(nubmers: int) -> int:\n    return 1\n"  # a mistyped upstream
+    sqlite_project.write("pipeline", textwrap.dedent(PIPELINE) + broken)
+    started = sqlite_project.cli("ui", "-m", sqlite_project.module(), "--port", "1", timeout=60)
+    assert started.returncode == 2 and "http://" not in started.stdout
+    assert started.stderr.count("\n") == 1 and "nubmers" in started.stderr, started.stderr
 
 
 def test_the_project_is_reloaded_when_its_code_changes(sqlite_project: Project) -> None:

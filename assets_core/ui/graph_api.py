@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from ..code_version import user_file_predicate
-from ..errors import LakeplanError
+from ..errors import StoreError
 from ..graph_render import COLOURS
 from ..graph_state import graph_state
 from ..metadata_store import AbsentStore
@@ -106,9 +106,11 @@ class GraphCache:
 
 def routes(ctx: UiContext, warm: bool = False) -> list[Route]:
     """The graph's route; ``warm`` computes its answer now, so the first page is drawn as fast as later ones
-    (at 10k assets the first load and plan take seconds); an error is left for the page to show."""
+    (at 10k assets the first load and plan take seconds). A project that does not load (a mistyped module, a
+    cycle) is the user's to fix before serving and is raised; an unreachable store is left for the page to show.
+    """
     cache = GraphCache()
     if warm:
-        with contextlib.suppress(LakeplanError):
+        with contextlib.suppress(StoreError):
             cache.answer(ctx)
     return [json_route("/api/graph", ctx, cache)]
