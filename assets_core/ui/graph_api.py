@@ -10,7 +10,6 @@ both (a source's new data, an output deleted by hand) shows once the answer is `
 from __future__ import annotations
 
 import contextlib
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import Route
 
-from ..code_version import user_file_predicate
+from ..environment import user_modules
 from ..errors import StoreError
 from ..graph_render import COLOURS
 from ..graph_state import graph_state
@@ -53,9 +52,7 @@ def payload(ws: Workspace) -> dict[str, Any]:
 
 def project_files(ws: Workspace) -> tuple[Path, ...]:
     """The files the project's definitions came from (its imported modules) and its pyproject.toml."""
-    is_user_file = user_file_predicate(ws.settings.project_root)
-    modules = [getattr(m, "__file__", None) for m in list(sys.modules.values())]
-    found = sorted({Path(f) for f in modules if f and is_user_file(f)})
+    found = sorted({Path(m.__file__) for m in user_modules(ws.settings.project_root) if m.__file__})
     return (ws.settings.project_root / "pyproject.toml", *found)
 
 
